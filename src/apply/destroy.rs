@@ -1,0 +1,90 @@
+//! Deleting a lab's namespaces, and only those that are provably the lab's.
+
+use std::io;
+
+use futures_util::TryStreamExt;
+use rtnetlink::packet_route::link::LinkAttribute;
+
+use super::{StepError, netns};
+use crate::plan::Step;
+
+/// Whether the namespace may be deleted: its inode matches the one recorded at creation, or
+/// (when vnet was killed before it could record it) it carries the lab's tag or is still bare.
+fn owned(ns: &str, inode: Option<u64>, tag: &str) -> io::Result<Option<u64>> {
+    let Some(current) = netns::inode(ns)? else {
+        return Ok(None);
+    };
+    if !netns::is_mounted(ns) {
+        // A marker whose mount is gone (killed between the two): nothing to free but the name.
+        return Ok(Some(current));
+    }
+    if inode == Some(current) {
+        return Ok(Some(current));
+    }
+    if inode.is_some() {
+        return Err(io::Error::other(format!(
+            "{ns} is not the namespace this lab created (it was replaced); left untouched"
+        )));
+    }
+    let file = netns::open(ns)?;
+    let (alias, only_lo) = netns::in_netns(&file, loopback_alias)??;
+    if alias.as_deref() == Some(tag) || (alias.is_none() && only_lo) {
+        Ok(Some(current))
+    } else {
+        Err(io::Error::other(format!(
+            "{ns} does not carry this lab's mark `{tag}`; left untouched"
+        )))
+    }
+}
+
+/// `lo`'s alias and whether `lo` is the namespace's only link; runs inside the namespace.
+fn loopback_alias() -> io::Result<(Option<String>, bool)> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let (conn, handle, _) = rtnetlink::new_connection()?;
+        tokio::spawn(conn);
+        let links: Vec<_> = handle
+            .link()
+            .get()
+            .execute()
+            .try_collect()
+            .await
+            .map_err(|e| io::Error::other(e.to_string()))?;
+        let alias = links.iter().find(|l| l.header.index == 1).and_then(|l| {
+            l.attributes.iter().find_map(|a| match a {
+                LinkAttribute::IfAlias(s) => Some(s.clone()),
+                _ => None,
+            })
+        });
+        Ok((alias, links.len() == 1))
+    })
+}
+
+pub fn delete_namespaces(steps: &[Step]) -> Vec<StepError> {
+    let mut errors = Vec::new();
+    let mut doomed: Vec<(&Step, &str, u64)> = Vec::new();
+    for s in steps {
+        let Step::DelNetns { ns, inode, tag } = s else {
+            continue;
+        };
+        match owned(ns, *inode, tag) {
+            Ok(Some(ino)) => doomed.push((s, ns, ino)),
+            Ok(None) => {}
+            Err(e) => errors.push(StepError::new(s, e)),
+        }
+    }
+    // Processes started inside (by `exec:` or `vnet exec`) are found by their namespace.
+    let inodes: Vec<u64> = doomed.iter().map(|d| d.2).collect();
+    let pids = netns::processes_in(&inodes);
+    for pid in &pids {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(*pid), nix::sys::signal::SIGKILL);
+    }
+    for (s, ns, _) in doomed {
+        if let Err(e) = netns::delete(ns) {
+            errors.push(StepError::new(s, e));
+        }
+    }
+    errors
+}

@@ -1,0 +1,80 @@
+//! Commands inside a node's namespace: `exec:` in the topology and `vnet exec`.
+//!
+//! Equivalent to `ip netns exec NS CMD`, without a child `ip`: the child process joins the
+//! namespace between fork and exec.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Seek};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use nix::sched::{CloneFlags, setns};
+
+/// Arranges for `cmd` to run inside the namespace `ns`.
+pub fn enter(cmd: &mut Command, ns: &File) {
+    let fd = ns.as_raw_fd();
+    // SAFETY: the closure runs in the child between fork and exec; it only calls setns(2),
+    // which is async-signal-safe, on a descriptor the parent keeps open until after spawn.
+    unsafe {
+        cmd.pre_exec(move || {
+            let fd = BorrowedFd::borrow_raw(fd);
+            setns(fd, CloneFlags::CLONE_NEWNET).map_err(io::Error::from)
+        });
+    }
+}
+
+/// Runs `sh -c CMD` in the namespace; its output goes to `log` and, on failure, into the error.
+pub fn run_logged(ns: &File, cmd: &str, log: &Path) -> Result<(), (io::Error, Option<String>)> {
+    let mut out = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .read(true)
+        .open(log)
+        .map_err(|e| (e, None))?;
+    let start = out.seek(io::SeekFrom::End(0)).map_err(|e| (e, None))?;
+    let mut command = Command::new("/bin/sh");
+    command
+        .arg("-c")
+        .arg(cmd)
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().map_err(|e| (e, None))?)
+        .stderr(out.try_clone().map_err(|e| (e, None))?);
+    enter(&mut command, ns);
+    let status = command.status().map_err(|e| (e, None))?;
+    if status.success() {
+        return Ok(());
+    }
+    let mut text = String::new();
+    let _ = out.seek(io::SeekFrom::Start(start));
+    let _ = out.read_to_string(&mut text);
+    let code = status
+        .code()
+        .map_or("a signal".to_string(), |c| format!("status {c}"));
+    let detail = if text.trim().is_empty() {
+        format!("  the command exited with {code} and printed nothing")
+    } else {
+        let shown: Vec<&str> = text.trim_end().lines().rev().take(10).collect();
+        let mut shown: Vec<String> = shown
+            .into_iter()
+            .rev()
+            .map(|l| format!("  | {l}"))
+            .collect();
+        shown.insert(0, format!("  the command exited with {code}:"));
+        shown.join("\n")
+    };
+    let _ = ns.as_fd();
+    Err((
+        io::Error::other(format!("exited with {code}")),
+        Some(detail),
+    ))
+}
+
+/// Replaces this process with `argv` inside the namespace (`vnet exec`). Returns only on error.
+pub fn exec_replace(ns: &File, argv: &[String]) -> io::Error {
+    let mut command = Command::new(&argv[0]);
+    command.args(&argv[1..]);
+    enter(&mut command, ns);
+    command.exec()
+}

@@ -1,0 +1,118 @@
+//! ④ Apply: the one seam to the kernel. A [`Backend`] runs steps; [`run`] drives a plan through
+//! it, journaling every stage before touching the kernel.
+
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use serde::{Deserialize, Serialize};
+
+pub mod destroy;
+pub mod errno;
+pub mod exec;
+pub mod netlink;
+pub mod netns;
+#[cfg(test)]
+pub mod record;
+
+use crate::journal::Journal;
+use crate::plan::{Plan, Step};
+
+/// Something the kernel told us while applying that teardown will need.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "fact", rename_all = "kebab-case")]
+pub enum Fact {
+    /// A namespace vnet created, and its inode: the proof that it is the lab's.
+    Netns { ns: String, inode: u64 },
+}
+
+/// A step the kernel (or the system) refused.
+#[derive(Debug)]
+pub struct StepError {
+    pub step: Box<Step>,
+    pub error: io::Error,
+    /// Output of a failed `exec:` command, or other detail.
+    pub detail: Option<String>,
+}
+
+impl StepError {
+    pub fn new(step: &Step, error: io::Error) -> Self {
+        StepError {
+            step: Box::new(step.clone()),
+            error,
+            detail: None,
+        }
+    }
+
+    pub fn hint(&self) -> Option<String> {
+        errno::hint(&self.step, &self.error)
+    }
+}
+
+impl std::fmt::Display for StepError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "`{}` failed: {}", self.step, self.error)?;
+        if let Some(d) = &self.detail {
+            write!(f, "\n{d}")?;
+        }
+        if let Some(h) = self.hint() {
+            write!(f, "\n  hint: {h}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for StepError {}
+
+/// The kernel, or a stand-in for it in unit tests.
+pub trait Backend {
+    /// Runs one stage. Its steps are independent of each other; they may run concurrently.
+    /// Stops at the first failure. What it learned (also before a failure) goes into `facts`.
+    fn apply(&mut self, steps: &[Step], facts: &mut Vec<Fact>) -> Result<(), StepError>;
+    /// Runs undo steps, all of them whatever fails, and returns every failure.
+    fn undo(&mut self, steps: &[Step]) -> Vec<StepError>;
+}
+
+#[derive(Debug)]
+pub enum ApplyError {
+    Step(StepError),
+    Journal(io::Error),
+    Interrupted,
+}
+
+impl std::fmt::Display for ApplyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ApplyError::Step(e) => e.fmt(f),
+            ApplyError::Journal(e) => write!(f, "cannot write the lab's journal: {e}"),
+            ApplyError::Interrupted => f.write_str("interrupted"),
+        }
+    }
+}
+
+/// Set by the signal handler; checked between stages so Ctrl-C rolls back cleanly.
+pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Applies the plan stage by stage. Each stage is written to the journal *before* the kernel
+/// sees it, so after a crash the journal lists everything that might exist.
+pub fn run(
+    plan: &Plan,
+    backend: &mut dyn Backend,
+    journal: &mut Journal,
+    progress: &mut dyn FnMut(&str, usize),
+) -> Result<(), ApplyError> {
+    for stage in &plan.stages {
+        if INTERRUPTED.load(Ordering::SeqCst) {
+            return Err(ApplyError::Interrupted);
+        }
+        journal.steps(&stage.steps).map_err(ApplyError::Journal)?;
+        let mut facts = Vec::new();
+        let applied = backend.apply(&stage.steps, &mut facts);
+        journal.facts(&facts).map_err(ApplyError::Journal)?;
+        applied.map_err(ApplyError::Step)?;
+        progress(&stage.name, stage.steps.len());
+    }
+    if INTERRUPTED.load(Ordering::SeqCst) {
+        return Err(ApplyError::Interrupted);
+    }
+    Ok(())
+}

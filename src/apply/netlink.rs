@@ -1,0 +1,444 @@
+//! The real backend: rtnetlink over one socket per namespace, opened once and reused, with the
+//! requests of a stage pipelined (the kernel sees them back to back, not one round trip each).
+
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::io;
+use std::net::IpAddr;
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd};
+use std::path::PathBuf;
+
+use futures_util::stream::{self, StreamExt, TryStreamExt};
+use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags};
+use rtnetlink::packet_route::link::{BridgeStpState, InfoData, InfoKind, InfoVeth, LinkAttribute};
+use rtnetlink::{
+    Handle, LinkBridge, LinkMessageBuilder, LinkUnspec, LinkVeth, RouteMessageBuilder,
+};
+
+use super::{Backend, Fact, StepError, exec, netns};
+use crate::plan::{End, Step};
+
+/// How many requests of one stage may be in flight at once.
+const IN_FLIGHT: usize = 256;
+
+struct Space {
+    file: File,
+    handle: Handle,
+    /// Interface name → index, filled by one dump per namespace when first needed.
+    index: Option<HashMap<String, u32>>,
+}
+
+pub struct NetlinkBackend {
+    rt: tokio::runtime::Runtime,
+    spaces: HashMap<String, Space>,
+    root: Option<Handle>,
+    exec_log: PathBuf,
+}
+
+fn nl_err(e: rtnetlink::Error) -> io::Error {
+    match e {
+        rtnetlink::Error::NetlinkError(msg) => msg.to_io(),
+        other => io::Error::other(other.to_string()),
+    }
+}
+
+impl NetlinkBackend {
+    /// `exec_log` receives the output of `exec:` commands.
+    pub fn new(exec_log: PathBuf) -> io::Result<Self> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        Ok(NetlinkBackend {
+            rt,
+            spaces: HashMap::new(),
+            root: None,
+            exec_log,
+        })
+    }
+
+    /// A handle from a netlink socket that was opened inside some namespace.
+    fn handle_from(&self, sock: rtnetlink::sys::Socket) -> io::Result<Handle> {
+        let _guard = self.rt.enter();
+        let fd = sock.into_raw_fd();
+        // SAFETY: `fd` was just released from an owned netlink socket and is given to exactly
+        // one new owner here.
+        let tokio_sock = unsafe { rtnetlink::sys::TokioSocket::from_raw_fd(fd) };
+        let (conn, handle, _) = rtnetlink::from_socket(tokio_sock);
+        self.rt.spawn(conn);
+        Ok(handle)
+    }
+
+    fn root(&mut self) -> io::Result<Handle> {
+        if let Some(h) = &self.root {
+            return Ok(h.clone());
+        }
+        let sock = rtnetlink::sys::Socket::new(rtnetlink::sys::protocols::NETLINK_ROUTE)?;
+        let h = self.handle_from(sock)?;
+        self.root = Some(h.clone());
+        Ok(h)
+    }
+
+    /// The namespace's handle, opening one if this process did not create it.
+    fn space(&mut self, ns: &str) -> io::Result<&mut Space> {
+        if !self.spaces.contains_key(ns) {
+            let file = netns::open(ns)?;
+            let sock = netns::in_netns(&file, || {
+                rtnetlink::sys::Socket::new(rtnetlink::sys::protocols::NETLINK_ROUTE)
+            })??;
+            let handle = self.handle_from(sock)?;
+            self.spaces.insert(
+                ns.to_owned(),
+                Space {
+                    file,
+                    handle,
+                    index: None,
+                },
+            );
+        }
+        Ok(self.spaces.get_mut(ns).expect("inserted above"))
+    }
+
+    fn add_namespaces(&mut self, steps: &[Step], facts: &mut Vec<Fact>) -> Result<(), StepError> {
+        netns::prepare_dir().map_err(|e| StepError::new(&steps[0], e))?;
+        let names: Vec<String> = steps.iter().map(|s| s.ns().to_owned()).collect();
+        let mut first_error = None;
+        for (ns, made) in netns::create_all(&names) {
+            let step = Step::AddNetns { ns: ns.clone() };
+            match made {
+                Ok(m) => {
+                    // Recorded before anything else can fail: this namespace is provably ours.
+                    facts.push(Fact::Netns {
+                        ns: ns.clone(),
+                        inode: m.inode,
+                    });
+                    match self.handle_from(m.netlink) {
+                        Ok(handle) => {
+                            self.spaces.insert(
+                                ns,
+                                Space {
+                                    file: m.file,
+                                    handle,
+                                    index: None,
+                                },
+                            );
+                        }
+                        Err(e) => {
+                            first_error.get_or_insert(StepError::new(&step, e));
+                        }
+                    }
+                }
+                Err(e) => {
+                    first_error.get_or_insert(StepError::new(&step, e));
+                }
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    fn sysctls(&mut self, steps: &[Step]) -> Result<(), StepError> {
+        let mut by_ns: HashMap<&str, Vec<&Step>> = HashMap::new();
+        for s in steps {
+            by_ns.entry(s.ns()).or_default().push(s);
+        }
+        for ns in by_ns.keys() {
+            self.space(ns)
+                .map_err(|e| StepError::new(by_ns[ns][0], e))?;
+        }
+        let targets: Vec<(&str, &File)> = by_ns
+            .keys()
+            .map(|ns| (*ns, &self.spaces[*ns].file))
+            .collect();
+        let results = netns::in_each(&targets, |ns| {
+            for s in &by_ns[ns] {
+                if let Step::Sysctl { key, value, .. } = s {
+                    let path = format!("/proc/sys/{}", key.replace('.', "/"));
+                    if let Err(e) = std::fs::write(&path, value) {
+                        return Ok(Err((*s, e)));
+                    }
+                }
+            }
+            Ok(Ok(()))
+        });
+        for (ns, r) in results {
+            match r {
+                Ok(Ok(())) => {}
+                Ok(Err((step, e))) => return Err(StepError::new(step, e)),
+                Err(e) => return Err(StepError::new(by_ns[ns.as_str()][0], e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes sure every namespace the steps touch has a handle and a fresh index of its links.
+    fn prepare(&mut self, steps: &[Step]) -> Result<(), StepError> {
+        let mut wanted: Vec<(&str, &Step)> = Vec::new();
+        let mut seen = HashSet::new();
+        for s in steps {
+            let needs_index = matches!(
+                s,
+                Step::SetMaster { .. } | Step::AddAddress { .. } | Step::LinkUp { .. }
+            );
+            let mut spaces = vec![s.ns()];
+            if let Step::AddVeth { b, .. } = s {
+                spaces.push(&b.ns);
+            }
+            for ns in spaces {
+                self.space(ns).map_err(|e| StepError::new(s, e))?;
+                if needs_index && seen.insert(ns) {
+                    wanted.push((ns, s));
+                }
+            }
+        }
+        let dumps: Vec<_> = wanted
+            .iter()
+            .filter(|(ns, _)| self.spaces[*ns].index.is_none())
+            .map(|(ns, s)| {
+                (
+                    ns.to_string(),
+                    (*s).clone(),
+                    self.spaces[*ns].handle.clone(),
+                )
+            })
+            .collect();
+        let results = self.rt.block_on(async {
+            stream::iter(dumps.into_iter().map(|(ns, step, h)| async move {
+                let links: Vec<_> = h
+                    .link()
+                    .get()
+                    .execute()
+                    .try_collect()
+                    .await
+                    .map_err(|e| StepError::new(&step, nl_err(e)))?;
+                let index: HashMap<String, u32> = links
+                    .into_iter()
+                    .filter_map(|l| {
+                        let name = l.attributes.iter().find_map(|a| match a {
+                            LinkAttribute::IfName(n) => Some(n.clone()),
+                            _ => None,
+                        })?;
+                        Some((name, l.header.index))
+                    })
+                    .collect();
+                Ok::<_, StepError>((ns, index))
+            }))
+            .buffer_unordered(IN_FLIGHT)
+            .try_collect::<Vec<_>>()
+            .await
+        })?;
+        for (ns, index) in results {
+            if let Some(sp) = self.spaces.get_mut(&ns) {
+                sp.index = Some(index);
+            }
+        }
+        Ok(())
+    }
+
+    fn index(&self, step: &Step, ns: &str, dev: &str) -> Result<u32, StepError> {
+        self.spaces
+            .get(ns)
+            .and_then(|s| s.index.as_ref())
+            .and_then(|i| i.get(dev).copied())
+            .ok_or_else(|| StepError::new(step, io::Error::from_raw_os_error(libc::ENODEV)))
+    }
+
+    /// Builds the request for one step; runs later, concurrently with the rest of the stage.
+    fn request(&mut self, step: &Step) -> Result<Request, StepError> {
+        let e = |err: io::Error| StepError::new(step, err);
+        Ok(match step {
+            Step::LoopbackUp { ns, tag } => {
+                let h = self.spaces[ns].handle.clone();
+                // `lo` is always index 1 in a fresh namespace.
+                let msg = LinkUnspec::new_with_index(1)
+                    .up()
+                    .alias(tag.clone())
+                    .build();
+                Request::Link(h, msg, false)
+            }
+            Step::AddBridge { ns, name, stp } => {
+                let h = self.spaces[ns].handle.clone();
+                let state = if *stp {
+                    BridgeStpState::KernelStp
+                } else {
+                    BridgeStpState::Disabled
+                };
+                let mut b = LinkBridge::new(name).stp_state(state);
+                if *stp {
+                    // The kernel's minimum: ports start forwarding after 2 x 2 s, not 2 x 15 s.
+                    b = b.forward_delay(200);
+                }
+                if let Some(sp) = self.spaces.get_mut(ns) {
+                    sp.index = None;
+                }
+                Request::Link(h, b.build(), true)
+            }
+            Step::AddVeth { a, b, mtu } => {
+                let root = self.root().map_err(e)?;
+                let msg = veth_message(
+                    a,
+                    b,
+                    *mtu,
+                    &self.spaces[&a.ns].file,
+                    &self.spaces[&b.ns].file,
+                )
+                .map_err(e)?;
+                for ns in [&a.ns, &b.ns] {
+                    if let Some(sp) = self.spaces.get_mut(ns) {
+                        sp.index = None;
+                    }
+                }
+                Request::Link(root, msg, true)
+            }
+            Step::SetMaster { ns, dev, master } => {
+                let idx = self.index(step, ns, dev)?;
+                let br = self.index(step, ns, master)?;
+                let msg = LinkUnspec::new_with_index(idx).controller(br).build();
+                Request::Link(self.spaces[ns].handle.clone(), msg, false)
+            }
+            Step::LinkUp { ns, dev } => {
+                let idx = self.index(step, ns, dev)?;
+                let msg = LinkUnspec::new_with_index(idx).up().build();
+                Request::Link(self.spaces[ns].handle.clone(), msg, false)
+            }
+            Step::AddAddress { ns, dev, addr } => {
+                let idx = self.index(step, ns, dev)?;
+                Request::Address(self.spaces[ns].handle.clone(), idx, *addr)
+            }
+            Step::AddRoute { ns, to, via } => {
+                Request::Route(self.spaces[ns].handle.clone(), *to, *via)
+            }
+            Step::AddNetns { .. }
+            | Step::Sysctl { .. }
+            | Step::Exec { .. }
+            | Step::DelNetns { .. } => {
+                return Err(e(io::Error::other("not a netlink step")));
+            }
+        })
+    }
+}
+
+fn veth_message(
+    a: &End,
+    b: &End,
+    mtu: Option<u32>,
+    ns_a: &File,
+    ns_b: &File,
+) -> io::Result<rtnetlink::packet_route::link::LinkMessage> {
+    let mut peer = LinkUnspec::new_with_name(&b.dev).setns_by_fd(ns_b.as_raw_fd());
+    if let Some(m) = mtu {
+        peer = peer.mtu(m);
+    }
+    if let Some(mac) = &b.mac {
+        peer = peer.address(parse_mac(mac)?);
+    }
+    let mut msg = LinkMessageBuilder::<LinkVeth>::new_with_info_kind(InfoKind::Veth)
+        .name(a.dev.clone())
+        .set_info_data(InfoData::Veth(InfoVeth::Peer(peer.build())))
+        .setns_by_fd(ns_a.as_raw_fd());
+    if let Some(m) = mtu {
+        msg = msg.mtu(m);
+    }
+    if let Some(mac) = &a.mac {
+        msg = msg.address(parse_mac(mac)?);
+    }
+    Ok(msg.build())
+}
+
+fn parse_mac(mac: &str) -> io::Result<Vec<u8>> {
+    mac.split(':')
+        .map(|b| u8::from_str_radix(b, 16).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL)))
+        .collect()
+}
+
+enum Request {
+    /// A link message; `true` when it creates a link (RTM_NEWLINK with CREATE|EXCL).
+    Link(Handle, rtnetlink::packet_route::link::LinkMessage, bool),
+    Address(Handle, u32, ipnet::IpNet),
+    Route(Handle, ipnet::IpNet, IpAddr),
+}
+
+impl Request {
+    async fn send(self) -> Result<(), rtnetlink::Error> {
+        match self {
+            Request::Link(h, msg, true) => h.link().add(msg).execute().await,
+            Request::Link(h, msg, false) => h.link().set(msg).execute().await,
+            Request::Address(h, idx, net) => {
+                let mut req = h.address().add(idx, net.addr(), net.prefix_len());
+                if net.addr().is_ipv6() {
+                    req.message_mut()
+                        .attributes
+                        .push(AddressAttribute::Flags(AddressFlags::Nodad));
+                }
+                req.execute().await
+            }
+            Request::Route(h, to, via) => match (to, via) {
+                (ipnet::IpNet::V4(to), IpAddr::V4(via)) => {
+                    let msg = RouteMessageBuilder::<std::net::Ipv4Addr>::new()
+                        .destination_prefix(to.network(), to.prefix_len())
+                        .gateway(via)
+                        .build();
+                    h.route().add(msg).execute().await
+                }
+                (ipnet::IpNet::V6(to), IpAddr::V6(via)) => {
+                    let msg = RouteMessageBuilder::<std::net::Ipv6Addr>::new()
+                        .destination_prefix(to.network(), to.prefix_len())
+                        .gateway(via)
+                        .build();
+                    h.route().add(msg).execute().await
+                }
+                _ => Err(rtnetlink::Error::RequestFailed),
+            },
+        }
+    }
+}
+
+impl Backend for NetlinkBackend {
+    fn apply(&mut self, steps: &[Step], facts: &mut Vec<Fact>) -> Result<(), StepError> {
+        let Some(first) = steps.first() else {
+            return Ok(());
+        };
+        match first {
+            Step::AddNetns { .. } => return self.add_namespaces(steps, facts),
+            Step::Exec { .. } => {
+                for s in steps {
+                    let Step::Exec { ns, cmd } = s else { continue };
+                    let log = self.exec_log.clone();
+                    let file = &self.space(ns).map_err(|e| StepError::new(s, e))?.file;
+                    exec::run_logged(file, cmd, &log).map_err(|(e, detail)| StepError {
+                        step: Box::new(s.clone()),
+                        error: e,
+                        detail,
+                    })?;
+                }
+                return Ok(());
+            }
+            _ => {}
+        }
+        let (settings, netlink): (Vec<Step>, Vec<Step>) = steps
+            .iter()
+            .cloned()
+            .partition(|s| matches!(s, Step::Sysctl { .. }));
+        if !settings.is_empty() {
+            self.sysctls(&settings)?;
+        }
+        self.prepare(&netlink)?;
+        let mut requests = Vec::with_capacity(netlink.len());
+        for s in &netlink {
+            requests.push((s, self.request(s)?));
+        }
+        self.rt.block_on(async {
+            stream::iter(requests.into_iter().map(|(s, r)| async move {
+                r.send().await.map_err(|e| StepError::new(s, nl_err(e)))
+            }))
+            .buffer_unordered(IN_FLIGHT)
+            .try_collect::<Vec<()>>()
+            .await
+        })?;
+        Ok(())
+    }
+
+    fn undo(&mut self, steps: &[Step]) -> Vec<StepError> {
+        // Sockets keep a namespace alive: let go of ours before deleting.
+        self.spaces.clear();
+        super::destroy::delete_namespaces(steps)
+    }
+}

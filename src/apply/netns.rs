@@ -1,0 +1,213 @@
+//! Named network namespaces that `ip netns` understands, made without forking.
+//!
+//! Namespaces are per thread: every function that enters one does so on a dedicated OS thread
+//! that never runs anything else (never a tokio worker), so nothing else ends up in the wrong
+//! namespace by accident.
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::fd::AsFd;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::mount::{MntFlags, MsFlags, mount, umount2};
+use nix::sched::{CloneFlags, setns, unshare};
+
+/// Where `ip netns` keeps its names; vnet shares it so `ip netns exec LAB-NODE` works.
+pub const NETNS_DIR: &str = "/run/netns";
+
+pub fn path(ns: &str) -> PathBuf {
+    Path::new(NETNS_DIR).join(ns)
+}
+
+/// A namespace vnet just made: a handle to it, a netlink socket inside it, its inode.
+pub struct Made {
+    pub ns: String,
+    pub file: File,
+    pub netlink: rtnetlink::sys::Socket,
+    pub inode: u64,
+}
+
+/// Makes `/run/netns` a shared mount point, as iproute2 does, so that a namespace unmounted
+/// here is unmounted in every mount namespace and can really be freed.
+pub fn prepare_dir() -> io::Result<()> {
+    std::fs::create_dir_all(NETNS_DIR)?;
+    let mut made_mount = false;
+    loop {
+        let shared = mount(
+            None::<&str>,
+            NETNS_DIR,
+            Some("none"),
+            MsFlags::MS_SHARED | MsFlags::MS_REC,
+            None::<&str>,
+        );
+        match shared {
+            Ok(()) => return Ok(()),
+            Err(Errno::EINVAL) if !made_mount => {
+                mount(
+                    Some(NETNS_DIR),
+                    NETNS_DIR,
+                    Some("none"),
+                    MsFlags::MS_BIND | MsFlags::MS_REC,
+                    None::<&str>,
+                )?;
+                made_mount = true;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Creates the namespaces, spread over a few threads. Each thread unshares into a fresh
+/// namespace, pins it with a bind mount, and opens the netlink socket vnet will use there.
+pub fn create_all(names: &[String]) -> Vec<(String, io::Result<Made>)> {
+    let workers = names.len().clamp(1, 4);
+    let chunk = names.len().div_ceil(workers).max(1);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = names
+            .chunks(chunk)
+            .map(|part| {
+                s.spawn(move || {
+                    part.iter()
+                        .map(|ns| (ns.clone(), create_on_this_thread(ns)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    })
+}
+
+/// Must only run on a thread of its own: it leaves the thread inside the new namespace.
+fn create_on_this_thread(ns: &str) -> io::Result<Made> {
+    let path = path(ns);
+    // O_EXCL: the name is ours only if we made the file; a namespace that already exists
+    // (another lab's, the machine's) is never taken over.
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)?;
+    let pinned = (|| -> io::Result<()> {
+        unshare(CloneFlags::CLONE_NEWNET)?;
+        mount(
+            Some("/proc/thread-self/ns/net"),
+            &path,
+            Some("none"),
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )?;
+        Ok(())
+    })();
+    if let Err(e) = pinned {
+        let _ = std::fs::remove_file(&path);
+        return Err(e);
+    }
+    let netlink = rtnetlink::sys::Socket::new(rtnetlink::sys::protocols::NETLINK_ROUTE)?;
+    let file = File::open(&path)?;
+    let inode = file.metadata()?.ino();
+    Ok(Made {
+        ns: ns.to_owned(),
+        file,
+        netlink,
+        inode,
+    })
+}
+
+pub fn open(ns: &str) -> io::Result<File> {
+    File::open(path(ns))
+}
+
+/// The inode that identifies a namespace, `None` when there is no such name.
+pub fn inode(ns: &str) -> io::Result<Option<u64>> {
+    match std::fs::metadata(path(ns)) {
+        Ok(m) => Ok(Some(m.ino())),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Whether the name is a live namespace (a bind mount), not a stale marker left by a crash.
+pub fn is_mounted(ns: &str) -> bool {
+    // nsfs inodes live on the "nsfs" filesystem; a plain file on tmpfs is just a marker.
+    nix::sys::statfs::statfs(&path(ns))
+        .map(|s| s.filesystem_type().0 == 0x6e73_6673)
+        .unwrap_or(false)
+}
+
+/// `ip netns del`: unmount (lazily, so open handles do not block it) and remove the name.
+pub fn delete(ns: &str) -> io::Result<()> {
+    let path = path(ns);
+    match umount2(&path, MntFlags::MNT_DETACH) {
+        Ok(()) | Err(Errno::EINVAL) | Err(Errno::ENOENT) => {}
+        Err(e) => return Err(e.into()),
+    }
+    match std::fs::remove_file(&path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Runs `f` on a fresh thread that has entered the namespace `fd`.
+pub fn in_netns<T: Send>(fd: &File, f: impl FnOnce() -> T + Send) -> io::Result<T> {
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            setns(fd.as_fd(), CloneFlags::CLONE_NEWNET)?;
+            Ok(f())
+        })
+        .join()
+        .unwrap_or_else(|_| Err(io::Error::other("a namespace worker thread panicked")))
+    })
+}
+
+/// Runs `f` for every namespace, a few threads each entering namespaces in turn.
+pub fn in_each<T: Send, F>(targets: &[(&str, &File)], f: F) -> Vec<(String, io::Result<T>)>
+where
+    F: Fn(&str) -> io::Result<T> + Sync,
+{
+    let workers = targets.len().clamp(1, 4);
+    let chunk = targets.len().div_ceil(workers).max(1);
+    let f = &f;
+    std::thread::scope(|s| {
+        let handles: Vec<_> = targets
+            .chunks(chunk)
+            .map(|part| {
+                s.spawn(move || {
+                    part.iter()
+                        .map(|(ns, fd)| {
+                            let r = setns(fd.as_fd(), CloneFlags::CLONE_NEWNET)
+                                .map_err(io::Error::from)
+                                .and_then(|()| f(ns));
+                            (ns.to_string(), r)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    })
+}
+
+/// Every process whose network namespace is one of `inodes`: found by namespace, never by name.
+pub fn processes_in(inodes: &[u64]) -> Vec<i32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let me = std::process::id() as i32;
+    dir.filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| *pid != me)
+        .filter(|pid| {
+            std::fs::metadata(format!("/proc/{pid}/ns/net"))
+                .map(|m| inodes.contains(&m.ino()))
+                .unwrap_or(false)
+        })
+        .collect()
+}

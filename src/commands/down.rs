@@ -1,0 +1,75 @@
+use miette::miette;
+
+use super::{Failure, Outcome, exit, lab_name, require_root};
+use crate::apply::netlink::NetlinkBackend;
+use crate::state::{self, Lock, LockError};
+use crate::teardown;
+
+pub fn down(lab: Option<&str>, all: bool) -> Outcome {
+    require_root()?;
+    let labs = if all {
+        state::running()
+    } else {
+        vec![lab_name(lab.unwrap_or_default())?]
+    };
+    if labs.is_empty() {
+        crate::outln!("no lab is running");
+    }
+    let mut failures = Vec::new();
+    for name in &labs {
+        if let Err(f) = down_one(name) {
+            crate::errln!("{:?}", f.report);
+            failures.push(name.clone());
+        }
+    }
+    if failures.is_empty() {
+        Ok(exit::OK)
+    } else {
+        Err(Failure::system(miette!(
+            "could not remove lab(s): {}",
+            failures.join(", ")
+        )))
+    }
+}
+
+/// Tears one lab down; a lab that is not running is not an error (down is idempotent).
+pub fn down_one(name: &str) -> Result<(), Failure> {
+    let lock = match Lock::take(name) {
+        Ok(l) => l,
+        Err(LockError::Busy) => {
+            return Err(Failure::system(miette!(
+                code = "vnet::busy",
+                "another vnet is working on lab `{name}` right now; try again when it is done"
+            )));
+        }
+        Err(LockError::Io(e)) => {
+            return Err(Failure::system(miette!("cannot lock lab `{name}`: {e}")));
+        }
+    };
+    let dir = state::lab_dir(name);
+    if !dir.exists() {
+        lock.release_and_remove();
+        crate::outln!("lab `{name}` is not running");
+        return Ok(());
+    }
+    let mut backend = NetlinkBackend::new(dir.join("exec.log"))
+        .map_err(|e| Failure::system(miette!("cannot start netlink: {e}")))?;
+    match teardown::teardown(&dir, &mut backend) {
+        Ok(()) => {
+            lock.release_and_remove();
+            crate::outln!("lab `{name}` is down");
+            Ok(())
+        }
+        Err(f) => {
+            let lines: Vec<String> = f.failures.iter().map(|e| format!("  {e}")).collect();
+            Err(Failure::system(miette!(
+                code = "vnet::teardown",
+                help = format!(
+                    "what could be removed was; the journal is kept, so `vnet down {name}` can try again"
+                ),
+                "lab `{name}` is not fully down:\n{}",
+                lines.join("\n")
+            )))
+        }
+    }
+}

@@ -1,0 +1,129 @@
+//! Glue between the command line and the pipeline; each subcommand is a file.
+
+use std::path::Path;
+
+use miette::Report;
+
+use crate::cli::{Cli, Command};
+use crate::topology::{self, LoadError, Loaded};
+
+mod down;
+mod exec;
+mod status;
+mod up;
+mod validate;
+mod verify;
+
+/// Exit codes, part of the interface.
+pub mod exit {
+    pub const OK: u8 = 0;
+    pub const FAILED: u8 = 1;
+    pub const USAGE: u8 = 2;
+    pub const INVALID: u8 = 3;
+    pub const SYSTEM: u8 = 4;
+}
+
+/// A command that could not do its job: the exit code and what to tell the user.
+pub struct Failure {
+    pub code: u8,
+    pub report: Report,
+}
+
+impl Failure {
+    pub fn system(report: Report) -> Self {
+        Failure {
+            code: exit::SYSTEM,
+            report,
+        }
+    }
+}
+
+pub type Outcome = Result<u8, Failure>;
+
+pub fn dispatch(cli: Cli) -> Outcome {
+    match cli.command {
+        Command::Validate { file } => validate::validate(&file),
+        Command::Plan { file } => validate::plan(&file),
+        Command::Up { file, progress } => up::up(&file, progress),
+        Command::Verify {
+            lab,
+            all_pairs,
+            json,
+        } => verify::verify(&lab, all_pairs, json),
+        Command::Status { lab, json } => status::status(lab.as_deref(), json),
+        Command::Exec { target, command } => exec::exec(&target, &command),
+        Command::Down { lab, all } => down::down(lab.as_deref(), all),
+        Command::Test {
+            file,
+            all_pairs,
+            json,
+            progress,
+        } => up::test(&file, all_pairs, json, progress),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "vnet", &mut std::io::stdout());
+            Ok(exit::OK)
+        }
+    }
+}
+
+/// Loads a topology, printing its warnings; a bad file is exit code 3.
+pub fn load(file: &Path) -> Result<Loaded, Failure> {
+    match topology::load(file) {
+        Ok(loaded) => {
+            for w in &loaded.warnings {
+                crate::errln!("{:?}", Report::new(w.clone()));
+            }
+            Ok(loaded)
+        }
+        Err(LoadError::Read { file, error }) => Err(Failure {
+            code: exit::INVALID,
+            report: miette::miette!(code = "vnet::read", "cannot read {file}: {error}"),
+        }),
+        Err(LoadError::Syntax(report)) => Err(Failure {
+            code: exit::INVALID,
+            report,
+        }),
+        Err(LoadError::Invalid(invalid)) => Err(Failure {
+            code: exit::INVALID,
+            report: Report::new(invalid),
+        }),
+    }
+}
+
+/// vnet changes the kernel's network configuration: that takes root.
+pub fn require_root() -> Result<(), Failure> {
+    if nix::unistd::geteuid().is_root() {
+        return Ok(());
+    }
+    Err(Failure::system(miette::miette!(
+        code = "vnet::not_root",
+        help = "run it with sudo; `vnet validate` works without root",
+        "vnet needs root to create network namespaces"
+    )))
+}
+
+/// A lab named on the command line: a running lab's name, or a topology file that names one.
+pub fn lab_name(arg: &str) -> Result<String, Failure> {
+    let path = Path::new(arg);
+    let looks_like_file = arg.ends_with(".yaml") || arg.ends_with(".yml") || arg.contains('/');
+    if looks_like_file || (path.is_file() && !crate::state::is_running(arg)) {
+        return Ok(load(path)?.lab.name);
+    }
+    Ok(arg.to_owned())
+}
+
+pub fn installed_signal_handlers() {
+    extern "C" fn on_signal(_: libc::c_int) {
+        crate::apply::INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+    let action = nix::sys::signal::SigAction::new(
+        nix::sys::signal::SigHandler::Handler(on_signal),
+        nix::sys::signal::SaFlags::empty(),
+        nix::sys::signal::SigSet::empty(),
+    );
+    for sig in [nix::sys::signal::SIGINT, nix::sys::signal::SIGTERM] {
+        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+        let _ = unsafe { nix::sys::signal::sigaction(sig, &action) };
+    }
+}

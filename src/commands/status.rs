@@ -1,0 +1,120 @@
+use miette::miette;
+use tabled::settings::Style;
+use tabled::{Table, Tabled};
+
+use super::{Failure, Outcome, exit};
+use crate::apply::netns;
+use crate::model::{Lab, NodeKind};
+use crate::state;
+
+#[derive(Tabled)]
+struct NodeRow {
+    node: String,
+    kind: &'static str,
+    namespace: String,
+    interfaces: String,
+}
+
+pub fn nodes_table(lab: &Lab) -> String {
+    let rows: Vec<NodeRow> = lab
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| NodeRow {
+            node: n.name.clone(),
+            kind: n.kind.as_str(),
+            namespace: lab.netns(i),
+            interfaces: n
+                .interfaces
+                .iter()
+                .map(|f| {
+                    let role = if n.kind == NodeKind::Bridge && f.name != n.name {
+                        " (port)"
+                    } else {
+                        ""
+                    };
+                    let addrs: Vec<String> = f.addresses.iter().map(|a| a.to_string()).collect();
+                    if addrs.is_empty() {
+                        format!("{}{role}", f.name)
+                    } else {
+                        format!("{}{role} {}", f.name, addrs.join(" "))
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("\n"),
+        })
+        .collect();
+    Table::new(rows).with(Style::rounded()).to_string()
+}
+
+#[derive(Tabled, serde::Serialize)]
+struct LabRow {
+    lab: String,
+    nodes: usize,
+    links: usize,
+    file: String,
+    health: String,
+}
+
+fn health(lab: &Lab) -> String {
+    let missing = (0..lab.nodes.len())
+        .filter(|i| !netns::is_mounted(&lab.netns(*i)))
+        .count();
+    if missing == 0 {
+        "up".into()
+    } else {
+        format!("{missing} namespaces missing")
+    }
+}
+
+pub fn status(lab: Option<&str>, json: bool) -> Outcome {
+    match lab {
+        None => {
+            let rows: Vec<LabRow> = state::running()
+                .into_iter()
+                .map(|name| match state::read_record(&name) {
+                    Ok(r) => LabRow {
+                        nodes: r.lab.nodes.len(),
+                        links: r.lab.links.len(),
+                        file: r.file,
+                        health: health(&r.lab),
+                        lab: name,
+                    },
+                    Err(_) => LabRow {
+                        lab: name,
+                        nodes: 0,
+                        links: 0,
+                        file: "?".into(),
+                        health: "record unreadable; `vnet down` still works".into(),
+                    },
+                })
+                .collect();
+            if json {
+                crate::outln!(
+                    "{}",
+                    serde_json::to_string_pretty(&rows).unwrap_or_default()
+                );
+            } else if rows.is_empty() {
+                crate::outln!("no lab is running");
+            } else {
+                crate::outln!("{}", Table::new(rows).with(Style::rounded()));
+            }
+        }
+        Some(name) => {
+            let r = state::read_record(name).map_err(|_| {
+                Failure::system(miette!(
+                    code = "vnet::not_running",
+                    help = "`vnet status` lists running labs",
+                    "no running lab `{name}`"
+                ))
+            })?;
+            if json {
+                crate::outln!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
+            } else {
+                crate::outln!("lab `{}` from {} ({})", name, r.file, health(&r.lab));
+                crate::outln!("{}", nodes_table(&r.lab));
+            }
+        }
+    }
+    Ok(exit::OK)
+}

@@ -1,0 +1,223 @@
+use std::path::Path;
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use miette::miette;
+
+use super::{Failure, Outcome, exit, load, require_root};
+use crate::apply::{self, ApplyError, netlink::NetlinkBackend, netns};
+use crate::cli::Progress;
+use crate::journal::{Header, Journal};
+use crate::model::Lab;
+use crate::state::{self, Lock, LockError};
+use crate::teardown;
+
+pub fn up(file: &Path, progress: Progress) -> Outcome {
+    let loaded = load(file)?;
+    require_root()?;
+    super::installed_signal_handlers();
+    let lab = bring_up(&loaded.lab, file, progress)?;
+    Ok(if lab { exit::OK } else { exit::FAILED })
+}
+
+pub fn test(file: &Path, all_pairs: bool, json: bool, progress: Progress) -> Outcome {
+    let loaded = load(file)?;
+    require_root()?;
+    super::installed_signal_handlers();
+    let lab = &loaded.lab;
+    bring_up(lab, file, progress)?;
+    // From here on the lab exists: whatever happens, it is torn down before we return.
+    let verdict = if apply::INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
+        None
+    } else {
+        Some(super::verify::run_and_print(lab, all_pairs, json))
+    };
+    super::down::down_one(&lab.name)?;
+    match verdict {
+        None => Err(Failure::system(miette!(
+            "interrupted; the lab was torn down"
+        ))),
+        Some(true) => Ok(exit::OK),
+        Some(false) => Ok(exit::FAILED),
+    }
+}
+
+/// Builds the lab, or rolls back whatever was built and says why. `Ok(true)` when up.
+fn bring_up(lab: &Lab, file: &Path, progress: Progress) -> Result<bool, Failure> {
+    let started = Instant::now();
+    let lock = match Lock::take(&lab.name) {
+        Ok(l) => l,
+        Err(LockError::Busy) => {
+            return Err(Failure::system(miette!(
+                code = "vnet::busy",
+                help = "wait for it to finish, or check `vnet status`",
+                "another vnet is working on lab `{}` right now",
+                lab.name
+            )));
+        }
+        Err(LockError::Io(e)) => {
+            return Err(Failure::system(miette!(
+                "cannot lock lab `{}` in {}: {e}",
+                lab.name,
+                state::root().display()
+            )));
+        }
+    };
+    if state::is_running(&lab.name) {
+        let from = state::read_record(&lab.name)
+            .map(|r| r.file)
+            .unwrap_or_else(|_| "?".into());
+        return Err(Failure::system(miette!(
+            code = "vnet::already_running",
+            help = format!(
+                "`vnet down {}` first, or give this lab another `name:`",
+                lab.name
+            ),
+            "lab `{}` is already running (from {from})",
+            lab.name
+        )));
+    }
+    for i in 0..lab.nodes.len() {
+        let ns = lab.netns(i);
+        if matches!(netns::inode(&ns), Ok(Some(_))) {
+            return Err(Failure::system(miette!(
+                code = "vnet::netns_exists",
+                help = format!(
+                    "vnet never takes over what it did not create; remove it (`ip netns del {ns}`) if it is a leftover, or rename the lab"
+                ),
+                "namespace `{ns}` already exists and is not part of a running lab"
+            )));
+        }
+    }
+    let dir = state::lab_dir(&lab.name);
+    let io_fail = |what: &str, e: std::io::Error| {
+        Failure::system(miette!("cannot {what} in {}: {e}", dir.display()))
+    };
+    std::fs::create_dir_all(&dir).map_err(|e| io_fail("create the lab's state", e))?;
+    let file_text = std::fs::canonicalize(file)
+        .unwrap_or_else(|_| file.to_path_buf())
+        .display()
+        .to_string();
+    let now = state::now();
+    let mut journal = Journal::create(
+        &dir,
+        Header {
+            lab: lab.name.clone(),
+            file: file_text.clone(),
+            vnet: env!("CARGO_PKG_VERSION").into(),
+            started: now,
+        },
+    )
+    .map_err(|e| io_fail("start the journal", e))?;
+    state::write_record(
+        &dir,
+        &state::Record {
+            file: file_text,
+            started: now,
+            lab: lab.clone(),
+        },
+    )
+    .map_err(|e| io_fail("write the lab record", e))?;
+
+    let plan = crate::plan::plan(lab);
+    let bar = progress_bar(progress, plan.len() as u64);
+    let plain = bar.is_hidden() && progress != Progress::Never;
+    let mut backend = NetlinkBackend::new(dir.join("exec.log"))
+        .map_err(|e| Failure::system(miette!("cannot start netlink: {e}")))?;
+    let result = apply::run(&plan, &mut backend, &mut journal, &mut |stage, n| {
+        bar.inc(n as u64);
+        bar.set_message(stage.to_owned());
+        if plain {
+            crate::errln!("vnet: {}: {stage}: {n} steps done", lab.name);
+        }
+        pause_for_fault_injection(stage);
+    });
+    bar.finish_and_clear();
+    drop(journal);
+    match result {
+        Ok(()) => {
+            drop(lock);
+            crate::outln!("{}", super::status::nodes_table(lab));
+            crate::outln!(
+                "lab `{}` is up: {} nodes, {} links, {} steps in {:.2} s",
+                lab.name,
+                lab.nodes.len(),
+                lab.links.len(),
+                plan.len(),
+                started.elapsed().as_secs_f64()
+            );
+            Ok(true)
+        }
+        Err(err) => {
+            let rollback = teardown::teardown(&dir, &mut backend);
+            let rolled = match &rollback {
+                Ok(()) => "everything vnet created was removed again".to_string(),
+                Err(f) => format!(
+                    "rolling back also failed ({}); run `vnet down {}`",
+                    f.failures
+                        .iter()
+                        .map(|e| e.to_string())
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                    lab.name
+                ),
+            };
+            if rollback.is_ok() {
+                lock.release_and_remove();
+            }
+            let report = match err {
+                ApplyError::Step(e) => {
+                    let hint = e.hint();
+                    let detail = e
+                        .detail
+                        .clone()
+                        .map(|d| format!("\n{d}"))
+                        .unwrap_or_default();
+                    match hint {
+                        Some(h) => miette!(
+                            code = "vnet::kernel",
+                            help = h,
+                            "`{}` failed: {}{detail}\n{rolled}",
+                            e.step,
+                            e.error
+                        ),
+                        None => miette!(
+                            code = "vnet::kernel",
+                            "`{}` failed: {}{detail}\n{rolled}",
+                            e.step,
+                            e.error
+                        ),
+                    }
+                }
+                ApplyError::Journal(e) => miette!("cannot write the journal: {e}\n{rolled}"),
+                ApplyError::Interrupted => miette!("interrupted; {rolled}"),
+            };
+            Err(Failure::system(report))
+        }
+    }
+}
+
+fn progress_bar(progress: Progress, len: u64) -> ProgressBar {
+    let target = match progress {
+        Progress::Never => ProgressDrawTarget::hidden(),
+        _ => ProgressDrawTarget::stderr(),
+    };
+    let bar = ProgressBar::with_draw_target(Some(len), target);
+    if let Ok(style) = ProgressStyle::with_template("{spinner} {bar:30} {pos}/{len} {msg}") {
+        bar.set_style(style);
+    }
+    bar
+}
+
+/// Crash-safety tests stop `up` between stages to kill it there: `VNET_PAUSE_AFTER=links`
+/// makes it announce the pause on stderr and wait (up to a minute, or until Ctrl-C).
+fn pause_for_fault_injection(stage: &str) {
+    if std::env::var("VNET_PAUSE_AFTER").ok().as_deref() != Some(stage) {
+        return;
+    }
+    crate::errln!("vnet: paused after {stage}");
+    let until = Instant::now() + std::time::Duration::from_secs(60);
+    while Instant::now() < until && !apply::INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}

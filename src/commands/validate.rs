@@ -1,0 +1,45 @@
+use std::path::Path;
+
+use super::{Outcome, exit, load};
+
+pub fn validate(file: &Path) -> Outcome {
+    let loaded = load(file)?;
+    let lab = &loaded.lab;
+    let running_elsewhere = crate::state::read_record(&lab.name).ok().filter(|r| {
+        Path::new(&r.file) != file
+            && std::fs::canonicalize(&r.file).ok() != std::fs::canonicalize(file).ok()
+    });
+    if let Some(r) = running_elsewhere {
+        return Err(super::Failure {
+            code: exit::INVALID,
+            report: miette::miette!(
+                code = "vnet::lab_name_taken",
+                help = format!(
+                    "give this lab another `name:`, or stop the other one with `vnet down {}`",
+                    lab.name
+                ),
+                "a lab named `{}` is already running, from {}",
+                lab.name,
+                r.file
+            ),
+        });
+    }
+    crate::outln!(
+        "{}: valid lab `{}`: {} nodes, {} links, {} checks",
+        file.display(),
+        lab.name,
+        lab.nodes.len(),
+        lab.links.len(),
+        lab.checks.len()
+    );
+    Ok(exit::OK)
+}
+
+pub fn plan(file: &Path) -> Outcome {
+    let loaded = load(file)?;
+    {
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), "{}", crate::plan::plan(&loaded.lab));
+    }
+    Ok(exit::OK)
+}

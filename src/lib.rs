@@ -1,0 +1,57 @@
+//! vnet: a YAML description of a network becomes namespaces, links, bridges and routes,
+//! is proven by probes, and is torn down without a trace.
+//!
+//! The modules are the pipeline, in order: topology → model → plan → apply → verify,
+//! with journal → teardown on the way back.
+
+pub mod apply;
+pub mod cli;
+pub mod commands;
+pub mod journal;
+/// `println!` that ignores a closed stdout (`vnet status | head`) instead of panicking.
+#[macro_export]
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// `eprintln!` that ignores a closed stderr: a rollback must finish even if nobody listens.
+#[macro_export]
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
+pub mod model;
+pub mod plan;
+pub mod state;
+pub mod teardown;
+pub mod topology;
+pub mod verify;
+
+/// Runs vnet with these arguments and returns the process exit code.
+pub fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> u8 {
+    use clap::Parser;
+    let cli = match cli::Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                commands::exit::USAGE
+            } else {
+                commands::exit::OK
+            };
+        }
+    };
+    match commands::dispatch(cli) {
+        Ok(code) => code,
+        Err(failure) => {
+            errln!("{:?}", failure.report);
+            failure.code
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! The lab as vnet understands it: resolved, checked, free of YAML.
+//!
+//! Everything here was validated by `topology`; later stages may rely on it (names fit the
+//! kernel, references resolve, addresses parse). Spans are kept only so that later stages
+//! (kernel feature checks) can still point at the user's line.
+
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+pub mod name;
+
+/// Where something was written in the topology file: byte offset and length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct At {
+    pub offset: usize,
+    pub len: usize,
+}
+
+impl From<miette::SourceSpan> for At {
+    fn from(s: miette::SourceSpan) -> Self {
+        At {
+            offset: s.offset(),
+            len: s.len(),
+        }
+    }
+}
+
+impl From<At> for miette::SourceSpan {
+    fn from(a: At) -> Self {
+        (a.offset, a.len).into()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lab {
+    pub name: String,
+    pub nodes: Vec<Node>,
+    pub links: Vec<Link>,
+    pub checks: Vec<Check>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NodeKind {
+    Host,
+    Router,
+    Bridge,
+}
+
+impl NodeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodeKind::Host => "host",
+            NodeKind::Router => "router",
+            NodeKind::Bridge => "bridge",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Node {
+    pub name: String,
+    pub kind: NodeKind,
+    /// For hosts and routers the declared interfaces; for a bridge, its ports (one per link
+    /// that ends on it) and, first, the bridge device itself named after the node.
+    pub interfaces: Vec<Interface>,
+    pub gateways: Vec<IpAddr>,
+    pub routes: Vec<Route>,
+    pub exec: Vec<String>,
+    /// Spanning tree on a bridge (lets bridges form loops on purpose).
+    pub stp: bool,
+    pub at: At,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Interface {
+    pub name: String,
+    pub addresses: Vec<IpNet>,
+    pub mac: Option<String>,
+    pub mtu: Option<u32>,
+    pub at: At,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Route {
+    pub to: IpNet,
+    pub via: IpAddr,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Endpoint {
+    pub node: usize,
+    pub iface: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Link {
+    pub a: Endpoint,
+    pub b: Endpoint,
+    pub mtu: Option<u32>,
+    pub at: At,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Target {
+    Node(usize),
+    Addr(IpAddr),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Check {
+    pub from: usize,
+    pub to: Target,
+    pub reach: bool,
+    pub at: At,
+}
+
+impl Lab {
+    /// The named network namespace a node lives in: `<lab>-<node>`, so two labs never collide.
+    pub fn netns(&self, node: usize) -> String {
+        name::netns(&self.name, &self.nodes[node].name)
+    }
+
+    pub fn node_index(&self, name: &str) -> Option<usize> {
+        self.nodes.iter().position(|n| n.name == name)
+    }
+
+    /// Every address of a node, in the order written.
+    pub fn addresses(&self, node: usize) -> impl Iterator<Item = IpNet> + '_ {
+        self.nodes[node]
+            .interfaces
+            .iter()
+            .flat_map(|i| i.addresses.iter().copied())
+    }
+
+    /// How a check's target reads in reports: the node's name or the address.
+    pub fn target_label(&self, t: &Target) -> String {
+        match t {
+            Target::Node(n) => self.nodes[*n].name.clone(),
+            Target::Addr(a) => a.to_string(),
+        }
+    }
+}

@@ -1,0 +1,151 @@
+//! Names the kernel will take, and the rules that keep them safe.
+//!
+//! A node name becomes part of a file name under `/run/netns`, and an interface name must fit
+//! IFNAMSIZ; both are checked here once so that nothing later can escape a directory or be
+//! refused by the kernel for its length.
+
+/// Interface names: at most 15 bytes (IFNAMSIZ - 1).
+pub const IFNAME_MAX: usize = 15;
+/// Node names: short enough to read in tables, safe in a path.
+pub const NODE_NAME_MAX: usize = 32;
+/// Lab names: a prefix of every namespace name.
+pub const LAB_NAME_MAX: usize = 24;
+
+pub fn netns(lab: &str, node: &str) -> String {
+    format!("{lab}-{node}")
+}
+
+/// Why a node name is refused, or `None` when it is fine.
+pub fn node_name_problem(name: &str) -> Option<String> {
+    if name.is_empty() {
+        return Some("a node name cannot be empty".into());
+    }
+    if name.len() > NODE_NAME_MAX {
+        return Some(format!(
+            "node name is {} bytes long; the limit is {NODE_NAME_MAX}",
+            name.len()
+        ));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
+    {
+        return Some(format!(
+            "node name contains {c:?}; use letters, digits, `-` and `_`"
+        ));
+    }
+    if !name.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        return Some("a node name must start with a letter or a digit".into());
+    }
+    None
+}
+
+/// Why an interface name is refused, or `None` when the kernel will take it.
+pub fn ifname_problem(name: &str) -> Option<String> {
+    if name.is_empty() {
+        return Some("an interface name cannot be empty".into());
+    }
+    if name.len() > IFNAME_MAX {
+        return Some(format!(
+            "interface name is {} bytes long; Linux allows at most {IFNAME_MAX}",
+            name.len()
+        ));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+    {
+        return Some(format!(
+            "interface name contains {c:?}; use letters, digits, `-`, `_` and `.`"
+        ));
+    }
+    if name == "." || name == ".." {
+        return Some("`.` and `..` are not interface names".into());
+    }
+    if name == "lo" {
+        return Some("`lo` is the loopback interface every node already has".into());
+    }
+    None
+}
+
+/// Why a lab name is refused, or `None`.
+pub fn lab_name_problem(name: &str) -> Option<String> {
+    if name.is_empty() {
+        return Some("a lab name cannot be empty".into());
+    }
+    if name.len() > LAB_NAME_MAX {
+        return Some(format!(
+            "lab name is {} bytes long; the limit is {LAB_NAME_MAX}",
+            name.len()
+        ));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
+    {
+        return Some(format!(
+            "lab name contains {c:?}; use lowercase letters, digits and `-`"
+        ));
+    }
+    if name.starts_with('-') || name.ends_with('-') {
+        return Some("a lab name cannot start or end with `-`".into());
+    }
+    None
+}
+
+/// The closest candidate by edit distance, for "did you mean" hints.
+pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let limit = (word.len() / 3).max(1) + 1;
+    candidates
+        .into_iter()
+        .map(|c| (edit_distance(word, c), c))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_names_cannot_escape_the_netns_directory() {
+        assert!(node_name_problem("../etc").is_some());
+        assert!(node_name_problem("a/b").is_some());
+        assert!(node_name_problem("a b").is_some());
+        assert!(node_name_problem("-x").is_some());
+        assert!(node_name_problem("h1").is_none());
+        assert!(node_name_problem("core_router-2").is_none());
+    }
+
+    #[test]
+    fn interface_names_fit_ifnamsiz() {
+        assert!(ifname_problem("eth0").is_none());
+        assert!(ifname_problem("a23456789012345").is_none());
+        assert!(ifname_problem("a234567890123456").is_some());
+        assert!(ifname_problem("eth/0").is_some());
+        assert!(ifname_problem("..").is_some());
+        assert!(ifname_problem("lo").is_some());
+    }
+
+    #[test]
+    fn did_you_mean_picks_a_near_name() {
+        assert_eq!(closest("h11", ["h1", "r1", "br0"]), Some("h1"));
+        assert_eq!(closest("routes", ["route", "gateway"]), Some("route"));
+        assert_eq!(closest("zzzz", ["h1", "r1"]), None);
+    }
+}

@@ -1,0 +1,192 @@
+//! One kernel operation, as data: what `up` does, what the journal stores, what `plan` prints.
+
+use std::fmt;
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+/// One end of a veth pair: the namespace it lives in, its name, and an optional MAC.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct End {
+    pub ns: String,
+    pub dev: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "kebab-case")]
+pub enum Step {
+    /// `ip netns add NS`
+    AddNetns { ns: String },
+    /// `ip -n NS link set lo up alias TAG`: the tag marks the namespace as the lab's.
+    LoopbackUp { ns: String, tag: String },
+    /// `ip netns exec NS sysctl -w KEY=VALUE`
+    Sysctl {
+        ns: String,
+        key: String,
+        value: String,
+    },
+    /// `ip -n NS link add NAME type bridge [stp_state 1]`
+    AddBridge { ns: String, name: String, stp: bool },
+    /// `ip link add A netns NS_A type veth peer B netns NS_B`: each end born in its namespace.
+    AddVeth {
+        a: End,
+        b: End,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        mtu: Option<u32>,
+    },
+    /// `ip -n NS link set DEV master BRIDGE`
+    SetMaster {
+        ns: String,
+        dev: String,
+        master: String,
+    },
+    /// `ip -n NS addr add ADDR dev DEV`
+    AddAddress {
+        ns: String,
+        dev: String,
+        addr: IpNet,
+    },
+    /// `ip -n NS link set DEV up`
+    LinkUp { ns: String, dev: String },
+    /// `ip -n NS route add TO via VIA`
+    AddRoute { ns: String, to: IpNet, via: IpAddr },
+    /// `ip netns exec NS sh -c CMD`
+    Exec { ns: String, cmd: String },
+    /// `ip netns del NS`, after stopping every process inside it. Only ever an undo.
+    DelNetns {
+        ns: String,
+        /// The namespace's inode when vnet made it: proof that it is the lab's.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        inode: Option<u64>,
+        tag: String,
+    },
+}
+
+impl Step {
+    /// The namespace the step works in (for a veth, the first end's).
+    pub fn ns(&self) -> &str {
+        match self {
+            Step::AddNetns { ns }
+            | Step::LoopbackUp { ns, .. }
+            | Step::Sysctl { ns, .. }
+            | Step::AddBridge { ns, .. }
+            | Step::SetMaster { ns, .. }
+            | Step::AddAddress { ns, .. }
+            | Step::LinkUp { ns, .. }
+            | Step::AddRoute { ns, .. }
+            | Step::Exec { ns, .. }
+            | Step::DelNetns { ns, .. } => ns,
+            Step::AddVeth { a, .. } => &a.ns,
+        }
+    }
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Step::AddNetns { ns } => write!(f, "ip netns add {ns}"),
+            Step::LoopbackUp { ns, tag } => write!(f, "ip -n {ns} link set lo up alias {tag}"),
+            Step::Sysctl { ns, key, value } => {
+                write!(f, "ip netns exec {ns} sysctl -w {key}={value}")
+            }
+            Step::AddBridge { ns, name, stp } => {
+                write!(f, "ip -n {ns} link add {name} type bridge")?;
+                if *stp {
+                    write!(f, " stp_state 1")?;
+                }
+                Ok(())
+            }
+            Step::AddVeth { a, b, mtu } => {
+                write!(f, "ip link add {} netns {}", a.dev, a.ns)?;
+                if let Some(mac) = &a.mac {
+                    write!(f, " address {mac}")?;
+                }
+                if let Some(mtu) = mtu {
+                    write!(f, " mtu {mtu}")?;
+                }
+                write!(f, " type veth peer {} netns {}", b.dev, b.ns)?;
+                if let Some(mac) = &b.mac {
+                    write!(f, " address {mac}")?;
+                }
+                Ok(())
+            }
+            Step::SetMaster { ns, dev, master } => {
+                write!(f, "ip -n {ns} link set {dev} master {master}")
+            }
+            Step::AddAddress { ns, dev, addr } => write!(f, "ip -n {ns} addr add {addr} dev {dev}"),
+            Step::LinkUp { ns, dev } => write!(f, "ip -n {ns} link set {dev} up"),
+            Step::AddRoute { ns, to, via } => {
+                let is_default = to.prefix_len() == 0;
+                if is_default {
+                    write!(f, "ip -n {ns} route add default via {via}")
+                } else {
+                    write!(f, "ip -n {ns} route add {to} via {via}")
+                }
+            }
+            Step::Exec { ns, cmd } => write!(f, "ip netns exec {ns} sh -c {}", shell_quote(cmd)),
+            Step::DelNetns { ns, .. } => write!(f, "ip netns del {ns}"),
+        }
+    }
+}
+
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steps_read_like_iproute2() {
+        let veth = Step::AddVeth {
+            a: End {
+                ns: "lab-h1".into(),
+                dev: "eth0".into(),
+                mac: None,
+            },
+            b: End {
+                ns: "lab-br0".into(),
+                dev: "p1".into(),
+                mac: Some("02:00:00:00:00:01".into()),
+            },
+            mtu: Some(9000),
+        };
+        assert_eq!(
+            veth.to_string(),
+            "ip link add eth0 netns lab-h1 mtu 9000 type veth peer p1 netns lab-br0 address 02:00:00:00:00:01"
+        );
+        let exec = Step::Exec {
+            ns: "lab-h1".into(),
+            cmd: "echo 'hi'".into(),
+        };
+        assert_eq!(
+            exec.to_string(),
+            r"ip netns exec lab-h1 sh -c 'echo '\''hi'\'''"
+        );
+        let route = Step::AddRoute {
+            ns: "n".into(),
+            to: "0.0.0.0/0".parse().unwrap(),
+            via: "10.0.0.1".parse().unwrap(),
+        };
+        assert_eq!(route.to_string(), "ip -n n route add default via 10.0.0.1");
+    }
+
+    #[test]
+    fn steps_round_trip_through_json() {
+        let s = Step::AddAddress {
+            ns: "a".into(),
+            dev: "eth0".into(),
+            addr: "fd00::1/64".parse().unwrap(),
+        };
+        let text = serde_json::to_string(&s).unwrap();
+        assert_eq!(
+            text,
+            r#"{"op":"add-address","ns":"a","dev":"eth0","addr":"fd00::1/64"}"#
+        );
+        assert_eq!(serde_json::from_str::<Step>(&text).unwrap(), s);
+    }
+}

@@ -1,0 +1,167 @@
+//! ⑥b Teardown: the journal, read backwards, becomes undo steps; every failure is collected.
+
+use std::path::Path;
+
+use crate::apply::{Backend, Fact, StepError};
+use crate::journal::{self, Contents};
+use crate::plan::{Step, owner_tag};
+
+/// The undo steps for what a journal says was (maybe) created, newest first.
+pub fn undo_steps(c: &Contents) -> Vec<Step> {
+    let lab = c.header.as_ref().map(|h| h.lab.as_str()).unwrap_or("");
+    let tag = owner_tag(lab);
+    let inode_of = |ns: &str| {
+        c.facts.iter().find_map(|f| match f {
+            Fact::Netns { ns: n, inode } if n == ns => Some(*inode),
+            _ => None,
+        })
+    };
+    let mut seen = std::collections::HashSet::new();
+    c.steps
+        .iter()
+        .rev()
+        .filter_map(|s| match s {
+            // Everything else lives inside a namespace and goes with it.
+            Step::AddNetns { ns } if seen.insert(ns.clone()) => Some(Step::DelNetns {
+                ns: ns.clone(),
+                inode: inode_of(ns),
+                tag: tag.clone(),
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+#[derive(Debug)]
+pub struct TeardownFailed {
+    pub failures: Vec<StepError>,
+}
+
+/// Undoes everything the journal in `dir` lists; removes the journal only when all is gone.
+pub fn teardown(dir: &Path, backend: &mut dyn Backend) -> Result<(), TeardownFailed> {
+    let contents = match journal::read(&dir.join(journal::FILE_NAME)) {
+        Ok(c) => c,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Contents::default(),
+        Err(e) => {
+            return Err(TeardownFailed {
+                failures: vec![StepError::new(
+                    &Step::DelNetns {
+                        ns: "?".into(),
+                        inode: None,
+                        tag: String::new(),
+                    },
+                    e,
+                )],
+            });
+        }
+    };
+    let failures = backend.undo(&undo_steps(&contents));
+    if !failures.is_empty() {
+        return Err(TeardownFailed { failures });
+    }
+    // Only now is it safe to forget: everything the journal listed is gone.
+    let _ = std::fs::remove_dir_all(dir);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::apply::record::Recorder;
+    use crate::journal::{Header, Journal};
+    use crate::plan::{Plan, plan};
+
+    fn lab() -> crate::model::Lab {
+        let src = "name: t\nnodes:\n  h1: {interfaces: {eth0: 10.0.0.1/24}}\n  h2: {interfaces: {eth0: 10.0.0.2/24}}\n  br0: {kind: bridge}\nlinks:\n  - [h1:eth0, br0:p1]\n  - [h2:eth0, br0:p2]\n";
+        crate::topology::parse("t.yaml", "t", src.as_bytes())
+            .unwrap()
+            .lab
+    }
+
+    fn header() -> Header {
+        Header {
+            lab: "t".into(),
+            file: "t.yaml".into(),
+            vnet: "0".into(),
+            started: 0,
+        }
+    }
+
+    /// Applies `plan` with a failure injected at `fail_at`, then tears down from the journal.
+    fn up_then_down(plan: &Plan, fail_at: Option<usize>) -> (Recorder, Recorder) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = Journal::create(dir.path(), header()).unwrap();
+        let mut up = Recorder {
+            fail_at,
+            ..Recorder::default()
+        };
+        let r = crate::apply::run(plan, &mut up, &mut j, &mut |_, _| {});
+        assert_eq!(r.is_err(), fail_at.is_some());
+        let mut down = Recorder::default();
+        teardown(dir.path(), &mut down).unwrap();
+        assert!(
+            !dir.path().join(journal::FILE_NAME).exists(),
+            "journal removed after teardown"
+        );
+        (up, down)
+    }
+
+    #[test]
+    fn every_namespace_is_undone_whatever_step_fails() {
+        let plan = plan(&lab());
+        let all: Vec<String> = plan
+            .steps()
+            .filter_map(|s| match s {
+                Step::AddNetns { ns } => Some(ns.clone()),
+                _ => None,
+            })
+            .collect();
+        for fail_at in (0..plan.len()).map(Some).chain([None]) {
+            let (up, down) = up_then_down(&plan, fail_at);
+            let undone: Vec<String> = down.undone.iter().map(|s| s.ns().to_owned()).collect();
+            // Every namespace whose stage was journaled is deleted, even the one that failed:
+            // the journal is written before the kernel is asked.
+            let expected: Vec<String> = all.iter().rev().cloned().collect();
+            assert_eq!(
+                undone,
+                expected,
+                "fail_at={fail_at:?} applied={}",
+                up.applied.len()
+            );
+        }
+    }
+
+    #[test]
+    fn undo_carries_the_inode_learned_at_creation() {
+        let plan = plan(&lab());
+        let (_, down) = up_then_down(&plan, None);
+        for s in &down.undone {
+            let Step::DelNetns { inode, tag, .. } = s else {
+                panic!("only namespace deletions")
+            };
+            assert!(inode.is_some(), "{s} has its inode");
+            assert_eq!(tag, "vnet:t");
+        }
+    }
+
+    #[test]
+    fn a_failed_undo_keeps_the_journal_for_another_try() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = Journal::create(dir.path(), header()).unwrap();
+        let plan = plan(&lab());
+        crate::apply::run(&plan, &mut Recorder::default(), &mut j, &mut |_, _| {}).unwrap();
+        let contents = journal::read(&dir.path().join(journal::FILE_NAME)).unwrap();
+        let stuck = undo_steps(&contents)[1].clone();
+        let mut down = Recorder {
+            fail_undo: vec![stuck.clone()],
+            ..Recorder::default()
+        };
+        let err = teardown(dir.path(), &mut down).unwrap_err();
+        assert_eq!(err.failures.len(), 1);
+        assert_eq!(down.undone.len(), 2, "the others were still undone");
+        assert!(dir.path().join(journal::FILE_NAME).exists());
+        let mut again = Recorder::default();
+        teardown(dir.path(), &mut again).unwrap();
+        assert_eq!(again.undone.len(), 3);
+    }
+}

@@ -1,0 +1,211 @@
+//! ① Topology: YAML text → checked [`Lab`](crate::model::Lab), or every problem at once.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use miette::NamedSource;
+
+pub mod diag;
+pub mod schema;
+pub mod validate;
+pub mod yaml;
+
+pub use diag::{InvalidTopology, Problem};
+
+use crate::model::Lab;
+use crate::model::name::lab_name_problem;
+
+/// A topology file larger than this is refused before parsing (no lab is this big).
+pub const MAX_FILE_BYTES: usize = 16 * 1024 * 1024;
+
+/// Why a file could not become a lab.
+#[derive(Debug)]
+pub enum LoadError {
+    /// The file could not be read at all.
+    Read { file: String, error: std::io::Error },
+    /// The YAML itself is broken; serde-saphyr's report points at the place.
+    Syntax(miette::Report),
+    /// Well-formed YAML that does not describe a valid lab.
+    Invalid(InvalidTopology),
+}
+
+/// A valid lab and the warnings found on the way.
+#[derive(Debug)]
+pub struct Loaded {
+    pub lab: Lab,
+    pub warnings: Vec<Problem>,
+    pub source: Arc<str>,
+}
+
+pub fn load(path: &Path) -> Result<Loaded, LoadError> {
+    let file = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|error| LoadError::Read {
+        file: file.clone(),
+        error,
+    })?;
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    parse(&file, &stem, &bytes)
+}
+
+/// Parses and validates topology text; `stem` names the lab when the file does not.
+pub fn parse(file: &str, stem: &str, bytes: &[u8]) -> Result<Loaded, LoadError> {
+    let lossy: Arc<str> = String::from_utf8_lossy(bytes).into();
+    let src = NamedSource::new(file, lossy.clone());
+    let mut problems = diag::Problems::new(src);
+    if bytes.len() > MAX_FILE_BYTES {
+        problems.error(
+            "too_large",
+            format!(
+                "the file is {} bytes; vnet reads topologies up to {MAX_FILE_BYTES}",
+                bytes.len()
+            ),
+            (0, 0),
+            "file starts here",
+            None,
+        );
+        return Err(invalid(file, problems));
+    }
+    if let Err(e) = std::str::from_utf8(bytes) {
+        let offset = e.valid_up_to();
+        // The lossy text has U+FFFD (3 bytes) where the bad byte was.
+        problems.error(
+            "encoding",
+            "the file is not valid UTF-8",
+            (offset, 3),
+            "this byte is not UTF-8",
+            Some("save the file as UTF-8".into()),
+        );
+        return Err(invalid(file, problems));
+    }
+    let root = match yaml::parse(&lossy) {
+        Ok(root) => root,
+        Err(e) => {
+            return Err(LoadError::Syntax(serde_saphyr::miette::to_miette_report(
+                &e, &lossy, file,
+            )));
+        }
+    };
+    let raw = schema::read(&mut problems, &root);
+    let name = match &raw.name {
+        Some(n) => n.v.clone(),
+        None => {
+            let stem = stem.to_ascii_lowercase().replace('_', "-");
+            if let Some(why) = lab_name_problem(&stem) {
+                problems.error(
+                    "name",
+                    format!("the file name `{stem}` cannot name the lab"),
+                    (0, 0),
+                    why,
+                    Some("add `name: my-lab` at the top of the file".into()),
+                );
+            }
+            stem
+        }
+    };
+    let lab = validate::build(&mut problems, raw, name);
+    if problems.has_errors() {
+        return Err(invalid(file, problems));
+    }
+    Ok(Loaded {
+        lab,
+        warnings: problems.list,
+        source: lossy,
+    })
+}
+
+fn invalid(file: &str, problems: diag::Problems) -> LoadError {
+    let mut list = problems.list;
+    // Errors first, each group in file order.
+    list.sort_by_key(|p| {
+        (
+            p.warning,
+            p.labels.first().map(|l| l.0.offset()).unwrap_or(0),
+        )
+    });
+    LoadError::Invalid(InvalidTopology {
+        file: file.to_owned(),
+        problems: list,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problems(src: &str) -> String {
+        match parse("lab.yaml", "lab", src.as_bytes()) {
+            Err(LoadError::Invalid(i)) => i
+                .problems
+                .iter()
+                .map(|p| diag::render_plain(p))
+                .collect::<Vec<_>>()
+                .join(""),
+            Err(LoadError::Syntax(r)) => format!("{r:?}"),
+            other => panic!("expected problems, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn unknown_node_in_a_link() {
+        insta::assert_snapshot!(problems(
+            "nodes:\n  h1: {interfaces: {eth0: 10.0.0.1/24}}\nlinks:\n  - [h1:eth0, h2:eth0]\n"
+        ));
+    }
+
+    #[test]
+    fn every_problem_at_once() {
+        insta::assert_snapshot!(problems(
+            "name: lab\nnodes:\n  h1:\n    interfaces: {eth0: 10.0.0.1/24}\n    gateway: 10.1.0.1\n    colour: red\n  h2:\n    interfaces: {eth0: 10.0.0.1/24}\n  b1: {kind: bridge}\n  b2: {kind: bridge}\nlinks:\n  - [h1:eth0, b1:p1]\n  - [h2:eth0, b2:p1]\n  - [b1:p2, b2:p2]\n  - [b1:p3, b2:p3]\nexpect:\n  - {from: h1, to: h3}\n"
+        ));
+    }
+
+    #[test]
+    fn names_that_could_escape_or_overflow() {
+        insta::assert_snapshot!(problems(
+            "nodes:\n  ../x: {}\n  h1: {interfaces: {a-name-longer-than-15: 10.0.0.1/24}}\n"
+        ));
+    }
+
+    #[test]
+    fn non_utf8_is_reported_not_panicked() {
+        let err = parse("lab.yaml", "lab", b"nodes:\n  h\xff1: {}\n").unwrap_err();
+        let LoadError::Invalid(i) = err else {
+            panic!("invalid")
+        };
+        assert_eq!(i.problems[0].message, "the file is not valid UTF-8");
+        assert_eq!(i.problems[0].labels[0].0.offset(), 10);
+    }
+
+    #[test]
+    fn lab_name_defaults_to_the_file_stem() {
+        let l = parse("Office_LAN.yaml", "Office_LAN", b"nodes:\n  h1: {}\n").unwrap();
+        assert_eq!(l.lab.name, "office-lan");
+    }
+
+    #[test]
+    fn plan_of_the_office_lab() {
+        let text = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/topologies/office-lan.yaml"
+        ))
+        .unwrap();
+        let loaded = parse("office-lan.yaml", "office-lan", &text).unwrap();
+        insta::assert_snapshot!(crate::plan::plan(&loaded.lab).to_string());
+    }
+
+    #[test]
+    fn billion_laughs_is_refused_quickly() {
+        let mut doc = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..12 {
+            let prev = i - 1;
+            doc.push_str(&format!("a{i}: &a{i} [*a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}]\n"));
+        }
+        doc.push_str("nodes: *a11\n");
+        let start = std::time::Instant::now();
+        assert!(parse("lab.yaml", "lab", doc.as_bytes()).is_err());
+        assert!(start.elapsed() < std::time::Duration::from_secs(5));
+    }
+}

@@ -1,0 +1,474 @@
+//! Second pass: references across the file, addresses that clash, and layer-2 loops.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use miette::SourceSpan;
+use petgraph::unionfind::UnionFind;
+
+use super::diag::Problems;
+use super::schema::{RawEndpoint, RawLab};
+use crate::model::name::closest;
+use crate::model::{Check, Endpoint, Interface, Lab, Link, Node, NodeKind, Route, Target};
+
+/// The Linux bridge refuses a 1025th port (BR_MAX_PORTS).
+pub const BRIDGE_MAX_PORTS: usize = 1024;
+
+pub fn build(p: &mut Problems, raw: RawLab, lab_name: String) -> Lab {
+    let mut lab = Lab {
+        name: lab_name,
+        nodes: Vec::new(),
+        links: Vec::new(),
+        checks: Vec::new(),
+    };
+    for rn in &raw.nodes {
+        let mut interfaces: Vec<Interface> = rn
+            .interfaces
+            .iter()
+            .map(|i| Interface {
+                name: i.name.v.clone(),
+                addresses: i.addresses.iter().map(|a| a.v).collect(),
+                mac: i.mac.clone(),
+                mtu: i.mtu,
+                at: i.name.at.into(),
+            })
+            .collect();
+        if rn.kind == NodeKind::Bridge {
+            if let Some(why) = crate::model::name::ifname_problem(&rn.name.v) {
+                p.error(
+                    "name",
+                    format!("bridge name `{}` cannot name its bridge device", rn.name.v),
+                    rn.name.at,
+                    why,
+                    Some("a bridge's device is named after the node; choose a shorter name".into()),
+                );
+            }
+            interfaces.push(Interface {
+                name: rn.name.v.clone(),
+                addresses: rn.addresses.iter().map(|a| a.v).collect(),
+                mac: None,
+                mtu: None,
+                at: rn.name.at.into(),
+            });
+        }
+        lab.nodes.push(Node {
+            name: rn.name.v.clone(),
+            kind: rn.kind,
+            interfaces,
+            gateways: rn.gateways.iter().map(|g| g.v).collect(),
+            routes: rn
+                .routes
+                .iter()
+                .map(|r| Route {
+                    to: r.to.v,
+                    via: r.via.v,
+                })
+                .collect(),
+            exec: rn.exec.clone(),
+            stp: rn.stp,
+            at: rn.name.at.into(),
+        });
+    }
+    links(p, &raw, &mut lab);
+    unused_interfaces(p, &raw);
+    addresses(p, &raw, &lab);
+    next_hops(p, &raw, &lab);
+    loops(p, &raw, &lab);
+    checks(p, &raw, &mut lab);
+    lab
+}
+
+fn resolve_node(p: &mut Problems, lab: &Lab, name: &str, at: SourceSpan) -> Option<usize> {
+    if let Some(i) = lab.node_index(name) {
+        return Some(i);
+    }
+    let help = match closest(name, lab.nodes.iter().map(|n| n.name.as_str())) {
+        Some(near) => format!("did you mean `{near}`?"),
+        None if lab.nodes.is_empty() => "there are no nodes under `nodes:`".into(),
+        None => format!(
+            "known nodes: {}",
+            lab.nodes
+                .iter()
+                .map(|n| n.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    p.error(
+        "unknown_node",
+        format!("unknown node `{name}`"),
+        at,
+        "not declared under `nodes:`",
+        Some(help),
+    );
+    None
+}
+
+fn resolve_endpoint(p: &mut Problems, lab: &mut Lab, e: &RawEndpoint) -> Option<Endpoint> {
+    let node = resolve_node(p, lab, &e.node, e.at)?;
+    let n = &mut lab.nodes[node];
+    if n.kind == NodeKind::Bridge {
+        if e.iface == n.name {
+            p.error(
+                "port_name",
+                format!("port `{}` has the name of its bridge", e.iface),
+                e.at,
+                "the bridge device already has this name",
+                Some("name bridge ports `p1`, `p2`, ...".into()),
+            );
+            return None;
+        }
+        // A bridge's ports are created by the links that end on it.
+        if !n.interfaces.iter().any(|i| i.name == e.iface) {
+            n.interfaces.push(Interface {
+                name: e.iface.clone(),
+                addresses: Vec::new(),
+                mac: None,
+                mtu: None,
+                at: e.at.into(),
+            });
+        }
+    } else if !n.interfaces.iter().any(|i| i.name == e.iface) {
+        let help = match closest(&e.iface, n.interfaces.iter().map(|i| i.name.as_str())) {
+            Some(near) => format!("did you mean `{}:{near}`?", n.name),
+            None => format!(
+                "declare it under `{}: interfaces:` (it may have no address: `{}: []`)",
+                n.name, e.iface
+            ),
+        };
+        p.error(
+            "unknown_interface",
+            format!("node `{}` has no interface `{}`", n.name, e.iface),
+            e.at,
+            "not among its `interfaces:`",
+            Some(help),
+        );
+        return None;
+    }
+    Some(Endpoint {
+        node,
+        iface: e.iface.clone(),
+    })
+}
+
+fn links(p: &mut Problems, raw: &RawLab, lab: &mut Lab) {
+    let mut used: HashMap<(usize, String), SourceSpan> = HashMap::new();
+    for rl in &raw.links {
+        let a = resolve_endpoint(p, lab, &rl.a);
+        let b = resolve_endpoint(p, lab, &rl.b);
+        let (Some(a), Some(b)) = (a, b) else { continue };
+        let mut clash = false;
+        for (e, at) in [(&a, rl.a.at), (&b, rl.b.at)] {
+            let key = (e.node, e.iface.clone());
+            if let Some(first) = used.get(&key) {
+                let msg = format!(
+                    "interface `{}:{}` is used by two links",
+                    lab.nodes[e.node].name, e.iface
+                );
+                let problem = p
+                    .new_problem("interface_reused", msg)
+                    .label(*first, "first used here")
+                    .label(at, "used again here")
+                    .help("an interface is one end of one veth pair; give the second link its own interface");
+                p.push(problem);
+                clash = true;
+            } else {
+                used.insert(key, at);
+            }
+        }
+        if clash {
+            continue;
+        }
+        lab.links.push(Link {
+            a,
+            b,
+            mtu: rl.mtu,
+            at: rl.at.into(),
+        });
+    }
+    for (i, node) in lab.nodes.iter().enumerate() {
+        let ports = node.interfaces.len().saturating_sub(1);
+        if node.kind == NodeKind::Bridge && ports > BRIDGE_MAX_PORTS {
+            p.error(
+                "bridge_ports",
+                format!(
+                    "bridge `{}` has {ports} ports; Linux allows {BRIDGE_MAX_PORTS}",
+                    node.name
+                ),
+                raw.nodes[i].name.at,
+                "too many ports",
+                Some("split the hosts over several bridges joined by links".into()),
+            );
+        }
+    }
+}
+
+fn unused_interfaces(p: &mut Problems, raw: &RawLab) {
+    for rn in &raw.nodes {
+        for ri in &rn.interfaces {
+            // Judged on the links as written, so a link with a bad other end still counts.
+            let linked = raw.links.iter().any(|l| {
+                [&l.a, &l.b]
+                    .iter()
+                    .any(|e| e.node == rn.name.v && e.iface == ri.name.v)
+            });
+            if !linked {
+                let problem = p
+                    .new_problem(
+                        "unlinked_interface",
+                        format!(
+                            "interface `{}:{}` is not linked to anything",
+                            rn.name.v, ri.name.v
+                        ),
+                    )
+                    .label(ri.name.at, "no link ends here; it will not be created")
+                    .help(format!(
+                        "add a link such as `[{}:{}, OTHER:IFACE]`",
+                        rn.name.v, ri.name.v
+                    ))
+                    .warning();
+                p.push(problem);
+            }
+        }
+    }
+}
+
+/// Every address with its owner and place, for duplicate and subnet checks.
+fn all_addresses(raw: &RawLab) -> Vec<(usize, IpNet, SourceSpan)> {
+    let mut out = Vec::new();
+    for (ni, rn) in raw.nodes.iter().enumerate() {
+        for a in rn
+            .interfaces
+            .iter()
+            .flat_map(|i| i.addresses.iter())
+            .chain(rn.addresses.iter())
+        {
+            out.push((ni, a.v, a.at));
+        }
+    }
+    out
+}
+
+fn addresses(p: &mut Problems, raw: &RawLab, _lab: &Lab) {
+    let mut seen: HashMap<IpAddr, SourceSpan> = HashMap::new();
+    for (_, net, at) in all_addresses(raw) {
+        if let Some(first) = seen.get(&net.addr()) {
+            let problem = p
+                .new_problem(
+                    "duplicate_address",
+                    format!("address {} is assigned twice", net.addr()),
+                )
+                .label(*first, "first assigned here")
+                .label(at, "assigned again here")
+                .help("every interface needs its own address");
+            p.push(problem);
+        } else {
+            seen.insert(net.addr(), at);
+        }
+        if let IpNet::V4(v4) = net
+            && v4.prefix_len() < 31
+            && (v4.addr() == v4.network() || v4.addr() == v4.broadcast())
+        {
+            let which = if v4.addr() == v4.network() {
+                "network"
+            } else {
+                "broadcast"
+            };
+            p.error(
+                "address",
+                format!("{} is the {which} address of {}", v4.addr(), v4.trunc()),
+                at,
+                format!("the {which} address cannot be an interface's"),
+                Some(format!(
+                    "hosts in {} go from {} to {}",
+                    v4.trunc(),
+                    v4.hosts().next().map(|a| a.to_string()).unwrap_or_default(),
+                    v4.hosts().last().map(|a| a.to_string()).unwrap_or_default()
+                )),
+            );
+        }
+        if net.addr().is_loopback() || net.addr().is_multicast() || net.addr().is_unspecified() {
+            p.error(
+                "address",
+                format!("{} cannot be an interface address", net.addr()),
+                at,
+                "loopback, multicast or unspecified",
+                None,
+            );
+        }
+    }
+}
+
+/// A gateway or route's next hop must sit on a subnet the node is attached to.
+fn next_hops(p: &mut Problems, raw: &RawLab, lab: &Lab) {
+    for (ni, rn) in raw.nodes.iter().enumerate() {
+        let connected: Vec<IpNet> = lab.addresses(ni).collect();
+        let mut hops: Vec<(IpAddr, SourceSpan, &str)> =
+            rn.gateways.iter().map(|g| (g.v, g.at, "gateway")).collect();
+        hops.extend(rn.routes.iter().map(|r| (r.via.v, r.via.at, "next hop")));
+        let mut families = HashMap::new();
+        for g in &rn.gateways {
+            if let Some(first) = families.insert(g.v.is_ipv4(), g.at) {
+                let problem = p
+                    .new_problem(
+                        "gateway",
+                        format!(
+                            "node `{}` has two IPv{} gateways",
+                            rn.name.v,
+                            if g.v.is_ipv4() { 4 } else { 6 }
+                        ),
+                    )
+                    .label(first, "first gateway")
+                    .label(g.at, "second gateway")
+                    .help("a node has one default route per IP version; use `routes:` for others");
+                p.push(problem);
+            }
+        }
+        for (hop, at, what) in hops {
+            if connected.iter().any(|n| n.addr() == hop) {
+                p.error(
+                    "gateway",
+                    format!("{what} {hop} is `{}`'s own address", rn.name.v),
+                    at,
+                    "a node cannot route through itself",
+                    None,
+                );
+            } else if !connected.iter().any(|n| n.contains(&hop)) {
+                let nets: Vec<String> = connected
+                    .iter()
+                    .filter(|n| n.addr().is_ipv4() == hop.is_ipv4())
+                    .map(|n| n.trunc().to_string())
+                    .collect();
+                let help = if nets.is_empty() {
+                    format!(
+                        "`{}` has no IPv{} address, so nothing is reachable directly",
+                        rn.name.v,
+                        if hop.is_ipv4() { 4 } else { 6 }
+                    )
+                } else {
+                    format!("`{}` is attached to {}", rn.name.v, nets.join(", "))
+                };
+                p.error(
+                    "gateway",
+                    format!("{what} {hop} is not on a subnet of `{}`", rn.name.v),
+                    at,
+                    "not directly reachable",
+                    Some(help),
+                );
+            }
+        }
+    }
+}
+
+/// Bridges joined in a cycle flood broadcasts forever unless spanning tree breaks the loop.
+fn loops(p: &mut Problems, raw: &RawLab, lab: &Lab) {
+    let mut uf = UnionFind::<usize>::new(lab.nodes.len());
+    for l in &lab.links {
+        let (a, b) = (l.a.node, l.b.node);
+        let bridged = |n: usize| lab.nodes[n].kind == NodeKind::Bridge;
+        if !(bridged(a) && bridged(b)) {
+            continue;
+        }
+        if !uf.union(a, b) {
+            if lab.nodes[a].stp && lab.nodes[b].stp {
+                continue;
+            }
+            let names = if a == b {
+                format!("bridge `{}` to itself", lab.nodes[a].name)
+            } else {
+                format!(
+                    "bridges `{}` and `{}`",
+                    lab.nodes[a].name, lab.nodes[b].name
+                )
+            };
+            let _ = raw;
+            p.error(
+                "l2_loop",
+                format!("this link closes a layer-2 loop through {names}"),
+                SourceSpan::from(l.at),
+                "broadcasts would circle this loop forever",
+                Some("remove one link of the loop, or set `stp: true` on the bridges in it".into()),
+            );
+        }
+    }
+}
+
+fn checks(p: &mut Problems, raw: &RawLab, lab: &mut Lab) {
+    for rc in &raw.checks {
+        let from = resolve_node(p, lab, &rc.from.v, rc.from.at);
+        let to = match rc.to.v.parse::<IpAddr>() {
+            Ok(a) => Some(Target::Addr(a)),
+            Err(_) if rc.to.v.contains('/') => {
+                p.error(
+                    "address",
+                    format!("`{}` is not a single address", rc.to.v),
+                    rc.to.at,
+                    "a check probes an address or a node",
+                    rc.to
+                        .v
+                        .split_once('/')
+                        .map(|(a, _)| format!("write `to: {a}`")),
+                );
+                None
+            }
+            Err(_) => resolve_node(p, lab, &rc.to.v, rc.to.at).map(Target::Node),
+        };
+        let (Some(from), Some(to)) = (from, to) else {
+            continue;
+        };
+        if lab.addresses(from).next().is_none() {
+            p.error(
+                "check_source",
+                format!("`{}` has no address to probe from", lab.nodes[from].name),
+                rc.from.at,
+                "no IP address on this node",
+                Some("give one of its interfaces an address".into()),
+            );
+            continue;
+        }
+        if let Target::Node(t) = to {
+            let families: Vec<bool> = lab.addresses(from).map(|a| a.addr().is_ipv4()).collect();
+            if !lab
+                .addresses(t)
+                .any(|a| families.contains(&a.addr().is_ipv4()))
+            {
+                p.error(
+                    "check_target",
+                    format!(
+                        "`{}` has no address `{}` could reach",
+                        lab.nodes[t].name, lab.nodes[from].name
+                    ),
+                    rc.to.at,
+                    "no address of a family the source has",
+                    None,
+                );
+                continue;
+            }
+        }
+        if let Target::Addr(a) = to
+            && !lab
+                .addresses(from)
+                .any(|n| n.addr().is_ipv4() == a.is_ipv4())
+        {
+            p.error(
+                "check_family",
+                format!(
+                    "`{}` has no IPv{} address to probe {a} from",
+                    lab.nodes[from].name,
+                    if a.is_ipv4() { 4 } else { 6 }
+                ),
+                rc.to.at,
+                "other IP version than the source's",
+                None,
+            );
+            continue;
+        }
+        lab.checks.push(Check {
+            from,
+            to,
+            reach: rc.reach,
+            at: rc.at.into(),
+        });
+    }
+}

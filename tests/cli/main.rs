@@ -1,0 +1,144 @@
+//! Command-line behaviour that needs no root: validation, diagnostics, exit codes, completions.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn vnet(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_vnet"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env(
+            "VNET_STATE_DIR",
+            std::env::temp_dir().join("vnet-cli-test-state"),
+        )
+        .output()
+        .expect("vnet runs")
+}
+
+fn repo(p: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(p)
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn every_bundled_topology_validates() {
+    let mut n = 0;
+    for e in std::fs::read_dir(repo("topologies")).unwrap().flatten() {
+        let p = e.path();
+        if p.extension().is_some_and(|x| x == "yaml") {
+            let o = vnet(&["validate", p.to_str().unwrap()]);
+            assert_eq!(o.status.code(), Some(0), "{}: {}", p.display(), stderr(&o));
+            n += 1;
+        }
+    }
+    assert!(n >= 3, "topologies/ has the article's labs");
+}
+
+/// Each file in tests/broken/ states the problems it must produce, in `# expect:` lines.
+#[test]
+fn broken_topologies_exit_3_with_every_problem_named() {
+    let mut n = 0;
+    for e in std::fs::read_dir(repo("tests/broken")).unwrap().flatten() {
+        let p = e.path();
+        let text = std::fs::read_to_string(&p).unwrap_or_default();
+        let expected: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# expect: "))
+            .collect();
+        assert!(
+            !expected.is_empty(),
+            "{} has `# expect:` lines",
+            p.display()
+        );
+        let o = vnet(&["validate", p.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(3), "{}: {}", p.display(), stderr(&o));
+        let err = stderr(&o);
+        for want in expected {
+            assert!(
+                err.contains(want),
+                "{}: missing `{want}` in:\n{err}",
+                p.display()
+            );
+        }
+        assert!(!err.contains("panicked"), "{}", err);
+        n += 1;
+    }
+    assert!(n >= 10);
+}
+
+#[test]
+fn diagnostics_point_at_the_line_and_column() {
+    let o = vnet(&[
+        "validate",
+        repo("tests/broken/unknown-node.yaml").to_str().unwrap(),
+    ]);
+    let err = stderr(&o);
+    assert!(err.contains("unknown-node.yaml:6:"), "{err}");
+    assert!(err.contains("did you mean `h1`?"), "{err}");
+}
+
+#[test]
+fn all_problems_are_reported_in_one_run() {
+    let o = vnet(&[
+        "validate",
+        repo("tests/broken/many-problems.yaml").to_str().unwrap(),
+    ]);
+    let err = stderr(&o);
+    assert!(err.contains("5 problems in the topology"), "{err}");
+}
+
+#[test]
+fn a_missing_file_is_exit_3() {
+    let o = vnet(&["validate", "/nonexistent/lab.yaml"]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(stderr(&o).contains("cannot read /nonexistent/lab.yaml"));
+}
+
+#[test]
+fn usage_errors_are_exit_2() {
+    assert_eq!(vnet(&["frobnicate"]).status.code(), Some(2));
+    assert_eq!(vnet(&["up"]).status.code(), Some(2));
+    assert_eq!(vnet(&["down"]).status.code(), Some(2));
+}
+
+#[test]
+fn help_documents_the_exit_codes() {
+    let o = vnet(&["--help"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("3 invalid topology, 4 system error"), "{out}");
+}
+
+#[test]
+fn plan_prints_ip_commands() {
+    let o = vnet(&["plan", repo("topologies/office-lan.yaml").to_str().unwrap()]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("ip netns add office-pc1"), "{out}");
+    assert!(
+        out.contains("ip link add eth0 netns office-pc1 type veth peer p1 netns office-sw1"),
+        "{out}"
+    );
+    assert!(
+        out.contains("ip -n office-pc1 route add default via 10.0.1.1"),
+        "{out}"
+    );
+}
+
+#[test]
+fn completions_in_the_repo_are_current() {
+    for (shell, file) in [
+        ("bash", "completions/vnet.bash"),
+        ("zsh", "completions/_vnet"),
+        ("fish", "completions/vnet.fish"),
+    ] {
+        let o = vnet(&["completions", shell]);
+        let fresh = String::from_utf8_lossy(&o.stdout);
+        let stored = std::fs::read_to_string(repo(file)).unwrap_or_default();
+        assert!(
+            fresh == stored,
+            "{file} is stale: run `scripts/completions.sh` and commit the result"
+        );
+    }
+}

@@ -1,0 +1,102 @@
+//! Crash safety: SIGKILL and Ctrl-C in the middle of `up`, then `down` leaves nothing.
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+
+use crate::harness::{Test, assert_clean, check, expect_code, topologies, vnet};
+
+/// The stages of `plan`, in order; each is a kill point.
+const STAGES: &[&str] = &[
+    "namespaces",
+    "settings",
+    "bridges",
+    "links",
+    "interfaces",
+    "routes",
+    "exec",
+];
+
+pub fn trials() -> Vec<Test> {
+    let mut t = Vec::new();
+    for stage in STAGES {
+        t.push(Test::new(
+            &format!("crash::sigkill_after_{stage}_then_down_leaves_nothing"),
+            move || interrupted(stage, nix::sys::signal::SIGKILL),
+        ));
+    }
+    t.push(Test::new("crash::ctrl_c_during_up_rolls_back", || {
+        interrupted("links", nix::sys::signal::SIGINT)
+    }));
+    t
+}
+
+const LAB: &str = "
+name: NAME
+nodes:
+  h1: {interfaces: {eth0: 10.0.0.1/24}, gateway: 10.0.0.254, exec: ['sleep 300 &']}
+  h2: {interfaces: {eth0: 10.0.0.2/24}}
+  r1: {kind: router, interfaces: {lan: 10.0.0.254/24, wan: 10.0.1.1/24}}
+  h3: {interfaces: {eth0: 10.0.1.2/24}, gateway: 10.0.1.1}
+  sw: {kind: bridge}
+links:
+  - [h1:eth0, sw:p1]
+  - [h2:eth0, sw:p2]
+  - [r1:lan, sw:p3]
+  - [r1:wan, h3:eth0]
+";
+
+fn interrupted(stage: &str, signal: nix::sys::signal::Signal) -> Result<(), String> {
+    let name = format!("e2e-kill-{}", &stage[..4.min(stage.len())]);
+    let name = if signal == nix::sys::signal::SIGINT {
+        "e2e-ctrlc".to_owned()
+    } else {
+        name
+    };
+    let (_d, file) = crate::harness::topology(&LAB.replace("NAME", &name));
+    let _ = topologies();
+    let mut child = vnet(&[
+        "up",
+        file.to_str().unwrap_or_default(),
+        "--progress",
+        "never",
+    ])
+    .env("VNET_PAUSE_AFTER", stage)
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped())
+    .spawn()
+    .map_err(|e| e.to_string())?;
+    let stderr = child.stderr.take().ok_or("no stderr")?;
+    let mut paused = false;
+    let mut seen = Vec::new();
+    let mut lines = BufReader::new(stderr).lines();
+    for line in lines.by_ref().map_while(Result::ok) {
+        seen.push(line.clone());
+        if line.contains(&format!("paused after {stage}")) {
+            paused = true;
+            break;
+        }
+    }
+    // Keep reading, so vnet's last words (the rollback report) have somewhere to go.
+    let rest = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>());
+    check(paused, || {
+        format!("up never reached {stage}:\n{}", seen.join("\n"))
+    })?;
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, signal).map_err(|e| e.to_string())?;
+    let status = child.wait().map_err(|e| e.to_string())?;
+    if signal == nix::sys::signal::SIGINT {
+        // Ctrl-C: up rolls back by itself and says so.
+        let said = rest.join().unwrap_or_default().join("\n");
+        check(
+            status.code() == Some(4) && said.contains("removed again"),
+            || format!("up after Ctrl-C exited {status:?}:\n{said}"),
+        )?;
+        return assert_clean(&name);
+    }
+    // Something must be there to clean (otherwise the test proves nothing).
+    check(!crate::harness::leftovers(&name).is_empty(), || {
+        "nothing was built before the kill".into()
+    })?;
+    expect_code(&["down", &name], 0)?;
+    assert_clean(&name)
+}

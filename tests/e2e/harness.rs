@@ -1,0 +1,168 @@
+//! What every e2e test needs: the isolated sandbox, a way to run vnet, and the leak check.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use nix::mount::{MsFlags, mount};
+use nix::sched::{CloneFlags, unshare};
+
+/// A kernel feature a test needs; tests whose feature is missing are skipped, by name, with
+/// the reason, and never counted as passed.
+#[allow(dead_code)]
+#[derive(Clone, Copy, Debug)]
+pub enum Feature {}
+
+pub struct Test {
+    pub name: String,
+    pub needs: Vec<Feature>,
+    pub run: Box<dyn FnOnce() -> Result<(), String> + Send>,
+}
+
+impl Test {
+    pub fn new(name: &str, run: impl FnOnce() -> Result<(), String> + Send + 'static) -> Self {
+        Test {
+            name: name.to_owned(),
+            needs: Vec::new(),
+            run: Box::new(run),
+        }
+    }
+
+    /// Why this test cannot run on this kernel, if it cannot.
+    pub fn missing(&self) -> Option<String> {
+        self.needs.first().map(|f| format!("kernel lacks {f:?}"))
+    }
+
+    pub fn into_trial(self, ignored: bool) -> libtest_mimic::Trial {
+        let run = self.run;
+        libtest_mimic::Trial::test(self.name, move || run().map_err(Into::into))
+            .with_ignored_flag(ignored)
+    }
+}
+
+/// Enters a private network and mount namespace with a fresh tmpfs on `/run`.
+/// Must run before any thread exists (unshare of the mount namespace requires it).
+pub fn isolate() -> nix::Result<()> {
+    unshare(CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWNET)?;
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )?;
+    mount(
+        Some("vnet-e2e"),
+        "/run",
+        Some("tmpfs"),
+        MsFlags::empty(),
+        Some("mode=755"),
+    )?;
+    std::fs::create_dir_all("/run/netns").map_err(|_| nix::Error::EIO)?;
+    std::fs::create_dir_all("/run/vnet").map_err(|_| nix::Error::EIO)?;
+    // Tests must never pick up the state of a vnet outside the sandbox.
+    // SAFETY: single-threaded here; nothing else reads the environment concurrently.
+    unsafe { std::env::remove_var("VNET_STATE_DIR") };
+    Ok(())
+}
+
+pub fn vnet_bin() -> PathBuf {
+    std::env::var_os("VNET_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_vnet")))
+}
+
+pub fn topologies() -> PathBuf {
+    std::env::var_os("VNET_TOPOLOGIES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("topologies"))
+}
+
+pub fn vnet(args: &[&str]) -> Command {
+    let mut c = Command::new(vnet_bin());
+    c.args(args).env_remove("VNET_PAUSE_AFTER");
+    c
+}
+
+pub fn run(args: &[&str]) -> Output {
+    vnet(args).output().expect("the vnet binary runs")
+}
+
+pub fn text(o: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}--- stderr\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// Runs vnet and demands an exit code.
+pub fn expect_code(args: &[&str], code: i32) -> Result<Output, String> {
+    let o = run(args);
+    if o.status.code() == Some(code) {
+        Ok(o)
+    } else {
+        Err(format!(
+            "`vnet {}` should exit {code}:\n{}",
+            args.join(" "),
+            text(&o)
+        ))
+    }
+}
+
+/// Writes a topology into a temporary file (kept alive by the returned guard).
+pub fn topology(yaml: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let path = dir.path().join("lab.yaml");
+    std::fs::write(&path, yaml).expect("writes the topology");
+    (dir, path)
+}
+
+/// Everything a lab could leave behind, by its name: namespaces, state, lock files, processes.
+pub fn leftovers(lab: &str) -> Vec<String> {
+    let prefix = format!("{lab}-");
+    let mut left = Vec::new();
+    if let Ok(dir) = std::fs::read_dir("/run/netns") {
+        for e in dir.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with(&prefix) {
+                left.push(format!("namespace {name}"));
+            }
+        }
+    }
+    for p in [format!("/run/vnet/{lab}"), format!("/run/vnet/{lab}.lock")] {
+        if Path::new(&p).exists() {
+            left.push(format!("state {p}"));
+        }
+    }
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    for line in mounts
+        .lines()
+        .filter(|l| l.contains(&format!("/run/netns/{prefix}")))
+    {
+        left.push(format!("mount {line}"));
+    }
+    left
+}
+
+pub fn assert_clean(lab: &str) -> Result<(), String> {
+    let left = leftovers(lab);
+    if left.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("lab `{lab}` left behind:\n  {}", left.join("\n  ")))
+    }
+}
+
+/// Always brings the lab down when the test ends, so one failure cannot spoil the next test.
+pub struct Lab(pub String);
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        let _ = run(&["down", &self.0]);
+    }
+}
+
+pub fn check(cond: bool, what: impl FnOnce() -> String) -> Result<(), String> {
+    if cond { Ok(()) } else { Err(what()) }
+}
