@@ -250,7 +250,13 @@ fn only_answers(s: &Socket, v4: bool) -> io::Result<()> {
         let blocked: u32 = !((1 << 0) | (1 << 3) | (1 << 11));
         // SAFETY: setsockopt with a pointer to a live u32 and its exact size.
         unsafe {
-            libc::setsockopt(fd, libc::SOL_RAW, 1, (&raw const blocked).cast(), std::mem::size_of::<u32>() as libc::socklen_t)
+            libc::setsockopt(
+                fd,
+                libc::SOL_RAW,
+                1,
+                (&raw const blocked).cast(),
+                std::mem::size_of::<u32>() as libc::socklen_t,
+            )
         }
     } else {
         // ICMP6_FILTER (IPPROTO_ICMPV6, 1): 256 bits, a bit set means "block".
@@ -260,18 +266,38 @@ fn only_answers(s: &Socket, v4: bool) -> io::Result<()> {
         }
         // SAFETY: setsockopt with a pointer to a live 32-byte array and its exact size.
         unsafe {
-            libc::setsockopt(fd, libc::IPPROTO_ICMPV6, 1, filter.as_ptr().cast(), std::mem::size_of_val(&filter) as libc::socklen_t)
+            libc::setsockopt(
+                fd,
+                libc::IPPROTO_ICMPV6,
+                1,
+                filter.as_ptr().cast(),
+                std::mem::size_of_val(&filter) as libc::socklen_t,
+            )
         }
     };
-    if r == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
 }
 
 fn set_rcvbuf_force(s: &Socket, bytes: libc::c_int) -> io::Result<()> {
     // SAFETY: setsockopt with a pointer to a live c_int and its exact size.
     let r = unsafe {
-        libc::setsockopt(s.as_raw_fd(), libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, (&raw const bytes).cast(), std::mem::size_of::<libc::c_int>() as libc::socklen_t)
+        libc::setsockopt(
+            s.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUFFORCE,
+            (&raw const bytes).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
     };
-    if r == 0 { Ok(()) } else { s.set_recv_buffer_size(bytes as usize) }
+    if r == 0 {
+        Ok(())
+    } else {
+        s.set_recv_buffer_size(bytes as usize)
+    }
 }
 
 fn receive(sock: &Socket, v4: bool) -> Option<(IpAddr, Vec<u8>)> {

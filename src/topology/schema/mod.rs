@@ -1,0 +1,175 @@
+//! First pass over the YAML tree: shapes and scalars (keys, types, names, addresses).
+//!
+//! Nothing here looks across the file; cross-references are `validate`'s job. Every problem
+//! is recorded and reading goes on, so one run reports them all.
+
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use miette::SourceSpan;
+
+mod fields;
+mod link;
+mod node;
+
+use super::diag::Problems;
+use super::yaml::{Node, Value};
+use crate::model::NodeKind;
+use crate::model::name::lab_name_problem;
+use fields::{Fields, list, name_key, string};
+
+/// A value with the place it was written.
+#[derive(Debug, Clone)]
+pub struct Sp<T> {
+    pub v: T,
+    pub at: SourceSpan,
+}
+
+#[derive(Debug, Default)]
+pub struct RawLab {
+    pub name: Option<Sp<String>>,
+    pub nodes: Vec<RawNode>,
+    pub links: Vec<RawLink>,
+    pub checks: Vec<RawCheck>,
+}
+
+#[derive(Debug)]
+pub struct RawNode {
+    pub name: Sp<String>,
+    pub kind: NodeKind,
+    pub interfaces: Vec<RawIface>,
+    /// The bridge device's own addresses (`addresses:` on a bridge).
+    pub addresses: Vec<Sp<IpNet>>,
+    pub gateways: Vec<Sp<IpAddr>>,
+    pub routes: Vec<RawRoute>,
+    pub exec: Vec<String>,
+    pub stp: bool,
+}
+
+#[derive(Debug)]
+pub struct RawIface {
+    pub name: Sp<String>,
+    pub addresses: Vec<Sp<IpNet>>,
+    pub mac: Option<String>,
+    pub mtu: Option<u32>,
+}
+
+#[derive(Debug)]
+pub struct RawRoute {
+    pub to: Sp<IpNet>,
+    pub via: Sp<IpAddr>,
+}
+
+#[derive(Debug)]
+pub struct RawEndpoint {
+    pub node: String,
+    pub iface: String,
+    pub at: SourceSpan,
+}
+
+#[derive(Debug)]
+pub struct RawLink {
+    pub a: RawEndpoint,
+    pub b: RawEndpoint,
+    pub mtu: Option<u32>,
+    pub at: SourceSpan,
+}
+
+#[derive(Debug)]
+pub struct RawCheck {
+    pub from: Sp<String>,
+    pub to: Sp<String>,
+    pub reach: bool,
+    pub at: SourceSpan,
+}
+
+pub(super) const TOP_KEYS: &[&str] = &["name", "nodes", "links", "expect"];
+pub(super) const HOST_KEYS: &[&str] = &["kind", "interfaces", "gateway", "routes", "exec"];
+pub(super) const BRIDGE_KEYS: &[&str] = &["kind", "stp", "addresses", "exec"];
+pub(super) const IFACE_KEYS: &[&str] = &["addresses", "mac", "mtu"];
+pub(super) const ROUTE_KEYS: &[&str] = &["to", "via"];
+pub(super) const LINK_KEYS: &[&str] = &["endpoints", "mtu"];
+pub(super) const CHECK_KEYS: &[&str] = &["from", "to", "reach"];
+pub(super) const KINDS: &[&str] = &["host", "router", "bridge"];
+
+pub fn read(p: &mut Problems, root: &Node) -> RawLab {
+    let mut lab = RawLab::default();
+    if matches!(root.value, Value::Null) {
+        p.error(
+            "empty",
+            "the topology file is empty",
+            root.span,
+            "nothing here",
+            Some("a topology needs at least `nodes:`; see `vnet help` or the README".into()),
+        );
+        return lab;
+    }
+    let Some(mut top) = Fields::of(p, root, "the topology") else {
+        return lab;
+    };
+    if let Some(n) = top.get("name")
+        && let Some(name) = string(p, n, "name")
+    {
+        if let Some(why) = lab_name_problem(&name.v) {
+            p.error(
+                "name",
+                format!("invalid lab name `{}`", name.v),
+                n.span,
+                why,
+                None,
+            );
+        } else {
+            lab.name = Some(name);
+        }
+    }
+    match top.get("nodes") {
+        Some(n) => read_nodes(p, n, &mut lab),
+        None => p.error(
+            "missing_key",
+            "the topology has no `nodes:`",
+            (0, 0),
+            "expected `nodes:` in this file",
+            Some("add `nodes:` with at least one node".into()),
+        ),
+    }
+    if let Some(n) = top.get("links") {
+        for item in list(p, n, "links") {
+            if let Some(l) = link::read_link(p, item) {
+                lab.links.push(l);
+            }
+        }
+    }
+    if let Some(n) = top.get("expect") {
+        for item in list(p, n, "expect") {
+            if let Some(c) = link::read_check(p, item) {
+                lab.checks.push(c);
+            }
+        }
+    }
+    top.finish(p, TOP_KEYS, "the topology");
+    lab
+}
+
+fn read_nodes(p: &mut Problems, n: &Node, lab: &mut RawLab) {
+    let Some(nodes) = Fields::of(p, n, "nodes") else {
+        return;
+    };
+    for (key, body) in nodes.entries {
+        let Some(name) = name_key(p, key, "node name") else {
+            continue;
+        };
+        if name.v == "host" {
+            p.error(
+                "name",
+                "`host` is a reserved node name",
+                key.span,
+                "reserved",
+                Some("`host` stands for the machine itself; choose another name".into()),
+            );
+            continue;
+        }
+        if let Some(node) = node::read_node(p, name, body) {
+            lab.nodes.push(node);
+        }
+    }
+}

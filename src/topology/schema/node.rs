@@ -1,0 +1,209 @@
+//! Nodes: hosts, routers, bridges and switches, their interfaces and routes.
+
+use super::fields::*;
+use super::*;
+use crate::model::NodeKind;
+use crate::model::name::closest;
+use crate::topology::diag::Problems;
+use crate::topology::yaml::{Node, Value};
+
+pub(super) fn read_node(p: &mut Problems, name: Sp<String>, body: &Node) -> Option<RawNode> {
+    let mut node = RawNode {
+        name,
+        kind: NodeKind::Host,
+        interfaces: Vec::new(),
+        addresses: Vec::new(),
+        gateways: Vec::new(),
+        routes: Vec::new(),
+        exec: Vec::new(),
+        stp: false,
+    };
+    if matches!(body.value, Value::Null) {
+        return Some(node);
+    }
+    let mut f = Fields::of(p, body, &format!("node `{}`", node.name.v))?;
+    if let Some(k) = f.get("kind") {
+        let text = string(p, k, "kind")?;
+        node.kind = match text.v.as_str() {
+            "host" => NodeKind::Host,
+            "router" => NodeKind::Router,
+            "bridge" => NodeKind::Bridge,
+            other => {
+                let help = match closest(other, KINDS.iter().copied()) {
+                    Some(near) => format!("did you mean `{near}`?"),
+                    None => format!("known kinds: {}", KINDS.join(", ")),
+                };
+                let label = if other == "switch" {
+                    "802.1Q switches are not supported yet; use `bridge`"
+                } else {
+                    "unknown kind"
+                };
+                p.error(
+                    "kind",
+                    format!("unknown node kind `{other}`"),
+                    k.span,
+                    label,
+                    Some(help),
+                );
+                return None;
+            }
+        };
+    }
+    let what = format!("{} `{}`", node.kind.as_str(), node.name.v);
+    if node.kind == NodeKind::Bridge {
+        if let Some(s) = f.get("stp") {
+            node.stp = boolean(p, s, "stp").unwrap_or(false);
+        }
+        if let Some(a) = f.get("addresses") {
+            node.addresses = one_or_many(a)
+                .into_iter()
+                .filter_map(|n| cidr(p, n))
+                .collect();
+        }
+        if let Some(e) = f.get("exec") {
+            node.exec = read_exec(p, e);
+        }
+        if let Some((k, _)) = f
+            .entries
+            .iter()
+            .find(|(k, _)| matches!(&k.value, Value::Str(s) if s == "interfaces"))
+        {
+            p.error(
+                "bridge_interfaces",
+                "a bridge has no `interfaces:`".to_string(),
+                k.span,
+                "not for bridges",
+                Some("a bridge's ports are the links that end on it (`[h1:eth0, br0:p1]`); give the bridge itself an address with `addresses:`".into()),
+            );
+            let _ = f.get("interfaces");
+        }
+        f.finish(p, BRIDGE_KEYS, &what);
+        return Some(node);
+    }
+    if let Some(i) = f.get("interfaces")
+        && let Some(ifs) = Fields::of(p, i, "interfaces")
+    {
+        for (key, val) in ifs.entries {
+            if let Some(name) = name_key(p, key, "interface name") {
+                if name.v.contains('.') {
+                    p.error(
+                        "vlan",
+                        format!("`{}` looks like an 802.1Q sub-interface", name.v),
+                        key.span,
+                        "VLAN sub-interfaces are not supported yet",
+                        Some("name the interface without a dot".into()),
+                    );
+                    continue;
+                }
+                node.interfaces.push(read_iface(p, name, val));
+            }
+        }
+    }
+    if let Some(g) = f.get("gateway") {
+        node.gateways = one_or_many(g)
+            .into_iter()
+            .filter_map(|n| ip(p, n, "gateway"))
+            .collect();
+    }
+    if let Some(r) = f.get("routes") {
+        for item in list(p, r, "routes") {
+            if let Some(route) = read_route(p, item) {
+                node.routes.push(route);
+            }
+        }
+    }
+    if let Some(e) = f.get("exec") {
+        node.exec = read_exec(p, e);
+    }
+    f.finish(p, HOST_KEYS, &what);
+    Some(node)
+}
+
+pub(super) fn read_exec(p: &mut Problems, n: &Node) -> Vec<String> {
+    one_or_many(n)
+        .into_iter()
+        .filter_map(|c| string(p, c, "an exec command").map(|s| s.v))
+        .collect()
+}
+
+pub(super) fn read_iface(p: &mut Problems, name: Sp<String>, val: &Node) -> RawIface {
+    let mut iface = RawIface {
+        name,
+        addresses: Vec::new(),
+        mac: None,
+        mtu: None,
+    };
+    match &val.value {
+        Value::Map(_) => {
+            let what = format!("interface `{}`", iface.name.v);
+            if let Some(mut f) = Fields::of(p, val, &what) {
+                if let Some(a) = f.get("addresses") {
+                    iface.addresses = one_or_many(a)
+                        .into_iter()
+                        .filter_map(|n| cidr(p, n))
+                        .collect();
+                }
+                if let Some(m) = f.get("mac") {
+                    iface.mac = read_mac(p, m);
+                }
+                if let Some(m) = f.get("mtu") {
+                    iface.mtu = mtu(p, m);
+                }
+                f.finish(p, IFACE_KEYS, &what);
+            }
+        }
+        _ => {
+            iface.addresses = one_or_many(val)
+                .into_iter()
+                .filter_map(|n| cidr(p, n))
+                .collect()
+        }
+    }
+    iface
+}
+
+pub(super) fn read_route(p: &mut Problems, n: &Node) -> Option<RawRoute> {
+    let mut f = Fields::of(p, n, "a route")?;
+    let to = f.get("to");
+    let via = f.get("via");
+    f.finish(p, ROUTE_KEYS, "a route");
+    let (Some(to), Some(via)) = (to, via) else {
+        p.error(
+            "missing_key",
+            "a route needs `to:` and `via:`",
+            n.span,
+            "incomplete route",
+            Some("for example `{to: 10.9.0.0/16, via: 10.0.1.254}`".into()),
+        );
+        return None;
+    };
+    let via = ip(p, via, "next hop")?;
+    let dest = match to.scalar_text().as_deref() {
+        Some("default") => Sp {
+            v: if via.v.is_ipv4() {
+                "0.0.0.0/0".parse().expect("valid literal")
+            } else {
+                "::/0".parse().expect("valid literal")
+            },
+            at: to.span,
+        },
+        _ => {
+            let net = cidr(p, to)?;
+            Sp {
+                v: net.v.trunc(),
+                at: net.at,
+            }
+        }
+    };
+    if dest.v.addr().is_ipv4() != via.v.is_ipv4() {
+        p.error(
+            "route_family",
+            "the route's destination and next hop are of different IP versions",
+            via.at,
+            "next hop of the other family",
+            None,
+        );
+        return None;
+    }
+    Some(RawRoute { to: dest, via })
+}
