@@ -23,18 +23,34 @@ pub enum Progress {
     Never,
 }
 
+/// How 802.1Q switches are built; `auto` picks native when the kernel can.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum VlanModeArg {
+    Auto,
+    Native,
+    Emulated,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check a topology file and report every problem at once (no root needed)
     Validate { file: PathBuf },
     /// Print the kernel operations `up` would perform, in `ip` syntax
-    Plan { file: PathBuf },
+    Plan {
+        file: PathBuf,
+        /// Which VLAN build to print (`auto` prints the native one)
+        #[arg(long, value_enum, default_value_t = VlanModeArg::Auto)]
+        vlan_mode: VlanModeArg,
+    },
     /// Build the lab: namespaces, links, bridges, addresses, routes
     Up {
         file: PathBuf,
         /// Progress display
         #[arg(long, value_enum, default_value_t = Progress::Auto)]
         progress: Progress,
+        /// 802.1Q switches: real VLAN filtering (native) or a bridge per VLAN (emulated)
+        #[arg(long, value_enum, default_value_t = VlanModeArg::Auto)]
+        vlan_mode: VlanModeArg,
     },
     /// Run the lab's `expect:` checks against the running lab
     Verify {
@@ -79,6 +95,9 @@ pub enum Command {
         json: bool,
         #[arg(long, value_enum, default_value_t = Progress::Auto)]
         progress: Progress,
+        /// 802.1Q switches: real VLAN filtering (native) or a bridge per VLAN (emulated)
+        #[arg(long, value_enum, default_value_t = VlanModeArg::Auto)]
+        vlan_mode: VlanModeArg,
     },
     /// Print a shell completion script
     Completions { shell: clap_complete::Shell },

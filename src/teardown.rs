@@ -108,7 +108,7 @@ mod tests {
 
     #[test]
     fn every_namespace_is_undone_whatever_step_fails() {
-        let plan = plan(&lab());
+        let plan = plan(&lab(), crate::plan::VlanMode::Native);
         let all: Vec<String> = plan
             .steps()
             .filter_map(|s| match s {
@@ -133,7 +133,7 @@ mod tests {
 
     #[test]
     fn undo_carries_the_inode_learned_at_creation() {
-        let plan = plan(&lab());
+        let plan = plan(&lab(), crate::plan::VlanMode::Native);
         let (_, down) = up_then_down(&plan, None);
         for s in &down.undone {
             let Step::DelNetns { inode, tag, .. } = s else {
@@ -148,7 +148,7 @@ mod tests {
     fn a_failed_undo_keeps_the_journal_for_another_try() {
         let dir = tempfile::tempdir().unwrap();
         let mut j = Journal::create(dir.path(), header()).unwrap();
-        let plan = plan(&lab());
+        let plan = plan(&lab(), crate::plan::VlanMode::Native);
         crate::apply::run(&plan, &mut Recorder::default(), &mut j, &mut |_, _| {}).unwrap();
         let contents = journal::read(&dir.path().join(journal::FILE_NAME)).unwrap();
         let stuck = undo_steps(&contents)[1].clone();

@@ -78,3 +78,35 @@ pub fn exec_replace(ns: &File, argv: &[String]) -> io::Error {
     enter(&mut command, ns);
     command.exec()
 }
+
+/// Applies an nftables ruleset inside the namespace, atomically (`nft -f -`).
+pub fn nft(ns: &File, ruleset: &str) -> Result<(), (io::Error, Option<String>)> {
+    use std::io::Write;
+    let mut command = Command::new("nft");
+    command
+        .args(["-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    enter(&mut command, ns);
+    let mut child = command.spawn().map_err(|e| {
+        let hint = (e.kind() == io::ErrorKind::NotFound)
+            .then(|| "  the `nft` program is missing: install the `nftables` package".to_owned());
+        (e, hint)
+    })?;
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(ruleset.as_bytes());
+    }
+    let out = child.wait_with_output().map_err(|e| (e, None))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let text = String::from_utf8_lossy(&out.stderr);
+    let detail = text
+        .trim_end()
+        .lines()
+        .map(|l| format!("  | {l}"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    Err((io::Error::other("nft refused the ruleset"), Some(detail)))
+}

@@ -13,6 +13,7 @@ pub mod netlink;
 pub mod netns;
 #[cfg(test)]
 pub mod record;
+pub mod vlan_support;
 
 use crate::journal::Journal;
 use crate::plan::{Plan, Step};

@@ -10,9 +10,12 @@ use std::path::PathBuf;
 
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags};
-use rtnetlink::packet_route::link::{BridgeStpState, InfoData, InfoKind, InfoVeth, LinkAttribute};
+use rtnetlink::packet_route::link::{
+    BridgeStpState, BridgeVlanInfoFlags, InfoData, InfoKind, InfoVeth, LinkAttribute,
+};
 use rtnetlink::{
-    Handle, LinkBridge, LinkMessageBuilder, LinkUnspec, LinkVeth, RouteMessageBuilder,
+    Handle, LinkBridge, LinkBridgeVlan, LinkMessageBuilder, LinkUnspec, LinkVeth, LinkVlan,
+    RouteMessageBuilder,
 };
 
 use super::{Backend, Fact, StepError, exec, netns};
@@ -176,7 +179,11 @@ impl NetlinkBackend {
         for s in steps {
             let needs_index = matches!(
                 s,
-                Step::SetMaster { .. } | Step::AddAddress { .. } | Step::LinkUp { .. }
+                Step::SetMaster { .. }
+                    | Step::AddAddress { .. }
+                    | Step::LinkUp { .. }
+                    | Step::BridgeVlan { .. }
+                    | Step::AddVlan { .. }
             );
             let mut spaces = vec![s.ns()];
             if let Step::AddVeth { b, .. } = s {
@@ -254,7 +261,12 @@ impl NetlinkBackend {
                     .build();
                 Request::Link(h, msg, false)
             }
-            Step::AddBridge { ns, name, stp } => {
+            Step::AddBridge {
+                ns,
+                name,
+                stp,
+                vlan_filtering,
+            } => {
                 let h = self.spaces[ns].handle.clone();
                 let state = if *stp {
                     BridgeStpState::KernelStp
@@ -262,6 +274,10 @@ impl NetlinkBackend {
                     BridgeStpState::Disabled
                 };
                 let mut b = LinkBridge::new(name).stp_state(state);
+                if *vlan_filtering {
+                    // No implicit VLAN 1 on every port: each port gets exactly its own VLANs.
+                    b = b.vlan_filtering(true).vlan_default_pvid(0);
+                }
                 if *stp {
                     // The kernel's minimum: ports start forwarding after 2 x 2 s, not 2 x 15 s.
                     b = b.forward_delay(200);
@@ -303,12 +319,47 @@ impl NetlinkBackend {
                 let idx = self.index(step, ns, dev)?;
                 Request::Address(self.spaces[ns].handle.clone(), idx, *addr)
             }
+            Step::BridgeVlan {
+                ns,
+                dev,
+                vid,
+                untagged,
+                bridge_self,
+            } => {
+                let idx = self.index(step, ns, dev)?;
+                let flags = if *untagged {
+                    BridgeVlanInfoFlags::Pvid | BridgeVlanInfoFlags::Untagged
+                } else {
+                    BridgeVlanInfoFlags::empty()
+                };
+                let mut b = LinkBridgeVlan::new(idx).vlan(*vid, flags);
+                if *bridge_self {
+                    b = b.bridge_self();
+                }
+                Request::Link(self.spaces[ns].handle.clone(), b.build(), false)
+            }
+            Step::AddVlan {
+                ns,
+                parent,
+                name,
+                vid,
+            } => {
+                let idx = self.index(step, ns, parent)?;
+                let msg = LinkVlan::new(name, idx, *vid).up().build();
+                let sp = self
+                    .spaces
+                    .get_mut(ns)
+                    .ok_or_else(|| e(io::Error::from_raw_os_error(libc::ENOENT)))?;
+                sp.index = None;
+                Request::Link(sp.handle.clone(), msg, true)
+            }
             Step::AddRoute { ns, to, via } => {
                 Request::Route(self.spaces[ns].handle.clone(), *to, *via)
             }
             Step::AddNetns { .. }
             | Step::Sysctl { .. }
             | Step::Exec { .. }
+            | Step::Nft { .. }
             | Step::DelNetns { .. } => {
                 return Err(e(io::Error::other("not a netlink step")));
             }
@@ -404,6 +455,20 @@ impl Backend for NetlinkBackend {
                     let log = self.exec_log.clone();
                     let file = &self.space(ns).map_err(|e| StepError::new(s, e))?.file;
                     exec::run_logged(file, cmd, &log).map_err(|(e, detail)| StepError {
+                        step: Box::new(s.clone()),
+                        error: e,
+                        detail,
+                    })?;
+                }
+                return Ok(());
+            }
+            Step::Nft { .. } => {
+                for s in steps {
+                    let Step::Nft { ns, ruleset } = s else {
+                        continue;
+                    };
+                    let file = &self.space(ns).map_err(|e| StepError::new(s, e))?.file;
+                    exec::nft(file, ruleset).map_err(|(e, detail)| StepError {
                         step: Box::new(s.clone()),
                         error: e,
                         detail,

@@ -43,8 +43,12 @@ pub type Outcome = Result<u8, Failure>;
 pub fn dispatch(cli: Cli) -> Outcome {
     match cli.command {
         Command::Validate { file } => validate::validate(&file),
-        Command::Plan { file } => validate::plan(&file),
-        Command::Up { file, progress } => up::up(&file, progress),
+        Command::Plan { file, vlan_mode } => validate::plan(&file, vlan_mode),
+        Command::Up {
+            file,
+            progress,
+            vlan_mode,
+        } => up::up(&file, progress, vlan_mode),
         Command::Verify {
             lab,
             all_pairs,
@@ -58,7 +62,8 @@ pub fn dispatch(cli: Cli) -> Outcome {
             all_pairs,
             json,
             progress,
-        } => up::test(&file, all_pairs, json, progress),
+            vlan_mode,
+        } => up::test(&file, all_pairs, json, progress, vlan_mode),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "vnet", &mut std::io::stdout());

@@ -6,26 +6,35 @@ use miette::miette;
 
 use super::{Failure, Outcome, exit, load, require_root};
 use crate::apply::{self, ApplyError, netlink::NetlinkBackend, netns};
-use crate::cli::Progress;
+use crate::cli::{Progress, VlanModeArg};
 use crate::journal::{Header, Journal};
 use crate::model::Lab;
+use crate::plan::VlanMode;
 use crate::state::{self, Lock, LockError};
 use crate::teardown;
 
-pub fn up(file: &Path, progress: Progress) -> Outcome {
+pub fn up(file: &Path, progress: Progress, vlan: VlanModeArg) -> Outcome {
     let loaded = load(file)?;
     require_root()?;
     super::installed_signal_handlers();
-    let lab = bring_up(&loaded.lab, file, progress)?;
+    let mode = choose_vlan_mode(&loaded.lab, vlan)?;
+    let lab = bring_up(&loaded.lab, file, progress, mode)?;
     Ok(if lab { exit::OK } else { exit::FAILED })
 }
 
-pub fn test(file: &Path, all_pairs: bool, json: bool, progress: Progress) -> Outcome {
+pub fn test(
+    file: &Path,
+    all_pairs: bool,
+    json: bool,
+    progress: Progress,
+    vlan: VlanModeArg,
+) -> Outcome {
     let loaded = load(file)?;
     require_root()?;
     super::installed_signal_handlers();
     let lab = &loaded.lab;
-    bring_up(lab, file, progress)?;
+    let mode = choose_vlan_mode(lab, vlan)?;
+    bring_up(lab, file, progress, mode)?;
     // From here on the lab exists: whatever happens, it is torn down before we return.
     let verdict = if apply::INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
         None
@@ -43,7 +52,33 @@ pub fn test(file: &Path, all_pairs: bool, json: bool, progress: Progress) -> Out
 }
 
 /// Builds the lab, or rolls back whatever was built and says why. `Ok(true)` when up.
-fn bring_up(lab: &Lab, file: &Path, progress: Progress) -> Result<bool, Failure> {
+/// Native 802.1Q when the kernel has it (or when asked), else the emulation; said out loud.
+fn choose_vlan_mode(lab: &Lab, requested: VlanModeArg) -> Result<VlanMode, Failure> {
+    if !crate::plan::uses_vlans(lab) {
+        return Ok(VlanMode::Native);
+    }
+    let mode = match requested {
+        VlanModeArg::Native => {
+            if let Some(missing) = apply::vlan_support::native_vlans_missing() {
+                return Err(Failure::system(miette!(
+                    code = "vnet::no_8021q",
+                    help = "use `--vlan-mode emulated` (a bridge per VLAN: same behaviour, no tags on the wire), or a kernel with 802.1Q",
+                    "this kernel cannot build 802.1Q switches natively: {missing}"
+                )));
+            }
+            VlanMode::Native
+        }
+        VlanModeArg::Emulated => VlanMode::Emulated,
+        VlanModeArg::Auto => match apply::vlan_support::native_vlans_missing() {
+            None => VlanMode::Native,
+            Some(_) => VlanMode::Emulated,
+        },
+    };
+    crate::errln!("vnet: VLAN mode: {}", mode.as_str());
+    Ok(mode)
+}
+
+fn bring_up(lab: &Lab, file: &Path, progress: Progress, mode: VlanMode) -> Result<bool, Failure> {
     let started = Instant::now();
     let lock = match Lock::take(&lab.name) {
         Ok(l) => l,
@@ -119,7 +154,7 @@ fn bring_up(lab: &Lab, file: &Path, progress: Progress) -> Result<bool, Failure>
     )
     .map_err(|e| io_fail("write the lab record", e))?;
 
-    let plan = crate::plan::plan(lab);
+    let plan = crate::plan::plan(lab, mode);
     let bar = progress_bar(progress, plan.len() as u64);
     let plain = bar.is_hidden() && progress != Progress::Never;
     let mut backend = NetlinkBackend::new(dir.join("exec.log"))

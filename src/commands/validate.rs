@@ -35,11 +35,22 @@ pub fn validate(file: &Path) -> Outcome {
     Ok(exit::OK)
 }
 
-pub fn plan(file: &Path) -> Outcome {
+pub fn plan(file: &Path, mode: crate::cli::VlanModeArg) -> Outcome {
     let loaded = load(file)?;
     {
         use std::io::Write as _;
-        let _ = write!(std::io::stdout(), "{}", crate::plan::plan(&loaded.lab));
+        let _ = write!(
+            std::io::stdout(),
+            "{}",
+            crate::plan::plan(
+                &loaded.lab,
+                if mode == crate::cli::VlanModeArg::Emulated {
+                    crate::plan::VlanMode::Emulated
+                } else {
+                    crate::plan::VlanMode::Native
+                }
+            )
+        );
     }
     Ok(exit::OK)
 }

@@ -47,6 +47,8 @@ pub enum NodeKind {
     Host,
     Router,
     Bridge,
+    /// An 802.1Q-aware switch: access and trunk ports, optional SVIs (a layer-3 switch).
+    Switch,
 }
 
 impl NodeKind {
@@ -55,6 +57,7 @@ impl NodeKind {
             NodeKind::Host => "host",
             NodeKind::Router => "router",
             NodeKind::Bridge => "bridge",
+            NodeKind::Switch => "switch",
         }
     }
 }
@@ -71,16 +74,113 @@ pub struct Node {
     pub exec: Vec<String>,
     /// Spanning tree on a bridge (lets bridges form loops on purpose).
     pub stp: bool,
+    /// A switch's ports, one per link that ends on it, with their VLAN settings.
+    #[serde(default)]
+    pub ports: Vec<Port>,
+    /// A layer-3 switch's interfaces into its VLANs; also listed in `interfaces` as `vlanN`.
+    #[serde(default)]
+    pub svis: Vec<Svi>,
     pub at: At,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Port {
+    pub name: String,
+    pub mode: PortMode,
+    /// Port security: the only source MAC (and IP) bindings allowed in through this port.
+    pub allow: Vec<Allow>,
+    pub at: At,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PortMode {
+    /// Untagged frames belong to this VLAN.
+    Access(u16),
+    /// Tagged frames of these VLANs; untagged ones belong to `native`, if any.
+    Trunk {
+        vlans: Vec<u16>,
+        native: Option<u16>,
+    },
+}
+
+impl PortMode {
+    /// Every VLAN the port carries, tagged or not.
+    pub fn vlans(&self) -> Vec<u16> {
+        match self {
+            PortMode::Access(v) => vec![*v],
+            PortMode::Trunk { vlans, native } => {
+                let mut all = vlans.clone();
+                all.extend(native.iter().copied());
+                all.sort_unstable();
+                all.dedup();
+                all
+            }
+        }
+    }
+
+    /// The VLAN of untagged frames on this port, if they are accepted.
+    pub fn untagged(&self) -> Option<u16> {
+        match self {
+            PortMode::Access(v) => Some(*v),
+            PortMode::Trunk { native, .. } => *native,
+        }
+    }
+
+    /// The VLANs carried tagged.
+    pub fn tagged(&self) -> Vec<u16> {
+        match self {
+            PortMode::Access(_) => Vec::new(),
+            PortMode::Trunk { vlans, native } => vlans
+                .iter()
+                .copied()
+                .filter(|v| Some(*v) != *native)
+                .collect(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Allow {
+    pub mac: String,
+    pub ip: Option<IpAddr>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Svi {
+    pub vlan: u16,
+    pub addresses: Vec<IpNet>,
+}
+
+/// The name of a switch's interface into VLAN `vid`, the same in both VLAN modes.
+pub fn svi_name(vid: u16) -> String {
+    format!("vlan{vid}")
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Interface {
     pub name: String,
+    /// An 802.1Q sub-interface: its parent interface and VLAN id (`eth0.10`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vlan: Option<(String, u16)>,
     pub addresses: Vec<IpNet>,
     pub mac: Option<String>,
     pub mtu: Option<u32>,
     pub at: At,
+}
+
+impl Interface {
+    /// An interface with nothing but a name.
+    pub fn plain(name: &str, at: At) -> Self {
+        Interface {
+            name: name.to_owned(),
+            vlan: None,
+            addresses: Vec::new(),
+            mac: None,
+            mtu: None,
+            at,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -114,7 +214,14 @@ pub struct Check {
     pub from: usize,
     pub to: Target,
     pub reach: bool,
+    /// 2: ARP within the broadcast domain; 3: ICMP echo, routed.
+    #[serde(default = "layer3")]
+    pub layer: u8,
     pub at: At,
+}
+
+fn layer3() -> u8 {
+    3
 }
 
 impl Lab {

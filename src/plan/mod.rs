@@ -8,11 +8,13 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+mod security;
 pub mod step;
+mod switch;
 
 pub use step::{End, Step};
 
-use crate::model::{Lab, NodeKind};
+use crate::model::{Endpoint, Lab, NodeKind};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stage {
@@ -56,10 +58,37 @@ pub fn owner_tag(lab: &str) -> String {
     format!("vnet:{lab}")
 }
 
+/// How 802.1Q switches and sub-interfaces are built: the same behaviour either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VlanMode {
+    /// A VLAN-filtering bridge per switch and real 802.1Q devices: what stock kernels get.
+    #[default]
+    Native,
+    /// A bridge per VLAN and a veth pair per VLAN of a trunk, for kernels without 802.1Q.
+    Emulated,
+}
+
+impl VlanMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VlanMode::Native => "native",
+            VlanMode::Emulated => "emulated",
+        }
+    }
+}
+
+/// Whether the lab has anything that depends on the VLAN mode.
+pub fn uses_vlans(lab: &Lab) -> bool {
+    lab.nodes
+        .iter()
+        .any(|n| n.kind == NodeKind::Switch || n.interfaces.iter().any(|i| i.vlan.is_some()))
+}
+
 /// Sysctls that differ between distributions' root namespaces (new namespaces inherit the IPv4
 /// ones) and change what a lab does: set them all so a lab behaves the same everywhere.
-fn sysctls(kind: NodeKind) -> Vec<(&'static str, &'static str)> {
-    let forward = if kind == NodeKind::Router { "1" } else { "0" };
+fn sysctls(forward: bool) -> Vec<(&'static str, &'static str)> {
+    let forward = if forward { "1" } else { "0" };
     vec![
         // Asymmetric paths are legitimate in a lab; strict reverse-path filtering would drop them.
         ("net.ipv4.conf.all.rp_filter", "0"),
@@ -76,120 +105,82 @@ fn sysctls(kind: NodeKind) -> Vec<(&'static str, &'static str)> {
     ]
 }
 
-pub fn plan(lab: &Lab) -> Plan {
-    let mut namespaces = Vec::new();
-    let mut settings = Vec::new();
-    let mut bridges = Vec::new();
-    let mut links = Vec::new();
-    let mut interfaces = Vec::new();
-    let mut routes = Vec::new();
-    let mut exec = Vec::new();
-    let tag = owner_tag(&lab.name);
+/// The stages of a plan, in the order they run.
+#[derive(Default)]
+pub(crate) struct Stages {
+    pub namespaces: Vec<Step>,
+    pub settings: Vec<Step>,
+    pub bridges: Vec<Step>,
+    pub links: Vec<Step>,
+    /// Bridge ports join their bridge before VLAN entries can be set on them.
+    pub ports: Vec<Step>,
+    pub vlans: Vec<Step>,
+    pub interfaces: Vec<Step>,
+    pub security: Vec<Step>,
+    pub routes: Vec<Step>,
+    pub exec: Vec<Step>,
+}
 
+pub fn plan(lab: &Lab, mode: VlanMode) -> Plan {
+    let mut st = Stages::default();
+    let tag = owner_tag(&lab.name);
     for (i, node) in lab.nodes.iter().enumerate() {
         let ns = lab.netns(i);
-        namespaces.push(Step::AddNetns { ns: ns.clone() });
-        for (key, value) in sysctls(node.kind) {
-            settings.push(Step::Sysctl {
+        st.namespaces.push(Step::AddNetns { ns: ns.clone() });
+        let forward = node.kind == NodeKind::Router
+            || (node.kind == NodeKind::Switch && !node.svis.is_empty());
+        for (key, value) in sysctls(forward) {
+            st.settings.push(Step::Sysctl {
                 ns: ns.clone(),
                 key: key.into(),
                 value: value.into(),
             });
         }
-        settings.push(Step::LoopbackUp {
+        st.settings.push(Step::LoopbackUp {
             ns: ns.clone(),
             tag: tag.clone(),
         });
-        if node.kind == NodeKind::Bridge {
-            bridges.push(Step::AddBridge {
-                ns: ns.clone(),
-                name: node.name.clone(),
-                stp: node.stp,
-            });
-        }
-        for iface in &node.interfaces {
-            let is_device = node.kind == NodeKind::Bridge && iface.name == node.name;
-            let linked = is_device
-                || lab.links.iter().any(|l| {
-                    [&l.a, &l.b]
-                        .iter()
-                        .any(|e| e.node == i && e.iface == iface.name)
-                });
-            if !linked {
-                continue;
-            }
-            if node.kind == NodeKind::Bridge && !is_device {
-                interfaces.push(Step::SetMaster {
-                    ns: ns.clone(),
-                    dev: iface.name.clone(),
-                    master: node.name.clone(),
-                });
-            }
-            for addr in &iface.addresses {
-                interfaces.push(Step::AddAddress {
-                    ns: ns.clone(),
-                    dev: iface.name.clone(),
-                    addr: *addr,
-                });
-            }
-            interfaces.push(Step::LinkUp {
-                ns: ns.clone(),
-                dev: iface.name.clone(),
-            });
+        match node.kind {
+            NodeKind::Switch => switch::plan_switch(lab, i, mode, &mut st),
+            NodeKind::Bridge => plan_bridge(lab, i, &mut st),
+            NodeKind::Host | NodeKind::Router => plan_host(lab, i, mode, &mut st),
         }
         for gw in &node.gateways {
             let to = if gw.is_ipv4() { "0.0.0.0/0" } else { "::/0" };
-            routes.push(Step::AddRoute {
+            st.routes.push(Step::AddRoute {
                 ns: ns.clone(),
                 to: to.parse().expect("a valid literal"),
                 via: *gw,
             });
         }
         for r in &node.routes {
-            routes.push(Step::AddRoute {
+            st.routes.push(Step::AddRoute {
                 ns: ns.clone(),
                 to: r.to,
                 via: r.via,
             });
         }
         for cmd in &node.exec {
-            exec.push(Step::Exec {
+            st.exec.push(Step::Exec {
                 ns: ns.clone(),
                 cmd: cmd.clone(),
             });
         }
     }
     for link in &lab.links {
-        let end = |e: &crate::model::Endpoint| End {
-            ns: lab.netns(e.node),
-            dev: e.iface.clone(),
-            mac: lab.nodes[e.node]
-                .interfaces
-                .iter()
-                .find(|i| i.name == e.iface)
-                .and_then(|i| i.mac.clone()),
-        };
-        let iface_mtu = |e: &crate::model::Endpoint| {
-            lab.nodes[e.node]
-                .interfaces
-                .iter()
-                .find(|i| i.name == e.iface)
-                .and_then(|i| i.mtu)
-        };
-        links.push(Step::AddVeth {
-            a: end(&link.a),
-            b: end(&link.b),
-            mtu: link.mtu.or(iface_mtu(&link.a)).or(iface_mtu(&link.b)),
-        });
+        plan_link(lab, link, mode, &mut st);
     }
     let stages = [
-        ("namespaces", namespaces),
-        ("settings", settings),
-        ("bridges", bridges),
-        ("links", links),
-        ("interfaces", interfaces),
-        ("routes", routes),
-        ("exec", exec),
+        ("namespaces", st.namespaces),
+        ("settings", st.settings),
+        ("bridges", st.bridges),
+        ("links", st.links),
+        ("ports", st.ports),
+        ("vlans", st.vlans),
+        ("interfaces", st.interfaces),
+        ("security", st.security),
+        ("routes", st.routes),
+        ("exec", st.exec),
     ];
     Plan {
         stages: stages
@@ -200,5 +191,139 @@ pub fn plan(lab: &Lab) -> Plan {
                 steps,
             })
             .collect(),
+    }
+}
+
+fn is_linked(lab: &Lab, node: usize, iface: &str) -> bool {
+    lab.links.iter().any(|l| {
+        [&l.a, &l.b]
+            .iter()
+            .any(|e| e.node == node && e.iface == iface)
+    })
+}
+
+/// Addresses, then up: for any interface that exists once its links are made.
+fn address_and_up(ns: &str, iface: &crate::model::Interface, st: &mut Stages) {
+    for addr in &iface.addresses {
+        st.interfaces.push(Step::AddAddress {
+            ns: ns.to_owned(),
+            dev: iface.name.clone(),
+            addr: *addr,
+        });
+    }
+    st.interfaces.push(Step::LinkUp {
+        ns: ns.to_owned(),
+        dev: iface.name.clone(),
+    });
+}
+
+fn plan_bridge(lab: &Lab, i: usize, st: &mut Stages) {
+    let node = &lab.nodes[i];
+    let ns = lab.netns(i);
+    st.bridges.push(Step::AddBridge {
+        ns: ns.clone(),
+        name: node.name.clone(),
+        stp: node.stp,
+        vlan_filtering: false,
+    });
+    for iface in &node.interfaces {
+        let is_device = iface.name == node.name;
+        if !is_device && !is_linked(lab, i, &iface.name) {
+            continue;
+        }
+        if !is_device {
+            st.ports.push(Step::SetMaster {
+                ns: ns.clone(),
+                dev: iface.name.clone(),
+                master: node.name.clone(),
+            });
+        }
+        address_and_up(&ns, iface, st);
+    }
+}
+
+fn plan_host(lab: &Lab, i: usize, mode: VlanMode, st: &mut Stages) {
+    let node = &lab.nodes[i];
+    let ns = lab.netns(i);
+    for iface in &node.interfaces {
+        let linked = match &iface.vlan {
+            Some((parent, _)) => is_linked(lab, i, parent),
+            None => is_linked(lab, i, &iface.name),
+        };
+        if !linked {
+            continue;
+        }
+        if let (Some((parent, vid)), VlanMode::Native) = (&iface.vlan, mode) {
+            st.vlans.push(Step::AddVlan {
+                ns: ns.clone(),
+                parent: parent.clone(),
+                name: iface.name.clone(),
+                vid: *vid,
+            });
+        }
+        // Emulated: the sub-interface is the far end of its VLAN's own veth pair (plan_link).
+        address_and_up(&ns, iface, st);
+    }
+}
+
+fn end(lab: &Lab, e: &Endpoint, dev: String) -> End {
+    let mac = lab.nodes[e.node]
+        .interfaces
+        .iter()
+        .find(|i| i.name == dev)
+        .and_then(|i| i.mac.clone());
+    End {
+        ns: lab.netns(e.node),
+        dev,
+        mac,
+    }
+}
+
+/// VLANs an end carries tagged: a trunk's list, or an interface's sub-interfaces.
+fn tagged(lab: &Lab, e: &Endpoint) -> Vec<u16> {
+    let n = &lab.nodes[e.node];
+    match n.kind {
+        NodeKind::Switch => n
+            .ports
+            .iter()
+            .find(|p| p.name == e.iface)
+            .map(|p| p.mode.tagged())
+            .unwrap_or_default(),
+        NodeKind::Host | NodeKind::Router => n
+            .interfaces
+            .iter()
+            .filter_map(|i| i.vlan.as_ref().filter(|v| v.0 == e.iface).map(|v| v.1))
+            .collect(),
+        NodeKind::Bridge => Vec::new(),
+    }
+}
+
+fn plan_link(lab: &Lab, link: &crate::model::Link, mode: VlanMode, st: &mut Stages) {
+    let iface_mtu = |e: &Endpoint| {
+        lab.nodes[e.node]
+            .interfaces
+            .iter()
+            .find(|i| i.name == e.iface)
+            .and_then(|i| i.mtu)
+    };
+    let mtu = link.mtu.or(iface_mtu(&link.a)).or(iface_mtu(&link.b));
+    st.links.push(Step::AddVeth {
+        a: end(lab, &link.a, link.a.iface.clone()),
+        b: end(lab, &link.b, link.b.iface.clone()),
+        mtu,
+    });
+    if mode == VlanMode::Emulated {
+        // Each VLAN both ends carry tagged gets a veth pair of its own, named PORT.VID.
+        let theirs = tagged(lab, &link.b);
+        for vid in tagged(lab, &link.a)
+            .into_iter()
+            .filter(|v| theirs.contains(v))
+        {
+            st.links.push(Step::AddVeth {
+                a: end(lab, &link.a, format!("{}.{vid}", link.a.iface)),
+                b: end(lab, &link.b, format!("{}.{vid}", link.b.iface)),
+                mtu,
+            });
+        }
     }
 }

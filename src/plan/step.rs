@@ -28,8 +28,34 @@ pub enum Step {
         key: String,
         value: String,
     },
-    /// `ip -n NS link add NAME type bridge [stp_state 1]`
-    AddBridge { ns: String, name: String, stp: bool },
+    /// `ip -n NS link add NAME type bridge [stp_state 1] [vlan_filtering 1 vlan_default_pvid 0]`
+    AddBridge {
+        ns: String,
+        name: String,
+        stp: bool,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        vlan_filtering: bool,
+    },
+    /// `ip netns exec NS bridge vlan add dev DEV vid VID [pvid untagged] [self]`
+    BridgeVlan {
+        ns: String,
+        dev: String,
+        vid: u16,
+        /// Untagged frames in, and out untagged: an access port or a trunk's native VLAN.
+        untagged: bool,
+        /// The entry is for the bridge device itself (for an SVI).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        bridge_self: bool,
+    },
+    /// `ip -n NS link add link PARENT name NAME type vlan id VID`
+    AddVlan {
+        ns: String,
+        parent: String,
+        name: String,
+        vid: u16,
+    },
+    /// `ip netns exec NS nft -f FILE`: one table, applied atomically.
+    Nft { ns: String, ruleset: String },
     /// `ip link add A netns NS_A type veth peer B netns NS_B`: each end born in its namespace.
     AddVeth {
         a: End,
@@ -73,6 +99,9 @@ impl Step {
             | Step::LoopbackUp { ns, .. }
             | Step::Sysctl { ns, .. }
             | Step::AddBridge { ns, .. }
+            | Step::BridgeVlan { ns, .. }
+            | Step::AddVlan { ns, .. }
+            | Step::Nft { ns, .. }
             | Step::SetMaster { ns, .. }
             | Step::AddAddress { ns, .. }
             | Step::LinkUp { ns, .. }
@@ -92,12 +121,48 @@ impl fmt::Display for Step {
             Step::Sysctl { ns, key, value } => {
                 write!(f, "ip netns exec {ns} sysctl -w {key}={value}")
             }
-            Step::AddBridge { ns, name, stp } => {
+            Step::AddBridge {
+                ns,
+                name,
+                stp,
+                vlan_filtering,
+            } => {
                 write!(f, "ip -n {ns} link add {name} type bridge")?;
                 if *stp {
                     write!(f, " stp_state 1")?;
                 }
+                if *vlan_filtering {
+                    write!(f, " vlan_filtering 1 vlan_default_pvid 0")?;
+                }
                 Ok(())
+            }
+            Step::BridgeVlan {
+                ns,
+                dev,
+                vid,
+                untagged,
+                bridge_self,
+            } => {
+                write!(f, "ip netns exec {ns} bridge vlan add dev {dev} vid {vid}")?;
+                if *untagged {
+                    write!(f, " pvid untagged")?;
+                }
+                if *bridge_self {
+                    write!(f, " self")?;
+                }
+                Ok(())
+            }
+            Step::AddVlan {
+                ns,
+                parent,
+                name,
+                vid,
+            } => write!(
+                f,
+                "ip -n {ns} link add link {parent} name {name} type vlan id {vid}"
+            ),
+            Step::Nft { ns, ruleset } => {
+                write!(f, "ip netns exec {ns} nft -f - <<'EOF'\n{}EOF", ruleset)
             }
             Step::AddVeth { a, b, mtu } => {
                 write!(f, "ip link add {} netns {}", a.dev, a.ns)?;

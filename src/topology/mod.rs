@@ -8,6 +8,7 @@ use miette::NamedSource;
 pub mod diag;
 pub mod schema;
 pub mod validate;
+pub mod vlan;
 pub mod yaml;
 
 pub use diag::{InvalidTopology, Problem};
@@ -193,7 +194,39 @@ mod tests {
         ))
         .unwrap();
         let loaded = parse("office-lan.yaml", "office-lan", &text).unwrap();
-        insta::assert_snapshot!(crate::plan::plan(&loaded.lab).to_string());
+        insta::assert_snapshot!(
+            crate::plan::plan(&loaded.lab, crate::plan::VlanMode::Native).to_string()
+        );
+    }
+
+    fn stick() -> crate::model::Lab {
+        let text = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/topologies/router-on-a-stick.yaml"
+        ))
+        .unwrap();
+        parse("router-on-a-stick.yaml", "stick", &text).unwrap().lab
+    }
+
+    #[test]
+    fn plan_of_a_switch_native() {
+        insta::assert_snapshot!(
+            crate::plan::plan(&stick(), crate::plan::VlanMode::Native).to_string()
+        );
+    }
+
+    #[test]
+    fn plan_of_a_switch_emulated() {
+        insta::assert_snapshot!(
+            crate::plan::plan(&stick(), crate::plan::VlanMode::Emulated).to_string()
+        );
+    }
+
+    #[test]
+    fn vlan_mistakes() {
+        insta::assert_snapshot!(problems(
+            "nodes:\n  h1: {interfaces: {eth0.10: 10.0.10.2/24}}\n  h2: {interfaces: {eth0: 10.0.30.2/24}}\n  sw:\n    kind: switch\n    ports:\n      p1: {vlan: 20}\n      p2: {vlan: 4095}\n      t1: {trunk: [30]}\n    svi: {40: 10.0.40.1/24}\n  sw2: {kind: switch, ports: {t2: {trunk: [50]}}}\n  br: {kind: bridge, ports: {x: {allow: []}}}\nlinks:\n  - [h1:eth0, sw:p1]\n  - [sw:t1, sw2:t2]\n  - [h2:eth0, sw:p2]\n"
+        ));
     }
 
     #[test]

@@ -28,29 +28,45 @@ pub fn build(p: &mut Problems, raw: RawLab, lab_name: String) -> Lab {
             .iter()
             .map(|i| Interface {
                 name: i.name.v.clone(),
+                vlan: i.vlan.clone(),
                 addresses: i.addresses.iter().map(|a| a.v).collect(),
                 mac: i.mac.clone(),
                 mtu: i.mtu,
                 at: i.name.at.into(),
             })
             .collect();
-        if rn.kind == NodeKind::Bridge {
+        // `eth0.10` without `eth0` declared: the parent exists all the same, unaddressed.
+        for i in &rn.interfaces {
+            if let Some((parent, _)) = &i.vlan {
+                if !interfaces.iter().any(|x| &x.name == parent) {
+                    interfaces.push(Interface::plain(parent, i.name.at.into()));
+                }
+            }
+        }
+        if matches!(rn.kind, NodeKind::Bridge | NodeKind::Switch) {
             if let Some(why) = crate::model::name::ifname_problem(&rn.name.v) {
                 p.error(
                     "name",
-                    format!("bridge name `{}` cannot name its bridge device", rn.name.v),
+                    format!(
+                        "{} name `{}` cannot name its bridge device",
+                        rn.kind.as_str(),
+                        rn.name.v
+                    ),
                     rn.name.at,
                     why,
-                    Some("a bridge's device is named after the node; choose a shorter name".into()),
+                    Some("the bridge device is named after the node; choose a shorter name".into()),
                 );
             }
-            interfaces.push(Interface {
-                name: rn.name.v.clone(),
-                addresses: rn.addresses.iter().map(|a| a.v).collect(),
-                mac: None,
-                mtu: None,
-                at: rn.name.at.into(),
-            });
+        }
+        if rn.kind == NodeKind::Bridge {
+            let mut device = Interface::plain(&rn.name.v, rn.name.at.into());
+            device.addresses = rn.addresses.iter().map(|a| a.v).collect();
+            interfaces.push(device);
+        }
+        for svi in &rn.svis {
+            let mut i = Interface::plain(&crate::model::svi_name(svi.vlan.v), svi.vlan.at.into());
+            i.addresses = svi.addresses.iter().map(|a| a.v).collect();
+            interfaces.push(i);
         }
         lab.nodes.push(Node {
             name: rn.name.v.clone(),
@@ -67,10 +83,20 @@ pub fn build(p: &mut Problems, raw: RawLab, lab_name: String) -> Lab {
                 .collect(),
             exec: rn.exec.clone(),
             stp: rn.stp,
+            ports: Vec::new(),
+            svis: rn
+                .svis
+                .iter()
+                .map(|s| crate::model::Svi {
+                    vlan: s.vlan.v,
+                    addresses: s.addresses.iter().map(|a| a.v).collect(),
+                })
+                .collect(),
             at: rn.name.at.into(),
         });
     }
     links(p, &raw, &mut lab);
+    super::vlan::ports_and_vlans(p, &raw, &mut lab);
     unused_interfaces(p, &raw);
     addresses(p, &raw, &lab);
     next_hops(p, &raw, &lab);
@@ -108,27 +134,44 @@ fn resolve_node(p: &mut Problems, lab: &Lab, name: &str, at: SourceSpan) -> Opti
 fn resolve_endpoint(p: &mut Problems, lab: &mut Lab, e: &RawEndpoint) -> Option<Endpoint> {
     let node = resolve_node(p, lab, &e.node, e.at)?;
     let n = &mut lab.nodes[node];
-    if n.kind == NodeKind::Bridge {
-        if e.iface == n.name {
+    if matches!(n.kind, NodeKind::Bridge | NodeKind::Switch) {
+        if e.iface == n.name || (n.kind == NodeKind::Switch && e.iface.starts_with("vlan")) {
             p.error(
                 "port_name",
-                format!("port `{}` has the name of its bridge", e.iface),
+                format!(
+                    "port `{}` has the name of a device of `{}`",
+                    e.iface, n.name
+                ),
                 e.at,
-                "the bridge device already has this name",
+                "the bridge device or a VLAN interface has this name",
                 Some("name bridge ports `p1`, `p2`, ...".into()),
             );
             return None;
         }
         // A bridge's ports are created by the links that end on it.
         if !n.interfaces.iter().any(|i| i.name == e.iface) {
-            n.interfaces.push(Interface {
-                name: e.iface.clone(),
-                addresses: Vec::new(),
-                mac: None,
-                mtu: None,
-                at: e.at.into(),
-            });
+            n.interfaces.push(Interface::plain(&e.iface, e.at.into()));
         }
+    } else if let Some(parent) = n
+        .interfaces
+        .iter()
+        .find(|i| i.name == e.iface)
+        .and_then(|i| i.vlan.as_ref().map(|v| v.0.clone()))
+    {
+        p.error(
+            "link_to_vlan",
+            format!(
+                "a link cannot end on the sub-interface `{}:{}`",
+                n.name, e.iface
+            ),
+            e.at,
+            "an 802.1Q sub-interface rides on its parent",
+            Some(format!(
+                "link `{}:{parent}`; VLAN-tagged frames travel on it",
+                n.name
+            )),
+        );
+        return None;
     } else if !n.interfaces.iter().any(|i| i.name == e.iface) {
         let help = match closest(&e.iface, n.interfaces.iter().map(|i| i.name.as_str())) {
             Some(near) => format!("did you mean `{}:{near}`?", n.name),
@@ -189,7 +232,7 @@ fn links(p: &mut Problems, raw: &RawLab, lab: &mut Lab) {
     }
     for (i, node) in lab.nodes.iter().enumerate() {
         let ports = node.interfaces.len().saturating_sub(1);
-        if node.kind == NodeKind::Bridge && ports > BRIDGE_MAX_PORTS {
+        if matches!(node.kind, NodeKind::Bridge | NodeKind::Switch) && ports > BRIDGE_MAX_PORTS {
             p.error(
                 "bridge_ports",
                 format!(
@@ -207,11 +250,13 @@ fn links(p: &mut Problems, raw: &RawLab, lab: &mut Lab) {
 fn unused_interfaces(p: &mut Problems, raw: &RawLab) {
     for rn in &raw.nodes {
         for ri in &rn.interfaces {
+            // A sub-interface is linked when its parent is.
+            let name = ri.vlan.as_ref().map_or(&ri.name.v, |v| &v.0);
             // Judged on the links as written, so a link with a bad other end still counts.
             let linked = raw.links.iter().any(|l| {
                 [&l.a, &l.b]
                     .iter()
-                    .any(|e| e.node == rn.name.v && e.iface == ri.name.v)
+                    .any(|e| e.node == rn.name.v && &e.iface == name)
             });
             if !linked {
                 let problem = p
@@ -366,7 +411,7 @@ fn loops(p: &mut Problems, raw: &RawLab, lab: &Lab) {
     let mut uf = UnionFind::<usize>::new(lab.nodes.len());
     for l in &lab.links {
         let (a, b) = (l.a.node, l.b.node);
-        let bridged = |n: usize| lab.nodes[n].kind == NodeKind::Bridge;
+        let bridged = |n: usize| matches!(lab.nodes[n].kind, NodeKind::Bridge | NodeKind::Switch);
         if !(bridged(a) && bridged(b)) {
             continue;
         }
@@ -464,10 +509,28 @@ fn checks(p: &mut Problems, raw: &RawLab, lab: &mut Lab) {
             );
             continue;
         }
+        let layer = rc.layer.as_ref().map_or(3, |l| l.v);
+        if layer == 2 {
+            let v4 = match to {
+                Target::Addr(a) => a.is_ipv4(),
+                Target::Node(t) => lab.addresses(t).any(|a| a.addr().is_ipv4()),
+            };
+            if !v4 {
+                p.error(
+                    "layer",
+                    "a layer-2 check needs an IPv4 address to ask for",
+                    rc.to.at,
+                    "no IPv4 address here",
+                    Some("layer-2 checks ask with ARP, which is IPv4's".into()),
+                );
+                continue;
+            }
+        }
         lab.checks.push(Check {
             from,
             to,
             reach: rc.reach,
+            layer,
             at: rc.at.into(),
         });
     }

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+pub mod arp;
 pub mod icmp;
 pub mod report;
 
@@ -14,6 +15,7 @@ use icmp::Outcome;
 /// One probe's verdict, as reported.
 #[derive(Debug, Clone, Serialize)]
 pub struct Row {
+    pub layer: u8,
     pub from: String,
     pub to: String,
     pub address: IpAddr,
@@ -68,17 +70,111 @@ fn rtt(o: &Outcome) -> Option<f64> {
     }
 }
 
-/// Runs the lab's checks (all at once).
+/// The interfaces a node can send an ARP request from: the ones `up` creates with an address
+/// or a link (sub-interfaces included), a bridge's device, a switch's VLAN interfaces.
+fn l2_interfaces(lab: &Lab, node: usize) -> Vec<String> {
+    let n = &lab.nodes[node];
+    let linked = |name: &str| {
+        lab.links.iter().any(|l| {
+            [&l.a, &l.b]
+                .iter()
+                .any(|e| e.node == node && e.iface == name)
+        })
+    };
+    n.interfaces
+        .iter()
+        .filter(|i| match n.kind {
+            NodeKind::Host | NodeKind::Router => linked(i.vlan.as_ref().map_or(&i.name, |v| &v.0)),
+            NodeKind::Bridge => i.name == n.name,
+            NodeKind::Switch => !linked(&i.name),
+        })
+        .map(|i| i.name.clone())
+        .collect()
+}
+
+/// Runs the lab's checks (all at once): ICMP for layer 3, ARP for layer 2.
 pub fn checks(lab: &Lab, timing: &icmp::Timing) -> Verdict {
+    let start = Instant::now();
     let mut meta = Vec::new();
-    let mut probes = Vec::new();
+    let mut l3 = Vec::new();
+    let mut l2 = Vec::new();
     for c in &lab.checks {
-        for a in addresses(lab, c.from, &c.to) {
-            meta.push((c.from, lab.target_label(&c.to), a, c.reach));
-            probes.push((lab.netns(c.from), a));
+        let targets: Vec<IpAddr> = if c.layer == 2 {
+            match &c.to {
+                Target::Addr(a) => vec![*a],
+                Target::Node(n) => lab
+                    .addresses(*n)
+                    .map(|a| a.addr())
+                    .filter(IpAddr::is_ipv4)
+                    .collect(),
+            }
+        } else {
+            addresses(lab, c.from, &c.to)
+        };
+        for a in targets {
+            let slot = match (c.layer, a) {
+                (2, IpAddr::V4(v4)) => {
+                    l2.push(arp::Probe {
+                        ns: lab.netns(c.from),
+                        ifaces: l2_interfaces(lab, c.from),
+                        target: v4,
+                    });
+                    (2, l2.len() - 1)
+                }
+                _ => {
+                    l3.push((lab.netns(c.from), a));
+                    (3, l3.len() - 1)
+                }
+            };
+            meta.push((c.from, lab.target_label(&c.to), a, c.reach, slot));
         }
     }
-    run(lab, meta, probes, timing)
+    let (o3, o2) = std::thread::scope(|s| {
+        let t2 = s.spawn(|| arp::probe_all(&l2, timing));
+        let o3 = icmp::probe_all(&l3, timing);
+        (o3, t2.join().unwrap_or_default())
+    });
+    let rows = meta
+        .into_iter()
+        .map(|(from, to, address, expect, (layer, i))| {
+            let o = if layer == 2 { o2.get(i) } else { o3.get(i) }
+                .cloned()
+                .unwrap_or(Outcome::Timeout);
+            row(lab, layer, from, to, address, expect, &o)
+        })
+        .collect();
+    verdict(rows, start)
+}
+
+fn row(
+    lab: &Lab,
+    layer: u8,
+    from: usize,
+    to: String,
+    address: IpAddr,
+    expect: bool,
+    o: &Outcome,
+) -> Row {
+    Row {
+        layer,
+        from: lab.nodes[from].name.clone(),
+        to,
+        address,
+        expect,
+        got: got(o),
+        rtt_ms: rtt(o),
+        pass: o.reached() == expect,
+    }
+}
+
+fn verdict(rows: Vec<Row>, start: Instant) -> Verdict {
+    let passed = rows.iter().filter(|r| r.pass).count();
+    Verdict {
+        failed: rows.len() - passed,
+        passed,
+        rows,
+        seconds: start.elapsed().as_secs_f64(),
+    }
 }
 
 fn run(
@@ -89,26 +185,12 @@ fn run(
 ) -> Verdict {
     let start = Instant::now();
     let outcomes = icmp::probe_all(&probes, timing);
-    let rows: Vec<Row> = meta
+    let rows = meta
         .into_iter()
         .zip(outcomes)
-        .map(|((from, to, address, expect), o)| Row {
-            from: lab.nodes[from].name.clone(),
-            to,
-            address,
-            expect,
-            got: got(&o),
-            rtt_ms: rtt(&o),
-            pass: o.reached() == expect,
-        })
+        .map(|((from, to, address, expect), o)| row(lab, 3, from, to, address, expect, &o))
         .collect();
-    let passed = rows.iter().filter(|r| r.pass).count();
-    Verdict {
-        failed: rows.len() - passed,
-        passed,
-        rows,
-        seconds: start.elapsed().as_secs_f64(),
-    }
+    verdict(rows, start)
 }
 
 /// Every host against every other (Mininet's `pingall`): each must reach each.

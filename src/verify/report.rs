@@ -9,6 +9,7 @@ use super::{Row, Verdict};
 
 #[derive(Tabled)]
 struct Line {
+    layer: String,
     from: String,
     to: String,
     address: String,
@@ -38,6 +39,11 @@ pub fn table(v: &Verdict) -> String {
 
 fn line(r: &Row) -> Line {
     Line {
+        layer: if r.layer == 2 {
+            "L2 arp".into()
+        } else {
+            "L3 icmp".into()
+        },
         from: r.from.clone(),
         to: r.to.clone(),
         address: r.address.to_string(),

@@ -105,6 +105,19 @@ pub(super) fn read_check(p: &mut Problems, n: &Node) -> Option<RawCheck> {
     let from = f.get("from").and_then(|v| string(p, v, "from"));
     let to = f.get("to").and_then(|v| string(p, v, "to"));
     let reach = f.get("reach").map(|v| boolean(p, v, "reach"));
+    let layer = f.get("layer").and_then(|v| match &v.value {
+        Value::Int(n @ (2 | 3)) => Some(Sp { v: *n as u8, at: v.span }),
+        _ => {
+            p.error(
+                "layer",
+                "`layer` is 2 or 3",
+                v.span,
+                "not a layer vnet probes",
+                Some("layer 3 (the default) sends ICMP echo; layer 2 asks for the address with ARP, answered within one broadcast domain".into()),
+            );
+            None
+        }
+    });
     f.finish(p, CHECK_KEYS, "an expectation");
     let (Some(from), Some(to)) = (from, to) else {
         p.error(
@@ -123,6 +136,7 @@ pub(super) fn read_check(p: &mut Problems, n: &Node) -> Option<RawCheck> {
         from,
         to,
         reach: reach.flatten().unwrap_or(true),
+        layer,
         at: n.span,
     })
 }

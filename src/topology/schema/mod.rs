@@ -11,6 +11,7 @@ use miette::SourceSpan;
 mod fields;
 mod link;
 mod node;
+mod switch;
 
 use super::diag::Problems;
 use super::yaml::{Node, Value};
@@ -44,11 +45,40 @@ pub struct RawNode {
     pub routes: Vec<RawRoute>,
     pub exec: Vec<String>,
     pub stp: bool,
+    /// A switch's port settings (`ports:`); ports not listed are access ports in VLAN 1.
+    pub ports: Vec<RawPort>,
+    /// A layer-3 switch's interfaces into its VLANs (`svi: {10: 10.0.10.1/24}`).
+    pub svis: Vec<RawSvi>,
+}
+
+#[derive(Debug)]
+pub struct RawPort {
+    pub name: Sp<String>,
+    pub vlan: Option<Sp<u16>>,
+    pub trunk: Option<Sp<Vec<u16>>>,
+    pub native: Option<Sp<u16>>,
+    pub allow: Vec<RawAllow>,
+}
+
+/// One IP-MAC binding of port security.
+#[derive(Debug)]
+pub struct RawAllow {
+    pub mac: String,
+    pub ip: Option<IpAddr>,
+    pub at: SourceSpan,
+}
+
+#[derive(Debug)]
+pub struct RawSvi {
+    pub vlan: Sp<u16>,
+    pub addresses: Vec<Sp<IpNet>>,
 }
 
 #[derive(Debug)]
 pub struct RawIface {
     pub name: Sp<String>,
+    /// `eth0.10`: an 802.1Q sub-interface of `eth0` in VLAN 10.
+    pub vlan: Option<(String, u16)>,
     pub addresses: Vec<Sp<IpNet>>,
     pub mac: Option<String>,
     pub mtu: Option<u32>,
@@ -80,6 +110,8 @@ pub struct RawCheck {
     pub from: Sp<String>,
     pub to: Sp<String>,
     pub reach: bool,
+    /// 3 (default): ICMP echo; 2: an ARP request answered, whatever the subnets.
+    pub layer: Option<Sp<u8>>,
     pub at: SourceSpan,
 }
 
@@ -89,8 +121,12 @@ pub(super) const BRIDGE_KEYS: &[&str] = &["kind", "stp", "addresses", "exec"];
 pub(super) const IFACE_KEYS: &[&str] = &["addresses", "mac", "mtu"];
 pub(super) const ROUTE_KEYS: &[&str] = &["to", "via"];
 pub(super) const LINK_KEYS: &[&str] = &["endpoints", "mtu"];
-pub(super) const CHECK_KEYS: &[&str] = &["from", "to", "reach"];
-pub(super) const KINDS: &[&str] = &["host", "router", "bridge"];
+pub(super) const CHECK_KEYS: &[&str] = &["from", "to", "reach", "layer"];
+pub(super) const SWITCH_KEYS: &[&str] =
+    &["kind", "ports", "svi", "gateway", "routes", "stp", "exec"];
+pub(super) const PORT_KEYS: &[&str] = &["vlan", "trunk", "native", "allow"];
+pub(super) const ALLOW_KEYS: &[&str] = &["mac", "ip"];
+pub(super) const KINDS: &[&str] = &["host", "router", "bridge", "switch"];
 
 pub fn read(p: &mut Problems, root: &Node) -> RawLab {
     let mut lab = RawLab::default();

@@ -17,6 +17,8 @@ pub(super) fn read_node(p: &mut Problems, name: Sp<String>, body: &Node) -> Opti
         routes: Vec::new(),
         exec: Vec::new(),
         stp: false,
+        ports: Vec::new(),
+        svis: Vec::new(),
     };
     if matches!(body.value, Value::Null) {
         return Some(node);
@@ -28,21 +30,17 @@ pub(super) fn read_node(p: &mut Problems, name: Sp<String>, body: &Node) -> Opti
             "host" => NodeKind::Host,
             "router" => NodeKind::Router,
             "bridge" => NodeKind::Bridge,
+            "switch" => NodeKind::Switch,
             other => {
                 let help = match closest(other, KINDS.iter().copied()) {
                     Some(near) => format!("did you mean `{near}`?"),
                     None => format!("known kinds: {}", KINDS.join(", ")),
                 };
-                let label = if other == "switch" {
-                    "802.1Q switches are not supported yet; use `bridge`"
-                } else {
-                    "unknown kind"
-                };
                 p.error(
                     "kind",
                     format!("unknown node kind `{other}`"),
                     k.span,
-                    label,
+                    "unknown kind",
                     Some(help),
                 );
                 return None;
@@ -50,6 +48,29 @@ pub(super) fn read_node(p: &mut Problems, name: Sp<String>, body: &Node) -> Opti
         };
     }
     let what = format!("{} `{}`", node.kind.as_str(), node.name.v);
+    if node.kind == NodeKind::Switch {
+        super::switch::read_switch(p, &mut f, &mut node);
+        // A layer-3 switch routes: it may have a default route and static routes too.
+        read_routing(p, &mut f, &mut node);
+        f.finish(p, SWITCH_KEYS, &what);
+        return Some(node);
+    }
+    if let Some(ports) = f.get("ports") {
+        let at = f
+            .entries
+            .iter()
+            .find(|(k, _)| matches!(&k.value, Value::Str(s) if s == "ports"))
+            .map_or(ports.span, |(k, _)| k.span);
+        p.error(
+            "not_a_switch",
+            format!("{what} has no port settings"),
+            at,
+            "VLANs and port security need an 802.1Q switch",
+            Some(format!(
+                "make it `kind: switch` to set `vlan:`, `trunk:` or `allow:` on its ports"
+            )),
+        );
+    }
     if node.kind == NodeKind::Bridge {
         if let Some(s) = f.get("stp") {
             node.stp = boolean(p, s, "stp").unwrap_or(false);
@@ -85,33 +106,22 @@ pub(super) fn read_node(p: &mut Problems, name: Sp<String>, body: &Node) -> Opti
     {
         for (key, val) in ifs.entries {
             if let Some(name) = name_key(p, key, "interface name") {
-                if name.v.contains('.') {
-                    p.error(
-                        "vlan",
-                        format!("`{}` looks like an 802.1Q sub-interface", name.v),
-                        key.span,
-                        "VLAN sub-interfaces are not supported yet",
-                        Some("name the interface without a dot".into()),
-                    );
-                    continue;
-                }
-                node.interfaces.push(read_iface(p, name, val));
+                let vlan = match name.v.rsplit_once('.') {
+                    Some((parent, vid)) => {
+                        match super::switch::sub_interface(p, parent, vid, key.span) {
+                            Some(v) => Some(v),
+                            None => continue,
+                        }
+                    }
+                    None => None,
+                };
+                let mut iface = read_iface(p, name, val);
+                iface.vlan = vlan;
+                node.interfaces.push(iface);
             }
         }
     }
-    if let Some(g) = f.get("gateway") {
-        node.gateways = one_or_many(g)
-            .into_iter()
-            .filter_map(|n| ip(p, n, "gateway"))
-            .collect();
-    }
-    if let Some(r) = f.get("routes") {
-        for item in list(p, r, "routes") {
-            if let Some(route) = read_route(p, item) {
-                node.routes.push(route);
-            }
-        }
-    }
+    read_routing(p, &mut f, &mut node);
     if let Some(e) = f.get("exec") {
         node.exec = read_exec(p, e);
     }
@@ -129,6 +139,7 @@ pub(super) fn read_exec(p: &mut Problems, n: &Node) -> Vec<String> {
 pub(super) fn read_iface(p: &mut Problems, name: Sp<String>, val: &Node) -> RawIface {
     let mut iface = RawIface {
         name,
+        vlan: None,
         addresses: Vec::new(),
         mac: None,
         mtu: None,
@@ -206,4 +217,21 @@ pub(super) fn read_route(p: &mut Problems, n: &Node) -> Option<RawRoute> {
         return None;
     }
     Some(RawRoute { to: dest, via })
+}
+
+/// `gateway:` and `routes:`, for any node that routes.
+fn read_routing(p: &mut Problems, f: &mut Fields<'_>, node: &mut RawNode) {
+    if let Some(g) = f.get("gateway") {
+        node.gateways = one_or_many(g)
+            .into_iter()
+            .filter_map(|n| ip(p, n, "gateway"))
+            .collect();
+    }
+    if let Some(r) = f.get("routes") {
+        for item in list(p, r, "routes") {
+            if let Some(route) = read_route(p, item) {
+                node.routes.push(route);
+            }
+        }
+    }
 }

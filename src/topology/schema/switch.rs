@@ -1,0 +1,235 @@
+//! 802.1Q switches: port modes (access, trunk, native VLAN), port security, SVIs; and the
+//! `eth0.10` sub-interfaces of hosts and routers.
+
+use std::net::IpAddr;
+
+use miette::SourceSpan;
+
+use super::fields::*;
+use super::*;
+use crate::model::name::ifname_problem;
+use crate::topology::diag::Problems;
+use crate::topology::yaml::{Node, Value};
+
+/// 802.1Q VLAN ids 0 and 4095 are reserved.
+pub const VID_MIN: i64 = 1;
+pub const VID_MAX: i64 = 4094;
+
+pub(super) fn vid(p: &mut Problems, n: &Node) -> Option<Sp<u16>> {
+    let value = match &n.value {
+        Value::Int(v) => Some(*v),
+        Value::Str(s) => s.parse::<i64>().ok(),
+        _ => None,
+    };
+    match value {
+        Some(v) if (VID_MIN..=VID_MAX).contains(&v) => Some(Sp {
+            v: v as u16,
+            at: n.span,
+        }),
+        Some(v) => {
+            p.error(
+                "vlan_id",
+                format!("VLAN id {v} is out of range"),
+                n.span,
+                "802.1Q VLAN ids go from 1 to 4094",
+                Some("0 and 4095 are reserved by the standard".into()),
+            );
+            None
+        }
+        None => {
+            p.error(
+                "type",
+                format!("a VLAN id must be a number, found {}", n.value.kind()),
+                n.span,
+                "expected a VLAN id such as 10",
+                None,
+            );
+            None
+        }
+    }
+}
+
+/// `eth0.10` → (`eth0`, 10), or a problem when the part after the dot is not a VLAN id.
+pub(super) fn sub_interface(
+    p: &mut Problems,
+    parent: &str,
+    vid_text: &str,
+    at: SourceSpan,
+) -> Option<(String, u16)> {
+    let parsed = vid_text.parse::<i64>().ok();
+    match parsed {
+        Some(v) if (VID_MIN..=VID_MAX).contains(&v) && ifname_problem(parent).is_none() => {
+            Some((parent.to_owned(), v as u16))
+        }
+        Some(v) if (VID_MIN..=VID_MAX).contains(&v) => {
+            let why = ifname_problem(parent).unwrap_or_default();
+            p.error(
+                "name",
+                format!("invalid parent interface `{parent}`"),
+                at,
+                why,
+                None,
+            );
+            None
+        }
+        Some(v) => {
+            p.error(
+                "vlan_id",
+                format!("VLAN id {v} is out of range"),
+                at,
+                "802.1Q VLAN ids go from 1 to 4094",
+                None,
+            );
+            None
+        }
+        None => {
+            p.error(
+                "name",
+                format!("`{parent}.{vid_text}` is not an 802.1Q sub-interface name"),
+                at,
+                "a dot in an interface name means PARENT.VLAN",
+                Some(format!(
+                    "write it as `{parent}.10` for VLAN 10 on `{parent}`, or drop the dot"
+                )),
+            );
+            None
+        }
+    }
+}
+
+pub(super) fn read_switch(p: &mut Problems, f: &mut Fields<'_>, node: &mut RawNode) {
+    if let Some(s) = f.get("stp") {
+        node.stp = boolean(p, s, "stp").unwrap_or(false);
+    }
+    if let Some(e) = f.get("exec") {
+        node.exec = one_or_many(e)
+            .into_iter()
+            .filter_map(|c| string(p, c, "an exec command").map(|s| s.v))
+            .collect();
+    }
+    if let Some(ports) = f.get("ports") {
+        if let Some(map) = Fields::of(p, ports, "ports") {
+            for (key, body) in map.entries {
+                if let Some(name) = name_key(p, key, "interface name") {
+                    if let Some(port) = read_port(p, name, body) {
+                        node.ports.push(port);
+                    }
+                }
+            }
+        }
+    }
+    if let Some(svi) = f.get("svi") {
+        if let Some(map) = Fields::of(p, svi, "svi") {
+            for (key, body) in map.entries {
+                if let Some(vlan) = vid(p, key) {
+                    let addresses = one_or_many(body)
+                        .into_iter()
+                        .filter_map(|n| cidr(p, n))
+                        .collect();
+                    node.svis.push(RawSvi { vlan, addresses });
+                }
+            }
+        }
+    }
+}
+
+fn read_port(p: &mut Problems, name: Sp<String>, body: &Node) -> Option<RawPort> {
+    let mut port = RawPort {
+        name,
+        vlan: None,
+        trunk: None,
+        native: None,
+        allow: Vec::new(),
+    };
+    if matches!(body.value, Value::Null) {
+        return Some(port);
+    }
+    let what = format!("port `{}`", port.name.v);
+    let mut f = Fields::of(p, body, &what)?;
+    if let Some(v) = f.get("vlan") {
+        port.vlan = vid(p, v);
+    }
+    if let Some(t) = f.get("trunk") {
+        let vids: Vec<u16> = one_or_many(t)
+            .into_iter()
+            .filter_map(|n| vid(p, n))
+            .map(|v| v.v)
+            .collect();
+        port.trunk = Some(Sp {
+            v: vids,
+            at: t.span,
+        });
+    }
+    if let Some(n) = f.get("native") {
+        port.native = vid(p, n);
+    }
+    if let Some(a) = f.get("allow") {
+        for item in list(p, a, "allow") {
+            if let Some(allow) = read_allow(p, item) {
+                port.allow.push(allow);
+            }
+        }
+    }
+    f.finish(p, PORT_KEYS, &what);
+    if let (Some(v), Some(_)) = (&port.vlan, &port.trunk) {
+        p.error(
+            "port_mode",
+            format!("{what} is both an access port and a trunk"),
+            v.at,
+            "`vlan:` makes an access port",
+            Some(
+                "use `vlan: N` for an access port, or `trunk: [..]` (with `native:`) for a trunk"
+                    .into(),
+            ),
+        );
+        return None;
+    }
+    if let (Some(n), None) = (&port.native, &port.trunk) {
+        p.error(
+            "port_mode",
+            format!("{what} has a native VLAN but is not a trunk"),
+            n.at,
+            "`native:` only means something on a trunk",
+            Some("add `trunk: [..]`, or use `vlan: N` for an access port".into()),
+        );
+        return None;
+    }
+    Some(port)
+}
+
+fn read_allow(p: &mut Problems, n: &Node) -> Option<RawAllow> {
+    let mut f = Fields::of(p, n, "a port security entry")?;
+    let mac = f.get("mac").and_then(|m| read_mac(p, m));
+    let ip = f.get("ip").and_then(|i| {
+        let text = string(p, i, "ip")?;
+        match text.v.parse::<IpAddr>() {
+            Ok(a) => Some(a),
+            Err(_) => {
+                p.error(
+                    "address",
+                    format!("`{}` is not an IP address", text.v),
+                    i.span,
+                    "not an address",
+                    None,
+                );
+                None
+            }
+        }
+    });
+    f.finish(p, ALLOW_KEYS, "a port security entry");
+    let Some(mac) = mac else {
+        p.error(
+            "missing_key",
+            "a port security entry needs `mac:`",
+            n.span,
+            "no MAC address",
+            Some("for example `{mac: 02:00:00:00:00:03, ip: 10.0.10.3}`".into()),
+        );
+        return None;
+    };
+    Some(RawAllow {
+        mac,
+        ip,
+        at: n.span,
+    })
+}
