@@ -293,12 +293,16 @@ _vnet() {
             return 0
             ;;
         vnet__subcmd__plan)
-            opts="-h --help"
+            opts="-h --vlan-mode --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --vlan-mode)
+                    COMPREPLY=($(compgen -W "auto native emulated" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -321,7 +325,7 @@ _vnet() {
             return 0
             ;;
         vnet__subcmd__test)
-            opts="-h --all-pairs --json --progress --help"
+            opts="-h --all-pairs --json --progress --vlan-mode --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -329,6 +333,10 @@ _vnet() {
             case "${prev}" in
                 --progress)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --vlan-mode)
+                    COMPREPLY=($(compgen -W "auto native emulated" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -339,7 +347,7 @@ _vnet() {
             return 0
             ;;
         vnet__subcmd__up)
-            opts="-h --progress --help"
+            opts="-h --progress --vlan-mode --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -347,6 +355,10 @@ _vnet() {
             case "${prev}" in
                 --progress)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --vlan-mode)
+                    COMPREPLY=($(compgen -W "auto native emulated" -- "${cur}"))
                     return 0
                     ;;
                 *)

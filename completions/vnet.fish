@@ -37,10 +37,16 @@ complete -c vnet -n "__fish_vnet_needs_command" -f -a "test" -d 'up + verify + d
 complete -c vnet -n "__fish_vnet_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c vnet -n "__fish_vnet_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c vnet -n "__fish_vnet_using_subcommand validate" -s h -l help -d 'Print help'
+complete -c vnet -n "__fish_vnet_using_subcommand plan" -l vlan-mode -d 'Which VLAN build to print (`auto` prints the native one)' -r -f -a "auto\t''
+native\t''
+emulated\t''"
 complete -c vnet -n "__fish_vnet_using_subcommand plan" -s h -l help -d 'Print help'
 complete -c vnet -n "__fish_vnet_using_subcommand up" -l progress -d 'Progress display' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c vnet -n "__fish_vnet_using_subcommand up" -l vlan-mode -d '802.1Q switches: real VLAN filtering (native) or a bridge per VLAN (emulated)' -r -f -a "auto\t''
+native\t''
+emulated\t''"
 complete -c vnet -n "__fish_vnet_using_subcommand up" -s h -l help -d 'Print help'
 complete -c vnet -n "__fish_vnet_using_subcommand verify" -l all-pairs -d 'Probe every host from every other host and print a matrix'
 complete -c vnet -n "__fish_vnet_using_subcommand verify" -l json -d 'Print the verdict as JSON'
@@ -53,6 +59,9 @@ complete -c vnet -n "__fish_vnet_using_subcommand down" -s h -l help -d 'Print h
 complete -c vnet -n "__fish_vnet_using_subcommand test" -l progress -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c vnet -n "__fish_vnet_using_subcommand test" -l vlan-mode -d '802.1Q switches: real VLAN filtering (native) or a bridge per VLAN (emulated)' -r -f -a "auto\t''
+native\t''
+emulated\t''"
 complete -c vnet -n "__fish_vnet_using_subcommand test" -l all-pairs
 complete -c vnet -n "__fish_vnet_using_subcommand test" -l json
 complete -c vnet -n "__fish_vnet_using_subcommand test" -s h -l help -d 'Print help'

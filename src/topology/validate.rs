@@ -37,26 +37,26 @@ pub fn build(p: &mut Problems, raw: RawLab, lab_name: String) -> Lab {
             .collect();
         // `eth0.10` without `eth0` declared: the parent exists all the same, unaddressed.
         for i in &rn.interfaces {
-            if let Some((parent, _)) = &i.vlan {
-                if !interfaces.iter().any(|x| &x.name == parent) {
-                    interfaces.push(Interface::plain(parent, i.name.at.into()));
-                }
+            if let Some((parent, _)) = &i.vlan
+                && !interfaces.iter().any(|x| &x.name == parent)
+            {
+                interfaces.push(Interface::plain(parent, i.name.at.into()));
             }
         }
-        if matches!(rn.kind, NodeKind::Bridge | NodeKind::Switch) {
-            if let Some(why) = crate::model::name::ifname_problem(&rn.name.v) {
-                p.error(
-                    "name",
-                    format!(
-                        "{} name `{}` cannot name its bridge device",
-                        rn.kind.as_str(),
-                        rn.name.v
-                    ),
-                    rn.name.at,
-                    why,
-                    Some("the bridge device is named after the node; choose a shorter name".into()),
-                );
-            }
+        if matches!(rn.kind, NodeKind::Bridge | NodeKind::Switch)
+            && let Some(why) = crate::model::name::ifname_problem(&rn.name.v)
+        {
+            p.error(
+                "name",
+                format!(
+                    "{} name `{}` cannot name its bridge device",
+                    rn.kind.as_str(),
+                    rn.name.v
+                ),
+                rn.name.at,
+                why,
+                Some("the bridge device is named after the node; choose a shorter name".into()),
+            );
         }
         if rn.kind == NodeKind::Bridge {
             let mut device = Interface::plain(&rn.name.v, rn.name.at.into());

@@ -196,15 +196,15 @@ fn check_link(p: &mut Problems, lab: &Lab, a: &Endpoint, b: &Endpoint, at: Sourc
             }
         }
         (View::Switch(t @ PortMode::Trunk { .. }), View::Switch(PortMode::Access(v)))
-        | (View::Switch(PortMode::Access(v)), View::Switch(t @ PortMode::Trunk { .. })) => {
-            if t.untagged() != Some(*v) {
-                fail(
-                    format!("access port and trunk share no VLAN (`{da}` and `{db}`)"),
-                    &format!(
-                        "the access port sends untagged frames of VLAN {v}: make it the trunk's `native: {v}`, or use a trunk on both ends"
-                    ),
-                );
-            }
+        | (View::Switch(PortMode::Access(v)), View::Switch(t @ PortMode::Trunk { .. }))
+            if t.untagged() != Some(*v) =>
+        {
+            fail(
+                format!("access port and trunk share no VLAN (`{da}` and `{db}`)"),
+                &format!(
+                    "the access port sends untagged frames of VLAN {v}: make it the trunk's `native: {v}`, or use a trunk on both ends"
+                ),
+            );
         }
         (View::Switch(PortMode::Access(a1)), View::Switch(PortMode::Access(a2))) if a1 != a2 => {
             // Allowed by real switches, but it merges two VLANs into one broadcast domain.

@@ -66,9 +66,10 @@ pub(super) fn read_node(p: &mut Problems, name: Sp<String>, body: &Node) -> Opti
             format!("{what} has no port settings"),
             at,
             "VLANs and port security need an 802.1Q switch",
-            Some(format!(
+            Some(
                 "make it `kind: switch` to set `vlan:`, `trunk:` or `allow:` on its ports"
-            )),
+                    .to_string(),
+            ),
         );
     }
     if node.kind == NodeKind::Bridge {

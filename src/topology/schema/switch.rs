@@ -107,27 +107,27 @@ pub(super) fn read_switch(p: &mut Problems, f: &mut Fields<'_>, node: &mut RawNo
             .filter_map(|c| string(p, c, "an exec command").map(|s| s.v))
             .collect();
     }
-    if let Some(ports) = f.get("ports") {
-        if let Some(map) = Fields::of(p, ports, "ports") {
-            for (key, body) in map.entries {
-                if let Some(name) = name_key(p, key, "interface name") {
-                    if let Some(port) = read_port(p, name, body) {
-                        node.ports.push(port);
-                    }
-                }
+    if let Some(ports) = f.get("ports")
+        && let Some(map) = Fields::of(p, ports, "ports")
+    {
+        for (key, body) in map.entries {
+            if let Some(name) = name_key(p, key, "interface name")
+                && let Some(port) = read_port(p, name, body)
+            {
+                node.ports.push(port);
             }
         }
     }
-    if let Some(svi) = f.get("svi") {
-        if let Some(map) = Fields::of(p, svi, "svi") {
-            for (key, body) in map.entries {
-                if let Some(vlan) = vid(p, key) {
-                    let addresses = one_or_many(body)
-                        .into_iter()
-                        .filter_map(|n| cidr(p, n))
-                        .collect();
-                    node.svis.push(RawSvi { vlan, addresses });
-                }
+    if let Some(svi) = f.get("svi")
+        && let Some(map) = Fields::of(p, svi, "svi")
+    {
+        for (key, body) in map.entries {
+            if let Some(vlan) = vid(p, key) {
+                let addresses = one_or_many(body)
+                    .into_iter()
+                    .filter_map(|n| cidr(p, n))
+                    .collect();
+                node.svis.push(RawSvi { vlan, addresses });
             }
         }
     }
