@@ -27,6 +27,9 @@ pub fn lab_dir(lab: &str) -> PathBuf {
 pub struct Record {
     pub file: String,
     pub started: u64,
+    /// How the lab's 802.1Q switches were built, when it has any.
+    #[serde(default)]
+    pub vlan_mode: Option<crate::plan::VlanMode>,
     pub lab: Lab,
 }
 

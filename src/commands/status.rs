@@ -4,7 +4,7 @@ use tabled::{Table, Tabled};
 
 use super::{Failure, Outcome, exit};
 use crate::apply::netns;
-use crate::model::{Lab, NodeKind};
+use crate::model::{Lab, NodeKind, PortMode};
 use crate::state;
 
 #[derive(Tabled)]
@@ -13,6 +13,35 @@ struct NodeRow {
     kind: &'static str,
     namespace: String,
     interfaces: String,
+}
+
+/// One line per interface: its name, its role (bridge port, switch port mode and VLANs,
+/// port security) and its addresses.
+fn interfaces(n: &crate::model::Node) -> String {
+    let mut lines = Vec::new();
+    for f in &n.interfaces {
+        let mut line = f.name.clone();
+        if let Some(port) = n.ports.iter().find(|p| p.name == f.name) {
+            line.push_str(&match &port.mode {
+                PortMode::Access(v) => format!(" access {v}"),
+                PortMode::Trunk { vlans, native } => {
+                    let list: Vec<String> = vlans.iter().map(u16::to_string).collect();
+                    let native = native.map(|v| format!(" native {v}")).unwrap_or_default();
+                    format!(" trunk {}{native}", list.join(","))
+                }
+            });
+            if !port.allow.is_empty() {
+                line.push_str(&format!(" (port security: {} allowed)", port.allow.len()));
+            }
+        } else if n.kind == NodeKind::Bridge && f.name != n.name {
+            line.push_str(" (port)");
+        }
+        for a in &f.addresses {
+            line.push_str(&format!(" {a}"));
+        }
+        lines.push(line);
+    }
+    lines.join("\n")
 }
 
 pub fn nodes_table(lab: &Lab) -> String {
@@ -24,24 +53,7 @@ pub fn nodes_table(lab: &Lab) -> String {
             node: n.name.clone(),
             kind: n.kind.as_str(),
             namespace: lab.netns(i),
-            interfaces: n
-                .interfaces
-                .iter()
-                .map(|f| {
-                    let role = if n.kind == NodeKind::Bridge && f.name != n.name {
-                        " (port)"
-                    } else {
-                        ""
-                    };
-                    let addrs: Vec<String> = f.addresses.iter().map(|a| a.to_string()).collect();
-                    if addrs.is_empty() {
-                        format!("{}{role}", f.name)
-                    } else {
-                        format!("{}{role} {}", f.name, addrs.join(" "))
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join("\n"),
+            interfaces: interfaces(n),
         })
         .collect();
     Table::new(rows).with(Style::rounded()).to_string()
@@ -111,7 +123,11 @@ pub fn status(lab: Option<&str>, json: bool) -> Outcome {
             if json {
                 crate::outln!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
             } else {
-                crate::outln!("lab `{}` from {} ({})", name, r.file, health(&r.lab));
+                let mode = r
+                    .vlan_mode
+                    .map(|m| format!(", VLAN mode {}", m.as_str()))
+                    .unwrap_or_default();
+                crate::outln!("lab `{}` from {} ({}{mode})", name, r.file, health(&r.lab));
                 crate::outln!("{}", nodes_table(&r.lab));
             }
         }

@@ -149,6 +149,7 @@ fn bring_up(lab: &Lab, file: &Path, progress: Progress, mode: VlanMode) -> Resul
         &state::Record {
             file: file_text,
             started: now,
+            vlan_mode: crate::plan::uses_vlans(lab).then_some(mode),
             lab: lab.clone(),
         },
     )

@@ -3,7 +3,7 @@
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 
-use crate::harness::{Test, assert_clean, check, expect_code, topologies, vnet};
+use crate::harness::{Feature, Test, assert_clean, check, expect_code, topologies, vnet};
 
 /// The stages of `plan`, in order; each is a kill point.
 const STAGES: &[&str] = &[
@@ -11,7 +11,10 @@ const STAGES: &[&str] = &[
     "settings",
     "bridges",
     "links",
+    "ports",
+    "vlans",
     "interfaces",
+    "security",
     "routes",
     "exec",
 ];
@@ -19,10 +22,16 @@ const STAGES: &[&str] = &[
 pub fn trials() -> Vec<Test> {
     let mut t = Vec::new();
     for stage in STAGES {
-        t.push(Test::new(
+        let test = Test::new(
             &format!("crash::sigkill_after_{stage}_then_down_leaves_nothing"),
             move || interrupted(stage, nix::sys::signal::SIGKILL),
-        ));
+        );
+        // Only the native 802.1Q build has a stage of VLAN devices and bridge VLAN entries.
+        t.push(if *stage == "vlans" {
+            test.needs(Feature::NativeVlans)
+        } else {
+            test
+        });
     }
     t.push(Test::new("crash::ctrl_c_during_up_rolls_back", || {
         interrupted("links", nix::sys::signal::SIGINT)
@@ -30,19 +39,30 @@ pub fn trials() -> Vec<Test> {
     t
 }
 
+/// Every kind of object `up` makes: namespaces, a bridge, a switch with access, trunk and
+/// port security, 802.1Q sub-interfaces, routes, nftables and a process started by `exec:`.
 const LAB: &str = "
 name: NAME
 nodes:
   h1: {interfaces: {eth0: 10.0.0.1/24}, gateway: 10.0.0.254, exec: ['sleep 300 &']}
   h2: {interfaces: {eth0: 10.0.0.2/24}}
-  r1: {kind: router, interfaces: {lan: 10.0.0.254/24, wan: 10.0.1.1/24}}
+  r1: {kind: router, interfaces: {lan: 10.0.0.254/24, wan.10: 10.0.1.1/24, wan.20: 10.0.2.1/24}}
   h3: {interfaces: {eth0: 10.0.1.2/24}, gateway: 10.0.1.1}
-  sw: {kind: bridge}
+  h4: {interfaces: {eth0: 10.0.2.2/24}, gateway: 10.0.2.1}
+  br: {kind: bridge}
+  sw:
+    kind: switch
+    ports:
+      t1: {trunk: [10, 20]}
+      a1: {vlan: 10, allow: [{mac: '02:00:00:00:00:03', ip: 10.0.1.2}]}
+      a2: {vlan: 20}
 links:
-  - [h1:eth0, sw:p1]
-  - [h2:eth0, sw:p2]
-  - [r1:lan, sw:p3]
-  - [r1:wan, h3:eth0]
+  - [h1:eth0, br:p1]
+  - [h2:eth0, br:p2]
+  - [r1:lan, br:p3]
+  - [r1:wan, sw:t1]
+  - [h3:eth0, sw:a1]
+  - [h4:eth0, sw:a2]
 ";
 
 fn interrupted(stage: &str, signal: nix::sys::signal::Signal) -> Result<(), String> {

@@ -8,9 +8,20 @@ use nix::sched::{CloneFlags, unshare};
 
 /// A kernel feature a test needs; tests whose feature is missing are skipped, by name, with
 /// the reason, and never counted as passed.
-#[allow(dead_code)]
 #[derive(Clone, Copy, Debug)]
-pub enum Feature {}
+pub enum Feature {
+    /// 802.1Q devices and VLAN-filtering bridges (CONFIG_VLAN_8021Q, CONFIG_BRIDGE_VLAN_FILTERING).
+    NativeVlans,
+}
+
+impl Feature {
+    /// Why the feature is missing on this kernel, or `None` when it is there.
+    pub fn missing(self) -> Option<String> {
+        match self {
+            Feature::NativeVlans => vnet::apply::vlan_support::native_vlans_missing(),
+        }
+    }
+}
 
 pub struct Test {
     pub name: String,
@@ -27,9 +38,14 @@ impl Test {
         }
     }
 
+    pub fn needs(mut self, f: Feature) -> Self {
+        self.needs.push(f);
+        self
+    }
+
     /// Why this test cannot run on this kernel, if it cannot.
     pub fn missing(&self) -> Option<String> {
-        self.needs.first().map(|f| format!("kernel lacks {f:?}"))
+        self.needs.iter().find_map(|f| f.missing())
     }
 
     pub fn into_trial(self, ignored: bool) -> libtest_mimic::Trial {

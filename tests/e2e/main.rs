@@ -9,6 +9,7 @@ use libtest_mimic::{Arguments, Trial};
 mod core;
 mod crash;
 mod harness;
+mod vlan;
 
 fn main() {
     let args = Arguments::from_args();
@@ -20,6 +21,7 @@ fn main() {
     let mut trials = Vec::new();
     trials.extend(core::trials());
     trials.extend(crash::trials());
+    trials.extend(vlan::trials());
     let mut skipped = Vec::new();
     let trials: Vec<Trial> = trials
         .into_iter()
