@@ -282,9 +282,6 @@ impl NetlinkBackend {
                     // The kernel's minimum: ports start forwarding after 2 x 2 s, not 2 x 15 s.
                     b = b.forward_delay(200);
                 }
-                if let Some(sp) = self.spaces.get_mut(ns) {
-                    sp.index = None;
-                }
                 Request::Link(h, b.build(), true)
             }
             Step::AddVeth { a, b, mtu } => {
@@ -297,11 +294,6 @@ impl NetlinkBackend {
                     &self.spaces[&b.ns].file,
                 )
                 .map_err(e)?;
-                for ns in [&a.ns, &b.ns] {
-                    if let Some(sp) = self.spaces.get_mut(ns) {
-                        sp.index = None;
-                    }
-                }
                 Request::Link(root, msg, true)
             }
             Step::SetMaster { ns, dev, master } => {
@@ -345,13 +337,8 @@ impl NetlinkBackend {
                 vid,
             } => {
                 let idx = self.index(step, ns, parent)?;
-                let msg = LinkVlan::new(name, idx, *vid).up().build();
-                let sp = self
-                    .spaces
-                    .get_mut(ns)
-                    .ok_or_else(|| e(io::Error::from_raw_os_error(libc::ENOENT)))?;
-                sp.index = None;
-                Request::Link(sp.handle.clone(), msg, true)
+                let msg = LinkVlan::new(name, idx, *vid).build();
+                Request::Link(self.spaces[ns].handle.clone(), msg, true)
             }
             Step::AddRoute { ns, to, via } => {
                 Request::Route(self.spaces[ns].handle.clone(), *to, *via)
@@ -490,14 +477,28 @@ impl Backend for NetlinkBackend {
         for s in &netlink {
             requests.push((s, self.request(s)?));
         }
-        self.rt.block_on(async {
+        let sent = self.rt.block_on(async {
             stream::iter(requests.into_iter().map(|(s, r)| async move {
                 r.send().await.map_err(|e| StepError::new(s, nl_err(e)))
             }))
             .buffer_unordered(IN_FLIGHT)
             .try_collect::<Vec<()>>()
             .await
-        })?;
+        });
+        // New links make a namespace's index stale; it is dumped again when next needed.
+        for s in &netlink {
+            let created: Vec<&str> = match s {
+                Step::AddVeth { a, b, .. } => vec![&a.ns, &b.ns],
+                Step::AddBridge { ns, .. } | Step::AddVlan { ns, .. } => vec![ns],
+                _ => Vec::new(),
+            };
+            for ns in created {
+                if let Some(sp) = self.spaces.get_mut(ns) {
+                    sp.index = None;
+                }
+            }
+        }
+        sent?;
         Ok(())
     }
 

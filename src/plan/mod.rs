@@ -112,7 +112,8 @@ pub(crate) struct Stages {
     pub settings: Vec<Step>,
     pub bridges: Vec<Step>,
     pub links: Vec<Step>,
-    /// Bridge ports join their bridge before VLAN entries can be set on them.
+    /// Bridge ports join their bridge before VLAN entries can be set on them, and the parents
+    /// of 802.1Q sub-interfaces come up before their children.
     pub ports: Vec<Step>,
     pub vlans: Vec<Step>,
     pub interfaces: Vec<Step>,
@@ -262,6 +263,25 @@ fn plan_host(lab: &Lab, i: usize, mode: VlanMode, st: &mut Stages) {
             });
         }
         // Emulated: the sub-interface is the far end of its VLAN's own veth pair (plan_link).
+        let is_parent = node
+            .interfaces
+            .iter()
+            .any(|x| x.vlan.as_ref().is_some_and(|v| v.0 == iface.name));
+        if is_parent && mode == VlanMode::Native {
+            // An 802.1Q device comes up only on a parent that is up (else ENETDOWN).
+            for addr in &iface.addresses {
+                st.interfaces.push(Step::AddAddress {
+                    ns: ns.clone(),
+                    dev: iface.name.clone(),
+                    addr: *addr,
+                });
+            }
+            st.ports.push(Step::LinkUp {
+                ns: ns.clone(),
+                dev: iface.name.clone(),
+            });
+            continue;
+        }
         address_and_up(&ns, iface, st);
     }
 }

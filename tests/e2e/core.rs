@@ -173,17 +173,24 @@ fn second_up_refuses() -> Result<(), String> {
     let f = file.to_str().unwrap_or_default();
     let _lab = Lab("e2e-twice".into());
     expect_code(&["up", f], 0)?;
-    let before = std::fs::read_dir("/run/netns")
-        .map(|d| d.count())
-        .unwrap_or(0);
+    // Only this lab's namespaces: the tests beside it come and go.
+    let ours = || {
+        std::fs::read_dir("/run/netns")
+            .map(|d| {
+                d.flatten()
+                    .filter(|e| e.file_name().to_string_lossy().starts_with("e2e-twice-"))
+                    .map(|e| e.file_name())
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default()
+    };
+    let before = ours();
     let again = expect_code(&["up", f], 4)?;
     check(
         String::from_utf8_lossy(&again.stderr).contains("already running"),
         || text(&again),
     )?;
-    let after = std::fs::read_dir("/run/netns")
-        .map(|d| d.count())
-        .unwrap_or(0);
+    let after = ours();
     check(before == after, || {
         "the second up changed the namespaces".into()
     })?;
@@ -215,7 +222,8 @@ fn foreign_namespace() -> Result<(), String> {
         || text(&out),
     )?;
     expect_code(&["down", "e2e-foreign"], 0)?;
-    expect_code(&["down", "--all"], 0)?;
+    let state = tempfile::tempdir().map_err(|e| e.to_string())?;
+    crate::harness::expect_code_in(state.path(), &["down", "--all"], 0)?;
     check(std::path::Path::new(marker).exists(), || {
         "down removed a namespace vnet did not create".into()
     })?;
@@ -262,12 +270,24 @@ fn failing_exec_rolls_back() -> Result<(), String> {
 }
 
 fn down_idempotent() -> Result<(), String> {
+    // `down --all` takes down every lab it knows: give it a state directory of its own so the
+    // tests running beside it keep their labs.
+    let state = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let in_own_state =
+        |args: &[&str], code: i32| crate::harness::expect_code_in(state.path(), args, code);
     let (_d1, f1) = pair("e2e-all1");
     let (_d2, f2) = pair("e2e-all2");
-    expect_code(&["up", f1.to_str().unwrap_or_default()], 0)?;
-    expect_code(&["up", f2.to_str().unwrap_or_default()], 0)?;
-    expect_code(&["down", "--all"], 0)?;
-    let again = expect_code(&["down", "e2e-all1"], 0)?;
+    in_own_state(&["up", f1.to_str().unwrap_or_default()], 0)?;
+    in_own_state(&["up", f2.to_str().unwrap_or_default()], 0)?;
+    in_own_state(&["down", "--all"], 0)?;
+    check(
+        std::fs::read_dir(state.path())
+            .map(|d| d.count())
+            .unwrap_or(1)
+            == 0,
+        || "state left after down --all".into(),
+    )?;
+    let again = in_own_state(&["down", "e2e-all1"], 0)?;
     check(
         String::from_utf8_lossy(&again.stdout).contains("not running"),
         || text(&again),

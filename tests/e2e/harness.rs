@@ -126,6 +126,24 @@ pub fn expect_code(args: &[&str], code: i32) -> Result<Output, String> {
     }
 }
 
+/// Like [`expect_code`], with a state directory of the test's own: for `down --all`, which
+/// would otherwise take down the labs of the tests running beside it.
+pub fn expect_code_in(state: &Path, args: &[&str], code: i32) -> Result<Output, String> {
+    let o = vnet(args)
+        .env("VNET_STATE_DIR", state)
+        .output()
+        .map_err(|e| e.to_string())?;
+    if o.status.code() == Some(code) {
+        Ok(o)
+    } else {
+        Err(format!(
+            "`vnet {}` should exit {code}:\n{}",
+            args.join(" "),
+            text(&o)
+        ))
+    }
+}
+
 /// Writes a topology into a temporary file (kept alive by the returned guard).
 pub fn topology(yaml: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("a temp dir");
