@@ -19,6 +19,9 @@ _vnet() {
             vnet,completions)
                 cmd="vnet__subcmd__completions"
                 ;;
+            vnet,doctor)
+                cmd="vnet__subcmd__doctor"
+                ;;
             vnet,down)
                 cmd="vnet__subcmd__down"
                 ;;
@@ -48,6 +51,9 @@ _vnet() {
                 ;;
             vnet__subcmd__help,completions)
                 cmd="vnet__subcmd__help__subcmd__completions"
+                ;;
+            vnet__subcmd__help,doctor)
+                cmd="vnet__subcmd__help__subcmd__doctor"
                 ;;
             vnet__subcmd__help,down)
                 cmd="vnet__subcmd__help__subcmd__down"
@@ -83,7 +89,7 @@ _vnet() {
 
     case "${cmd}" in
         vnet)
-            opts="-h -V --help --version validate plan up verify status exec down test completions help"
+            opts="-h -V --help --version validate plan up verify status exec down test doctor completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -98,6 +104,20 @@ _vnet() {
             ;;
         vnet__subcmd__completions)
             opts="-h --help bash elvish fish powershell zsh"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vnet__subcmd__doctor)
+            opts="-h --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -139,7 +159,7 @@ _vnet() {
             return 0
             ;;
         vnet__subcmd__help)
-            opts="validate plan up verify status exec down test completions help"
+            opts="validate plan up verify status exec down test doctor completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -153,6 +173,20 @@ _vnet() {
             return 0
             ;;
         vnet__subcmd__help__subcmd__completions)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vnet__subcmd__help__subcmd__doctor)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -99,6 +99,12 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = VlanModeArg::Auto)]
         vlan_mode: VlanModeArg,
     },
+    /// Check what this machine's kernel can do for vnet, and what to do about the rest
+    Doctor {
+        /// Print the report as JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// Print a shell completion script
     Completions { shell: clap_complete::Shell },
 }

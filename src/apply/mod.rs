@@ -11,9 +11,9 @@ pub mod errno;
 pub mod exec;
 pub mod netlink;
 pub mod netns;
+pub mod probe;
 #[cfg(test)]
 pub mod record;
-pub mod vlan_support;
 
 use crate::journal::Journal;
 use crate::plan::{Plan, Step};

@@ -7,6 +7,7 @@ use miette::Report;
 use crate::cli::{Cli, Command};
 use crate::topology::{self, LoadError, Loaded};
 
+mod doctor;
 mod down;
 mod exec;
 mod status;
@@ -64,6 +65,7 @@ pub fn dispatch(cli: Cli) -> Outcome {
             progress,
             vlan_mode,
         } => up::test(&file, all_pairs, json, progress, vlan_mode),
+        Command::Doctor { json } => doctor::doctor(json),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "vnet", &mut std::io::stdout());

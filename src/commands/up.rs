@@ -59,7 +59,7 @@ fn choose_vlan_mode(lab: &Lab, requested: VlanModeArg) -> Result<VlanMode, Failu
     }
     let mode = match requested {
         VlanModeArg::Native => {
-            if let Some(missing) = apply::vlan_support::native_vlans_missing() {
+            if let Some(missing) = apply::probe::native_vlans_missing() {
                 return Err(Failure::system(miette!(
                     code = "vnet::no_8021q",
                     help = "use `--vlan-mode emulated` (a bridge per VLAN: same behaviour, no tags on the wire), or a kernel with 802.1Q",
@@ -69,7 +69,7 @@ fn choose_vlan_mode(lab: &Lab, requested: VlanModeArg) -> Result<VlanMode, Failu
             VlanMode::Native
         }
         VlanModeArg::Emulated => VlanMode::Emulated,
-        VlanModeArg::Auto => match apply::vlan_support::native_vlans_missing() {
+        VlanModeArg::Auto => match apply::probe::native_vlans_missing() {
             None => VlanMode::Native,
             Some(_) => VlanMode::Emulated,
         },

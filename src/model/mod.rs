@@ -217,11 +217,48 @@ pub struct Check {
     /// 2: ARP within the broadcast domain; 3: ICMP echo, routed.
     #[serde(default = "layer3")]
     pub layer: u8,
+    #[serde(default)]
+    pub proto: Proto,
+    /// The TCP or UDP port probed.
+    #[serde(default)]
+    pub port: Option<u16>,
+    /// The source address the far end must see.
+    #[serde(default)]
+    pub seen_as: Option<Target>,
+    /// Whether vnet opens a listener when nobody listens on the target.
+    #[serde(default = "yes")]
+    pub listen: bool,
+    /// Nodes the path must pass, in order.
+    #[serde(default)]
+    pub via: Vec<usize>,
     pub at: At,
 }
 
 fn layer3() -> u8 {
     3
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Proto {
+    #[default]
+    Icmp,
+    Tcp,
+    Udp,
+}
+
+impl Proto {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Proto::Icmp => "icmp",
+            Proto::Tcp => "tcp",
+            Proto::Udp => "udp",
+        }
+    }
 }
 
 impl Lab {

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use miette::NamedSource;
 
+pub mod checks;
 pub mod diag;
 pub mod schema;
 pub mod validate;

@@ -10,7 +10,7 @@ use petgraph::unionfind::UnionFind;
 use super::diag::Problems;
 use super::schema::{RawEndpoint, RawLab};
 use crate::model::name::closest;
-use crate::model::{Check, Endpoint, Interface, Lab, Link, Node, NodeKind, Route, Target};
+use crate::model::{Endpoint, Interface, Lab, Link, Node, NodeKind, Route};
 
 /// The Linux bridge refuses a 1025th port (BR_MAX_PORTS).
 pub const BRIDGE_MAX_PORTS: usize = 1024;
@@ -101,11 +101,16 @@ pub fn build(p: &mut Problems, raw: RawLab, lab_name: String) -> Lab {
     addresses(p, &raw, &lab);
     next_hops(p, &raw, &lab);
     loops(p, &raw, &lab);
-    checks(p, &raw, &mut lab);
+    super::checks::checks(p, &raw, &mut lab);
     lab
 }
 
-fn resolve_node(p: &mut Problems, lab: &Lab, name: &str, at: SourceSpan) -> Option<usize> {
+pub(super) fn resolve_node(
+    p: &mut Problems,
+    lab: &Lab,
+    name: &str,
+    at: SourceSpan,
+) -> Option<usize> {
     if let Some(i) = lab.node_index(name) {
         return Some(i);
     }
@@ -436,102 +441,5 @@ fn loops(p: &mut Problems, raw: &RawLab, lab: &Lab) {
                 Some("remove one link of the loop, or set `stp: true` on the bridges in it".into()),
             );
         }
-    }
-}
-
-fn checks(p: &mut Problems, raw: &RawLab, lab: &mut Lab) {
-    for rc in &raw.checks {
-        let from = resolve_node(p, lab, &rc.from.v, rc.from.at);
-        let to = match rc.to.v.parse::<IpAddr>() {
-            Ok(a) => Some(Target::Addr(a)),
-            Err(_) if rc.to.v.contains('/') => {
-                p.error(
-                    "address",
-                    format!("`{}` is not a single address", rc.to.v),
-                    rc.to.at,
-                    "a check probes an address or a node",
-                    rc.to
-                        .v
-                        .split_once('/')
-                        .map(|(a, _)| format!("write `to: {a}`")),
-                );
-                None
-            }
-            Err(_) => resolve_node(p, lab, &rc.to.v, rc.to.at).map(Target::Node),
-        };
-        let (Some(from), Some(to)) = (from, to) else {
-            continue;
-        };
-        if lab.addresses(from).next().is_none() {
-            p.error(
-                "check_source",
-                format!("`{}` has no address to probe from", lab.nodes[from].name),
-                rc.from.at,
-                "no IP address on this node",
-                Some("give one of its interfaces an address".into()),
-            );
-            continue;
-        }
-        if let Target::Node(t) = to {
-            let families: Vec<bool> = lab.addresses(from).map(|a| a.addr().is_ipv4()).collect();
-            if !lab
-                .addresses(t)
-                .any(|a| families.contains(&a.addr().is_ipv4()))
-            {
-                p.error(
-                    "check_target",
-                    format!(
-                        "`{}` has no address `{}` could reach",
-                        lab.nodes[t].name, lab.nodes[from].name
-                    ),
-                    rc.to.at,
-                    "no address of a family the source has",
-                    None,
-                );
-                continue;
-            }
-        }
-        if let Target::Addr(a) = to
-            && !lab
-                .addresses(from)
-                .any(|n| n.addr().is_ipv4() == a.is_ipv4())
-        {
-            p.error(
-                "check_family",
-                format!(
-                    "`{}` has no IPv{} address to probe {a} from",
-                    lab.nodes[from].name,
-                    if a.is_ipv4() { 4 } else { 6 }
-                ),
-                rc.to.at,
-                "other IP version than the source's",
-                None,
-            );
-            continue;
-        }
-        let layer = rc.layer.as_ref().map_or(3, |l| l.v);
-        if layer == 2 {
-            let v4 = match to {
-                Target::Addr(a) => a.is_ipv4(),
-                Target::Node(t) => lab.addresses(t).any(|a| a.addr().is_ipv4()),
-            };
-            if !v4 {
-                p.error(
-                    "layer",
-                    "a layer-2 check needs an IPv4 address to ask for",
-                    rc.to.at,
-                    "no IPv4 address here",
-                    Some("layer-2 checks ask with ARP, which is IPv4's".into()),
-                );
-                continue;
-            }
-        }
-        lab.checks.push(Check {
-            from,
-            to,
-            reach: rc.reach,
-            layer,
-            at: rc.at.into(),
-        });
     }
 }

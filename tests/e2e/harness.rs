@@ -18,7 +18,7 @@ impl Feature {
     /// Why the feature is missing on this kernel, or `None` when it is there.
     pub fn missing(self) -> Option<String> {
         match self {
-            Feature::NativeVlans => vnet::apply::vlan_support::native_vlans_missing(),
+            Feature::NativeVlans => vnet::apply::probe::native_vlans_missing(),
         }
     }
 }

@@ -8,6 +8,7 @@ use libtest_mimic::{Arguments, Trial};
 
 mod core;
 mod crash;
+mod doctor;
 mod harness;
 mod vlan;
 
@@ -21,6 +22,7 @@ fn main() {
     let mut trials = Vec::new();
     trials.extend(core::trials());
     trials.extend(crash::trials());
+    trials.extend(doctor::trials());
     trials.extend(vlan::trials());
     let mut skipped = Vec::new();
     let trials: Vec<Trial> = trials

@@ -34,7 +34,7 @@ fn office() -> String {
 /// Native when the kernel has 802.1Q (the stock-kernel lane must), emulated otherwise; and
 /// `--vlan-mode native` on a kernel without it fails before creating anything.
 fn mode_follows_kernel() -> Result<(), String> {
-    let native = vnet::apply::vlan_support::native_vlans_missing().is_none();
+    let native = vnet::apply::probe::native_vlans_missing().is_none();
     if std::env::var_os("VNET_KERNEL_LANE").is_some() {
         check(native, || {
             "the stock kernel must build VLANs natively".into()

@@ -118,6 +118,18 @@ pub(super) fn read_check(p: &mut Problems, n: &Node) -> Option<RawCheck> {
             None
         }
     });
+    let proto = f.get("proto").and_then(|v| string(p, v, "proto"));
+    let seen_as = f.get("seen_as").and_then(|v| string(p, v, "seen_as"));
+    let listen = f.get("listen").and_then(|v| boolean(p, v, "listen"));
+    let via = f
+        .get("via")
+        .map(|v| {
+            one_or_many(v)
+                .into_iter()
+                .filter_map(|n| string(p, n, "via"))
+                .collect()
+        })
+        .unwrap_or_default();
     f.finish(p, CHECK_KEYS, "an expectation");
     let (Some(from), Some(to)) = (from, to) else {
         p.error(
@@ -137,6 +149,10 @@ pub(super) fn read_check(p: &mut Problems, n: &Node) -> Option<RawCheck> {
         to,
         reach: reach.flatten().unwrap_or(true),
         layer,
+        proto,
+        seen_as,
+        listen,
+        via,
         at: n.span,
     })
 }

@@ -112,6 +112,14 @@ pub struct RawCheck {
     pub reach: bool,
     /// 3 (default): ICMP echo; 2: an ARP request answered, whatever the subnets.
     pub layer: Option<Sp<u8>>,
+    /// `icmp` (default), `tcp` or `udp`.
+    pub proto: Option<Sp<String>>,
+    /// The source address the target must see (proves NAT, or its absence).
+    pub seen_as: Option<Sp<String>>,
+    /// `false`: a service the user started must answer; vnet opens no listener.
+    pub listen: Option<bool>,
+    /// Nodes the packets must pass, in order (traceroute).
+    pub via: Vec<Sp<String>>,
     pub at: SourceSpan,
 }
 
@@ -121,7 +129,9 @@ pub(super) const BRIDGE_KEYS: &[&str] = &["kind", "stp", "addresses", "exec"];
 pub(super) const IFACE_KEYS: &[&str] = &["addresses", "mac", "mtu"];
 pub(super) const ROUTE_KEYS: &[&str] = &["to", "via"];
 pub(super) const LINK_KEYS: &[&str] = &["endpoints", "mtu"];
-pub(super) const CHECK_KEYS: &[&str] = &["from", "to", "reach", "layer"];
+pub(super) const CHECK_KEYS: &[&str] = &[
+    "from", "to", "reach", "layer", "proto", "seen_as", "listen", "via",
+];
 pub(super) const SWITCH_KEYS: &[&str] =
     &["kind", "ports", "svi", "gateway", "routes", "stp", "exec"];
 pub(super) const PORT_KEYS: &[&str] = &["vlan", "trunk", "native", "allow"];

@@ -1,0 +1,237 @@
+//! The `expect:` list: who probes whom, how (ICMP, ARP, TCP, UDP), and what must be seen.
+
+use std::net::{IpAddr, SocketAddr};
+
+use super::diag::Problems;
+use super::schema::{RawCheck, RawLab, Sp};
+use super::validate::resolve_node;
+use crate::model::{Check, Lab, Proto, Target};
+
+/// `to:` as written: a node or an address, maybe with a port (`web:80`, `10.0.0.1:80`,
+/// `[fd00::1]:80`).
+fn parse_target(p: &mut Problems, lab: &Lab, to: &Sp<String>) -> Option<(Target, Option<u16>)> {
+    let text = to.v.as_str();
+    if let Ok(a) = text.parse::<IpAddr>() {
+        return Some((Target::Addr(a), None));
+    }
+    if let Ok(sa) = text.parse::<SocketAddr>() {
+        return Some((Target::Addr(sa.ip()), Some(sa.port())));
+    }
+    if text.contains('/') {
+        p.error(
+            "address",
+            format!("`{text}` is not a single address"),
+            to.at,
+            "a check probes an address or a node",
+            text.split_once('/')
+                .map(|(a, _)| format!("write `to: {a}`")),
+        );
+        return None;
+    }
+    let (node, port) = match text.rsplit_once(':') {
+        Some((node, port)) if !node.contains(':') => match port.parse::<u16>() {
+            Ok(port) if port > 0 => (node, Some(port)),
+            _ => {
+                p.error(
+                    "port",
+                    format!("`{port}` is not a port number"),
+                    to.at,
+                    "expected NODE:PORT with a port from 1 to 65535",
+                    None,
+                );
+                return None;
+            }
+        },
+        _ => (text, None),
+    };
+    resolve_node(p, lab, node, to.at).map(|n| (Target::Node(n), port))
+}
+
+fn proto(p: &mut Problems, rc: &RawCheck) -> Option<Proto> {
+    let Some(text) = &rc.proto else {
+        return Some(Proto::Icmp);
+    };
+    match text.v.as_str() {
+        "icmp" => Some(Proto::Icmp),
+        "tcp" => Some(Proto::Tcp),
+        "udp" => Some(Proto::Udp),
+        other => {
+            p.error(
+                "proto",
+                format!("unknown protocol `{other}`"),
+                text.at,
+                "vnet probes icmp, tcp and udp",
+                None,
+            );
+            None
+        }
+    }
+}
+
+pub fn checks(p: &mut Problems, raw: &RawLab, lab: &mut Lab) {
+    for rc in &raw.checks {
+        if let Some(c) = check(p, lab, rc) {
+            lab.checks.push(c);
+        }
+    }
+}
+
+fn check(p: &mut Problems, lab: &Lab, rc: &RawCheck) -> Option<Check> {
+    let from = resolve_node(p, lab, &rc.from.v, rc.from.at);
+    let to = parse_target(p, lab, &rc.to);
+    let proto = proto(p, rc);
+    let via: Vec<Option<usize>> = rc
+        .via
+        .iter()
+        .map(|v| resolve_node(p, lab, &v.v, v.at))
+        .collect();
+    let seen_as = rc
+        .seen_as
+        .as_ref()
+        .and_then(|s| match s.v.parse::<IpAddr>() {
+            Ok(a) => Some(Target::Addr(a)),
+            Err(_) => resolve_node(p, lab, &s.v, s.at).map(Target::Node),
+        });
+    let (from, (to, port), proto) = (from?, to?, proto?);
+    let via: Vec<usize> = via.into_iter().collect::<Option<_>>()?;
+    if lab.addresses(from).next().is_none() {
+        p.error(
+            "check_source",
+            format!("`{}` has no address to probe from", lab.nodes[from].name),
+            rc.from.at,
+            "no IP address on this node",
+            Some("give one of its interfaces an address".into()),
+        );
+        return None;
+    }
+    let families: Vec<bool> = lab.addresses(from).map(|a| a.addr().is_ipv4()).collect();
+    match to {
+        Target::Node(t)
+            if !lab
+                .addresses(t)
+                .any(|a| families.contains(&a.addr().is_ipv4())) =>
+        {
+            p.error(
+                "check_target",
+                format!(
+                    "`{}` has no address `{}` could reach",
+                    lab.nodes[t].name, lab.nodes[from].name
+                ),
+                rc.to.at,
+                "no address of a family the source has",
+                None,
+            );
+            return None;
+        }
+        Target::Addr(a) if !families.contains(&a.is_ipv4()) => {
+            p.error(
+                "check_family",
+                format!(
+                    "`{}` has no IPv{} address to probe {a} from",
+                    lab.nodes[from].name,
+                    if a.is_ipv4() { 4 } else { 6 }
+                ),
+                rc.to.at,
+                "other IP version than the source's",
+                None,
+            );
+            return None;
+        }
+        _ => {}
+    }
+    let layer = rc.layer.as_ref().map_or(3, |l| l.v);
+    if layer == 2 {
+        let v4 = match to {
+            Target::Addr(a) => a.is_ipv4(),
+            Target::Node(t) => lab.addresses(t).any(|a| a.addr().is_ipv4()),
+        };
+        if !v4 {
+            p.error(
+                "layer",
+                "a layer-2 check needs an IPv4 address to ask for",
+                rc.to.at,
+                "no IPv4 address here",
+                Some("layer-2 checks ask with ARP, which is IPv4's".into()),
+            );
+            return None;
+        }
+        if proto != Proto::Icmp || port.is_some() || !via.is_empty() || rc.seen_as.is_some() {
+            p.error(
+                "layer",
+                "a layer-2 check only asks for an address",
+                rc.at,
+                "`proto`, ports, `via` and `seen_as` are layer 3 and above",
+                None,
+            );
+            return None;
+        }
+    }
+    match (proto, port) {
+        (Proto::Icmp, Some(_)) => {
+            p.error(
+                "port",
+                "an ICMP check has no port",
+                rc.to.at,
+                "a port here needs `proto: tcp` or `proto: udp`",
+                Some("add `proto: tcp` (or udp), or drop the port".into()),
+            );
+            return None;
+        }
+        (Proto::Tcp | Proto::Udp, None) => {
+            p.error(
+                "port",
+                format!("a {} check needs a port", proto.as_str()),
+                rc.to.at,
+                "no port",
+                Some(format!("write `to: {}:PORT`", rc.to.v)),
+            );
+            return None;
+        }
+        _ => {}
+    }
+    if let Some(s) = &rc.seen_as {
+        if proto == Proto::Icmp {
+            p.error(
+                "seen_as",
+                "`seen_as` needs a TCP or UDP check",
+                s.at,
+                "only vnet's listener can tell who connected",
+                Some("add `proto: tcp` and a port".into()),
+            );
+            return None;
+        }
+        if rc.listen == Some(false) {
+            p.error(
+                "seen_as",
+                "`seen_as` needs vnet's own listener",
+                s.at,
+                "with `listen: false` vnet cannot see who connected",
+                None,
+            );
+            return None;
+        }
+        seen_as.as_ref()?;
+    }
+    if !via.is_empty() && !rc.reach {
+        p.error(
+            "via",
+            "`via` needs a check that must reach",
+            rc.at,
+            "a path is only known when the packets arrive",
+            None,
+        );
+        return None;
+    }
+    Some(Check {
+        from,
+        to,
+        reach: rc.reach,
+        layer,
+        proto,
+        port,
+        seen_as,
+        listen: rc.listen.unwrap_or(true),
+        via,
+        at: rc.at.into(),
+    })
+}
