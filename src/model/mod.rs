@@ -80,6 +80,9 @@ pub struct Node {
     /// A layer-3 switch's interfaces into its VLANs; also listed in `interfaces` as `vlanN`.
     #[serde(default)]
     pub svis: Vec<Svi>,
+    /// A router's address translation.
+    #[serde(default)]
+    pub nat: Option<Nat>,
     pub at: At,
 }
 
@@ -138,6 +141,22 @@ impl PortMode {
                 .collect(),
         }
     }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Nat {
+    /// Interfaces out of which sources are rewritten to the interface's address.
+    pub masquerade: Vec<String>,
+    pub publish: Vec<Publish>,
+}
+
+/// A published port: connections arriving `on` an interface for `port` go to `to`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Publish {
+    pub on: String,
+    pub proto: Proto,
+    pub port: u16,
+    pub to: std::net::SocketAddr,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -242,7 +261,7 @@ fn yes() -> bool {
     true
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Proto {
     #[default]
@@ -277,6 +296,11 @@ impl Lab {
             .interfaces
             .iter()
             .flat_map(|i| i.addresses.iter().copied())
+    }
+
+    /// The node that has this address, if any.
+    pub fn owner(&self, addr: IpAddr) -> Option<usize> {
+        (0..self.nodes.len()).find(|&n| self.addresses(n).any(|a| a.addr() == addr))
     }
 
     /// How a check's target reads in reports: the node's name or the address.

@@ -8,6 +8,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+mod nat;
 mod security;
 pub mod step;
 mod switch;
@@ -117,7 +118,8 @@ pub(crate) struct Stages {
     pub ports: Vec<Step>,
     pub vlans: Vec<Step>,
     pub interfaces: Vec<Step>,
-    pub security: Vec<Step>,
+    /// nftables: port security on switches, NAT on routers.
+    pub firewall: Vec<Step>,
     pub routes: Vec<Step>,
     pub exec: Vec<Step>,
 }
@@ -145,6 +147,12 @@ pub fn plan(lab: &Lab, mode: VlanMode) -> Plan {
             NodeKind::Switch => switch::plan_switch(lab, i, mode, &mut st),
             NodeKind::Bridge => plan_bridge(lab, i, &mut st),
             NodeKind::Host | NodeKind::Router => plan_host(lab, i, mode, &mut st),
+        }
+        if let Some(ruleset) = node.nat.as_ref().map(nat::ruleset) {
+            st.firewall.push(Step::Nft {
+                ns: ns.clone(),
+                ruleset,
+            });
         }
         for gw in &node.gateways {
             let to = if gw.is_ipv4() { "0.0.0.0/0" } else { "::/0" };
@@ -179,7 +187,7 @@ pub fn plan(lab: &Lab, mode: VlanMode) -> Plan {
         ("ports", st.ports),
         ("vlans", st.vlans),
         ("interfaces", st.interfaces),
-        ("security", st.security),
+        ("firewall", st.firewall),
         ("routes", st.routes),
         ("exec", st.exec),
     ];

@@ -104,6 +104,6 @@ pub(super) fn plan_switch(lab: &Lab, i: usize, mode: VlanMode, st: &mut Stages) 
         }
     }
     if let Some(ruleset) = super::security::ruleset(node) {
-        st.security.push(Step::Nft { ns, ruleset });
+        st.firewall.push(Step::Nft { ns, ruleset });
     }
 }

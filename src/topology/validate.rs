@@ -84,6 +84,23 @@ pub fn build(p: &mut Problems, raw: RawLab, lab_name: String) -> Lab {
             exec: rn.exec.clone(),
             stp: rn.stp,
             ports: Vec::new(),
+            nat: rn.nat.as_ref().map(|n| crate::model::Nat {
+                masquerade: n.masquerade.iter().map(|m| m.v.clone()).collect(),
+                publish: n
+                    .publish
+                    .iter()
+                    .map(|r| crate::model::Publish {
+                        on: r.on.v.clone(),
+                        proto: if r.proto.v == "udp" {
+                            crate::model::Proto::Udp
+                        } else {
+                            crate::model::Proto::Tcp
+                        },
+                        port: r.port.v,
+                        to: r.to.v,
+                    })
+                    .collect(),
+            }),
             svis: rn
                 .svis
                 .iter()
@@ -96,6 +113,7 @@ pub fn build(p: &mut Problems, raw: RawLab, lab_name: String) -> Lab {
         });
     }
     links(p, &raw, &mut lab);
+    nat_interfaces(p, &raw, &lab);
     super::vlan::ports_and_vlans(p, &raw, &mut lab);
     unused_interfaces(p, &raw);
     addresses(p, &raw, &lab);
@@ -440,6 +458,52 @@ fn loops(p: &mut Problems, raw: &RawLab, lab: &Lab) {
                 "broadcasts would circle this loop forever",
                 Some("remove one link of the loop, or set `stp: true` on the bridges in it".into()),
             );
+        }
+    }
+}
+
+/// NAT rules name the router's own interfaces; published ports lead somewhere in the lab.
+fn nat_interfaces(p: &mut Problems, raw: &RawLab, lab: &Lab) {
+    for (ni, rn) in raw.nodes.iter().enumerate() {
+        let Some(nat) = &rn.nat else { continue };
+        let names: Vec<&str> = lab.nodes[ni]
+            .interfaces
+            .iter()
+            .map(|i| i.name.as_str())
+            .collect();
+        let on = nat
+            .masquerade
+            .iter()
+            .chain(nat.publish.iter().map(|r| &r.on));
+        for i in on {
+            if !names.contains(&i.v.as_str()) {
+                let help =
+                    closest(&i.v, names.iter().copied()).map(|n| format!("did you mean `{n}`?"));
+                p.error(
+                    "nat",
+                    format!("router `{}` has no interface `{}`", rn.name.v, i.v),
+                    i.at,
+                    "not among its interfaces",
+                    help,
+                );
+            }
+        }
+        for r in &nat.publish {
+            if lab.owner(r.to.v.ip()).is_none() {
+                let w = p
+                    .new_problem(
+                        "publish",
+                        format!(
+                            "no node has {}, where port {} is published to",
+                            r.to.v.ip(),
+                            r.port.v
+                        ),
+                    )
+                    .label(r.to.at, "not an address in this lab")
+                    .help("connections to the published port will go nowhere")
+                    .warning();
+                p.push(w);
+            }
         }
     }
 }

@@ -141,7 +141,9 @@ impl<'de> Visitor<'de> for ValueVisitor {
 /// Parses YAML text into a spanned tree; the error is serde-saphyr's, rendered by the caller.
 pub fn parse(text: &str) -> Result<Node, serde_saphyr::Error> {
     // Without the crate's own snippet the miette report is labelled with our file name.
-    let options = serde_saphyr::options! { with_snippet: false };
+    // YAML 1.2 booleans only: `on:` (a published port's interface) and `no` (Norway) are
+    // words, not `true` and `false`.
+    let options = serde_saphyr::options! { with_snippet: false, strict_booleans: true };
     serde_saphyr::from_str_with_options::<Node>(text, options)
 }
 

@@ -26,6 +26,8 @@ pub enum Outcome {
     },
     /// The source could not even send: no route, or the kernel refused.
     NotSent(String),
+    /// The far end answered with a reset (TCP) or port unreachable (UDP): reachable, closed.
+    Refused,
 }
 
 impl Outcome {
@@ -84,7 +86,7 @@ pub fn probe_all(probes: &[(String, IpAddr)], timing: &Timing) -> Vec<Outcome> {
     results
 }
 
-fn random_token() -> u64 {
+pub(crate) fn random_token() -> u64 {
     let mut b = [0u8; 8];
     if let Ok(mut f) = File::open("/dev/urandom") {
         use std::io::Read;
@@ -243,7 +245,7 @@ fn from_source(
 
 /// Lets only echo replies and ICMP errors through to the socket: the echo requests other
 /// probes send into this namespace are filtered in the kernel.
-fn only_answers(s: &Socket, v4: bool) -> io::Result<()> {
+pub(super) fn only_answers(s: &Socket, v4: bool) -> io::Result<()> {
     let fd = s.as_raw_fd();
     let r = if v4 {
         // ICMP_FILTER (SOL_RAW, 1): a bit set means "drop this type".
@@ -300,7 +302,7 @@ fn set_rcvbuf_force(s: &Socket, bytes: libc::c_int) -> io::Result<()> {
     }
 }
 
-fn receive(sock: &Socket, v4: bool) -> Option<(IpAddr, Vec<u8>)> {
+pub(super) fn receive(sock: &Socket, v4: bool) -> Option<(IpAddr, Vec<u8>)> {
     let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 1500];
     let (n, addr) = sock.recv_from(&mut buf).ok()?;
     // SAFETY: recv_from initialised the first `n` bytes.
@@ -313,7 +315,7 @@ fn receive(sock: &Socket, v4: bool) -> Option<(IpAddr, Vec<u8>)> {
     Some((from, bytes))
 }
 
-fn echo_request(v4: bool, ident: u16, seq: u16, token: u64) -> Vec<u8> {
+pub(super) fn echo_request(v4: bool, ident: u16, seq: u16, token: u64) -> Vec<u8> {
     let mut p = vec![if v4 { 8 } else { 128 }, 0, 0, 0];
     p.extend_from_slice(&ident.to_be_bytes());
     p.extend_from_slice(&seq.to_be_bytes());
@@ -339,18 +341,18 @@ fn checksum(data: &[u8]) -> u16 {
     !(sum as u16)
 }
 
-enum Kind {
+pub(super) enum Kind {
     Echo,
     Error(&'static str),
 }
 
-struct Parsed {
-    ident: u16,
-    kind: Kind,
+pub(super) struct Parsed {
+    pub ident: u16,
+    pub kind: Kind,
 }
 
 /// Reads an echo reply, or an ICMP error that quotes one of our requests.
-fn parse(packet: &[u8], v4: bool, token: u64) -> Option<Parsed> {
+pub(super) fn parse(packet: &[u8], v4: bool, token: u64) -> Option<Parsed> {
     let icmp = if v4 {
         let ihl = usize::from(packet.first()? & 0x0f) * 4;
         packet.get(ihl..)?

@@ -8,18 +8,24 @@ use serde::Serialize;
 pub mod arp;
 pub mod icmp;
 pub mod report;
+pub mod trace;
+pub mod transport;
 
-use crate::model::{Lab, NodeKind, Target};
+use crate::model::{Lab, NodeKind, Proto, Target};
 use icmp::Outcome;
 
 /// One probe's verdict, as reported.
 #[derive(Debug, Clone, Serialize)]
 pub struct Row {
     pub layer: u8,
+    pub proto: &'static str,
     pub from: String,
     pub to: String,
     pub address: IpAddr,
     pub expect: bool,
+    /// What was expected, in words, when it is more than reaching.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub expect_text: String,
     pub got: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rtt_ms: Option<f64>,
@@ -60,6 +66,7 @@ fn got(o: &Outcome) -> String {
         Outcome::Timeout => "no reply".into(),
         Outcome::Unreachable { from, why } => format!("{why} (from {from})"),
         Outcome::NotSent(e) => format!("not sent: {e}"),
+        Outcome::Refused => "refused (nothing listens)".into(),
     }
 }
 
@@ -92,13 +99,37 @@ fn l2_interfaces(lab: &Lab, node: usize) -> Vec<String> {
         .collect()
 }
 
-/// Runs the lab's checks (all at once): ICMP for layer 3, ARP for layer 2.
+/// Where a connection to `addr:port` lands: the node with that address, or, when that node
+/// publishes the port, the node it is published to. `None` when no node of the lab has it.
+fn landing(lab: &Lab, addr: IpAddr, proto: Proto, port: u16) -> Option<(String, u16)> {
+    let owner = lab.owner(addr)?;
+    let published = lab.nodes[owner].nat.as_ref().and_then(|n| {
+        n.publish
+            .iter()
+            .find(|p| p.proto == proto && p.port == port)
+    });
+    match published {
+        Some(p) => lab.owner(p.to.ip()).map(|n| (lab.netns(n), p.to.port())),
+        None => Some((lab.netns(owner), port)),
+    }
+}
+
+/// One probe of a check, and where its answer will be.
+enum Job {
+    Arp(usize),
+    Icmp(usize),
+    Trace(usize),
+    Transport(usize),
+}
+
+/// Runs the lab's checks, all at once: ARP for layer 2, ICMP echo for layer 3, TTL-limited
+/// echo for `via`, TCP or UDP (with vnet's listeners) for ports.
 pub fn checks(lab: &Lab, timing: &icmp::Timing) -> Verdict {
     let start = Instant::now();
-    let mut meta = Vec::new();
-    let mut l3 = Vec::new();
-    let mut l2 = Vec::new();
-    for c in &lab.checks {
+    let mut jobs = Vec::new();
+    let (mut l2, mut l3, mut traces, mut transports) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (ci, c) in lab.checks.iter().enumerate() {
         let targets: Vec<IpAddr> = if c.layer == 2 {
             match &c.to {
                 Target::Addr(a) => vec![*a],
@@ -112,38 +143,179 @@ pub fn checks(lab: &Lab, timing: &icmp::Timing) -> Verdict {
             addresses(lab, c.from, &c.to)
         };
         for a in targets {
-            let slot = match (c.layer, a) {
-                (2, IpAddr::V4(v4)) => {
+            let job = match (c.layer, a, c.proto, c.port) {
+                (2, IpAddr::V4(v4), _, _) => {
                     l2.push(arp::Probe {
                         ns: lab.netns(c.from),
                         ifaces: l2_interfaces(lab, c.from),
                         target: v4,
                     });
-                    (2, l2.len() - 1)
+                    Job::Arp(l2.len() - 1)
+                }
+                (_, _, Proto::Tcp | Proto::Udp, Some(port)) => {
+                    transports.push(transport::Probe {
+                        src_ns: lab.netns(c.from),
+                        dst: std::net::SocketAddr::new(a, port),
+                        proto: c.proto,
+                        listen_at: if c.listen {
+                            landing(lab, a, c.proto, port)
+                        } else {
+                            None
+                        },
+                    });
+                    Job::Transport(transports.len() - 1)
+                }
+                _ if !c.via.is_empty() => {
+                    traces.push((lab.netns(c.from), a));
+                    Job::Trace(traces.len() - 1)
                 }
                 _ => {
                     l3.push((lab.netns(c.from), a));
-                    (3, l3.len() - 1)
+                    Job::Icmp(l3.len() - 1)
                 }
             };
-            meta.push((c.from, lab.target_label(&c.to), a, c.reach, slot));
+            jobs.push((ci, a, job));
         }
     }
-    let (o3, o2) = std::thread::scope(|s| {
+    let (o2, o3, ot, ox) = std::thread::scope(|s| {
         let t2 = s.spawn(|| arp::probe_all(&l2, timing));
+        let tt = s.spawn(|| trace::trace_all(&traces, timing));
+        let tx = s.spawn(|| transport::probe_all(&transports, timing));
         let o3 = icmp::probe_all(&l3, timing);
-        (o3, t2.join().unwrap_or_default())
+        (
+            t2.join().unwrap_or_default(),
+            o3,
+            tt.join().unwrap_or_default(),
+            tx.join().unwrap_or_default(),
+        )
     });
-    let rows = meta
+    let rows = jobs
         .into_iter()
-        .map(|(from, to, address, expect, (layer, i))| {
-            let o = if layer == 2 { o2.get(i) } else { o3.get(i) }
-                .cloned()
-                .unwrap_or(Outcome::Timeout);
-            row(lab, layer, from, to, address, expect, &o)
+        .map(|(ci, address, job)| {
+            let c = &lab.checks[ci];
+            let to = match (&c.to, c.port) {
+                (t, Some(port)) => format!("{}:{port}", lab.target_label(t)),
+                (t, None) => lab.target_label(t),
+            };
+            let mut r = match job {
+                Job::Arp(i) => row(
+                    lab,
+                    2,
+                    c.from,
+                    to,
+                    address,
+                    c.reach,
+                    o2.get(i).unwrap_or(&Outcome::Timeout),
+                ),
+                Job::Icmp(i) => row(
+                    lab,
+                    3,
+                    c.from,
+                    to,
+                    address,
+                    c.reach,
+                    o3.get(i).unwrap_or(&Outcome::Timeout),
+                ),
+                Job::Trace(i) => {
+                    traced(lab, c, to, address, ot.get(i).cloned().unwrap_or_default())
+                }
+                Job::Transport(i) => {
+                    let res = ox.get(i).cloned().unwrap_or(transport::Result {
+                        outcome: Outcome::Timeout,
+                        peer: None,
+                    });
+                    seen(lab, c, to, address, res)
+                }
+            };
+            r.proto = c.proto.as_str();
+            r
         })
         .collect();
     verdict(rows, start)
+}
+
+/// A TCP/UDP row: reached or not, and, with `seen_as`, whether the listener saw that source.
+fn seen(
+    lab: &Lab,
+    c: &crate::model::Check,
+    to: String,
+    address: IpAddr,
+    res: transport::Result,
+) -> Row {
+    let mut r = row(lab, 3, c.from, to, address, c.reach, &res.outcome);
+    if let (Outcome::Reply { .. }, Some(peer)) = (&res.outcome, res.peer) {
+        r.got = format!("connected, seen as {}", name_of(lab, peer));
+    }
+    if let Some(expected) = &c.seen_as {
+        let want: Vec<IpAddr> = match expected {
+            Target::Addr(a) => vec![*a],
+            Target::Node(n) => lab.addresses(*n).map(|a| a.addr()).collect(),
+        };
+        let ok = res.peer.is_some_and(|p| want.contains(&p));
+        if res.outcome.reached() && res.peer.is_none() {
+            r.got = "connected, but not to vnet's listener: source unknown".into();
+        }
+        r.pass &= ok;
+        r.expect_text = format!("seen as {}", lab.target_label(expected));
+    }
+    r
+}
+
+/// An address, with the node that has it when there is one: `10.0.0.1 (r1)`.
+fn name_of(lab: &Lab, a: IpAddr) -> String {
+    match lab.owner(a) {
+        Some(n) => format!("{a} ({})", lab.nodes[n].name),
+        None => a.to_string(),
+    }
+}
+
+/// A `via` row: the hops seen, and whether the listed nodes were among them, in order.
+fn traced(
+    lab: &Lab,
+    c: &crate::model::Check,
+    to: String,
+    address: IpAddr,
+    path: trace::Path,
+) -> Row {
+    let owners: Vec<Option<usize>> = path
+        .hops
+        .iter()
+        .map(|h| h.and_then(|a| lab.owner(a)))
+        .collect();
+    let mut want = c.via.iter().peekable();
+    for o in owners.iter().flatten() {
+        if want.peek() == Some(&o) {
+            want.next();
+        }
+    }
+    let in_order = want.peek().is_none();
+    let hops: Vec<String> = path
+        .hops
+        .iter()
+        .map(|h| match h {
+            Some(a) => lab
+                .owner(*a)
+                .map_or(a.to_string(), |n| lab.nodes[n].name.clone()),
+            None => "*".into(),
+        })
+        .collect();
+    let via: Vec<&str> = c.via.iter().map(|n| lab.nodes[*n].name.as_str()).collect();
+    Row {
+        layer: 3,
+        proto: "icmp",
+        from: lab.nodes[c.from].name.clone(),
+        to,
+        address,
+        expect: c.reach,
+        expect_text: format!("via {}", via.join(" → ")),
+        got: match (&path.error, path.reached) {
+            (Some(e), _) => format!("path {} then {e}", hops.join(" → ")),
+            (None, true) => format!("path {}", hops.join(" → ")),
+            (None, false) => format!("no reply; path {}", hops.join(" → ")),
+        },
+        rtt_ms: None,
+        pass: path.reached && in_order,
+    }
 }
 
 fn row(
@@ -157,10 +329,12 @@ fn row(
 ) -> Row {
     Row {
         layer,
+        proto: "icmp",
         from: lab.nodes[from].name.clone(),
         to,
         address,
         expect,
+        expect_text: String::new(),
         got: got(o),
         rtt_ms: rtt(o),
         pass: o.reached() == expect,

@@ -13,7 +13,7 @@ struct Line {
     from: String,
     to: String,
     address: String,
-    expect: &'static str,
+    expect: String,
     got: String,
     rtt: String,
     verdict: &'static str,
@@ -39,15 +39,19 @@ pub fn table(v: &Verdict) -> String {
 
 fn line(r: &Row) -> Line {
     Line {
-        layer: if r.layer == 2 {
-            "L2 arp".into()
-        } else {
-            "L3 icmp".into()
+        layer: match (r.layer, r.proto) {
+            (2, _) => "L2 arp".into(),
+            (_, "icmp") => "L3 icmp".into(),
+            (_, proto) => format!("L4 {proto}"),
         },
         from: r.from.clone(),
         to: r.to.clone(),
         address: r.address.to_string(),
-        expect: if r.expect { "reach" } else { "no reach" },
+        expect: match (r.expect, r.expect_text.is_empty()) {
+            (true, true) => "reach".into(),
+            (true, false) => format!("reach, {}", r.expect_text),
+            (false, _) => "no reach".into(),
+        },
         got: r.got.clone(),
         rtt: r
             .rtt_ms

@@ -14,7 +14,7 @@ const STAGES: &[&str] = &[
     "ports",
     "vlans",
     "interfaces",
-    "security",
+    "firewall",
     "routes",
     "exec",
 ];

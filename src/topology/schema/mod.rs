@@ -10,6 +10,7 @@ use miette::SourceSpan;
 
 mod fields;
 mod link;
+mod nat;
 mod node;
 mod switch;
 
@@ -18,6 +19,7 @@ use super::yaml::{Node, Value};
 use crate::model::NodeKind;
 use crate::model::name::lab_name_problem;
 use fields::{Fields, list, name_key, string};
+pub use nat::{RawNat, RawPublish};
 
 /// A value with the place it was written.
 #[derive(Debug, Clone)]
@@ -49,6 +51,8 @@ pub struct RawNode {
     pub ports: Vec<RawPort>,
     /// A layer-3 switch's interfaces into its VLANs (`svi: {10: 10.0.10.1/24}`).
     pub svis: Vec<RawSvi>,
+    /// A router's address translation.
+    pub nat: Option<RawNat>,
 }
 
 #[derive(Debug)]
@@ -124,7 +128,7 @@ pub struct RawCheck {
 }
 
 pub(super) const TOP_KEYS: &[&str] = &["name", "nodes", "links", "expect"];
-pub(super) const HOST_KEYS: &[&str] = &["kind", "interfaces", "gateway", "routes", "exec"];
+pub(super) const HOST_KEYS: &[&str] = &["kind", "interfaces", "gateway", "routes", "nat", "exec"];
 pub(super) const BRIDGE_KEYS: &[&str] = &["kind", "stp", "addresses", "exec"];
 pub(super) const IFACE_KEYS: &[&str] = &["addresses", "mac", "mtu"];
 pub(super) const ROUTE_KEYS: &[&str] = &["to", "via"];

@@ -19,6 +19,7 @@ pub(super) fn read_node(p: &mut Problems, name: Sp<String>, body: &Node) -> Opti
         stp: false,
         ports: Vec::new(),
         svis: Vec::new(),
+        nat: None,
     };
     if matches!(body.value, Value::Null) {
         return Some(node);
@@ -123,6 +124,18 @@ pub(super) fn read_node(p: &mut Problems, name: Sp<String>, body: &Node) -> Opti
         }
     }
     read_routing(p, &mut f, &mut node);
+    if let Some(n) = f.get("nat") {
+        node.nat = super::nat::read_nat(p, n);
+        if node.kind != NodeKind::Router {
+            p.error(
+                "nat",
+                format!("{what} cannot translate addresses"),
+                n.span,
+                "NAT needs a node that forwards",
+                Some("make it `kind: router`".into()),
+            );
+        }
+    }
     if let Some(e) = f.get("exec") {
         node.exec = read_exec(p, e);
     }

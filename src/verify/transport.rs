@@ -1,0 +1,227 @@
+//! TCP and UDP checks: connect (or send) from inside the source namespace; where nobody
+//! listens on the far end, vnet listens there itself and notes who connected, which is how
+//! `seen_as` proves (or disproves) address translation.
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use super::icmp::{Outcome, Timing};
+use crate::apply::netns;
+use crate::model::Proto;
+
+#[derive(Debug, Clone)]
+pub struct Probe {
+    pub src_ns: String,
+    pub dst: SocketAddr,
+    pub proto: Proto,
+    /// Where the connection should land (after any DNAT), if vnet is to listen there.
+    pub listen_at: Option<(String, u16)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Result {
+    pub outcome: Outcome,
+    /// The source address vnet's listener saw, when it was vnet's listener.
+    pub peer: Option<IpAddr>,
+}
+
+type Key = (String, Proto, u16, bool);
+
+/// Runs the probes; listeners come up first and go away at the end.
+pub fn probe_all(probes: &[Probe], timing: &Timing) -> Vec<Result> {
+    let token = super::icmp::random_token();
+    let mut listeners: Vec<Key> = probes
+        .iter()
+        .filter_map(|p| {
+            p.listen_at
+                .as_ref()
+                .map(|(ns, port)| (ns.clone(), p.proto, *port, p.dst.is_ipv4()))
+        })
+        .collect();
+    listeners.sort();
+    listeners.dedup();
+    let seen: Mutex<HashMap<String, IpAddr>> = Mutex::new(HashMap::new());
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        for key in &listeners {
+            let (seen, stop, ready) = (&seen, &stop, ready_tx.clone());
+            s.spawn(move || listen(key, seen, stop, ready));
+        }
+        drop(ready_tx);
+        // Every listener is bound (or knows it cannot be) before the first client connects.
+        for _ in 0..listeners.len() {
+            let _ = ready_rx.recv_timeout(Duration::from_secs(2));
+        }
+        let handles: Vec<_> = probes
+            .iter()
+            .enumerate()
+            .map(|(i, p)| s.spawn(move || client(p, &format!("vnet-{token:016x}-{i}"), timing)))
+            .collect();
+        let outcomes: Vec<Outcome> = handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or(Outcome::NotSent("the probe thread panicked".into()))
+            })
+            .collect();
+        stop.store(true, Ordering::SeqCst);
+        let seen = seen.lock().map(|m| m.clone()).unwrap_or_default();
+        outcomes
+            .into_iter()
+            .enumerate()
+            .map(|(i, outcome)| Result {
+                outcome,
+                peer: seen.get(&format!("vnet-{token:016x}-{i}")).copied(),
+            })
+            .collect()
+    })
+}
+
+fn any(v4: bool, port: u16) -> SocketAddr {
+    let ip: IpAddr = if v4 {
+        Ipv4Addr::UNSPECIFIED.into()
+    } else {
+        Ipv6Addr::UNSPECIFIED.into()
+    };
+    SocketAddr::new(ip, port)
+}
+
+/// Listens in a namespace until told to stop; records `token → peer` for each client.
+fn listen(
+    key: &Key,
+    seen: &Mutex<HashMap<String, IpAddr>>,
+    stop: &AtomicBool,
+    ready: std::sync::mpsc::Sender<()>,
+) {
+    let (ns, proto, port, v4) = key;
+    let entered = netns::open(ns).and_then(|f| {
+        nix::sched::setns(&f, nix::sched::CloneFlags::CLONE_NEWNET).map_err(Into::into)
+    });
+    if entered.is_err() {
+        let _ = ready.send(());
+        return;
+    }
+    let note = |token: &[u8], peer: IpAddr| {
+        let text = String::from_utf8_lossy(token).trim().to_owned();
+        if let Ok(mut m) = seen.lock() {
+            m.insert(text, peer);
+        }
+    };
+    match proto {
+        Proto::Tcp => {
+            // Someone already listens (`listen: false` or a user's service): leave it to them.
+            let Ok(l) = TcpListener::bind(any(*v4, *port)) else {
+                let _ = ready.send(());
+                return;
+            };
+            let _ = ready.send(());
+            let _ = l.set_nonblocking(true);
+            while !stop.load(Ordering::SeqCst) {
+                match l.accept() {
+                    Ok((mut conn, peer)) => {
+                        let _ = conn.set_nonblocking(false);
+                        let _ = conn.set_read_timeout(Some(Duration::from_secs(2)));
+                        let mut buf = [0u8; 64];
+                        if let Ok(n) = conn.read(&mut buf) {
+                            note(&buf[..n], peer.ip());
+                            let _ = conn.write_all(&buf[..n]);
+                        }
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        }
+        Proto::Udp => {
+            let Ok(sock) = UdpSocket::bind(any(*v4, *port)) else {
+                let _ = ready.send(());
+                return;
+            };
+            let _ = ready.send(());
+            let _ = sock.set_read_timeout(Some(Duration::from_millis(50)));
+            let mut buf = [0u8; 64];
+            while !stop.load(Ordering::SeqCst) {
+                if let Ok((n, peer)) = sock.recv_from(&mut buf) {
+                    note(&buf[..n], peer.ip());
+                    let _ = sock.send_to(&buf[..n], peer);
+                }
+            }
+        }
+        Proto::Icmp => {
+            let _ = ready.send(());
+        }
+    }
+}
+
+fn error_outcome(e: &std::io::Error) -> Outcome {
+    match e.raw_os_error() {
+        Some(libc::ECONNREFUSED) => Outcome::Refused,
+        Some(libc::ETIMEDOUT | libc::EAGAIN) => Outcome::Timeout,
+        _ if e.kind() == std::io::ErrorKind::TimedOut
+            || e.kind() == std::io::ErrorKind::WouldBlock =>
+        {
+            Outcome::Timeout
+        }
+        _ => Outcome::NotSent(e.to_string()),
+    }
+}
+
+fn client(p: &Probe, token: &str, timing: &Timing) -> Outcome {
+    let entered = netns::open(&p.src_ns).and_then(|f| {
+        nix::sched::setns(&f, nix::sched::CloneFlags::CLONE_NEWNET).map_err(Into::into)
+    });
+    if let Err(e) = entered {
+        return Outcome::NotSent(format!("cannot enter {}: {e}", p.src_ns));
+    }
+    let total: Duration = timing.tries.iter().sum();
+    let start = Instant::now();
+    match p.proto {
+        Proto::Tcp => {
+            let mut conn = match TcpStream::connect_timeout(&p.dst, total) {
+                Ok(c) => c,
+                Err(e) => return error_outcome(&e),
+            };
+            let rtt = start.elapsed();
+            // Tell our listener who this is; an echo proves the connection reached it.
+            let _ = conn.set_read_timeout(Some(Duration::from_secs(1)));
+            let _ = conn.write_all(token.as_bytes());
+            let mut buf = [0u8; 64];
+            let _ = conn.read(&mut buf);
+            Outcome::Reply { rtt }
+        }
+        Proto::Udp => {
+            let Ok(sock) = UdpSocket::bind(any(p.dst.is_ipv4(), 0)) else {
+                return Outcome::NotSent("cannot open a UDP socket".into());
+            };
+            if let Err(e) = sock.connect(p.dst) {
+                return error_outcome(&e);
+            }
+            let mut buf = [0u8; 64];
+            for wait in &timing.tries {
+                let sent = Instant::now();
+                if let Err(e) = sock.send(token.as_bytes()) {
+                    return error_outcome(&e);
+                }
+                let _ = sock.set_read_timeout(Some(*wait));
+                match sock.recv(&mut buf) {
+                    Ok(n) if &buf[..n] == token.as_bytes() => {
+                        return Outcome::Reply {
+                            rtt: sent.elapsed(),
+                        };
+                    }
+                    Ok(_) => {}
+                    Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED) => {
+                        return Outcome::Refused;
+                    }
+                    Err(_) => {}
+                }
+            }
+            Outcome::Timeout
+        }
+        Proto::Icmp => Outcome::NotSent("not a transport check".into()),
+    }
+}
