@@ -14,6 +14,7 @@ pub mod netns;
 pub mod probe;
 #[cfg(test)]
 pub mod record;
+pub mod tap;
 
 use crate::journal::Journal;
 use crate::plan::{Plan, Step};

@@ -11,11 +11,11 @@ use std::path::PathBuf;
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags};
 use rtnetlink::packet_route::link::{
-    BridgeStpState, BridgeVlanInfoFlags, InfoData, InfoKind, InfoVeth, LinkAttribute,
+    BridgeStpState, BridgeVlanInfoFlags, InfoData, InfoKind, InfoVeth, LinkAttribute, MacVlanMode,
 };
 use rtnetlink::{
-    Handle, LinkBridge, LinkBridgeVlan, LinkMessageBuilder, LinkUnspec, LinkVeth, LinkVlan,
-    RouteMessageBuilder,
+    Handle, LinkBridge, LinkBridgeVlan, LinkMacVlan, LinkMessageBuilder, LinkUnspec, LinkVeth,
+    LinkVlan, LinkVxlan, RouteMessageBuilder,
 };
 
 use super::{Backend, Fact, StepError, exec, netns};
@@ -138,7 +138,9 @@ impl NetlinkBackend {
         first_error.map_or(Ok(()), Err)
     }
 
-    fn sysctls(&mut self, steps: &[Step]) -> Result<(), StepError> {
+    /// Steps that are done from inside the namespace (sysctls, TAP ioctls), a few threads
+    /// each entering namespaces in turn.
+    fn in_namespaces(&mut self, steps: &[Step]) -> Result<(), StepError> {
         let mut by_ns: HashMap<&str, Vec<&Step>> = HashMap::new();
         for s in steps {
             by_ns.entry(s.ns()).or_default().push(s);
@@ -153,11 +155,17 @@ impl NetlinkBackend {
             .collect();
         let results = netns::in_each(&targets, |ns| {
             for s in &by_ns[ns] {
-                if let Step::Sysctl { key, value, .. } = s {
-                    let path = format!("/proc/sys/{}", key.replace('.', "/"));
-                    if let Err(e) = std::fs::write(&path, value) {
-                        return Ok(Err((*s, e)));
+                let done = match s {
+                    Step::Sysctl { key, value, .. } => {
+                        std::fs::write(format!("/proc/sys/{}", key.replace('.', "/")), value)
                     }
+                    Step::AddTap {
+                        dev, owner, group, ..
+                    } => super::tap::create(dev, *owner, *group),
+                    _ => Ok(()),
+                };
+                if let Err(e) = done {
+                    return Ok(Err((*s, e)));
                 }
             }
             Ok(Ok(()))
@@ -184,10 +192,14 @@ impl NetlinkBackend {
                     | Step::LinkUp { .. }
                     | Step::BridgeVlan { .. }
                     | Step::AddVlan { .. }
+                    | Step::AddMacvlan { .. }
             );
             let mut spaces = vec![s.ns()];
-            if let Step::AddVeth { b, .. } = s {
-                spaces.push(&b.ns);
+            match s {
+                Step::AddVeth { b, .. } => spaces.push(&b.ns),
+                Step::AddMacvlan { child, .. } => spaces.push(&child.ns),
+                Step::AddVxlan { end, .. } => spaces.push(&end.ns),
+                _ => {}
             }
             for ns in spaces {
                 self.space(ns).map_err(|e| StepError::new(s, e))?;
@@ -340,6 +352,43 @@ impl NetlinkBackend {
                 let msg = LinkVlan::new(name, idx, *vid).build();
                 Request::Link(self.spaces[ns].handle.clone(), msg, true)
             }
+            Step::AddMacvlan {
+                parent,
+                child,
+                mode,
+            } => {
+                let idx = self.index(step, &parent.ns, &parent.dev)?;
+                let mode = match mode.as_str() {
+                    "private" => MacVlanMode::Private,
+                    "vepa" => MacVlanMode::Vepa,
+                    "passthru" => MacVlanMode::Passthrough,
+                    _ => MacVlanMode::Bridge,
+                };
+                let mut msg = LinkMacVlan::new(&child.dev, idx, mode)
+                    .setns_by_fd(self.spaces[&child.ns].file.as_raw_fd());
+                if let Some(mac) = &child.mac {
+                    msg = msg.address(parse_mac(mac).map_err(e)?);
+                }
+                Request::Link(self.spaces[&parent.ns].handle.clone(), msg.build(), true)
+            }
+            Step::AddVxlan {
+                underlay_ns,
+                end,
+                vni,
+                local,
+                remote,
+            } => {
+                let (IpAddr::V4(local), IpAddr::V4(remote)) = (local, remote) else {
+                    return Err(e(io::Error::from_raw_os_error(libc::EAFNOSUPPORT)));
+                };
+                let msg = LinkVxlan::new(&end.dev, *vni)
+                    .local(*local)
+                    .remote(*remote)
+                    .port(4789)
+                    .setns_by_fd(self.spaces[&end.ns].file.as_raw_fd())
+                    .build();
+                Request::Link(self.spaces[underlay_ns].handle.clone(), msg, true)
+            }
             Step::AddRoute { ns, to, via } => {
                 Request::Route(self.spaces[ns].handle.clone(), *to, *via)
             }
@@ -347,6 +396,7 @@ impl NetlinkBackend {
             | Step::Sysctl { .. }
             | Step::Exec { .. }
             | Step::Nft { .. }
+            | Step::AddTap { .. }
             | Step::DelNetns { .. } => {
                 return Err(e(io::Error::other("not a netlink step")));
             }
@@ -468,9 +518,9 @@ impl Backend for NetlinkBackend {
         let (settings, netlink): (Vec<Step>, Vec<Step>) = steps
             .iter()
             .cloned()
-            .partition(|s| matches!(s, Step::Sysctl { .. }));
+            .partition(|s| matches!(s, Step::Sysctl { .. } | Step::AddTap { .. }));
         if !settings.is_empty() {
-            self.sysctls(&settings)?;
+            self.in_namespaces(&settings)?;
         }
         self.prepare(&netlink)?;
         let mut requests = Vec::with_capacity(netlink.len());
@@ -489,7 +539,11 @@ impl Backend for NetlinkBackend {
         for s in &netlink {
             let created: Vec<&str> = match s {
                 Step::AddVeth { a, b, .. } => vec![&a.ns, &b.ns],
-                Step::AddBridge { ns, .. } | Step::AddVlan { ns, .. } => vec![ns],
+                Step::AddBridge { ns, .. } | Step::AddVlan { ns, .. } | Step::AddTap { ns, .. } => {
+                    vec![ns]
+                }
+                Step::AddMacvlan { child, .. } => vec![&child.ns],
+                Step::AddVxlan { end, .. } => vec![&end.ns],
                 _ => Vec::new(),
             };
             for ns in created {

@@ -38,6 +38,8 @@ pub struct Lab {
     pub name: String,
     pub nodes: Vec<Node>,
     pub links: Vec<Link>,
+    #[serde(default)]
+    pub taps: Vec<Tap>,
     pub checks: Vec<Check>,
 }
 
@@ -219,6 +221,30 @@ pub struct Link {
     pub a: Endpoint,
     pub b: Endpoint,
     pub mtu: Option<u32>,
+    #[serde(default)]
+    pub kind: LinkKind,
+    pub at: At,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LinkKind {
+    /// A veth pair, one end in each node.
+    #[default]
+    Veth,
+    /// `a` is a macvlan child of `b`, its parent interface (in another node).
+    Macvlan { mode: String },
+    /// A VXLAN tunnel between `a` and `b`, carried by the two underlay nodes.
+    Vxlan { vni: u32, underlay: (usize, usize) },
+}
+
+/// A persistent TAP device: a port of a bridge or switch, for a virtual machine to open.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tap {
+    pub node: usize,
+    pub name: String,
+    pub owner: Option<u32>,
+    pub group: Option<u32>,
     pub at: At,
 }
 

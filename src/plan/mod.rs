@@ -15,7 +15,7 @@ mod switch;
 
 pub use step::{End, Step};
 
-use crate::model::{Endpoint, Lab, NodeKind};
+use crate::model::{Endpoint, Lab, LinkKind, NodeKind};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stage {
@@ -116,7 +116,8 @@ pub(crate) struct Stages {
     /// Bridge ports join their bridge before VLAN entries can be set on them, and the parents
     /// of 802.1Q sub-interfaces come up before their children.
     pub ports: Vec<Step>,
-    pub vlans: Vec<Step>,
+    /// Devices stacked on others: 802.1Q, macvlan; and bridge VLAN entries.
+    pub devices: Vec<Step>,
     pub interfaces: Vec<Step>,
     /// nftables: port security on switches, NAT on routers.
     pub firewall: Vec<Step>,
@@ -179,13 +180,21 @@ pub fn plan(lab: &Lab, mode: VlanMode) -> Plan {
     for link in &lab.links {
         plan_link(lab, link, mode, &mut st);
     }
+    for tap in &lab.taps {
+        st.links.push(Step::AddTap {
+            ns: lab.netns(tap.node),
+            dev: tap.name.clone(),
+            owner: tap.owner,
+            group: tap.group,
+        });
+    }
     let stages = [
         ("namespaces", st.namespaces),
         ("settings", st.settings),
         ("bridges", st.bridges),
         ("links", st.links),
         ("ports", st.ports),
-        ("vlans", st.vlans),
+        ("devices", st.devices),
         ("interfaces", st.interfaces),
         ("firewall", st.firewall),
         ("routes", st.routes),
@@ -263,7 +272,7 @@ fn plan_host(lab: &Lab, i: usize, mode: VlanMode, st: &mut Stages) {
             continue;
         }
         if let (Some((parent, vid)), VlanMode::Native) = (&iface.vlan, mode) {
-            st.vlans.push(Step::AddVlan {
+            st.devices.push(Step::AddVlan {
                 ns: ns.clone(),
                 parent: parent.clone(),
                 name: iface.name.clone(),
@@ -276,7 +285,7 @@ fn plan_host(lab: &Lab, i: usize, mode: VlanMode, st: &mut Stages) {
             .iter()
             .any(|x| x.vlan.as_ref().is_some_and(|v| v.0 == iface.name));
         if is_parent && mode == VlanMode::Native {
-            // An 802.1Q device comes up only on a parent that is up (else ENETDOWN).
+            // A stacked device comes up only on a parent that is up (else ENETDOWN).
             for addr in &iface.addresses {
                 st.interfaces.push(Step::AddAddress {
                     ns: ns.clone(),
@@ -335,23 +344,56 @@ fn plan_link(lab: &Lab, link: &crate::model::Link, mode: VlanMode, st: &mut Stag
             .and_then(|i| i.mtu)
     };
     let mtu = link.mtu.or(iface_mtu(&link.a)).or(iface_mtu(&link.b));
-    st.links.push(Step::AddVeth {
-        a: end(lab, &link.a, link.a.iface.clone()),
-        b: end(lab, &link.b, link.b.iface.clone()),
-        mtu,
-    });
-    if mode == VlanMode::Emulated {
-        // Each VLAN both ends carry tagged gets a veth pair of its own, named PORT.VID.
-        let theirs = tagged(lab, &link.b);
-        for vid in tagged(lab, &link.a)
-            .into_iter()
-            .filter(|v| theirs.contains(v))
-        {
-            st.links.push(Step::AddVeth {
-                a: end(lab, &link.a, format!("{}.{vid}", link.a.iface)),
-                b: end(lab, &link.b, format!("{}.{vid}", link.b.iface)),
-                mtu,
+    let (a, b) = (
+        end(lab, &link.a, link.a.iface.clone()),
+        end(lab, &link.b, link.b.iface.clone()),
+    );
+    match &link.kind {
+        LinkKind::Macvlan { mode } => {
+            // The parent exists once the links are made: the child is stacked on it.
+            st.devices.push(Step::AddMacvlan {
+                parent: b,
+                child: a,
+                mode: mode.clone(),
             });
+        }
+        LinkKind::Vxlan { vni, underlay } => {
+            let first_v4 = |n: usize| {
+                lab.addresses(n)
+                    .map(|x| x.addr())
+                    .find(std::net::IpAddr::is_ipv4)
+            };
+            if let (Some(l1), Some(l2)) = (first_v4(underlay.0), first_v4(underlay.1)) {
+                for (underlay_ns, end, local, remote) in [
+                    (lab.netns(underlay.0), a, l1, l2),
+                    (lab.netns(underlay.1), b, l2, l1),
+                ] {
+                    st.links.push(Step::AddVxlan {
+                        underlay_ns,
+                        end,
+                        vni: *vni,
+                        local,
+                        remote,
+                    });
+                }
+            }
+        }
+        LinkKind::Veth => {
+            st.links.push(Step::AddVeth { a, b, mtu });
+            if mode == VlanMode::Emulated {
+                // Each VLAN both ends carry tagged gets a veth pair of its own, named PORT.VID.
+                let theirs = tagged(lab, &link.b);
+                for vid in tagged(lab, &link.a)
+                    .into_iter()
+                    .filter(|v| theirs.contains(v))
+                {
+                    st.links.push(Step::AddVeth {
+                        a: end(lab, &link.a, format!("{}.{vid}", link.a.iface)),
+                        b: end(lab, &link.b, format!("{}.{vid}", link.b.iface)),
+                        mtu,
+                    });
+                }
+            }
         }
     }
 }

@@ -54,6 +54,30 @@ pub enum Step {
         name: String,
         vid: u16,
     },
+    /// `ip -n PARENT_NS link add link PARENT name CHILD netns CHILD_NS type macvlan mode MODE`
+    AddMacvlan {
+        parent: End,
+        child: End,
+        mode: String,
+    },
+    /// `ip -n UNDERLAY_NS link add NAME netns NS type vxlan id VNI local L remote R dstport 4789`:
+    /// the tunnel's socket stays in the underlay namespace, its device goes where it is bridged.
+    AddVxlan {
+        underlay_ns: String,
+        end: End,
+        vni: u32,
+        local: IpAddr,
+        remote: IpAddr,
+    },
+    /// `ip netns exec NS ip tuntap add dev NAME mode tap [user U] [group G]`, persistent.
+    AddTap {
+        ns: String,
+        dev: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        owner: Option<u32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        group: Option<u32>,
+    },
     /// `ip netns exec NS nft -f FILE`: one table, applied atomically.
     Nft { ns: String, ruleset: String },
     /// `ip link add A netns NS_A type veth peer B netns NS_B`: each end born in its namespace.
@@ -102,6 +126,7 @@ impl Step {
             | Step::BridgeVlan { ns, .. }
             | Step::AddVlan { ns, .. }
             | Step::Nft { ns, .. }
+            | Step::AddTap { ns, .. }
             | Step::SetMaster { ns, .. }
             | Step::AddAddress { ns, .. }
             | Step::LinkUp { ns, .. }
@@ -109,6 +134,8 @@ impl Step {
             | Step::Exec { ns, .. }
             | Step::DelNetns { ns, .. } => ns,
             Step::AddVeth { a, .. } => &a.ns,
+            Step::AddMacvlan { parent, .. } => &parent.ns,
+            Step::AddVxlan { underlay_ns, .. } => underlay_ns,
         }
     }
 }
@@ -161,6 +188,47 @@ impl fmt::Display for Step {
                 f,
                 "ip -n {ns} link add link {parent} name {name} type vlan id {vid}"
             ),
+            Step::AddMacvlan {
+                parent,
+                child,
+                mode,
+            } => {
+                write!(
+                    f,
+                    "ip -n {} link add link {} name {} netns {}",
+                    parent.ns, parent.dev, child.dev, child.ns
+                )?;
+                if let Some(mac) = &child.mac {
+                    write!(f, " address {mac}")?;
+                }
+                write!(f, " type macvlan mode {mode}")
+            }
+            Step::AddVxlan {
+                underlay_ns,
+                end,
+                vni,
+                local,
+                remote,
+            } => write!(
+                f,
+                "ip -n {underlay_ns} link add {} netns {} type vxlan id {vni} local {local} remote {remote} dstport 4789",
+                end.dev, end.ns
+            ),
+            Step::AddTap {
+                ns,
+                dev,
+                owner,
+                group,
+            } => {
+                write!(f, "ip netns exec {ns} ip tuntap add dev {dev} mode tap")?;
+                if let Some(u) = owner {
+                    write!(f, " user {u}")?;
+                }
+                if let Some(g) = group {
+                    write!(f, " group {g}")?;
+                }
+                Ok(())
+            }
             Step::Nft { ns, ruleset } => {
                 write!(f, "ip netns exec {ns} nft -f - <<'EOF'\n{}EOF", ruleset)
             }

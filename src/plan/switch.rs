@@ -25,7 +25,7 @@ pub(super) fn plan_switch(lab: &Lab, i: usize, mode: VlanMode, st: &mut Stages) 
                 });
                 let untagged = port.mode.untagged();
                 for vid in port.mode.vlans() {
-                    st.vlans.push(Step::BridgeVlan {
+                    st.devices.push(Step::BridgeVlan {
                         ns: ns.clone(),
                         dev: port.name.clone(),
                         vid,
@@ -40,14 +40,14 @@ pub(super) fn plan_switch(lab: &Lab, i: usize, mode: VlanMode, st: &mut Stages) 
             }
             for svi in &node.svis {
                 // The bridge itself joins the VLAN; a VLAN device on it is the switch's interface.
-                st.vlans.push(Step::BridgeVlan {
+                st.devices.push(Step::BridgeVlan {
                     ns: ns.clone(),
                     dev: node.name.clone(),
                     vid: svi.vlan,
                     untagged: false,
                     bridge_self: true,
                 });
-                st.vlans.push(Step::AddVlan {
+                st.devices.push(Step::AddVlan {
                     ns: ns.clone(),
                     parent: node.name.clone(),
                     name: svi_name(svi.vlan),

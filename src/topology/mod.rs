@@ -7,6 +7,7 @@ use miette::NamedSource;
 
 pub mod checks;
 pub mod diag;
+pub mod links;
 pub mod schema;
 pub mod validate;
 pub mod vlan;

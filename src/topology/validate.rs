@@ -8,9 +8,9 @@ use miette::SourceSpan;
 use petgraph::unionfind::UnionFind;
 
 use super::diag::Problems;
-use super::schema::{RawEndpoint, RawLab};
+use super::schema::RawLab;
 use crate::model::name::closest;
-use crate::model::{Endpoint, Interface, Lab, Link, Node, NodeKind, Route};
+use crate::model::{Interface, Lab, Node, NodeKind, Route};
 
 /// The Linux bridge refuses a 1025th port (BR_MAX_PORTS).
 pub const BRIDGE_MAX_PORTS: usize = 1024;
@@ -20,6 +20,7 @@ pub fn build(p: &mut Problems, raw: RawLab, lab_name: String) -> Lab {
         name: lab_name,
         nodes: Vec::new(),
         links: Vec::new(),
+        taps: Vec::new(),
         checks: Vec::new(),
     };
     for rn in &raw.nodes {
@@ -112,8 +113,8 @@ pub fn build(p: &mut Problems, raw: RawLab, lab_name: String) -> Lab {
             at: rn.name.at.into(),
         });
     }
-    links(p, &raw, &mut lab);
-    nat_interfaces(p, &raw, &lab);
+    super::links::links(p, &raw, &mut lab);
+    super::links::nat_interfaces(p, &raw, &lab);
     super::vlan::ports_and_vlans(p, &raw, &mut lab);
     unused_interfaces(p, &raw);
     addresses(p, &raw, &lab);
@@ -152,122 +153,6 @@ pub(super) fn resolve_node(
         Some(help),
     );
     None
-}
-
-fn resolve_endpoint(p: &mut Problems, lab: &mut Lab, e: &RawEndpoint) -> Option<Endpoint> {
-    let node = resolve_node(p, lab, &e.node, e.at)?;
-    let n = &mut lab.nodes[node];
-    if matches!(n.kind, NodeKind::Bridge | NodeKind::Switch) {
-        if e.iface == n.name || (n.kind == NodeKind::Switch && e.iface.starts_with("vlan")) {
-            p.error(
-                "port_name",
-                format!(
-                    "port `{}` has the name of a device of `{}`",
-                    e.iface, n.name
-                ),
-                e.at,
-                "the bridge device or a VLAN interface has this name",
-                Some("name bridge ports `p1`, `p2`, ...".into()),
-            );
-            return None;
-        }
-        // A bridge's ports are created by the links that end on it.
-        if !n.interfaces.iter().any(|i| i.name == e.iface) {
-            n.interfaces.push(Interface::plain(&e.iface, e.at.into()));
-        }
-    } else if let Some(parent) = n
-        .interfaces
-        .iter()
-        .find(|i| i.name == e.iface)
-        .and_then(|i| i.vlan.as_ref().map(|v| v.0.clone()))
-    {
-        p.error(
-            "link_to_vlan",
-            format!(
-                "a link cannot end on the sub-interface `{}:{}`",
-                n.name, e.iface
-            ),
-            e.at,
-            "an 802.1Q sub-interface rides on its parent",
-            Some(format!(
-                "link `{}:{parent}`; VLAN-tagged frames travel on it",
-                n.name
-            )),
-        );
-        return None;
-    } else if !n.interfaces.iter().any(|i| i.name == e.iface) {
-        let help = match closest(&e.iface, n.interfaces.iter().map(|i| i.name.as_str())) {
-            Some(near) => format!("did you mean `{}:{near}`?", n.name),
-            None => format!(
-                "declare it under `{}: interfaces:` (it may have no address: `{}: []`)",
-                n.name, e.iface
-            ),
-        };
-        p.error(
-            "unknown_interface",
-            format!("node `{}` has no interface `{}`", n.name, e.iface),
-            e.at,
-            "not among its `interfaces:`",
-            Some(help),
-        );
-        return None;
-    }
-    Some(Endpoint {
-        node,
-        iface: e.iface.clone(),
-    })
-}
-
-fn links(p: &mut Problems, raw: &RawLab, lab: &mut Lab) {
-    let mut used: HashMap<(usize, String), SourceSpan> = HashMap::new();
-    for rl in &raw.links {
-        let a = resolve_endpoint(p, lab, &rl.a);
-        let b = resolve_endpoint(p, lab, &rl.b);
-        let (Some(a), Some(b)) = (a, b) else { continue };
-        let mut clash = false;
-        for (e, at) in [(&a, rl.a.at), (&b, rl.b.at)] {
-            let key = (e.node, e.iface.clone());
-            if let Some(first) = used.get(&key) {
-                let msg = format!(
-                    "interface `{}:{}` is used by two links",
-                    lab.nodes[e.node].name, e.iface
-                );
-                let problem = p
-                    .new_problem("interface_reused", msg)
-                    .label(*first, "first used here")
-                    .label(at, "used again here")
-                    .help("an interface is one end of one veth pair; give the second link its own interface");
-                p.push(problem);
-                clash = true;
-            } else {
-                used.insert(key, at);
-            }
-        }
-        if clash {
-            continue;
-        }
-        lab.links.push(Link {
-            a,
-            b,
-            mtu: rl.mtu,
-            at: rl.at.into(),
-        });
-    }
-    for (i, node) in lab.nodes.iter().enumerate() {
-        let ports = node.interfaces.len().saturating_sub(1);
-        if matches!(node.kind, NodeKind::Bridge | NodeKind::Switch) && ports > BRIDGE_MAX_PORTS {
-            p.error(
-                "bridge_ports",
-                format!(
-                    "bridge `{}` has {ports} ports; Linux allows {BRIDGE_MAX_PORTS}",
-                    node.name
-                ),
-                raw.nodes[i].name.at,
-                "too many ports",
-                Some("split the hosts over several bridges joined by links".into()),
-            );
-        }
-    }
 }
 
 fn unused_interfaces(p: &mut Problems, raw: &RawLab) {
@@ -458,52 +343,6 @@ fn loops(p: &mut Problems, raw: &RawLab, lab: &Lab) {
                 "broadcasts would circle this loop forever",
                 Some("remove one link of the loop, or set `stp: true` on the bridges in it".into()),
             );
-        }
-    }
-}
-
-/// NAT rules name the router's own interfaces; published ports lead somewhere in the lab.
-fn nat_interfaces(p: &mut Problems, raw: &RawLab, lab: &Lab) {
-    for (ni, rn) in raw.nodes.iter().enumerate() {
-        let Some(nat) = &rn.nat else { continue };
-        let names: Vec<&str> = lab.nodes[ni]
-            .interfaces
-            .iter()
-            .map(|i| i.name.as_str())
-            .collect();
-        let on = nat
-            .masquerade
-            .iter()
-            .chain(nat.publish.iter().map(|r| &r.on));
-        for i in on {
-            if !names.contains(&i.v.as_str()) {
-                let help =
-                    closest(&i.v, names.iter().copied()).map(|n| format!("did you mean `{n}`?"));
-                p.error(
-                    "nat",
-                    format!("router `{}` has no interface `{}`", rn.name.v, i.v),
-                    i.at,
-                    "not among its interfaces",
-                    help,
-                );
-            }
-        }
-        for r in &nat.publish {
-            if lab.owner(r.to.v.ip()).is_none() {
-                let w = p
-                    .new_problem(
-                        "publish",
-                        format!(
-                            "no node has {}, where port {} is published to",
-                            r.to.v.ip(),
-                            r.port.v
-                        ),
-                    )
-                    .label(r.to.at, "not an address in this lab")
-                    .help("connections to the published port will go nowhere")
-                    .warning();
-                p.push(w);
-            }
         }
     }
 }

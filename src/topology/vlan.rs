@@ -54,7 +54,7 @@ fn describe(lab: &Lab, e: &Endpoint) -> String {
 pub fn ports_and_vlans(p: &mut Problems, raw: &RawLab, lab: &mut Lab) {
     assign_ports(p, raw, lab);
     for l in lab.links.clone() {
-        check_link(p, lab, &l.a, &l.b, l.at.into());
+        check_link(p, lab, &l);
     }
     svis(p, raw, lab);
 }
@@ -65,13 +65,19 @@ fn assign_ports(p: &mut Problems, raw: &RawLab, lab: &mut Lab) {
         if rn.kind != NodeKind::Switch {
             continue;
         }
-        let linked: Vec<String> = lab
+        let mut linked: Vec<String> = lab
             .links
             .iter()
             .flat_map(|l| [&l.a, &l.b])
             .filter(|e| e.node == ni)
             .map(|e| e.iface.clone())
             .collect();
+        linked.extend(
+            lab.taps
+                .iter()
+                .filter(|t| t.node == ni)
+                .map(|t| t.name.clone()),
+        );
         for rp in &rn.ports {
             if !linked.contains(&rp.name.v) {
                 let w = p
@@ -149,8 +155,22 @@ fn assign_ports(p: &mut Problems, raw: &RawLab, lab: &mut Lab) {
     }
 }
 
-fn check_link(p: &mut Problems, lab: &Lab, a: &Endpoint, b: &Endpoint, at: SourceSpan) {
+fn check_link(p: &mut Problems, lab: &Lab, link: &crate::model::Link) {
+    let (a, b, at) = (&link.a, &link.b, SourceSpan::from(link.at));
     let (va, vb) = (view(lab, a), view(lab, b));
+    if link.kind != crate::model::LinkKind::Veth {
+        let tagged = |v: &View| matches!(v, View::Tagged(_) | View::Switch(PortMode::Trunk { .. }));
+        if tagged(&va) || tagged(&vb) {
+            p.error(
+                "vlan_link",
+                "802.1Q trunks and sub-interfaces ride on veth links only",
+                at,
+                "tagged VLANs on a macvlan or VXLAN link",
+                Some("carry the VLANs over a plain link, or use access ports here".into()),
+            );
+        }
+        return;
+    }
     let (da, db) = (describe(lab, a), describe(lab, b));
     let mut fail = |msg: String, help: &str| {
         p.error(

@@ -3,7 +3,7 @@
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 
-use crate::harness::{Feature, Test, assert_clean, check, expect_code, topologies, vnet};
+use crate::harness::{Test, assert_clean, check, expect_code, topologies, vnet};
 
 /// The stages of `plan`, in order; each is a kill point.
 const STAGES: &[&str] = &[
@@ -12,7 +12,7 @@ const STAGES: &[&str] = &[
     "bridges",
     "links",
     "ports",
-    "vlans",
+    "devices",
     "interfaces",
     "firewall",
     "routes",
@@ -26,12 +26,7 @@ pub fn trials() -> Vec<Test> {
             &format!("crash::sigkill_after_{stage}_then_down_leaves_nothing"),
             move || interrupted(stage, nix::sys::signal::SIGKILL),
         );
-        // Only the native 802.1Q build has a stage of VLAN devices and bridge VLAN entries.
-        t.push(if *stage == "vlans" {
-            test.needs(Feature::NativeVlans)
-        } else {
-            test
-        });
+        t.push(test);
     }
     t.push(Test::new("crash::ctrl_c_during_up_rolls_back", || {
         interrupted("links", nix::sys::signal::SIGINT)
@@ -39,14 +34,19 @@ pub fn trials() -> Vec<Test> {
     t
 }
 
-/// Every kind of object `up` makes: namespaces, a bridge, a switch with access, trunk and
-/// port security, 802.1Q sub-interfaces, routes, nftables and a process started by `exec:`.
+/// Every kind of object `up` makes: namespaces, bridges, a switch with access, trunk and
+/// port security, 802.1Q sub-interfaces, a macvlan, a VXLAN tunnel, a TAP device, routes,
+/// nftables (NAT and port security) and a process started by `exec:`.
 const LAB: &str = "
 name: NAME
 nodes:
   h1: {interfaces: {eth0: 10.0.0.1/24}, gateway: 10.0.0.254, exec: ['sleep 300 &']}
   h2: {interfaces: {eth0: 10.0.0.2/24}}
-  r1: {kind: router, interfaces: {lan: 10.0.0.254/24, wan.10: 10.0.1.1/24, wan.20: 10.0.2.1/24}}
+  m1: {interfaces: {eth0: 10.0.0.3/24}}
+  r1:
+    kind: router
+    interfaces: {lan: 10.0.0.254/24, wan.10: 10.0.1.1/24, wan.20: 10.0.2.1/24}
+    nat: {masquerade: [lan]}
   h3: {interfaces: {eth0: 10.0.1.2/24}, gateway: 10.0.1.1}
   h4: {interfaces: {eth0: 10.0.2.2/24}, gateway: 10.0.2.1}
   br: {kind: bridge}
@@ -56,7 +56,11 @@ nodes:
       t1: {trunk: [10, 20]}
       a1: {vlan: 10, allow: [{mac: '02:00:00:00:00:03', ip: 10.0.1.2}]}
       a2: {vlan: 20}
+  br2: {kind: bridge}
 links:
+  - {macvlan: m1:eth0, parent: h2:eth0}
+  - {tap: br:vm1}
+  - {type: vxlan, vni: 7, endpoints: [br:vx, br2:vx], underlay: [h1, h2]}
   - [h1:eth0, br:p1]
   - [h2:eth0, br:p2]
   - [r1:lan, br:p3]

@@ -33,22 +33,31 @@ fn interfaces_here() -> Vec<String> {
 }
 
 /// Whatever `vnet doctor` could have left: its named namespaces and their mounts.
+/// What finished `vnet doctor` runs left: names `vnet-doctor-PID` whose process is gone (a
+/// doctor running beside this test still has its probe namespace, for a moment).
 fn doctor_leftovers() -> Vec<String> {
+    let gone = |name: &str| {
+        name.strip_prefix("vnet-doctor-")
+            .is_some_and(|pid| !std::path::Path::new(&format!("/proc/{pid}")).exists())
+    };
     let mut left = Vec::new();
     if let Ok(dir) = std::fs::read_dir("/run/netns") {
         for e in dir.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
-            if name.starts_with("vnet-doctor-") {
+            if gone(&name) {
                 left.push(format!("namespace {name}"));
             }
         }
     }
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    for line in mounts
-        .lines()
-        .filter(|l| l.contains("/run/netns/vnet-doctor-"))
-    {
-        left.push(format!("mount {line}"));
+    for line in mounts.lines() {
+        let leaked = line
+            .split_whitespace()
+            .filter_map(|f| f.strip_prefix("/run/netns/"))
+            .any(gone);
+        if leaked {
+            left.push(format!("mount {line}"));
+        }
     }
     left
 }

@@ -2,7 +2,9 @@
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
-use crate::harness::{Lab, Test, assert_clean, check, expect_code, text, topologies, topology};
+use crate::harness::{
+    Feature, Lab, Test, assert_clean, check, expect_code, text, topologies, topology,
+};
 
 pub fn trials() -> Vec<Test> {
     vec![
@@ -13,6 +15,10 @@ pub fn trials() -> Vec<Test> {
         Test::new("vlan::emulated_build_passes_the_vlan_office", || {
             forced("emulated")
         }),
+        Test::new("vlan::native_build_passes_the_vlan_office", || {
+            forced("native")
+        })
+        .needs(Feature::NativeVlans),
         Test::new(
             "vlan::status_shows_port_modes_and_vlans",
             status_shows_ports,
@@ -71,7 +77,7 @@ fn mode_follows_kernel() -> Result<(), String> {
 fn forced(mode: &str) -> Result<(), String> {
     let yaml = std::fs::read_to_string(office())
         .map_err(|e| e.to_string())?
-        .replace("name: vlan-office", "name: vlan-forced");
+        .replace("name: vlan-office", &format!("name: vlan-{mode}"));
     let (_d, file) = topology(&yaml);
     let out = expect_code(
         &[
@@ -86,7 +92,7 @@ fn forced(mode: &str) -> Result<(), String> {
         String::from_utf8_lossy(&out.stdout).contains("all passed"),
         || text(&out),
     )?;
-    assert_clean("vlan-forced")
+    assert_clean(&format!("vlan-{mode}"))
 }
 
 fn status_shows_ports() -> Result<(), String> {

@@ -39,13 +39,38 @@ pub(super) fn endpoint(p: &mut Problems, n: &Node) -> Option<RawEndpoint> {
     }
 }
 
-pub(super) fn read_link(p: &mut Problems, n: &Node) -> Option<RawLink> {
-    let (ends, mtu_value) = match &n.value {
-        Value::Seq(items) => (items.as_slice(), None),
+/// A link as written: a veth pair (`[a:if, b:if]` or `{endpoints: ...}`), a macvlan child
+/// (`{macvlan: c1:eth0, parent: h:eth0}`), a VXLAN overlay (`{type: vxlan, ...}`), or a TAP
+/// device on a port (`{tap: br0:vm1}`).
+pub(super) enum Item {
+    Link(RawLink),
+    Tap(RawTap),
+}
+
+pub(super) fn read_link(p: &mut Problems, n: &Node) -> Option<Item> {
+    let (ends, mtu_value, kind) = match &n.value {
+        Value::Seq(items) => (items.as_slice(), None, RawLinkKind::Veth),
         Value::Map(_) => {
             let mut f = Fields::of(p, n, "a link")?;
+            if let Some(t) = f.get("tap") {
+                return read_tap(p, f, t, n).map(Item::Tap);
+            }
+            if let Some(child) = f.get("macvlan") {
+                return read_macvlan(p, f, child, n).map(Item::Link);
+            }
             let ends = f.get("endpoints");
             let m = f.get("mtu").and_then(|m| mtu(p, m));
+            let kind = match f.get("type") {
+                None => RawLinkKind::Veth,
+                Some(t) => match string(p, t, "type")?.v.as_str() {
+                    "veth" => RawLinkKind::Veth,
+                    "vxlan" => read_vxlan(p, &mut f, n)?,
+                    other => {
+                        p.error("link_type", format!("unknown link type `{other}`"), t.span, "not a link type", Some("links are `veth` (the default) or `vxlan`; macvlan and TAP have forms of their own (`macvlan:`, `tap:`)".into()));
+                        return None;
+                    }
+                },
+            };
             f.finish(p, LINK_KEYS, "a link");
             let Some(ends) = ends else {
                 p.error(
@@ -57,7 +82,7 @@ pub(super) fn read_link(p: &mut Problems, n: &Node) -> Option<RawLink> {
                 );
                 return None;
             };
-            (list(p, ends, "endpoints"), m)
+            (list(p, ends, "endpoints"), m, kind)
         }
         other => {
             p.error(
@@ -92,67 +117,111 @@ pub(super) fn read_link(p: &mut Problems, n: &Node) -> Option<RawLink> {
     // From the first endpoint to the end of the second: the link as the user reads it.
     let start = a.at.offset().min(b.at.offset());
     let end = (a.at.offset() + a.at.len()).max(b.at.offset() + b.at.len());
-    Some(RawLink {
+    Some(Item::Link(RawLink {
         a,
         b,
         mtu: mtu_value,
+        kind,
         at: (start, end - start).into(),
+    }))
+}
+
+fn read_tap(p: &mut Problems, mut f: Fields<'_>, t: &Node, n: &Node) -> Option<RawTap> {
+    let owner = f.get("owner").and_then(|v| string(p, v, "owner"));
+    let group = f.get("group").and_then(|v| string(p, v, "group"));
+    f.finish(p, TAP_KEYS, "a TAP device");
+    let end = endpoint(p, t)?;
+    Some(RawTap {
+        end,
+        owner,
+        group,
+        at: n.span,
     })
 }
 
-pub(super) fn read_check(p: &mut Problems, n: &Node) -> Option<RawCheck> {
-    let mut f = Fields::of(p, n, "an expectation")?;
-    let from = f.get("from").and_then(|v| string(p, v, "from"));
-    let to = f.get("to").and_then(|v| string(p, v, "to"));
-    let reach = f.get("reach").map(|v| boolean(p, v, "reach"));
-    let layer = f.get("layer").and_then(|v| match &v.value {
-        Value::Int(n @ (2 | 3)) => Some(Sp { v: *n as u8, at: v.span }),
+fn read_macvlan(p: &mut Problems, mut f: Fields<'_>, child: &Node, n: &Node) -> Option<RawLink> {
+    let parent = f.get("parent");
+    let mode = f.get("mode").and_then(|m| string(p, m, "mode"));
+    f.finish(p, MACVLAN_KEYS, "a macvlan");
+    let Some(parent) = parent else {
+        p.error(
+            "missing_key",
+            "a macvlan needs a `parent:` interface",
+            n.span,
+            "no parent",
+            Some("for example `{macvlan: c1:eth0, parent: host1:eth0}`".into()),
+        );
+        return None;
+    };
+    let mode = match mode {
+        None => Sp {
+            v: "bridge".to_owned(),
+            at: n.span,
+        },
+        Some(m) if ["bridge", "private", "vepa", "passthru"].contains(&m.v.as_str()) => m,
+        Some(m) => {
+            p.error(
+                "macvlan_mode",
+                format!("unknown macvlan mode `{}`", m.v),
+                m.at,
+                "modes: bridge, private, vepa, passthru",
+                None,
+            );
+            return None;
+        }
+    };
+    let (a, b) = (endpoint(p, child), endpoint(p, parent));
+    Some(RawLink {
+        a: a?,
+        b: b?,
+        mtu: None,
+        kind: RawLinkKind::Macvlan { mode },
+        at: n.span,
+    })
+}
+
+fn read_vxlan(p: &mut Problems, f: &mut Fields<'_>, n: &Node) -> Option<RawLinkKind> {
+    let vni = f.get("vni").and_then(|v| match &v.value {
+        Value::Int(x) if (1..(1 << 24)).contains(x) => Some(Sp {
+            v: *x as u32,
+            at: v.span,
+        }),
         _ => {
             p.error(
-                "layer",
-                "`layer` is 2 or 3",
+                "vni",
+                "a VXLAN network identifier is a number from 1 to 16777215",
                 v.span,
-                "not a layer vnet probes",
-                Some("layer 3 (the default) sends ICMP echo; layer 2 asks for the address with ARP, answered within one broadcast domain".into()),
+                "not a VNI",
+                None,
             );
             None
         }
     });
-    let proto = f.get("proto").and_then(|v| string(p, v, "proto"));
-    let seen_as = f.get("seen_as").and_then(|v| string(p, v, "seen_as"));
-    let listen = f.get("listen").and_then(|v| boolean(p, v, "listen"));
-    let via = f
-        .get("via")
-        .map(|v| {
-            one_or_many(v)
+    let underlay: Vec<Sp<String>> = f
+        .get("underlay")
+        .map(|u| {
+            one_or_many(u)
                 .into_iter()
-                .filter_map(|n| string(p, n, "via"))
+                .filter_map(|x| string(p, x, "an underlay node"))
                 .collect()
         })
         .unwrap_or_default();
-    f.finish(p, CHECK_KEYS, "an expectation");
-    let (Some(from), Some(to)) = (from, to) else {
+    let Some(vni) = vni else {
+        p.error("missing_key", "a VXLAN link needs `vni:`", n.span, "no VNI", Some("for example `{type: vxlan, vni: 42, endpoints: [br1:vx, br2:vx], underlay: [host1, host2]}`".into()));
+        return None;
+    };
+    let Ok([u1, u2]) = <[Sp<String>; 2]>::try_from(underlay) else {
         p.error(
             "missing_key",
-            "an expectation needs `from:` and `to:`",
+            "a VXLAN link needs `underlay:` with two nodes",
             n.span,
-            "incomplete expectation",
-            Some(
-                "for example `{from: h1, to: r1}` or `{from: h1, to: 10.0.2.1, reach: false}`"
-                    .into(),
-            ),
+            "where the tunnel's UDP packets go from and to",
+            Some("name the two nodes that carry the tunnel: `underlay: [host1, host2]`".into()),
         );
         return None;
     };
-    Some(RawCheck {
-        from,
-        to,
-        reach: reach.flatten().unwrap_or(true),
-        layer,
-        proto,
-        seen_as,
-        listen,
-        via,
-        at: n.span,
+    Some(RawLinkKind::Vxlan {
+        vni,
+        underlay: (u1, u2),
     })
 }

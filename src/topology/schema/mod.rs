@@ -8,6 +8,7 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use miette::SourceSpan;
 
+mod check;
 mod fields;
 mod link;
 mod nat;
@@ -33,6 +34,7 @@ pub struct RawLab {
     pub name: Option<Sp<String>>,
     pub nodes: Vec<RawNode>,
     pub links: Vec<RawLink>,
+    pub taps: Vec<RawTap>,
     pub checks: Vec<RawCheck>,
 }
 
@@ -106,6 +108,29 @@ pub struct RawLink {
     pub a: RawEndpoint,
     pub b: RawEndpoint,
     pub mtu: Option<u32>,
+    pub kind: RawLinkKind,
+    pub at: SourceSpan,
+}
+
+#[derive(Debug)]
+pub enum RawLinkKind {
+    Veth,
+    /// `a` is the macvlan child, `b` its parent interface.
+    Macvlan {
+        mode: Sp<String>,
+    },
+    Vxlan {
+        vni: Sp<u32>,
+        underlay: (Sp<String>, Sp<String>),
+    },
+}
+
+/// A persistent TAP device on a bridge or switch port, for a virtual machine.
+#[derive(Debug)]
+pub struct RawTap {
+    pub end: RawEndpoint,
+    pub owner: Option<Sp<String>>,
+    pub group: Option<Sp<String>>,
     pub at: SourceSpan,
 }
 
@@ -132,7 +157,9 @@ pub(super) const HOST_KEYS: &[&str] = &["kind", "interfaces", "gateway", "routes
 pub(super) const BRIDGE_KEYS: &[&str] = &["kind", "stp", "addresses", "exec"];
 pub(super) const IFACE_KEYS: &[&str] = &["addresses", "mac", "mtu"];
 pub(super) const ROUTE_KEYS: &[&str] = &["to", "via"];
-pub(super) const LINK_KEYS: &[&str] = &["endpoints", "mtu"];
+pub(super) const LINK_KEYS: &[&str] = &["endpoints", "mtu", "type", "vni", "underlay"];
+pub(super) const TAP_KEYS: &[&str] = &["tap", "owner", "group"];
+pub(super) const MACVLAN_KEYS: &[&str] = &["macvlan", "parent", "mode"];
 pub(super) const CHECK_KEYS: &[&str] = &[
     "from", "to", "reach", "layer", "proto", "seen_as", "listen", "via",
 ];
@@ -184,14 +211,16 @@ pub fn read(p: &mut Problems, root: &Node) -> RawLab {
     }
     if let Some(n) = top.get("links") {
         for item in list(p, n, "links") {
-            if let Some(l) = link::read_link(p, item) {
-                lab.links.push(l);
+            match link::read_link(p, item) {
+                Some(link::Item::Link(l)) => lab.links.push(l),
+                Some(link::Item::Tap(t)) => lab.taps.push(t),
+                None => {}
             }
         }
     }
     if let Some(n) = top.get("expect") {
         for item in list(p, n, "expect") {
-            if let Some(c) = link::read_check(p, item) {
+            if let Some(c) = check::read_check(p, item) {
                 lab.checks.push(c);
             }
         }

@@ -1,0 +1,363 @@
+//! Links across the lab: endpoints that resolve, interfaces used once, and the special links
+//! (macvlan children, VXLAN overlays, TAP devices) with their own rules.
+
+use std::collections::HashMap;
+
+use miette::SourceSpan;
+
+use super::diag::Problems;
+use super::schema::{RawEndpoint, RawLab, RawLink, RawLinkKind, RawTap};
+use super::validate::{BRIDGE_MAX_PORTS, resolve_node};
+use crate::model::name::closest;
+use crate::model::{Endpoint, Interface, Lab, Link, LinkKind, NodeKind, Tap};
+
+pub(super) fn resolve_endpoint(
+    p: &mut Problems,
+    lab: &mut Lab,
+    e: &RawEndpoint,
+) -> Option<Endpoint> {
+    let node = resolve_node(p, lab, &e.node, e.at)?;
+    let n = &mut lab.nodes[node];
+    if matches!(n.kind, NodeKind::Bridge | NodeKind::Switch) {
+        if e.iface == n.name || (n.kind == NodeKind::Switch && e.iface.starts_with("vlan")) {
+            p.error(
+                "port_name",
+                format!(
+                    "port `{}` has the name of a device of `{}`",
+                    e.iface, n.name
+                ),
+                e.at,
+                "the bridge device or a VLAN interface has this name",
+                Some("name bridge ports `p1`, `p2`, ...".into()),
+            );
+            return None;
+        }
+        // A bridge's ports are created by the links that end on it.
+        if !n.interfaces.iter().any(|i| i.name == e.iface) {
+            n.interfaces.push(Interface::plain(&e.iface, e.at.into()));
+        }
+    } else if let Some(parent) = n
+        .interfaces
+        .iter()
+        .find(|i| i.name == e.iface)
+        .and_then(|i| i.vlan.as_ref().map(|v| v.0.clone()))
+    {
+        p.error(
+            "link_to_vlan",
+            format!(
+                "a link cannot end on the sub-interface `{}:{}`",
+                n.name, e.iface
+            ),
+            e.at,
+            "an 802.1Q sub-interface rides on its parent",
+            Some(format!(
+                "link `{}:{parent}`; VLAN-tagged frames travel on it",
+                n.name
+            )),
+        );
+        return None;
+    } else if !n.interfaces.iter().any(|i| i.name == e.iface) {
+        let help = match closest(&e.iface, n.interfaces.iter().map(|i| i.name.as_str())) {
+            Some(near) => format!("did you mean `{}:{near}`?", n.name),
+            None => format!(
+                "declare it under `{}: interfaces:` (it may have no address: `{}: []`)",
+                n.name, e.iface
+            ),
+        };
+        p.error(
+            "unknown_interface",
+            format!("node `{}` has no interface `{}`", n.name, e.iface),
+            e.at,
+            "not among its `interfaces:`",
+            Some(help),
+        );
+        return None;
+    }
+    Some(Endpoint {
+        node,
+        iface: e.iface.clone(),
+    })
+}
+
+pub fn links(p: &mut Problems, raw: &RawLab, lab: &mut Lab) {
+    let mut used: HashMap<(usize, String), SourceSpan> = HashMap::new();
+    for rl in &raw.links {
+        let a = resolve_endpoint(p, lab, &rl.a);
+        let b = resolve_endpoint(p, lab, &rl.b);
+        let kind = link_kind(p, lab, rl);
+        let (Some(a), Some(b), Some(kind)) = (a, b, kind) else {
+            continue;
+        };
+        if let LinkKind::Macvlan { .. } = kind
+            && !macvlan_ends(p, lab, rl, &a, &b)
+        {
+            continue;
+        }
+        // A macvlan's parent keeps its own link: only the child end is this link's.
+        let ends: Vec<(&Endpoint, SourceSpan)> = match kind {
+            LinkKind::Macvlan { .. } => vec![(&a, rl.a.at)],
+            _ => vec![(&a, rl.a.at), (&b, rl.b.at)],
+        };
+        let mut clash = false;
+        for (e, at) in ends {
+            let key = (e.node, e.iface.clone());
+            if let Some(first) = used.get(&key) {
+                let msg = format!(
+                    "interface `{}:{}` is used by two links",
+                    lab.nodes[e.node].name, e.iface
+                );
+                let problem = p
+                    .new_problem("interface_reused", msg)
+                    .label(*first, "first used here")
+                    .label(at, "used again here")
+                    .help("an interface is one end of one veth pair; give the second link its own interface");
+                p.push(problem);
+                clash = true;
+            } else {
+                used.insert(key, at);
+            }
+        }
+        if clash {
+            continue;
+        }
+        lab.links.push(Link {
+            a,
+            b,
+            mtu: rl.mtu,
+            kind,
+            at: rl.at.into(),
+        });
+    }
+    for t in &raw.taps {
+        taps(p, lab, t, &mut used);
+    }
+    // A macvlan's parent must exist: some other link makes it.
+    for l in &lab.links {
+        if !matches!(l.kind, LinkKind::Macvlan { .. }) {
+            continue;
+        }
+        if !used.contains_key(&(l.b.node, l.b.iface.clone())) {
+            p.error(
+                "macvlan",
+                format!(
+                    "macvlan parent `{}:{}` is not linked to anything",
+                    lab.nodes[l.b.node].name, l.b.iface
+                ),
+                SourceSpan::from(l.at),
+                "the parent interface would not exist",
+                Some("link the parent interface (for example to the LAN's bridge) first".into()),
+            );
+        }
+    }
+    for (i, node) in lab.nodes.iter().enumerate() {
+        let ports = node.interfaces.len().saturating_sub(1);
+        if matches!(node.kind, NodeKind::Bridge | NodeKind::Switch) && ports > BRIDGE_MAX_PORTS {
+            p.error(
+                "bridge_ports",
+                format!(
+                    "bridge `{}` has {ports} ports; Linux allows {BRIDGE_MAX_PORTS}",
+                    node.name
+                ),
+                raw.nodes[i].name.at,
+                "too many ports",
+                Some("split the hosts over several bridges joined by links".into()),
+            );
+        }
+    }
+}
+
+/// NAT rules name the router's own interfaces; published ports lead somewhere in the lab.
+pub fn nat_interfaces(p: &mut Problems, raw: &RawLab, lab: &Lab) {
+    for (ni, rn) in raw.nodes.iter().enumerate() {
+        let Some(nat) = &rn.nat else { continue };
+        let names: Vec<&str> = lab.nodes[ni]
+            .interfaces
+            .iter()
+            .map(|i| i.name.as_str())
+            .collect();
+        let on = nat
+            .masquerade
+            .iter()
+            .chain(nat.publish.iter().map(|r| &r.on));
+        for i in on {
+            if !names.contains(&i.v.as_str()) {
+                let help =
+                    closest(&i.v, names.iter().copied()).map(|n| format!("did you mean `{n}`?"));
+                p.error(
+                    "nat",
+                    format!("router `{}` has no interface `{}`", rn.name.v, i.v),
+                    i.at,
+                    "not among its interfaces",
+                    help,
+                );
+            }
+        }
+        for r in &nat.publish {
+            if lab.owner(r.to.v.ip()).is_none() {
+                let w = p
+                    .new_problem(
+                        "publish",
+                        format!(
+                            "no node has {}, where port {} is published to",
+                            r.to.v.ip(),
+                            r.port.v
+                        ),
+                    )
+                    .label(r.to.at, "not an address in this lab")
+                    .help("connections to the published port will go nowhere")
+                    .warning();
+                p.push(w);
+            }
+        }
+    }
+}
+
+fn link_kind(p: &mut Problems, lab: &Lab, rl: &RawLink) -> Option<LinkKind> {
+    Some(match &rl.kind {
+        RawLinkKind::Veth => LinkKind::Veth,
+        RawLinkKind::Macvlan { mode } => LinkKind::Macvlan {
+            mode: mode.v.clone(),
+        },
+        RawLinkKind::Vxlan { vni, underlay } => {
+            let u1 = resolve_node(p, lab, &underlay.0.v, underlay.0.at);
+            let u2 = resolve_node(p, lab, &underlay.1.v, underlay.1.at);
+            let (u1, u2) = (u1?, u2?);
+            for (u, sp) in [(u1, &underlay.0), (u2, &underlay.1)] {
+                if !lab.addresses(u).any(|a| a.addr().is_ipv4()) {
+                    p.error(
+                        "vxlan",
+                        format!("underlay node `{}` has no IPv4 address", sp.v),
+                        sp.at,
+                        "the tunnel's packets leave from here",
+                        Some("give it an address on the underlay network".into()),
+                    );
+                    return None;
+                }
+            }
+            LinkKind::Vxlan {
+                vni: vni.v,
+                underlay: (u1, u2),
+            }
+        }
+    })
+}
+
+/// A macvlan child is its own node's declared interface; its parent is a host's or router's
+/// interface that exists (linked) in the parent's namespace.
+fn macvlan_ends(
+    p: &mut Problems,
+    lab: &Lab,
+    rl: &RawLink,
+    child: &Endpoint,
+    parent: &Endpoint,
+) -> bool {
+    for (e, at, role) in [(child, rl.a.at, "child"), (parent, rl.b.at, "parent")] {
+        if !matches!(lab.nodes[e.node].kind, NodeKind::Host | NodeKind::Router) {
+            p.error(
+                "macvlan",
+                format!("a macvlan {role} must be a host's or router's interface"),
+                at,
+                format!(
+                    "`{}` is a {}",
+                    lab.nodes[e.node].name,
+                    lab.nodes[e.node].kind.as_str()
+                ),
+                None,
+            );
+            return false;
+        }
+    }
+    if child.node == parent.node {
+        p.error(
+            "macvlan",
+            "a macvlan child lives in another node than its parent",
+            rl.a.at,
+            "same node as the parent",
+            Some("the child is the container's interface; the parent is the host's".into()),
+        );
+        return false;
+    }
+    true
+}
+
+fn taps(
+    p: &mut Problems,
+    lab: &mut Lab,
+    t: &RawTap,
+    used: &mut HashMap<(usize, String), SourceSpan>,
+) {
+    let Some(node) = resolve_node(p, lab, &t.end.node, t.end.at) else {
+        return;
+    };
+    if !matches!(lab.nodes[node].kind, NodeKind::Bridge | NodeKind::Switch) {
+        p.error(
+            "tap",
+            "a TAP device is a port of a bridge or switch",
+            t.end.at,
+            format!(
+                "`{}` is a {}",
+                lab.nodes[node].name,
+                lab.nodes[node].kind.as_str()
+            ),
+            Some("attach the virtual machine's TAP to the bridge it would be plugged into".into()),
+        );
+        return;
+    }
+    let Some(e) = resolve_endpoint(p, lab, &t.end) else {
+        return;
+    };
+    let key = (e.node, e.iface.clone());
+    if let Some(first) = used.get(&key) {
+        let problem = p
+            .new_problem(
+                "interface_reused",
+                format!("port `{}:{}` is used twice", lab.nodes[node].name, e.iface),
+            )
+            .label(*first, "first used here")
+            .label(t.end.at, "used again here");
+        p.push(problem);
+        return;
+    }
+    used.insert(key, t.end.at);
+    let mut id = |v: &Option<super::schema::Sp<String>>, users: bool| -> Option<Option<u32>> {
+        let Some(v) = v else { return Some(None) };
+        if let Ok(n) = v.v.parse::<u32>() {
+            return Some(Some(n));
+        }
+        let found = if users {
+            nix::unistd::User::from_name(&v.v)
+                .ok()
+                .flatten()
+                .map(|u| u.uid.as_raw())
+        } else {
+            nix::unistd::Group::from_name(&v.v)
+                .ok()
+                .flatten()
+                .map(|g| g.gid.as_raw())
+        };
+        if found.is_none() {
+            p.error(
+                "tap_owner",
+                format!(
+                    "no {} `{}` on this machine",
+                    if users { "user" } else { "group" },
+                    v.v
+                ),
+                v.at,
+                "unknown",
+                Some("give a name from /etc/passwd (/etc/group) or a number".into()),
+            );
+        }
+        found.map(Some)
+    };
+    let (Some(owner), Some(group)) = (id(&t.owner, true), id(&t.group, false)) else {
+        return;
+    };
+    lab.taps.push(Tap {
+        node,
+        name: e.iface,
+        owner,
+        group,
+        at: t.at.into(),
+    });
+}
