@@ -67,6 +67,7 @@ pub fn is_running(lab: &str) -> bool {
 pub struct Lock {
     _file: File,
     path: PathBuf,
+    lab: String,
 }
 
 #[derive(Debug)]
@@ -102,15 +103,26 @@ impl Lock {
             // is on a file nobody else will see, so try again on the current one.
             let ours = file.metadata().map_err(LockError::Io)?.ino();
             match std::fs::metadata(&path) {
-                Ok(m) if m.ino() == ours => return Ok(Lock { _file: file, path }),
+                Ok(m) if m.ino() == ours => {
+                    return Ok(Lock {
+                        _file: file,
+                        path,
+                        lab: lab.to_owned(),
+                    });
+                }
                 _ => continue,
             }
         }
     }
+}
 
-    /// Removes the lock file too: used by `down` so that nothing of the lab stays in `/run`.
-    pub fn release_and_remove(self) {
-        let _ = std::fs::remove_file(&self.path);
+impl Drop for Lock {
+    /// The lock file of a lab that is not running is removed with the lock, so nothing of a
+    /// refused, rolled-back or finished lab stays in `/run` (`take` copes with the race).
+    fn drop(&mut self) {
+        if !lab_dir(&self.lab).exists() {
+            let _ = std::fs::remove_file(&self.path);
+        }
     }
 }
 

@@ -20,14 +20,20 @@ pub fn undo_steps(c: &Contents) -> Vec<Step> {
     c.steps
         .iter()
         .rev()
-        .filter_map(|s| match s {
+        .flat_map(|s| match s {
             // Everything else lives inside a namespace and goes with it.
-            Step::AddNetns { ns } if seen.insert(ns.clone()) => Some(Step::DelNetns {
+            Step::AddNetns { ns } if seen.insert(ns.clone()) => vec![Step::DelNetns {
                 ns: ns.clone(),
                 inode: inode_of(ns),
                 tag: tag.clone(),
-            }),
-            _ => None,
+            }],
+            // A link that ends on the machine does not go away with any namespace of the lab.
+            Step::MoveLink { name, .. } => vec![Step::DelLink {
+                ns: String::new(),
+                dev: name.clone(),
+                tag: tag.clone(),
+            }],
+            _ => Vec::new(),
         })
         .collect()
 }

@@ -62,8 +62,59 @@ fn loopback_alias() -> io::Result<(Option<String>, bool)> {
     })
 }
 
+/// `ip link del DEV` in vnet's own namespace, only when the link carries the lab's mark.
+fn del_link(dev: &str, tag: &str) -> io::Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let (conn, handle, _) = rtnetlink::new_connection()?;
+        tokio::spawn(conn);
+        let found = handle
+            .link()
+            .get()
+            .match_name(dev.to_owned())
+            .execute()
+            .try_next()
+            .await;
+        let link = match found {
+            Ok(Some(l)) => l,
+            Ok(None) => return Ok(()),
+            Err(rtnetlink::Error::NetlinkError(m))
+                if m.to_io().raw_os_error() == Some(libc::ENODEV) =>
+            {
+                return Ok(());
+            }
+            Err(e) => return Err(io::Error::other(e.to_string())),
+        };
+        let alias = link.attributes.iter().find_map(|a| match a {
+            LinkAttribute::IfAlias(s) => Some(s.as_str()),
+            _ => None,
+        });
+        if alias != Some(tag) {
+            return Err(io::Error::other(format!(
+                "{dev} does not carry this lab's mark `{tag}`; left untouched"
+            )));
+        }
+        handle
+            .link()
+            .del(link.header.index)
+            .execute()
+            .await
+            .map_err(|e| io::Error::other(e.to_string()))
+    })
+}
+
+/// Runs undo steps: links on the machine first, then the lab's namespaces.
 pub fn delete_namespaces(steps: &[Step]) -> Vec<StepError> {
     let mut errors = Vec::new();
+    for s in steps {
+        if let Step::DelLink { dev, tag, .. } = s {
+            if let Err(e) = del_link(dev, tag) {
+                errors.push(StepError::new(s, e));
+            }
+        }
+    }
     let mut doomed: Vec<(&Step, &str, u64)> = Vec::new();
     for s in steps {
         let Step::DelNetns { ns, inode, tag } = s else {

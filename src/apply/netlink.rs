@@ -180,6 +180,52 @@ impl NetlinkBackend {
         Ok(())
     }
 
+    /// Marks each link, then moves it to the machine under its final name.
+    fn move_links(&mut self, steps: &[Step]) -> Result<(), StepError> {
+        for s in steps {
+            let Step::MoveLink { ns, dev, name, tag } = s else {
+                continue;
+            };
+            let e = |err: io::Error| StepError::new(s, err);
+            let machine = self.space("").map_err(e)?.file.try_clone().map_err(e)?;
+            let h = self.space(ns).map_err(e)?.handle.clone();
+            self.rt
+                .block_on(async {
+                    h.link()
+                        .set(LinkUnspec::new_with_name(dev).alias(tag.clone()).build())
+                        .execute()
+                        .await?;
+                    let idx = match h
+                        .link()
+                        .get()
+                        .match_name(dev.clone())
+                        .execute()
+                        .try_next()
+                        .await?
+                    {
+                        Some(l) => l.header.index,
+                        None => return Err(rtnetlink::Error::RequestFailed),
+                    };
+                    h.link()
+                        .set(
+                            LinkUnspec::new_with_index(idx)
+                                .setns_by_fd(machine.as_raw_fd())
+                                .name(name.clone())
+                                .build(),
+                        )
+                        .execute()
+                        .await
+                })
+                .map_err(|err| e(nl_err(err)))?;
+            for space in [ns.as_str(), ""] {
+                if let Some(sp) = self.spaces.get_mut(space) {
+                    sp.index = None;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Makes sure every namespace the steps touch has a handle and a fresh index of its links.
     fn prepare(&mut self, steps: &[Step]) -> Result<(), StepError> {
         let mut wanted: Vec<(&str, &Step)> = Vec::new();
@@ -397,6 +443,8 @@ impl NetlinkBackend {
             | Step::Exec { .. }
             | Step::Nft { .. }
             | Step::AddTap { .. }
+            | Step::DelLink { .. }
+            | Step::MoveLink { .. }
             | Step::DelNetns { .. } => {
                 return Err(e(io::Error::other("not a netlink step")));
             }
@@ -522,6 +570,11 @@ impl Backend for NetlinkBackend {
         if !settings.is_empty() {
             self.in_namespaces(&settings)?;
         }
+        let (moves, netlink): (Vec<Step>, Vec<Step>) = netlink
+            .into_iter()
+            .partition(|s| matches!(s, Step::MoveLink { .. }));
+        // Moves first: they change the namespaces' indexes, which `prepare` then reads afresh.
+        self.move_links(&moves)?;
         self.prepare(&netlink)?;
         let mut requests = Vec::with_capacity(netlink.len());
         for s in &netlink {

@@ -48,7 +48,7 @@ pub fn down_one(name: &str) -> Result<(), Failure> {
     };
     let dir = state::lab_dir(name);
     if !dir.exists() {
-        lock.release_and_remove();
+        drop(lock);
         crate::outln!("lab `{name}` is not running");
         return Ok(());
     }
@@ -56,7 +56,7 @@ pub fn down_one(name: &str) -> Result<(), Failure> {
         .map_err(|e| Failure::system(miette!("cannot start netlink: {e}")))?;
     match teardown::teardown(&dir, &mut backend) {
         Ok(()) => {
-            lock.release_and_remove();
+            drop(lock);
             crate::outln!("lab `{name}` is down");
             Ok(())
         }

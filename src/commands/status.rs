@@ -52,7 +52,11 @@ pub fn nodes_table(lab: &Lab) -> String {
         .map(|(i, n)| NodeRow {
             node: n.name.clone(),
             kind: n.kind.as_str(),
-            namespace: lab.netns(i),
+            namespace: if n.name == crate::model::MACHINE {
+                "(the machine)".into()
+            } else {
+                lab.netns(i)
+            },
             interfaces: interfaces(n),
         })
         .collect();
@@ -70,7 +74,7 @@ struct LabRow {
 
 fn health(lab: &Lab) -> String {
     let missing = (0..lab.nodes.len())
-        .filter(|i| !netns::is_mounted(&lab.netns(*i)))
+        .filter(|i| !lab.netns(*i).is_empty() && !netns::is_mounted(&lab.netns(*i)))
         .count();
     if missing == 0 {
         "up".into()

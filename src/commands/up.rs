@@ -114,7 +114,7 @@ fn bring_up(lab: &Lab, file: &Path, progress: Progress, mode: VlanMode) -> Resul
     }
     for i in 0..lab.nodes.len() {
         let ns = lab.netns(i);
-        if matches!(netns::inode(&ns), Ok(Some(_))) {
+        if !ns.is_empty() && matches!(netns::inode(&ns), Ok(Some(_))) {
             return Err(Failure::system(miette!(
                 code = "vnet::netns_exists",
                 help = format!(
@@ -122,6 +122,21 @@ fn bring_up(lab: &Lab, file: &Path, progress: Progress, mode: VlanMode) -> Resul
                 ),
                 "namespace `{ns}` already exists and is not part of a running lab"
             )));
+        }
+    }
+    if let Some(machine) = lab.node_index(crate::model::MACHINE) {
+        // Links that end on the machine get the names the topology gives them: never reuse one.
+        for link in &lab.links {
+            for e in [&link.a, &link.b].into_iter().filter(|e| e.node == machine) {
+                if nix::net::if_::if_nametoindex(e.iface.as_str()).is_ok() {
+                    return Err(Failure::system(miette!(
+                        code = "vnet::interface_exists",
+                        help = "vnet never takes over what it did not create; choose another name for the machine's end of the link",
+                        "interface `{}` already exists on this machine",
+                        e.iface
+                    )));
+                }
+            }
         }
     }
     let dir = state::lab_dir(&lab.name);
@@ -198,9 +213,7 @@ fn bring_up(lab: &Lab, file: &Path, progress: Progress, mode: VlanMode) -> Resul
                     lab.name
                 ),
             };
-            if rollback.is_ok() {
-                lock.release_and_remove();
-            }
+            drop(lock);
             let report = match err {
                 ApplyError::Step(e) => {
                     let hint = e.hint();

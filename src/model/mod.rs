@@ -11,6 +11,9 @@ use serde::{Deserialize, Serialize};
 
 pub mod name;
 
+/// The node that stands for the machine itself (its own network namespace).
+pub const MACHINE: &str = "host";
+
 /// Where something was written in the topology file: byte offset and length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct At {
@@ -309,6 +312,9 @@ impl Proto {
 impl Lab {
     /// The named network namespace a node lives in: `<lab>-<node>`, so two labs never collide.
     pub fn netns(&self, node: usize) -> String {
+        if self.nodes[node].name == MACHINE {
+            return String::new();
+        }
         name::netns(&self.name, &self.nodes[node].name)
     }
 

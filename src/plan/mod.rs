@@ -130,20 +130,23 @@ pub fn plan(lab: &Lab, mode: VlanMode) -> Plan {
     let tag = owner_tag(&lab.name);
     for (i, node) in lab.nodes.iter().enumerate() {
         let ns = lab.netns(i);
-        st.namespaces.push(Step::AddNetns { ns: ns.clone() });
-        let forward = node.kind == NodeKind::Router
-            || (node.kind == NodeKind::Switch && !node.svis.is_empty());
-        for (key, value) in sysctls(forward) {
-            st.settings.push(Step::Sysctl {
+        // The machine's own namespace exists already, and its settings are not the lab's.
+        if !ns.is_empty() {
+            st.namespaces.push(Step::AddNetns { ns: ns.clone() });
+            let forward = node.kind == NodeKind::Router
+                || (node.kind == NodeKind::Switch && !node.svis.is_empty());
+            for (key, value) in sysctls(forward) {
+                st.settings.push(Step::Sysctl {
+                    ns: ns.clone(),
+                    key: key.into(),
+                    value: value.into(),
+                });
+            }
+            st.settings.push(Step::LoopbackUp {
                 ns: ns.clone(),
-                key: key.into(),
-                value: value.into(),
+                tag: tag.clone(),
             });
         }
-        st.settings.push(Step::LoopbackUp {
-            ns: ns.clone(),
-            tag: tag.clone(),
-        });
         match node.kind {
             NodeKind::Switch => switch::plan_switch(lab, i, mode, &mut st),
             NodeKind::Bridge => plan_bridge(lab, i, &mut st),
@@ -212,12 +215,14 @@ pub fn plan(lab: &Lab, mode: VlanMode) -> Plan {
     }
 }
 
+/// Whether a link (or a TAP) makes this interface exist. A macvlan's parent is made by some
+/// other link, not by the macvlan.
 fn is_linked(lab: &Lab, node: usize, iface: &str) -> bool {
     lab.links.iter().any(|l| {
-        [&l.a, &l.b]
-            .iter()
-            .any(|e| e.node == node && e.iface == iface)
-    })
+        let parent_only = matches!(l.kind, LinkKind::Macvlan { .. });
+        (l.a.node == node && l.a.iface == iface)
+            || (!parent_only && l.b.node == node && l.b.iface == iface)
+    }) || lab.taps.iter().any(|t| t.node == node && t.name == iface)
 }
 
 /// Addresses, then up: for any interface that exists once its links are made.
@@ -280,11 +285,15 @@ fn plan_host(lab: &Lab, i: usize, mode: VlanMode, st: &mut Stages) {
             });
         }
         // Emulated: the sub-interface is the far end of its VLAN's own veth pair (plan_link).
-        let is_parent = node
-            .interfaces
-            .iter()
-            .any(|x| x.vlan.as_ref().is_some_and(|v| v.0 == iface.name));
-        if is_parent && mode == VlanMode::Native {
+        let vlan_parent = mode == VlanMode::Native
+            && node
+                .interfaces
+                .iter()
+                .any(|x| x.vlan.as_ref().is_some_and(|v| v.0 == iface.name));
+        let macvlan_parent = lab.links.iter().any(|l| {
+            matches!(l.kind, LinkKind::Macvlan { .. }) && l.b.node == i && l.b.iface == iface.name
+        });
+        if vlan_parent || macvlan_parent {
             // A stacked device comes up only on a parent that is up (else ENETDOWN).
             for addr in &iface.addresses {
                 st.interfaces.push(Step::AddAddress {
@@ -377,6 +386,32 @@ fn plan_link(lab: &Lab, link: &crate::model::Link, mode: VlanMode, st: &mut Stag
                     });
                 }
             }
+        }
+        LinkKind::Veth if a.ns.is_empty() || b.ns.is_empty() => {
+            // An end on the machine is born in the other end's namespace under a name of
+            // vnet's, gets the lab's mark, and only then moves to the machine: a crash at any
+            // point leaves nothing on the machine without the mark that lets `down` remove it.
+            let (machine, other) = if a.ns.is_empty() { (a, b) } else { (b, a) };
+            let temporary = format!(
+                "vnet-m{}",
+                lab.links.iter().position(|l| l == link).unwrap_or(0)
+            );
+            let born = End {
+                ns: other.ns.clone(),
+                dev: temporary.clone(),
+                mac: machine.mac.clone(),
+            };
+            st.links.push(Step::AddVeth {
+                a: born,
+                b: other.clone(),
+                mtu,
+            });
+            st.ports.push(Step::MoveLink {
+                ns: other.ns,
+                dev: temporary,
+                name: machine.dev,
+                tag: owner_tag(&lab.name),
+            });
         }
         LinkKind::Veth => {
             st.links.push(Step::AddVeth { a, b, mtu });

@@ -105,6 +105,20 @@ pub enum Step {
     AddRoute { ns: String, to: IpNet, via: IpAddr },
     /// `ip netns exec NS sh -c CMD`
     Exec { ns: String, cmd: String },
+    /// `ip -n NS link set DEV alias TAG` then `ip -n NS link set DEV netns <machine> name NAME`:
+    /// a link's end moves to the machine only once it carries the lab's mark.
+    MoveLink {
+        ns: String,
+        dev: String,
+        name: String,
+        tag: String,
+    },
+    /// `ip link del DEV` on the machine, if it still carries the lab's mark. Only ever an undo.
+    DelLink {
+        ns: String,
+        dev: String,
+        tag: String,
+    },
     /// `ip netns del NS`, after stopping every process inside it. Only ever an undo.
     DelNetns {
         ns: String,
@@ -132,7 +146,9 @@ impl Step {
             | Step::LinkUp { ns, .. }
             | Step::AddRoute { ns, .. }
             | Step::Exec { ns, .. }
-            | Step::DelNetns { ns, .. } => ns,
+            | Step::DelNetns { ns, .. }
+            | Step::DelLink { ns, .. }
+            | Step::MoveLink { ns, .. } => ns,
             Step::AddVeth { a, .. } => &a.ns,
             Step::AddMacvlan { parent, .. } => &parent.ns,
             Step::AddVxlan { underlay_ns, .. } => underlay_ns,
@@ -144,7 +160,7 @@ impl fmt::Display for Step {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Step::AddNetns { ns } => write!(f, "ip netns add {ns}"),
-            Step::LoopbackUp { ns, tag } => write!(f, "ip -n {ns} link set lo up alias {tag}"),
+            Step::LoopbackUp { ns, tag } => write!(f, "{} link set lo up alias {tag}", ip(ns)),
             Step::Sysctl { ns, key, value } => {
                 write!(f, "ip netns exec {ns} sysctl -w {key}={value}")
             }
@@ -154,7 +170,7 @@ impl fmt::Display for Step {
                 stp,
                 vlan_filtering,
             } => {
-                write!(f, "ip -n {ns} link add {name} type bridge")?;
+                write!(f, "{} link add {name} type bridge", ip(ns))?;
                 if *stp {
                     write!(f, " stp_state 1")?;
                 }
@@ -233,35 +249,59 @@ impl fmt::Display for Step {
                 write!(f, "ip netns exec {ns} nft -f - <<'EOF'\n{}EOF", ruleset)
             }
             Step::AddVeth { a, b, mtu } => {
-                write!(f, "ip link add {} netns {}", a.dev, a.ns)?;
+                write!(f, "ip link add {}{}", a.dev, netns_arg(&a.ns))?;
                 if let Some(mac) = &a.mac {
                     write!(f, " address {mac}")?;
                 }
                 if let Some(mtu) = mtu {
                     write!(f, " mtu {mtu}")?;
                 }
-                write!(f, " type veth peer {} netns {}", b.dev, b.ns)?;
+                write!(f, " type veth peer {}{}", b.dev, netns_arg(&b.ns))?;
                 if let Some(mac) = &b.mac {
                     write!(f, " address {mac}")?;
                 }
                 Ok(())
             }
             Step::SetMaster { ns, dev, master } => {
-                write!(f, "ip -n {ns} link set {dev} master {master}")
+                write!(f, "{} link set {dev} master {master}", ip(ns))
             }
-            Step::AddAddress { ns, dev, addr } => write!(f, "ip -n {ns} addr add {addr} dev {dev}"),
-            Step::LinkUp { ns, dev } => write!(f, "ip -n {ns} link set {dev} up"),
+            Step::AddAddress { ns, dev, addr } => write!(f, "{} addr add {addr} dev {dev}", ip(ns)),
+            Step::LinkUp { ns, dev } => write!(f, "{} link set {dev} up", ip(ns)),
             Step::AddRoute { ns, to, via } => {
                 let is_default = to.prefix_len() == 0;
                 if is_default {
-                    write!(f, "ip -n {ns} route add default via {via}")
+                    write!(f, "{} route add default via {via}", ip(ns))
                 } else {
-                    write!(f, "ip -n {ns} route add {to} via {via}")
+                    write!(f, "{} route add {to} via {via}", ip(ns))
                 }
             }
             Step::Exec { ns, cmd } => write!(f, "ip netns exec {ns} sh -c {}", shell_quote(cmd)),
             Step::DelNetns { ns, .. } => write!(f, "ip netns del {ns}"),
+            Step::DelLink { ns, dev, .. } => write!(f, "{} link del {dev}", ip(ns)),
+            Step::MoveLink { ns, dev, name, tag } => write!(
+                f,
+                "{} link set {dev} alias {tag} && {} link set {dev} netns 1 name {name}",
+                ip(ns),
+                ip(ns)
+            ),
         }
+    }
+}
+
+/// `ip -n NS`, or plain `ip` in vnet's own namespace (the machine).
+fn ip(ns: &str) -> String {
+    if ns.is_empty() {
+        "ip".into()
+    } else {
+        format!("ip -n {ns}")
+    }
+}
+
+fn netns_arg(ns: &str) -> String {
+    if ns.is_empty() {
+        String::new()
+    } else {
+        format!(" netns {ns}")
     }
 }
 

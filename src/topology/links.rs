@@ -9,7 +9,7 @@ use super::diag::Problems;
 use super::schema::{RawEndpoint, RawLab, RawLink, RawLinkKind, RawTap};
 use super::validate::{BRIDGE_MAX_PORTS, resolve_node};
 use crate::model::name::closest;
-use crate::model::{Endpoint, Interface, Lab, Link, LinkKind, NodeKind, Tap};
+use crate::model::{Endpoint, Interface, Lab, Link, LinkKind, MACHINE, NodeKind, Tap};
 
 pub(super) fn resolve_endpoint(
     p: &mut Problems,
@@ -88,6 +88,15 @@ pub fn links(p: &mut Problems, raw: &RawLab, lab: &mut Lab) {
         let (Some(a), Some(b), Some(kind)) = (a, b, kind) else {
             continue;
         };
+        if kind != LinkKind::Veth {
+            let on_machine = [(&a, rl.a.at), (&b, rl.b.at)]
+                .into_iter()
+                .find(|(e, _)| lab.nodes[e.node].name == MACHINE);
+            if let Some((_, at)) = on_machine {
+                p.error("machine", "only veth links may end on `host`, the machine itself", at, "a macvlan or VXLAN end on the machine", Some("vnet adds plain veth links to the machine, nothing that stacks on its own interfaces".into()));
+                continue;
+            }
+        }
         if let LinkKind::Macvlan { .. } = kind
             && !macvlan_ends(p, lab, rl, &a, &b)
         {

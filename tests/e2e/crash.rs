@@ -40,6 +40,7 @@ pub fn trials() -> Vec<Test> {
 const LAB: &str = "
 name: NAME
 nodes:
+  host: {interfaces: {IFACE: 10.0.0.9/24}}
   h1: {interfaces: {eth0: 10.0.0.1/24}, gateway: 10.0.0.254, exec: ['sleep 300 &']}
   h2: {interfaces: {eth0: 10.0.0.2/24}}
   m1: {interfaces: {eth0: 10.0.0.3/24}}
@@ -58,6 +59,7 @@ nodes:
       a2: {vlan: 20}
   br2: {kind: bridge}
 links:
+  - [host:IFACE, br:p9]
   - {macvlan: m1:eth0, parent: h2:eth0}
   - {tap: br:vm1}
   - {type: vxlan, vni: 7, endpoints: [br:vx, br2:vx], underlay: [h1, h2]}
@@ -76,7 +78,14 @@ fn interrupted(stage: &str, signal: nix::sys::signal::Signal) -> Result<(), Stri
     } else {
         name
     };
-    let (_d, file) = crate::harness::topology(&LAB.replace("NAME", &name));
+    // The machine's end of a link needs a name no test running beside this one uses.
+    let iface = format!("vk{}", &stage[..4.min(stage.len())]);
+    let iface = if signal == nix::sys::signal::SIGINT {
+        "vkctrlc".to_owned()
+    } else {
+        iface
+    };
+    let (_d, file) = crate::harness::topology(&LAB.replace("NAME", &name).replace("IFACE", &iface));
     let _ = topologies();
     let mut child = vnet(&[
         "up",
@@ -115,6 +124,10 @@ fn interrupted(stage: &str, signal: nix::sys::signal::Signal) -> Result<(), Stri
             status.code() == Some(4) && said.contains("removed again"),
             || format!("up after Ctrl-C exited {status:?}:\n{said}"),
         )?;
+        check(
+            !crate::machine::machine_interfaces().contains(&iface),
+            || format!("{iface} left on the machine"),
+        )?;
         return assert_clean(&name);
     }
     // Something must be there to clean (otherwise the test proves nothing).
@@ -122,5 +135,9 @@ fn interrupted(stage: &str, signal: nix::sys::signal::Signal) -> Result<(), Stri
         "nothing was built before the kill".into()
     })?;
     expect_code(&["down", &name], 0)?;
+    check(
+        !crate::machine::machine_interfaces().contains(&iface),
+        || format!("{iface} left on the machine"),
+    )?;
     assert_clean(&name)
 }

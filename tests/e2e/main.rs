@@ -10,6 +10,7 @@ mod core;
 mod crash;
 mod doctor;
 mod harness;
+mod machine;
 mod vlan;
 
 fn main() {
@@ -24,6 +25,7 @@ fn main() {
     trials.extend(crash::trials());
     trials.extend(doctor::trials());
     trials.extend(vlan::trials());
+    trials.extend(machine::trials());
     let mut skipped = Vec::new();
     let trials: Vec<Trial> = trials
         .into_iter()

@@ -237,18 +237,67 @@ fn read_nodes(p: &mut Problems, n: &Node, lab: &mut RawLab) {
         let Some(name) = name_key(p, key, "node name") else {
             continue;
         };
-        if name.v == "host" {
-            p.error(
-                "name",
-                "`host` is a reserved node name",
-                key.span,
-                "reserved",
-                Some("`host` stands for the machine itself; choose another name".into()),
-            );
+        if let Some(node) = node::read_node(p, name, body) {
+            if node.name.v == crate::model::MACHINE {
+                machine_rules(p, &node, body);
+            }
+            lab.nodes.push(node);
+        }
+    }
+}
+
+/// `host` is the machine itself: vnet adds only what the topology names there (links,
+/// addresses, routes to the lab), and nothing that could change how the machine behaves.
+fn machine_rules(p: &mut Problems, node: &RawNode, body: &Node) {
+    let forbidden = [
+        (
+            "kind",
+            node.kind != NodeKind::Host,
+            "the machine is not a router, bridge or switch here",
+        ),
+        (
+            "gateway",
+            !node.gateways.is_empty(),
+            "vnet never changes the machine's default route",
+        ),
+        (
+            "exec",
+            !node.exec.is_empty(),
+            "commands on the machine are yours to run, not the lab's",
+        ),
+        (
+            "nat",
+            node.nat.is_some(),
+            "vnet does not change the machine's own firewall",
+        ),
+    ];
+    for i in node.interfaces.iter().filter(|i| i.vlan.is_some()) {
+        p.error(
+            "machine",
+            "no 802.1Q sub-interfaces on `host`, the machine itself",
+            i.name.at,
+            "would stack on the machine's interface",
+            None,
+        );
+    }
+    let Value::Map(entries) = &body.value else {
+        return;
+    };
+    for (key, bad, why) in forbidden {
+        if !bad {
             continue;
         }
-        if let Some(node) = node::read_node(p, name, body) {
-            lab.nodes.push(node);
+        if let Some((k, _)) = entries
+            .iter()
+            .find(|(k, _)| matches!(&k.value, Value::Str(s) if s == key))
+        {
+            p.error(
+                "machine",
+                format!("`{key}` is not allowed on `host`, the machine itself"),
+                k.span,
+                why,
+                Some("`host` takes `interfaces:` (the machine's ends of links) and `routes:` (to reach the lab)".into()),
+            );
         }
     }
 }

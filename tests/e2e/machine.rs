@@ -1,0 +1,247 @@
+//! Links to the machine itself (`host`) and TAP devices for virtual machines.
+
+use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
+
+use crate::harness::{Lab, Test, assert_clean, check, expect_code, text, topology};
+
+pub fn trials() -> Vec<Test> {
+    vec![
+        Test::new(
+            "machine::link_to_the_machine_is_made_and_removed",
+            machine_link,
+        ),
+        Test::new(
+            "machine::an_existing_machine_interface_is_refused_and_untouched",
+            machine_name_taken,
+        ),
+        Test::new("machine::tap_device_answers_a_vm_with_arp_and_ping", tap_io),
+    ]
+}
+
+/// The interfaces of the test's own namespace, which stands for the machine here.
+pub fn machine_interfaces() -> Vec<String> {
+    std::fs::read_to_string("/proc/self/net/dev")
+        .unwrap_or_default()
+        .lines()
+        .skip(2)
+        .filter_map(|l| l.split(':').next().map(|n| n.trim().to_owned()))
+        .collect()
+}
+
+const MACHINE_LAB: &str = "
+name: NAME
+nodes:
+  host: {interfaces: {IFACE: 10.77.0.1/24}}
+  h1: {interfaces: {eth0: 10.77.0.2/24}}
+links:
+  - [host:IFACE, h1:eth0]
+expect:
+  - {from: host, to: h1}
+  - {from: h1, to: host}
+";
+
+fn machine_link() -> Result<(), String> {
+    let (_d, file) = topology(
+        &MACHINE_LAB
+            .replace("NAME", "mach-a")
+            .replace("IFACE", "vnetma"),
+    );
+    let _lab = Lab("mach-a".into());
+    expect_code(&["up", file.to_str().unwrap_or_default()], 0)?;
+    check(machine_interfaces().contains(&"vnetma".to_owned()), || {
+        "the machine's end of the link is missing".into()
+    })?;
+    expect_code(&["verify", "mach-a"], 0)?;
+    expect_code(&["down", "mach-a"], 0)?;
+    check(!machine_interfaces().contains(&"vnetma".to_owned()), || {
+        "down left the machine's interface".into()
+    })?;
+    assert_clean("mach-a")
+}
+
+fn machine_name_taken() -> Result<(), String> {
+    let (_d1, f1) = topology(
+        &MACHINE_LAB
+            .replace("NAME", "mach-b")
+            .replace("IFACE", "vnetmb"),
+    );
+    let (_d2, f2) = topology(
+        &MACHINE_LAB
+            .replace("NAME", "mach-c")
+            .replace("IFACE", "vnetmb"),
+    );
+    let _lab = Lab("mach-b".into());
+    expect_code(&["up", f1.to_str().unwrap_or_default()], 0)?;
+    let out = expect_code(&["up", f2.to_str().unwrap_or_default()], 4)?;
+    check(
+        String::from_utf8_lossy(&out.stderr).contains("`vnetmb` already exists on this machine"),
+        || text(&out),
+    )?;
+    assert_clean("mach-c")?;
+    // The first lab's link is untouched and still works.
+    expect_code(&["verify", "mach-b"], 0)?;
+    expect_code(&["down", "mach-b"], 0)?;
+    check(!machine_interfaces().contains(&"vnetmb".to_owned()), || {
+        "down left the machine's interface".into()
+    })?;
+    assert_clean("mach-b")
+}
+
+const TAP_LAB: &str = "
+name: tap-io
+nodes:
+  br: {kind: bridge}
+  h1: {interfaces: {eth0: 10.66.0.1/24}}
+links:
+  - [h1:eth0, br:p1]
+  - {tap: br:vm1, owner: 65534, group: 65534}
+";
+
+const VM_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x99];
+const VM_IP: [u8; 4] = [10, 66, 0, 99];
+const H1_IP: [u8; 4] = [10, 66, 0, 1];
+
+/// Plays the virtual machine: opens the TAP, asks for h1's MAC with ARP, pings it, and
+/// answers h1's own ARP questions on the way.
+fn tap_io() -> Result<(), String> {
+    let (_d, file) = topology(TAP_LAB);
+    let _lab = Lab("tap-io".into());
+    expect_code(&["up", file.to_str().unwrap_or_default()], 0)?;
+    let details = expect_code(
+        &[
+            "exec", "tap-io", "br", "--", "ip", "-d", "link", "show", "vm1",
+        ],
+        0,
+    )?;
+    let d = String::from_utf8_lossy(&details.stdout);
+    check(
+        d.contains("master br")
+            && d.contains("type tap")
+            && d.contains("persist on")
+            && (d.contains("user 65534") || d.contains("user nobody")),
+        || text(&details),
+    )?;
+    let ns = std::fs::File::open("/run/netns/tap-io-br").map_err(|e| e.to_string())?;
+    let result = std::thread::scope(|s| {
+        s.spawn(|| -> Result<(), String> {
+            nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWNET)
+                .map_err(|e| e.to_string())?;
+            let mut tap = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open("/dev/net/tun")
+                .map_err(|e| e.to_string())?;
+            vnet::apply::tap::attach(tap.as_raw_fd(), "vm1")
+                .map_err(|e| format!("cannot open the TAP: {e}"))?;
+            // SAFETY: plain fcntl on our own descriptor.
+            unsafe { libc::fcntl(tap.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) };
+            let ask = arp(1, [0xff; 6], VM_MAC, VM_IP, [0; 6], H1_IP);
+            let h1_mac = wait_for(&mut tap, &ask, |f| {
+                (f.len() >= 42 && f[12..14] == [8, 6] && f[20..22] == [0, 2] && f[28..32] == H1_IP)
+                    .then(|| {
+                        let mut m = [0u8; 6];
+                        m.copy_from_slice(&f[22..28]);
+                        m
+                    })
+            })
+            .ok_or("no ARP reply from h1 on the TAP")?;
+            wait_for(&mut tap, &echo(h1_mac), |f| {
+                (f.len() >= 42
+                    && f[12..14] == [8, 0]
+                    && f[23] == 1
+                    && f[26..30] == H1_IP
+                    && f[34] == 0)
+                    .then_some(())
+            })
+            .ok_or_else(|| "no ICMP echo reply from h1 on the TAP".to_owned())
+        })
+        .join()
+        .unwrap_or_else(|_| Err("the VM thread panicked".into()))
+    });
+    result?;
+    expect_code(&["down", "tap-io"], 0)?;
+    assert_clean("tap-io")
+}
+
+/// Sends `frame` (again every 200 ms: the port forwards only once the kernel has seen the
+/// TAP's carrier come up) and reads frames for up to five seconds until `want` recognises one;
+/// answers ARP requests for the VM's address meanwhile (h1 asks before it replies).
+fn wait_for<T>(
+    tap: &mut std::fs::File,
+    frame: &[u8],
+    want: impl Fn(&[u8]) -> Option<T>,
+) -> Option<T> {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let mut buf = [0u8; 2048];
+    let mut next_send = std::time::Instant::now();
+    while std::time::Instant::now() < until {
+        if std::time::Instant::now() >= next_send {
+            let _ = tap.write_all(frame);
+            next_send = std::time::Instant::now() + std::time::Duration::from_millis(200);
+        }
+        match tap.read(&mut buf) {
+            Ok(n) => {
+                let f = &buf[..n];
+                if let Some(t) = want(f) {
+                    return Some(t);
+                }
+                if f.len() >= 42 && f[12..14] == [8, 6] && f[20..22] == [0, 1] && f[38..42] == VM_IP
+                {
+                    let mut asker = [0u8; 6];
+                    asker.copy_from_slice(&f[22..28]);
+                    let mut ip = [0u8; 4];
+                    ip.copy_from_slice(&f[28..32]);
+                    let _ = tap.write_all(&arp(2, asker, VM_MAC, VM_IP, asker, ip));
+                }
+            }
+            Err(_) => std::thread::sleep(std::time::Duration::from_millis(10)),
+        }
+    }
+    None
+}
+
+fn arp(op: u8, dst: [u8; 6], sha: [u8; 6], spa: [u8; 4], tha: [u8; 6], tpa: [u8; 4]) -> Vec<u8> {
+    let mut f = Vec::with_capacity(42);
+    f.extend_from_slice(&dst);
+    f.extend_from_slice(&sha);
+    f.extend_from_slice(&[8, 6, 0, 1, 8, 0, 6, 4, 0, op]);
+    f.extend_from_slice(&sha);
+    f.extend_from_slice(&spa);
+    f.extend_from_slice(&tha);
+    f.extend_from_slice(&tpa);
+    f
+}
+
+fn checksum(data: &[u8]) -> [u8; 2] {
+    let mut sum: u32 = data
+        .chunks(2)
+        .map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])))
+        .sum();
+    while sum >> 16 != 0 {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    (!(sum as u16)).to_be_bytes()
+}
+
+fn echo(dst: [u8; 6]) -> Vec<u8> {
+    let mut icmp = vec![8, 0, 0, 0, 0x12, 0x34, 0, 1];
+    icmp.extend_from_slice(b"vnet tap test");
+    let c = checksum(&icmp);
+    icmp[2..4].copy_from_slice(&c);
+    let total = (20 + icmp.len()) as u16;
+    let mut ip = vec![0x45, 0];
+    ip.extend_from_slice(&total.to_be_bytes());
+    ip.extend_from_slice(&[0, 1, 0, 0, 64, 1, 0, 0]);
+    ip.extend_from_slice(&VM_IP);
+    ip.extend_from_slice(&H1_IP);
+    let c = checksum(&ip);
+    ip[10..12].copy_from_slice(&c);
+    let mut f = Vec::new();
+    f.extend_from_slice(&dst);
+    f.extend_from_slice(&VM_MAC);
+    f.extend_from_slice(&[8, 0]);
+    f.extend_from_slice(&ip);
+    f.extend_from_slice(&icmp);
+    f
+}
