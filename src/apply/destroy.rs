@@ -109,10 +109,10 @@ fn del_link(dev: &str, tag: &str) -> io::Result<()> {
 pub fn delete_namespaces(steps: &[Step]) -> Vec<StepError> {
     let mut errors = Vec::new();
     for s in steps {
-        if let Step::DelLink { dev, tag, .. } = s {
-            if let Err(e) = del_link(dev, tag) {
-                errors.push(StepError::new(s, e));
-            }
+        if let Step::DelLink { dev, tag, .. } = s
+            && let Err(e) = del_link(dev, tag)
+        {
+            errors.push(StepError::new(s, e));
         }
     }
     let mut doomed: Vec<(&Step, &str, u64)> = Vec::new();
