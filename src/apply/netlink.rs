@@ -36,6 +36,7 @@ pub struct NetlinkBackend {
     spaces: HashMap<String, Space>,
     root: Option<Handle>,
     exec_log: PathBuf,
+    temporaries: u32,
 }
 
 fn nl_err(e: rtnetlink::Error) -> io::Error {
@@ -56,7 +57,15 @@ impl NetlinkBackend {
             spaces: HashMap::new(),
             root: None,
             exec_log,
+            temporaries: 0,
         })
+    }
+
+    /// A device name of vnet's own, unique within this run, for devices that are renamed
+    /// once they are where they belong.
+    fn temporary_name(&mut self) -> String {
+        self.temporaries += 1;
+        format!("vnet-t{}", self.temporaries)
     }
 
     /// A handle from a netlink socket that was opened inside some namespace.
@@ -410,12 +419,19 @@ impl NetlinkBackend {
                     "passthru" => MacVlanMode::Passthrough,
                     _ => MacVlanMode::Bridge,
                 };
-                let mut msg = LinkMacVlan::new(&child.dev, idx, mode)
+                let temporary = self.temporary_name();
+                let mut msg = LinkMacVlan::new(&temporary, idx, mode)
                     .setns_by_fd(self.spaces[&child.ns].file.as_raw_fd());
                 if let Some(mac) = &child.mac {
                     msg = msg.address(parse_mac(mac).map_err(e)?);
                 }
-                Request::Link(self.spaces[&parent.ns].handle.clone(), msg.build(), true)
+                Request::Born {
+                    creator: self.spaces[&parent.ns].handle.clone(),
+                    msg: msg.build(),
+                    home: self.spaces[&child.ns].handle.clone(),
+                    temporary,
+                    name: child.dev.clone(),
+                }
             }
             Step::AddVxlan {
                 underlay_ns,
@@ -427,13 +443,20 @@ impl NetlinkBackend {
                 let (IpAddr::V4(local), IpAddr::V4(remote)) = (local, remote) else {
                     return Err(e(io::Error::from_raw_os_error(libc::EAFNOSUPPORT)));
                 };
-                let msg = LinkVxlan::new(&end.dev, *vni)
+                let temporary = self.temporary_name();
+                let msg = LinkVxlan::new(&temporary, *vni)
                     .local(*local)
                     .remote(*remote)
                     .port(4789)
                     .setns_by_fd(self.spaces[&end.ns].file.as_raw_fd())
                     .build();
-                Request::Link(self.spaces[underlay_ns].handle.clone(), msg, true)
+                Request::Born {
+                    creator: self.spaces[underlay_ns].handle.clone(),
+                    msg,
+                    home: self.spaces[&end.ns].handle.clone(),
+                    temporary,
+                    name: end.dev.clone(),
+                }
             }
             Step::AddRoute { ns, to, via } => {
                 Request::Route(self.spaces[ns].handle.clone(), *to, *via)
@@ -488,6 +511,15 @@ fn parse_mac(mac: &str) -> io::Result<Vec<u8>> {
 enum Request {
     /// A link message; `true` when it creates a link (RTM_NEWLINK with CREATE|EXCL).
     Link(Handle, rtnetlink::packet_route::link::LinkMessage, bool),
+    /// A device made in one namespace for another under a name of vnet's, then renamed
+    /// there: older kernels check the final name against the namespace that creates it.
+    Born {
+        creator: Handle,
+        msg: rtnetlink::packet_route::link::LinkMessage,
+        home: Handle,
+        temporary: String,
+        name: String,
+    },
     Address(Handle, u32, ipnet::IpNet),
     Route(Handle, ipnet::IpNet, IpAddr),
 }
@@ -497,6 +529,20 @@ impl Request {
         match self {
             Request::Link(h, msg, true) => h.link().add(msg).execute().await,
             Request::Link(h, msg, false) => h.link().set(msg).execute().await,
+            Request::Born {
+                creator,
+                msg,
+                home,
+                temporary,
+                name,
+            } => {
+                creator.link().add(msg).execute().await?;
+                let idx = match home.link().get().match_name(temporary).execute().try_next().await? {
+                    Some(l) => l.header.index,
+                    None => return Err(rtnetlink::Error::RequestFailed),
+                };
+                home.link().set(LinkUnspec::new_with_index(idx).name(name).build()).execute().await
+            }
             Request::Address(h, idx, net) => {
                 let mut req = h.address().add(idx, net.addr(), net.prefix_len());
                 if net.addr().is_ipv6() {
