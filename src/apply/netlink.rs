@@ -537,11 +537,21 @@ impl Request {
                 name,
             } => {
                 creator.link().add(msg).execute().await?;
-                let idx = match home.link().get().match_name(temporary).execute().try_next().await? {
+                let idx = match home
+                    .link()
+                    .get()
+                    .match_name(temporary)
+                    .execute()
+                    .try_next()
+                    .await?
+                {
                     Some(l) => l.header.index,
                     None => return Err(rtnetlink::Error::RequestFailed),
                 };
-                home.link().set(LinkUnspec::new_with_index(idx).name(name).build()).execute().await
+                home.link()
+                    .set(LinkUnspec::new_with_index(idx).name(name).build())
+                    .execute()
+                    .await
             }
             Request::Address(h, idx, net) => {
                 let mut req = h.address().add(idx, net.addr(), net.prefix_len());

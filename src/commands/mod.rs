@@ -5,6 +5,7 @@ use std::path::Path;
 use miette::Report;
 
 use crate::cli::{Cli, Command};
+use crate::model::feature::Feature;
 use crate::topology::{self, LoadError, Loaded};
 
 mod doctor;
@@ -96,6 +97,43 @@ pub fn load(file: &Path) -> Result<Loaded, Failure> {
             report: Report::new(invalid),
         }),
     }
+}
+
+/// The features the lab needs that this kernel lacks, as diagnostics at the topology's lines
+/// (warnings when `warn`). Probing takes root; without it nothing is said.
+pub fn missing_features(
+    loaded: &topology::Loaded,
+    file: &Path,
+    native_vlans: bool,
+    warn: bool,
+) -> Vec<topology::Problem> {
+    if !nix::unistd::geteuid().is_root() {
+        return Vec::new();
+    }
+    let needs = topology::needs::needs(&loaded.lab, native_vlans);
+    let features: Vec<_> = needs.iter().map(|n| n.feature).collect();
+    let src = miette::NamedSource::new(file.display().to_string(), loaded.source.clone());
+    let mut problems = topology::diag::Problems::new(src);
+    for (feature, probe) in crate::apply::probe::missing(&features) {
+        let Some(need) = needs.iter().find(|n| n.feature == feature) else {
+            continue;
+        };
+        let config = feature.config().unwrap_or("the needed option");
+        let mut p = problems
+            .new_problem("kernel_feature", format!("this kernel lacks {} ({config})", feature.name()))
+            .label(need.at, format!("{} needs it", need.what))
+            .help(match feature {
+                Feature::BridgeVlanFiltering | Feature::Vlan => format!(
+                    "use `--vlan-mode emulated` (a bridge per VLAN: the same behaviour, no tags on the wire), or a kernel with {config}"
+                ),
+                _ => probe.hint.unwrap_or_else(|| probe.detail.clone()),
+            });
+        if warn {
+            p = p.warning();
+        }
+        problems.push(p);
+    }
+    problems.list
 }
 
 /// vnet changes the kernel's network configuration: that takes root.

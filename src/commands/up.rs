@@ -18,6 +18,7 @@ pub fn up(file: &Path, progress: Progress, vlan: VlanModeArg) -> Outcome {
     require_root()?;
     super::installed_signal_handlers();
     let mode = choose_vlan_mode(&loaded.lab, vlan)?;
+    kernel_can_build(&loaded, file, mode)?;
     let lab = bring_up(&loaded.lab, file, progress, mode)?;
     Ok(if lab { exit::OK } else { exit::FAILED })
 }
@@ -34,6 +35,7 @@ pub fn test(
     super::installed_signal_handlers();
     let lab = &loaded.lab;
     let mode = choose_vlan_mode(lab, vlan)?;
+    kernel_can_build(&loaded, file, mode)?;
     bring_up(lab, file, progress, mode)?;
     // From here on the lab exists: whatever happens, it is torn down before we return.
     let verdict = if apply::INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
@@ -51,23 +53,33 @@ pub fn test(
     }
 }
 
-/// Builds the lab, or rolls back whatever was built and says why. `Ok(true)` when up.
+/// Refuses, before anything is created, a lab that needs what this kernel lacks: each missing
+/// feature pointed at the line of the topology that needs it.
+fn kernel_can_build(
+    loaded: &crate::topology::Loaded,
+    file: &Path,
+    mode: VlanMode,
+) -> Result<(), Failure> {
+    let gaps = super::missing_features(loaded, file, mode == VlanMode::Native, false);
+    if gaps.is_empty() {
+        return Ok(());
+    }
+    Err(Failure::system(miette::Report::new(
+        crate::topology::diag::KernelLacks {
+            file: file.display().to_string(),
+            problems: gaps,
+        },
+    )))
+}
+
 /// Native 802.1Q when the kernel has it (or when asked), else the emulation; said out loud.
 fn choose_vlan_mode(lab: &Lab, requested: VlanModeArg) -> Result<VlanMode, Failure> {
     if !crate::plan::uses_vlans(lab) {
         return Ok(VlanMode::Native);
     }
     let mode = match requested {
-        VlanModeArg::Native => {
-            if let Some(missing) = apply::probe::native_vlans_missing() {
-                return Err(Failure::system(miette!(
-                    code = "vnet::no_8021q",
-                    help = "use `--vlan-mode emulated` (a bridge per VLAN: same behaviour, no tags on the wire), or a kernel with 802.1Q",
-                    "this kernel cannot build 802.1Q switches natively: {missing}"
-                )));
-            }
-            VlanMode::Native
-        }
+        // Checked with the lab's other needs, so the refusal points at the switch.
+        VlanModeArg::Native => VlanMode::Native,
         VlanModeArg::Emulated => VlanMode::Emulated,
         VlanModeArg::Auto => match apply::probe::native_vlans_missing() {
             None => VlanMode::Native,

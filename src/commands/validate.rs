@@ -24,6 +24,9 @@ pub fn validate(file: &Path) -> Outcome {
             ),
         });
     }
+    for w in super::missing_features(&loaded, file, false, true) {
+        crate::errln!("{:?}", miette::Report::new(w));
+    }
     crate::outln!(
         "{}: valid lab `{}`: {} nodes, {} links, {} checks",
         file.display(),

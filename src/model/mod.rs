@@ -9,6 +9,7 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
+pub mod feature;
 pub mod name;
 
 /// The node that stands for the machine itself (its own network namespace).

@@ -159,6 +159,37 @@ impl Diagnostic for InvalidTopology {
     }
 }
 
+/// A valid lab this machine's kernel cannot build: what is missing, and where it is needed.
+#[derive(Debug)]
+pub struct KernelLacks {
+    pub file: String,
+    pub problems: Vec<Problem>,
+}
+
+impl fmt::Display for KernelLacks {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: this machine's kernel cannot build this lab; nothing was created",
+            self.file
+        )
+    }
+}
+
+impl std::error::Error for KernelLacks {}
+
+impl Diagnostic for KernelLacks {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        Some(Box::new("vnet::kernel_lacks"))
+    }
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        Some(Box::new("`vnet doctor` shows what this kernel supports"))
+    }
+    fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn Diagnostic> + 'a>> {
+        Some(Box::new(self.problems.iter().map(|p| p as &dyn Diagnostic)))
+    }
+}
+
 /// Renders a diagnostic the way a terminal shows it, without colour: for tests and logs.
 pub fn render_plain(d: &dyn Diagnostic) -> String {
     let mut out = String::new();

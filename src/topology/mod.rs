@@ -8,6 +8,7 @@ use miette::NamedSource;
 pub mod checks;
 pub mod diag;
 pub mod links;
+pub mod needs;
 pub mod schema;
 pub mod validate;
 pub mod vlan;

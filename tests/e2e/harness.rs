@@ -197,6 +197,14 @@ impl Drop for Lab {
     }
 }
 
+/// Diagnostic text with miette's line wrapping undone: words joined by single spaces.
+pub fn flat(text: &str) -> String {
+    text.split_whitespace()
+        .filter(|w| !matches!(*w, "│" | "·" | "|"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 pub fn check(cond: bool, what: impl FnOnce() -> String) -> Result<(), String> {
     if cond { Ok(()) } else { Err(what()) }
 }

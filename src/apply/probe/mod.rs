@@ -9,11 +9,10 @@ use std::io;
 use nix::sched::{CloneFlags, unshare};
 use serde::Serialize;
 
-mod feature;
 mod kernel;
 pub mod tc;
 
-pub use feature::Feature;
+pub use crate::model::feature::Feature;
 
 use super::netns;
 
