@@ -61,7 +61,13 @@ pub fn teardown(dir: &Path, backend: &mut dyn Backend) -> Result<(), TeardownFai
             });
         }
     };
-    let failures = backend.undo(&undo_steps(&contents));
+    let steps = undo_steps(&contents);
+    if let Some(n) = crate::apply::crash_after("VNET_KILL_AFTER_UNDO").filter(|n| *n < steps.len())
+    {
+        let _ = backend.undo(&steps[..n]);
+        crate::apply::die();
+    }
+    let failures = backend.undo(&steps);
     if !failures.is_empty() {
         return Err(TeardownFailed { failures });
     }

@@ -91,6 +91,19 @@ impl std::fmt::Display for ApplyError {
     }
 }
 
+/// Fault injection for the crash tests: `VNET_KILL_AFTER_STEPS=N` makes `up` kill itself with
+/// SIGKILL once N steps have reached the kernel (and `VNET_KILL_AFTER_UNDO=N`, `down` after N
+/// undo steps), so every step can be a kill point.
+pub fn crash_after(var: &str) -> Option<usize> {
+    std::env::var(var).ok().and_then(|v| v.parse().ok())
+}
+
+/// Dies as a crash would: no destructors, no rollback, nothing flushed.
+pub fn die() -> ! {
+    let _ = nix::sys::signal::raise(nix::sys::signal::SIGKILL);
+    std::process::abort()
+}
+
 /// Set by the signal handler; checked between stages so Ctrl-C rolls back cleanly.
 pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
@@ -102,13 +115,25 @@ pub fn run(
     journal: &mut Journal,
     progress: &mut dyn FnMut(&str, usize),
 ) -> Result<(), ApplyError> {
+    let mut kill_budget = crash_after("VNET_KILL_AFTER_STEPS");
     for stage in &plan.stages {
         if INTERRUPTED.load(Ordering::SeqCst) {
             return Err(ApplyError::Interrupted);
         }
         journal.steps(&stage.steps).map_err(ApplyError::Journal)?;
         let mut facts = Vec::new();
-        let applied = backend.apply(&stage.steps, &mut facts);
+        let steps = match kill_budget {
+            Some(left) if left < stage.steps.len() => &stage.steps[..left],
+            _ => &stage.steps[..],
+        };
+        let applied = backend.apply(steps, &mut facts);
+        if let Some(left) = kill_budget.as_mut() {
+            *left -= steps.len();
+            if *left == 0 || steps.len() < stage.steps.len() {
+                journal.facts(&facts).map_err(ApplyError::Journal)?;
+                die();
+            }
+        }
         journal.facts(&facts).map_err(ApplyError::Journal)?;
         applied.map_err(ApplyError::Step)?;
         progress(&stage.name, stage.steps.len());

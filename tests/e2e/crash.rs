@@ -37,7 +37,7 @@ pub fn trials() -> Vec<Test> {
 /// Every kind of object `up` makes: namespaces, bridges, a switch with access, trunk and
 /// port security, 802.1Q sub-interfaces, a macvlan, a VXLAN tunnel, a TAP device, routes,
 /// nftables (NAT and port security) and a process started by `exec:`.
-const LAB: &str = "
+pub const LAB: &str = "
 name: NAME
 nodes:
   host: {interfaces: {IFACE: 10.0.0.9/24}}

@@ -9,6 +9,7 @@ use libtest_mimic::{Arguments, Trial};
 mod core;
 mod crash;
 mod doctor;
+mod faults;
 mod harness;
 mod machine;
 mod vlan;
@@ -26,6 +27,7 @@ fn main() {
     trials.extend(doctor::trials());
     trials.extend(vlan::trials());
     trials.extend(machine::trials());
+    trials.extend(faults::trials());
     let mut skipped = Vec::new();
     let trials: Vec<Trial> = trials
         .into_iter()
