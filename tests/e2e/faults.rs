@@ -83,7 +83,7 @@ fn every_step_of_up() -> Result<(), String> {
         if out.status.success() {
             // Past the last step: the lab came up whole.
             check(n > 100, || {
-                format!("only {kills} kill points: the lab is too small to prove much")
+                format!("only {n} kill points: the lab is too small to prove much")
             })?;
             expect_code(&["down", name], 0)?;
             return nothing_left(name, iface, sleep);
