@@ -139,3 +139,85 @@ pub fn delete_namespaces(steps: &[Step]) -> Vec<StepError> {
     }
     errors
 }
+
+/// What vnet left on this machine with its mark but without a journal (the state under
+/// `/run/vnet` was lost, by a reboot of `/run` or by hand): undo steps per lab, found by the
+/// `vnet:<lab>` mark on each namespace's `lo` and on the machine's links, never by name.
+pub fn marked_orphans(known: &[String]) -> Vec<(String, Vec<Step>)> {
+    let mut found: Vec<(String, Vec<Step>)> = Vec::new();
+    let mut add = |tag: String, step: Step| {
+        let Some(lab) = tag.strip_prefix("vnet:").map(str::to_owned) else {
+            return;
+        };
+        if known.contains(&lab) {
+            return;
+        }
+        match found.iter_mut().find(|(l, _)| *l == lab) {
+            Some((_, steps)) => steps.push(step),
+            None => found.push((lab, vec![step])),
+        }
+    };
+    if let Ok(dir) = std::fs::read_dir(netns::NETNS_DIR) {
+        for e in dir.flatten() {
+            let ns = e.file_name().to_string_lossy().into_owned();
+            if !netns::is_mounted(&ns) {
+                continue;
+            }
+            let Ok(file) = netns::open(&ns) else { continue };
+            if let Ok(Ok((Some(tag), _))) = netns::in_netns(&file, loopback_alias) {
+                add(
+                    tag.clone(),
+                    Step::DelNetns {
+                        ns,
+                        inode: None,
+                        tag,
+                    },
+                );
+            }
+        }
+    }
+    for (dev, tag) in machine_marks().unwrap_or_default() {
+        add(
+            tag.clone(),
+            Step::DelLink {
+                ns: String::new(),
+                dev,
+                tag,
+            },
+        );
+    }
+    found
+}
+
+/// The machine's links that carry a vnet mark, with the mark.
+fn machine_marks() -> io::Result<Vec<(String, String)>> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let (conn, handle, _) = rtnetlink::new_connection()?;
+        tokio::spawn(conn);
+        let links: Vec<_> = handle
+            .link()
+            .get()
+            .execute()
+            .try_collect()
+            .await
+            .map_err(|e| io::Error::other(e.to_string()))?;
+        Ok(links
+            .iter()
+            .filter(|l| l.header.index != 1)
+            .filter_map(|l| {
+                let name = l.attributes.iter().find_map(|a| match a {
+                    LinkAttribute::IfName(n) => Some(n.clone()),
+                    _ => None,
+                })?;
+                let alias = l.attributes.iter().find_map(|a| match a {
+                    LinkAttribute::IfAlias(s) if s.starts_with("vnet:") => Some(s.clone()),
+                    _ => None,
+                })?;
+                Some((name, alias))
+            })
+            .collect())
+    })
+}

@@ -12,15 +12,34 @@ pub fn down(lab: Option<&str>, all: bool) -> Outcome {
     } else {
         vec![lab_name(lab.unwrap_or_default())?]
     };
-    if labs.is_empty() {
-        crate::outln!("no lab is running");
-    }
     let mut failures = Vec::new();
     for name in &labs {
         if let Err(f) = down_one(name) {
             crate::errln!("{:?}", f.report);
             failures.push(name.clone());
         }
+    }
+    // Labs whose state is gone but whose namespaces and links still carry their mark.
+    let orphans = crate::apply::destroy::marked_orphans(&state::running());
+    let wanted = |lab: &str| all || labs.iter().any(|l| l == lab);
+    let mut swept = 0;
+    for (orphan, steps) in orphans.into_iter().filter(|(l, _)| wanted(l)) {
+        swept += 1;
+        let errors = crate::apply::destroy::delete_namespaces(&steps);
+        if errors.is_empty() {
+            crate::outln!(
+                "lab `{orphan}` had no state left; removed {} namespaces and links found by its mark",
+                steps.len()
+            );
+        } else {
+            for e in &errors {
+                crate::errln!("  {e}");
+            }
+            failures.push(orphan);
+        }
+    }
+    if all && labs.is_empty() && swept == 0 {
+        crate::outln!("no lab is running");
     }
     if failures.is_empty() {
         Ok(exit::OK)

@@ -12,6 +12,8 @@ mod doctor;
 mod faults;
 mod harness;
 mod machine;
+mod mess;
+mod private;
 mod vlan;
 
 fn main() {
@@ -28,6 +30,7 @@ fn main() {
     trials.extend(vlan::trials());
     trials.extend(machine::trials());
     trials.extend(faults::trials());
+    trials.extend(mess::trials());
     let mut skipped = Vec::new();
     let trials: Vec<Trial> = trials
         .into_iter()

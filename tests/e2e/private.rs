@@ -1,0 +1,131 @@
+//! A private machine for tests that act on every lab (`down --all`) or that lose vnet's
+//! state on purpose: a process holds a network and mount namespace of its own (with fresh
+//! `/run/netns` and `/run/vnet`), and every command of the test runs inside it.
+
+use std::fs::File;
+use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Output, Stdio};
+
+use nix::mount::{MsFlags, mount};
+use nix::sched::{CloneFlags, setns, unshare};
+
+pub struct Machine {
+    holder: Child,
+    net: File,
+    mnt: File,
+}
+
+impl Machine {
+    pub fn new() -> Result<Machine, String> {
+        let mut cmd = Command::new("/bin/sh");
+        cmd.args(["-c", "exec sleep 600"]).stdin(Stdio::null());
+        // SAFETY: between fork and exec, only syscalls (unshare, mount) run in the child.
+        unsafe {
+            cmd.pre_exec(|| {
+                unshare(CloneFlags::CLONE_NEWNET | CloneFlags::CLONE_NEWNS)?;
+                mount(
+                    None::<&str>,
+                    "/",
+                    None::<&str>,
+                    MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+                    None::<&str>,
+                )?;
+                mount(
+                    Some("private"),
+                    "/run/netns",
+                    Some("tmpfs"),
+                    MsFlags::empty(),
+                    None::<&str>,
+                )?;
+                mount(
+                    Some("private"),
+                    "/run/vnet",
+                    Some("tmpfs"),
+                    MsFlags::empty(),
+                    None::<&str>,
+                )?;
+                Ok(())
+            });
+        }
+        let holder = cmd.spawn().map_err(|e| e.to_string())?;
+        let pid = holder.id();
+        // The holder has unshared once /proc shows it in another network namespace.
+        let mine = std::fs::metadata("/proc/self/ns/net").map_err(|e| e.to_string())?;
+        for _ in 0..200 {
+            let theirs = std::fs::read_link(format!("/proc/{pid}/ns/net")).ok();
+            let ours = std::fs::read_link("/proc/self/ns/net").ok();
+            if theirs.is_some() && theirs != ours {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let _ = mine;
+        let net = File::open(format!("/proc/{pid}/ns/net")).map_err(|e| e.to_string())?;
+        let mnt = File::open(format!("/proc/{pid}/ns/mnt")).map_err(|e| e.to_string())?;
+        Ok(Machine { holder, net, mnt })
+    }
+
+    /// `vnet ARGS` inside the private machine.
+    pub fn vnet(&self, args: &[&str]) -> Command {
+        let mut c = crate::harness::vnet(args);
+        let (net, mnt) = (self.net.as_raw_fd(), self.mnt.as_raw_fd());
+        // SAFETY: between fork and exec the child is single-threaded and only calls setns(2)
+        // on descriptors the parent keeps open until after the spawn.
+        unsafe {
+            c.pre_exec(move || {
+                setns(BorrowedFd::borrow_raw(mnt), CloneFlags::CLONE_NEWNS)?;
+                setns(BorrowedFd::borrow_raw(net), CloneFlags::CLONE_NEWNET)?;
+                Ok(())
+            });
+        }
+        c
+    }
+
+    pub fn run(&self, args: &[&str], code: i32) -> Result<Output, String> {
+        let o = self.vnet(args).output().map_err(|e| e.to_string())?;
+        if o.status.code() == Some(code) {
+            Ok(o)
+        } else {
+            Err(format!(
+                "`vnet {}` should exit {code}:\n{}",
+                args.join(" "),
+                crate::harness::text(&o)
+            ))
+        }
+    }
+
+    /// A path as the private machine sees it.
+    pub fn path(&self, p: &str) -> String {
+        format!("/proc/{}/root{p}", self.holder.id())
+    }
+
+    /// The names under the private `/run/netns`.
+    pub fn namespaces(&self) -> Vec<String> {
+        std::fs::read_dir(self.path("/run/netns"))
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The private machine's own interfaces.
+    pub fn interfaces(&self) -> Vec<String> {
+        std::fs::read_to_string(format!("/proc/{}/net/dev", self.holder.id()))
+            .unwrap_or_default()
+            .lines()
+            .skip(2)
+            .filter_map(|l| l.split(':').next().map(|n| n.trim().to_owned()))
+            .collect()
+    }
+}
+
+impl Drop for Machine {
+    fn drop(&mut self) {
+        // Its namespaces, mounts and everything in them go with the holder.
+        let _ = self.holder.kill();
+        let _ = self.holder.wait();
+    }
+}
