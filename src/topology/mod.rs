@@ -43,7 +43,16 @@ pub struct Loaded {
 
 pub fn load(path: &Path) -> Result<Loaded, LoadError> {
     let file = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|error| LoadError::Read {
+    // Never more than one byte past the limit: a multi-gigabyte file is refused, not read.
+    let read = || -> std::io::Result<Vec<u8>> {
+        use std::io::Read;
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)?
+            .take(MAX_FILE_BYTES as u64 + 1)
+            .read_to_end(&mut bytes)?;
+        Ok(bytes)
+    };
+    let bytes = read().map_err(|error| LoadError::Read {
         file: file.clone(),
         error,
     })?;
@@ -56,22 +65,22 @@ pub fn load(path: &Path) -> Result<Loaded, LoadError> {
 
 /// Parses and validates topology text; `stem` names the lab when the file does not.
 pub fn parse(file: &str, stem: &str, bytes: &[u8]) -> Result<Loaded, LoadError> {
-    let lossy: Arc<str> = String::from_utf8_lossy(bytes).into();
-    let src = NamedSource::new(file, lossy.clone());
-    let mut problems = diag::Problems::new(src);
     if bytes.len() > MAX_FILE_BYTES {
+        // Only the start of the file is shown: rendering 16 MB of context would take long.
+        let head: Arc<str> = String::from_utf8_lossy(&bytes[..bytes.len().min(120)]).into();
+        let mut problems = diag::Problems::new(NamedSource::new(file, head));
         problems.error(
             "too_large",
-            format!(
-                "the file is {} bytes; vnet reads topologies up to {MAX_FILE_BYTES}",
-                bytes.len()
-            ),
+            format!("the file is larger than {MAX_FILE_BYTES} bytes, the most vnet reads"),
             (0, 0),
             "file starts here",
             None,
         );
         return Err(invalid(file, problems));
     }
+    let lossy: Arc<str> = String::from_utf8_lossy(bytes).into();
+    let src = NamedSource::new(file, lossy.clone());
+    let mut problems = diag::Problems::new(src);
     if let Err(e) = std::str::from_utf8(bytes) {
         let offset = e.valid_up_to();
         // The lossy text has U+FFFD (3 bytes) where the bad byte was.

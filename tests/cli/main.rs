@@ -55,7 +55,7 @@ fn broken_topologies_exit_3_with_every_problem_named() {
         );
         let o = vnet(&["validate", p.to_str().unwrap()]);
         assert_eq!(o.status.code(), Some(3), "{}: {}", p.display(), stderr(&o));
-        let err = stderr(&o);
+        let err = flat(&stderr(&o));
         for want in expected {
             assert!(
                 err.contains(want),
@@ -63,10 +63,82 @@ fn broken_topologies_exit_3_with_every_problem_named() {
                 p.display()
             );
         }
+        // `# at: LINE:COL`: the diagnostic points there.
+        for at in text.lines().filter_map(|l| l.strip_prefix("# at: ")) {
+            let place = format!("{}:{at}]", p.file_name().unwrap().to_string_lossy());
+            assert!(
+                err.contains(&place),
+                "{}: not pointing at {at}:\n{err}",
+                p.display()
+            );
+        }
         assert!(!err.contains("panicked"), "{}", err);
         n += 1;
     }
-    assert!(n >= 10);
+    assert!(n >= 50, "the corpus has {n} broken topologies");
+}
+
+/// Diagnostic text with miette's line wrapping undone: words joined by single spaces.
+fn flat(text: &str) -> String {
+    text.split_whitespace()
+        .filter(|w| !matches!(*w, "│" | "·" | "|"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Hostile inputs made on the fly: each must give exit code 3 with a diagnostic, quickly,
+/// and never a panic.
+#[test]
+fn hostile_inputs_are_refused_without_panic() {
+    let dir = std::env::temp_dir().join(format!("vnet-hostile-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut laughs = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+    for i in 1..16 {
+        let p = i - 1;
+        laughs.push_str(&format!(
+            "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+        ));
+    }
+    laughs.push_str("nodes: *a15\n");
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("laughs.yaml", laughs.into_bytes(), "laughs.yaml"),
+        (
+            "deep.yaml",
+            format!("nodes: {}{}", "[".repeat(5000), "]".repeat(5000)).into_bytes(),
+            "deep.yaml",
+        ),
+        (
+            "huge.yaml",
+            vec![b'#'; 17 * 1024 * 1024],
+            "the most vnet reads",
+        ),
+        (
+            "latin1.yaml",
+            b"nodes:\n  caf\xe9: {}\n".to_vec(),
+            "the file is not valid UTF-8",
+        ),
+        ("nul.yaml", b"nodes:\n  h1\x00: {}\n".to_vec(), "nul.yaml"),
+        ("empty.yaml", Vec::new(), "the topology file is empty"),
+    ];
+    for (name, bytes, want) in cases {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let start = std::time::Instant::now();
+        let o = vnet(&["validate", path.to_str().unwrap()]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(3), "{name}: {err}");
+        assert!(
+            flat(&err).contains(want),
+            "{name}: missing `{want}` in:\n{err}"
+        );
+        assert!(!err.contains("panicked"), "{name}: {err}");
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "{name} took {:?}",
+            start.elapsed()
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
