@@ -9,6 +9,8 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 mod nat;
+#[cfg(test)]
+mod props;
 mod security;
 pub mod step;
 mod switch;

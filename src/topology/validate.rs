@@ -327,12 +327,18 @@ fn loops(p: &mut Problems, raw: &RawLab, lab: &Lab) {
             if lab.nodes[a].stp && lab.nodes[b].stp {
                 continue;
             }
+            let (na, nb) = (&lab.nodes[a], &lab.nodes[b]);
             let names = if a == b {
-                format!("bridge `{}` to itself", lab.nodes[a].name)
+                format!("{} `{}` to itself", na.kind.as_str(), na.name)
+            } else if na.kind == nb.kind {
+                format!("{}s `{}` and `{}`", na.kind.as_str(), na.name, nb.name)
             } else {
                 format!(
-                    "bridges `{}` and `{}`",
-                    lab.nodes[a].name, lab.nodes[b].name
+                    "{} `{}` and {} `{}`",
+                    na.kind.as_str(),
+                    na.name,
+                    nb.kind.as_str(),
+                    nb.name
                 )
             };
             let _ = raw;
