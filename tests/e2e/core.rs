@@ -174,15 +174,15 @@ fn second_up_refuses() -> Result<(), String> {
     let _lab = Lab("e2e-twice".into());
     expect_code(&["up", f], 0)?;
     // Only this lab's namespaces: the tests beside it come and go.
+    // The lab's namespaces by name and inode (not a directory listing: the tests beside
+    // this one add and remove entries there while it reads).
     let ours = || {
-        std::fs::read_dir("/run/netns")
-            .map(|d| {
-                d.flatten()
-                    .filter(|e| e.file_name().to_string_lossy().starts_with("e2e-twice-"))
-                    .map(|e| e.file_name())
-                    .collect::<Vec<_>>()
+        ["a", "b", "c", "sw"]
+            .map(|n| {
+                std::fs::metadata(format!("/run/netns/e2e-twice-{n}"))
+                    .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
+                    .ok()
             })
-            .unwrap_or_default()
     };
     let before = ours();
     let again = expect_code(&["up", f], 4)?;
