@@ -37,8 +37,11 @@ fn owned(ns: &str, inode: Option<u64>, tag: &str) -> io::Result<Option<u64>> {
     }
 }
 
-/// `lo`'s alias and whether `lo` is the namespace's only link; runs inside the namespace.
-fn loopback_alias() -> io::Result<(Option<String>, bool)> {
+/// A link as teardown sees it: its index, name and alias.
+type Seen = (u32, Option<String>, Option<String>);
+
+/// Every link of the calling thread's namespace.
+fn links_here() -> io::Result<Vec<Seen>> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -52,14 +55,32 @@ fn loopback_alias() -> io::Result<(Option<String>, bool)> {
             .try_collect()
             .await
             .map_err(|e| io::Error::other(e.to_string()))?;
-        let alias = links.iter().find(|l| l.header.index == 1).and_then(|l| {
-            l.attributes.iter().find_map(|a| match a {
-                LinkAttribute::IfAlias(s) => Some(s.clone()),
-                _ => None,
+        Ok(links
+            .into_iter()
+            .map(|l| {
+                let mut name = None;
+                let mut alias = None;
+                for a in l.attributes {
+                    match a {
+                        LinkAttribute::IfName(n) => name = Some(n),
+                        LinkAttribute::IfAlias(s) => alias = Some(s),
+                        _ => {}
+                    }
+                }
+                (l.header.index, name, alias)
             })
-        });
-        Ok((alias, links.len() == 1))
+            .collect())
     })
+}
+
+/// `lo`'s alias and whether `lo` is the namespace's only link; runs inside the namespace.
+fn loopback_alias() -> io::Result<(Option<String>, bool)> {
+    let links = links_here()?;
+    let alias = links
+        .iter()
+        .find(|(index, _, _)| *index == 1)
+        .and_then(|(_, _, a)| a.clone());
+    Ok((alias, links.len() == 1))
 }
 
 /// `ip link del DEV` in vnet's own namespace, only when the link carries the lab's mark.
@@ -191,33 +212,9 @@ pub fn marked_orphans(known: &[String]) -> Vec<(String, Vec<Step>)> {
 
 /// The machine's links that carry a vnet mark, with the mark.
 fn machine_marks() -> io::Result<Vec<(String, String)>> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    rt.block_on(async {
-        let (conn, handle, _) = rtnetlink::new_connection()?;
-        tokio::spawn(conn);
-        let links: Vec<_> = handle
-            .link()
-            .get()
-            .execute()
-            .try_collect()
-            .await
-            .map_err(|e| io::Error::other(e.to_string()))?;
-        Ok(links
-            .iter()
-            .filter(|l| l.header.index != 1)
-            .filter_map(|l| {
-                let name = l.attributes.iter().find_map(|a| match a {
-                    LinkAttribute::IfName(n) => Some(n.clone()),
-                    _ => None,
-                })?;
-                let alias = l.attributes.iter().find_map(|a| match a {
-                    LinkAttribute::IfAlias(s) if s.starts_with("vnet:") => Some(s.clone()),
-                    _ => None,
-                })?;
-                Some((name, alias))
-            })
-            .collect())
-    })
+    Ok(links_here()?
+        .into_iter()
+        .filter(|(index, _, _)| *index != 1)
+        .filter_map(|(_, name, alias)| Some((name?, alias.filter(|a| a.starts_with("vnet:"))?)))
+        .collect())
 }
