@@ -28,6 +28,12 @@ _vnet() {
             vnet,exec)
                 cmd="vnet__subcmd__exec"
                 ;;
+            vnet,export)
+                cmd="vnet__subcmd__export"
+                ;;
+            vnet,gen)
+                cmd="vnet__subcmd__gen"
+                ;;
             vnet,help)
                 cmd="vnet__subcmd__help"
                 ;;
@@ -49,6 +55,30 @@ _vnet() {
             vnet,verify)
                 cmd="vnet__subcmd__verify"
                 ;;
+            vnet__subcmd__gen,help)
+                cmd="vnet__subcmd__gen__subcmd__help"
+                ;;
+            vnet__subcmd__gen,linear)
+                cmd="vnet__subcmd__gen__subcmd__linear"
+                ;;
+            vnet__subcmd__gen,single)
+                cmd="vnet__subcmd__gen__subcmd__single"
+                ;;
+            vnet__subcmd__gen,tree)
+                cmd="vnet__subcmd__gen__subcmd__tree"
+                ;;
+            vnet__subcmd__gen__subcmd__help,help)
+                cmd="vnet__subcmd__gen__subcmd__help__subcmd__help"
+                ;;
+            vnet__subcmd__gen__subcmd__help,linear)
+                cmd="vnet__subcmd__gen__subcmd__help__subcmd__linear"
+                ;;
+            vnet__subcmd__gen__subcmd__help,single)
+                cmd="vnet__subcmd__gen__subcmd__help__subcmd__single"
+                ;;
+            vnet__subcmd__gen__subcmd__help,tree)
+                cmd="vnet__subcmd__gen__subcmd__help__subcmd__tree"
+                ;;
             vnet__subcmd__help,completions)
                 cmd="vnet__subcmd__help__subcmd__completions"
                 ;;
@@ -60,6 +90,12 @@ _vnet() {
                 ;;
             vnet__subcmd__help,exec)
                 cmd="vnet__subcmd__help__subcmd__exec"
+                ;;
+            vnet__subcmd__help,export)
+                cmd="vnet__subcmd__help__subcmd__export"
+                ;;
+            vnet__subcmd__help,gen)
+                cmd="vnet__subcmd__help__subcmd__gen"
                 ;;
             vnet__subcmd__help,help)
                 cmd="vnet__subcmd__help__subcmd__help"
@@ -82,6 +118,15 @@ _vnet() {
             vnet__subcmd__help,verify)
                 cmd="vnet__subcmd__help__subcmd__verify"
                 ;;
+            vnet__subcmd__help__subcmd__gen,linear)
+                cmd="vnet__subcmd__help__subcmd__gen__subcmd__linear"
+                ;;
+            vnet__subcmd__help__subcmd__gen,single)
+                cmd="vnet__subcmd__help__subcmd__gen__subcmd__single"
+                ;;
+            vnet__subcmd__help__subcmd__gen,tree)
+                cmd="vnet__subcmd__help__subcmd__gen__subcmd__tree"
+                ;;
             *)
                 ;;
         esac
@@ -89,7 +134,7 @@ _vnet() {
 
     case "${cmd}" in
         vnet)
-            opts="-h -V --help --version validate plan up verify status exec down test doctor completions help"
+            opts="-h -V --help --version validate plan up verify status exec down test doctor gen export completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -131,12 +176,16 @@ _vnet() {
             return 0
             ;;
         vnet__subcmd__down)
-            opts="-h --all --help"
+            opts="-h --all --progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --progress)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -158,8 +207,196 @@ _vnet() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        vnet__subcmd__export)
+            opts="-h --script --batch --down --vlan-mode --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --vlan-mode)
+                    COMPREPLY=($(compgen -W "auto native emulated" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vnet__subcmd__gen)
+            opts="-h --help single linear tree help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vnet__subcmd__gen__subcmd__help)
+            opts="single linear tree help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vnet__subcmd__gen__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vnet__subcmd__gen__subcmd__help__subcmd__linear)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vnet__subcmd__gen__subcmd__help__subcmd__single)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vnet__subcmd__gen__subcmd__help__subcmd__tree)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vnet__subcmd__gen__subcmd__linear)
+            opts="-h --name --max-ports --expect --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-ports)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --expect)
+                    COMPREPLY=($(compgen -W "auto all sample none" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vnet__subcmd__gen__subcmd__single)
+            opts="-h --name --max-ports --expect --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-ports)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --expect)
+                    COMPREPLY=($(compgen -W "auto all sample none" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vnet__subcmd__gen__subcmd__tree)
+            opts="-h --depth --fanout --name --max-ports --expect --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --depth)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fanout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-ports)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --expect)
+                    COMPREPLY=($(compgen -W "auto all sample none" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         vnet__subcmd__help)
-            opts="validate plan up verify status exec down test doctor completions help"
+            opts="validate plan up verify status exec down test doctor gen export completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -217,6 +454,76 @@ _vnet() {
         vnet__subcmd__help__subcmd__exec)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vnet__subcmd__help__subcmd__export)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vnet__subcmd__help__subcmd__gen)
+            opts="single linear tree"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vnet__subcmd__help__subcmd__gen__subcmd__linear)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vnet__subcmd__help__subcmd__gen__subcmd__single)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vnet__subcmd__help__subcmd__gen__subcmd__tree)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -345,7 +652,7 @@ _vnet() {
             return 0
             ;;
         vnet__subcmd__status)
-            opts="-h --json --help"
+            opts="-h --json --all --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -359,7 +666,7 @@ _vnet() {
             return 0
             ;;
         vnet__subcmd__test)
-            opts="-h --all-pairs --json --progress --vlan-mode --help"
+            opts="-h --all-pairs --json --full --progress --vlan-mode --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -417,12 +724,16 @@ _vnet() {
             return 0
             ;;
         vnet__subcmd__verify)
-            opts="-h --all-pairs --json --help"
+            opts="-h --all-pairs --json --full --progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --progress)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

@@ -35,6 +35,8 @@ complete -c vnet -n "__fish_vnet_needs_command" -f -a "exec" -d 'Run a command i
 complete -c vnet -n "__fish_vnet_needs_command" -f -a "down" -d 'Remove exactly what vnet created for a lab; safe to repeat'
 complete -c vnet -n "__fish_vnet_needs_command" -f -a "test" -d 'up + verify + down; down always runs, also on failure and Ctrl-C'
 complete -c vnet -n "__fish_vnet_needs_command" -f -a "doctor" -d 'Check what this machine\'s kernel can do for vnet, and what to do about the rest'
+complete -c vnet -n "__fish_vnet_needs_command" -f -a "gen" -d 'Print a topology of Mininet\'s shapes: `single N`, `linear N`, `tree --depth D --fanout F`'
+complete -c vnet -n "__fish_vnet_needs_command" -f -a "export" -d 'Print the lab as a shell script of `ip`/`bridge`/`nft` commands that builds (or removes) it'
 complete -c vnet -n "__fish_vnet_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c vnet -n "__fish_vnet_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c vnet -n "__fish_vnet_using_subcommand validate" -s h -l help -d 'Print help'
@@ -49,12 +51,20 @@ complete -c vnet -n "__fish_vnet_using_subcommand up" -l vlan-mode -d '802.1Q sw
 native\t''
 emulated\t''"
 complete -c vnet -n "__fish_vnet_using_subcommand up" -s h -l help -d 'Print help'
+complete -c vnet -n "__fish_vnet_using_subcommand verify" -l progress -d 'Progress display' -r -f -a "auto\t''
+always\t''
+never\t''"
 complete -c vnet -n "__fish_vnet_using_subcommand verify" -l all-pairs -d 'Probe every host from every other host and print a matrix'
 complete -c vnet -n "__fish_vnet_using_subcommand verify" -l json -d 'Print the verdict as JSON'
+complete -c vnet -n "__fish_vnet_using_subcommand verify" -l full -d 'Every row (and the all-pairs matrix) however large the lab; by default a large run shows its summary and its failures'
 complete -c vnet -n "__fish_vnet_using_subcommand verify" -s h -l help -d 'Print help'
 complete -c vnet -n "__fish_vnet_using_subcommand status" -l json
+complete -c vnet -n "__fish_vnet_using_subcommand status" -l all -d 'Every node of the lab, however many (by default a summary and the first 20)'
 complete -c vnet -n "__fish_vnet_using_subcommand status" -s h -l help -d 'Print help'
 complete -c vnet -n "__fish_vnet_using_subcommand exec" -s h -l help -d 'Print help'
+complete -c vnet -n "__fish_vnet_using_subcommand down" -l progress -d 'Progress display' -r -f -a "auto\t''
+always\t''
+never\t''"
 complete -c vnet -n "__fish_vnet_using_subcommand down" -l all -d 'Every running lab'
 complete -c vnet -n "__fish_vnet_using_subcommand down" -s h -l help -d 'Print help'
 complete -c vnet -n "__fish_vnet_using_subcommand test" -l progress -r -f -a "auto\t''
@@ -65,18 +75,63 @@ native\t''
 emulated\t''"
 complete -c vnet -n "__fish_vnet_using_subcommand test" -l all-pairs
 complete -c vnet -n "__fish_vnet_using_subcommand test" -l json
+complete -c vnet -n "__fish_vnet_using_subcommand test" -l full -d 'Every row (and the all-pairs matrix) however large the lab'
 complete -c vnet -n "__fish_vnet_using_subcommand test" -s h -l help -d 'Print help'
 complete -c vnet -n "__fish_vnet_using_subcommand doctor" -l json -d 'Print the report as JSON'
 complete -c vnet -n "__fish_vnet_using_subcommand doctor" -s h -l help -d 'Print help'
+complete -c vnet -n "__fish_vnet_using_subcommand gen; and not __fish_seen_subcommand_from single linear tree help" -s h -l help -d 'Print help'
+complete -c vnet -n "__fish_vnet_using_subcommand gen; and not __fish_seen_subcommand_from single linear tree help" -f -a "single" -d 'N hosts on one switch (several bridges in a tree past --max-ports)'
+complete -c vnet -n "__fish_vnet_using_subcommand gen; and not __fish_seen_subcommand_from single linear tree help" -f -a "linear" -d 'N switches in a chain, one host on each'
+complete -c vnet -n "__fish_vnet_using_subcommand gen; and not __fish_seen_subcommand_from single linear tree help" -f -a "tree" -d 'A tree of switches D deep with F children each; F^D hosts at the leaves'
+complete -c vnet -n "__fish_vnet_using_subcommand gen; and not __fish_seen_subcommand_from single linear tree help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c vnet -n "__fish_vnet_using_subcommand gen; and __fish_seen_subcommand_from single" -l name -d 'The lab\'s name (default: after the shape, e.g. `single-100`)' -r
+complete -c vnet -n "__fish_vnet_using_subcommand gen; and __fish_seen_subcommand_from single" -l max-ports -d 'Ports per bridge at most (Linux allows 1023)' -r
+complete -c vnet -n "__fish_vnet_using_subcommand gen; and __fish_seen_subcommand_from single" -l expect -d 'The `expect:` checks: every ordered pair, a sample, none; `auto`: all up to 10 hosts' -r -f -a "auto\t''
+all\t''
+sample\t''
+none\t''"
+complete -c vnet -n "__fish_vnet_using_subcommand gen; and __fish_seen_subcommand_from single" -s h -l help -d 'Print help'
+complete -c vnet -n "__fish_vnet_using_subcommand gen; and __fish_seen_subcommand_from linear" -l name -d 'The lab\'s name (default: after the shape, e.g. `single-100`)' -r
+complete -c vnet -n "__fish_vnet_using_subcommand gen; and __fish_seen_subcommand_from linear" -l max-ports -d 'Ports per bridge at most (Linux allows 1023)' -r
+complete -c vnet -n "__fish_vnet_using_subcommand gen; and __fish_seen_subcommand_from linear" -l expect -d 'The `expect:` checks: every ordered pair, a sample, none; `auto`: all up to 10 hosts' -r -f -a "auto\t''
+all\t''
+sample\t''
+none\t''"
+complete -c vnet -n "__fish_vnet_using_subcommand gen; and __fish_seen_subcommand_from linear" -s h -l help -d 'Print help'
+complete -c vnet -n "__fish_vnet_using_subcommand gen; and __fish_seen_subcommand_from tree" -l depth -r
+complete -c vnet -n "__fish_vnet_using_subcommand gen; and __fish_seen_subcommand_from tree" -l fanout -r
+complete -c vnet -n "__fish_vnet_using_subcommand gen; and __fish_seen_subcommand_from tree" -l name -d 'The lab\'s name (default: after the shape, e.g. `single-100`)' -r
+complete -c vnet -n "__fish_vnet_using_subcommand gen; and __fish_seen_subcommand_from tree" -l max-ports -d 'Ports per bridge at most (Linux allows 1023)' -r
+complete -c vnet -n "__fish_vnet_using_subcommand gen; and __fish_seen_subcommand_from tree" -l expect -d 'The `expect:` checks: every ordered pair, a sample, none; `auto`: all up to 10 hosts' -r -f -a "auto\t''
+all\t''
+sample\t''
+none\t''"
+complete -c vnet -n "__fish_vnet_using_subcommand gen; and __fish_seen_subcommand_from tree" -s h -l help -d 'Print help'
+complete -c vnet -n "__fish_vnet_using_subcommand gen; and __fish_seen_subcommand_from help" -f -a "single" -d 'N hosts on one switch (several bridges in a tree past --max-ports)'
+complete -c vnet -n "__fish_vnet_using_subcommand gen; and __fish_seen_subcommand_from help" -f -a "linear" -d 'N switches in a chain, one host on each'
+complete -c vnet -n "__fish_vnet_using_subcommand gen; and __fish_seen_subcommand_from help" -f -a "tree" -d 'A tree of switches D deep with F children each; F^D hosts at the leaves'
+complete -c vnet -n "__fish_vnet_using_subcommand gen; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c vnet -n "__fish_vnet_using_subcommand export" -l vlan-mode -d 'Which VLAN build to write (`auto` writes the native one)' -r -f -a "auto\t''
+native\t''
+emulated\t''"
+complete -c vnet -n "__fish_vnet_using_subcommand export" -l script -d 'A plain shell script, one command per step (the default)'
+complete -c vnet -n "__fish_vnet_using_subcommand export" -l batch -d 'A shell script that hands `ip -batch` whole groups of steps'
+complete -c vnet -n "__fish_vnet_using_subcommand export" -l down -d 'The script that removes the lab instead'
+complete -c vnet -n "__fish_vnet_using_subcommand export" -s h -l help -d 'Print help'
 complete -c vnet -n "__fish_vnet_using_subcommand completions" -s h -l help -d 'Print help'
-complete -c vnet -n "__fish_vnet_using_subcommand help; and not __fish_seen_subcommand_from validate plan up verify status exec down test doctor completions help" -f -a "validate" -d 'Check a topology file and report every problem at once (no root needed)'
-complete -c vnet -n "__fish_vnet_using_subcommand help; and not __fish_seen_subcommand_from validate plan up verify status exec down test doctor completions help" -f -a "plan" -d 'Print the kernel operations `up` would perform, in `ip` syntax'
-complete -c vnet -n "__fish_vnet_using_subcommand help; and not __fish_seen_subcommand_from validate plan up verify status exec down test doctor completions help" -f -a "up" -d 'Build the lab: namespaces, links, bridges, addresses, routes'
-complete -c vnet -n "__fish_vnet_using_subcommand help; and not __fish_seen_subcommand_from validate plan up verify status exec down test doctor completions help" -f -a "verify" -d 'Run the lab\'s `expect:` checks against the running lab'
-complete -c vnet -n "__fish_vnet_using_subcommand help; and not __fish_seen_subcommand_from validate plan up verify status exec down test doctor completions help" -f -a "status" -d 'Show running labs, or one lab\'s nodes, interfaces and addresses'
-complete -c vnet -n "__fish_vnet_using_subcommand help; and not __fish_seen_subcommand_from validate plan up verify status exec down test doctor completions help" -f -a "exec" -d 'Run a command inside a node: `vnet exec [LAB] NODE -- CMD...`'
-complete -c vnet -n "__fish_vnet_using_subcommand help; and not __fish_seen_subcommand_from validate plan up verify status exec down test doctor completions help" -f -a "down" -d 'Remove exactly what vnet created for a lab; safe to repeat'
-complete -c vnet -n "__fish_vnet_using_subcommand help; and not __fish_seen_subcommand_from validate plan up verify status exec down test doctor completions help" -f -a "test" -d 'up + verify + down; down always runs, also on failure and Ctrl-C'
-complete -c vnet -n "__fish_vnet_using_subcommand help; and not __fish_seen_subcommand_from validate plan up verify status exec down test doctor completions help" -f -a "doctor" -d 'Check what this machine\'s kernel can do for vnet, and what to do about the rest'
-complete -c vnet -n "__fish_vnet_using_subcommand help; and not __fish_seen_subcommand_from validate plan up verify status exec down test doctor completions help" -f -a "completions" -d 'Print a shell completion script'
-complete -c vnet -n "__fish_vnet_using_subcommand help; and not __fish_seen_subcommand_from validate plan up verify status exec down test doctor completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c vnet -n "__fish_vnet_using_subcommand help; and not __fish_seen_subcommand_from validate plan up verify status exec down test doctor gen export completions help" -f -a "validate" -d 'Check a topology file and report every problem at once (no root needed)'
+complete -c vnet -n "__fish_vnet_using_subcommand help; and not __fish_seen_subcommand_from validate plan up verify status exec down test doctor gen export completions help" -f -a "plan" -d 'Print the kernel operations `up` would perform, in `ip` syntax'
+complete -c vnet -n "__fish_vnet_using_subcommand help; and not __fish_seen_subcommand_from validate plan up verify status exec down test doctor gen export completions help" -f -a "up" -d 'Build the lab: namespaces, links, bridges, addresses, routes'
+complete -c vnet -n "__fish_vnet_using_subcommand help; and not __fish_seen_subcommand_from validate plan up verify status exec down test doctor gen export completions help" -f -a "verify" -d 'Run the lab\'s `expect:` checks against the running lab'
+complete -c vnet -n "__fish_vnet_using_subcommand help; and not __fish_seen_subcommand_from validate plan up verify status exec down test doctor gen export completions help" -f -a "status" -d 'Show running labs, or one lab\'s nodes, interfaces and addresses'
+complete -c vnet -n "__fish_vnet_using_subcommand help; and not __fish_seen_subcommand_from validate plan up verify status exec down test doctor gen export completions help" -f -a "exec" -d 'Run a command inside a node: `vnet exec [LAB] NODE -- CMD...`'
+complete -c vnet -n "__fish_vnet_using_subcommand help; and not __fish_seen_subcommand_from validate plan up verify status exec down test doctor gen export completions help" -f -a "down" -d 'Remove exactly what vnet created for a lab; safe to repeat'
+complete -c vnet -n "__fish_vnet_using_subcommand help; and not __fish_seen_subcommand_from validate plan up verify status exec down test doctor gen export completions help" -f -a "test" -d 'up + verify + down; down always runs, also on failure and Ctrl-C'
+complete -c vnet -n "__fish_vnet_using_subcommand help; and not __fish_seen_subcommand_from validate plan up verify status exec down test doctor gen export completions help" -f -a "doctor" -d 'Check what this machine\'s kernel can do for vnet, and what to do about the rest'
+complete -c vnet -n "__fish_vnet_using_subcommand help; and not __fish_seen_subcommand_from validate plan up verify status exec down test doctor gen export completions help" -f -a "gen" -d 'Print a topology of Mininet\'s shapes: `single N`, `linear N`, `tree --depth D --fanout F`'
+complete -c vnet -n "__fish_vnet_using_subcommand help; and not __fish_seen_subcommand_from validate plan up verify status exec down test doctor gen export completions help" -f -a "export" -d 'Print the lab as a shell script of `ip`/`bridge`/`nft` commands that builds (or removes) it'
+complete -c vnet -n "__fish_vnet_using_subcommand help; and not __fish_seen_subcommand_from validate plan up verify status exec down test doctor gen export completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c vnet -n "__fish_vnet_using_subcommand help; and not __fish_seen_subcommand_from validate plan up verify status exec down test doctor gen export completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c vnet -n "__fish_vnet_using_subcommand help; and __fish_seen_subcommand_from gen" -f -a "single" -d 'N hosts on one switch (several bridges in a tree past --max-ports)'
+complete -c vnet -n "__fish_vnet_using_subcommand help; and __fish_seen_subcommand_from gen" -f -a "linear" -d 'N switches in a chain, one host on each'
+complete -c vnet -n "__fish_vnet_using_subcommand help; and __fish_seen_subcommand_from gen" -f -a "tree" -d 'A tree of switches D deep with F children each; F^D hosts at the leaves'

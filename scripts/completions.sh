@@ -3,6 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --quiet
-./target/debug/vnet completions bash > completions/vnet.bash
-./target/debug/vnet completions zsh > completions/_vnet
-./target/debug/vnet completions fish > completions/vnet.fish
+vnet=${CARGO_TARGET_DIR:-target}/debug/vnet
+"$vnet" completions bash > completions/vnet.bash
+"$vnet" completions zsh > completions/_vnet
+"$vnet" completions fish > completions/vnet.fish

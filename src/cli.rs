@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -62,12 +62,22 @@ pub enum Command {
         /// Print the verdict as JSON
         #[arg(long)]
         json: bool,
+        /// Every row (and the all-pairs matrix) however large the lab; by default a large
+        /// run shows its summary and its failures
+        #[arg(long)]
+        full: bool,
+        /// Progress display
+        #[arg(long, value_enum, default_value_t = Progress::Auto)]
+        progress: Progress,
     },
     /// Show running labs, or one lab's nodes, interfaces and addresses
     Status {
         lab: Option<String>,
         #[arg(long)]
         json: bool,
+        /// Every node of the lab, however many (by default a summary and the first 20)
+        #[arg(long)]
+        all: bool,
     },
     /// Run a command inside a node: `vnet exec [LAB] NODE -- CMD...`
     Exec {
@@ -85,6 +95,9 @@ pub enum Command {
         /// Every running lab
         #[arg(long)]
         all: bool,
+        /// Progress display
+        #[arg(long, value_enum, default_value_t = Progress::Auto)]
+        progress: Progress,
     },
     /// up + verify + down; down always runs, also on failure and Ctrl-C
     Test {
@@ -93,6 +106,9 @@ pub enum Command {
         all_pairs: bool,
         #[arg(long)]
         json: bool,
+        /// Every row (and the all-pairs matrix) however large the lab
+        #[arg(long)]
+        full: bool,
         #[arg(long, value_enum, default_value_t = Progress::Auto)]
         progress: Progress,
         /// 802.1Q switches: real VLAN filtering (native) or a bridge per VLAN (emulated)
@@ -105,6 +121,74 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print a topology of Mininet's shapes: `single N`, `linear N`, `tree --depth D --fanout F`
+    Gen {
+        #[command(subcommand)]
+        shape: GenShape,
+    },
+    /// Print the lab as a shell script of `ip`/`bridge`/`nft` commands that builds (or removes) it
+    Export {
+        file: PathBuf,
+        /// A plain shell script, one command per step (the default)
+        #[arg(long, conflicts_with = "batch")]
+        script: bool,
+        /// A shell script that hands `ip -batch` whole groups of steps
+        #[arg(long)]
+        batch: bool,
+        /// The script that removes the lab instead
+        #[arg(long)]
+        down: bool,
+        /// Which VLAN build to write (`auto` writes the native one)
+        #[arg(long, value_enum, default_value_t = VlanModeArg::Auto)]
+        vlan_mode: VlanModeArg,
+    },
     /// Print a shell completion script
     Completions { shell: clap_complete::Shell },
+}
+
+/// The shapes of `vnet gen`, as Mininet's `--topo single,N | linear,N | tree,depth=D,fanout=F`.
+#[derive(Debug, Subcommand)]
+pub enum GenShape {
+    /// N hosts on one switch (several bridges in a tree past --max-ports)
+    Single {
+        hosts: usize,
+        #[command(flatten)]
+        opts: GenOpts,
+    },
+    /// N switches in a chain, one host on each
+    Linear {
+        switches: usize,
+        #[command(flatten)]
+        opts: GenOpts,
+    },
+    /// A tree of switches D deep with F children each; F^D hosts at the leaves
+    Tree {
+        #[arg(long, default_value_t = 1)]
+        depth: u32,
+        #[arg(long, default_value_t = 2)]
+        fanout: usize,
+        #[command(flatten)]
+        opts: GenOpts,
+    },
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct GenOpts {
+    /// The lab's name (default: after the shape, e.g. `single-100`)
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Ports per bridge at most (Linux allows 1023)
+    #[arg(long, default_value_t = crate::generate::DEFAULT_MAX_PORTS)]
+    pub max_ports: usize,
+    /// The `expect:` checks: every ordered pair, a sample, none; `auto`: all up to 10 hosts
+    #[arg(long, value_enum, default_value_t = ExpectArg::Auto)]
+    pub expect: ExpectArg,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ExpectArg {
+    Auto,
+    All,
+    Sample,
+    None,
 }

@@ -7,6 +7,8 @@
 pub mod apply;
 pub mod cli;
 pub mod commands;
+pub mod export;
+pub mod generate;
 pub mod journal;
 /// `println!` that ignores a closed stdout (`vnet status | head`) instead of panicking.
 #[macro_export]

@@ -153,8 +153,9 @@ pub fn delete_namespaces(steps: &[Step]) -> Vec<StepError> {
     for pid in &pids {
         let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(*pid), nix::sys::signal::SIGKILL);
     }
-    for (s, ns, _) in doomed {
-        if let Err(e) = netns::delete(ns) {
+    let names: Vec<&str> = doomed.iter().map(|d| d.1).collect();
+    for ((s, _, _), deleted) in doomed.iter().zip(netns::delete_all(&names)) {
+        if let Err(e) = deleted {
             errors.push(StepError::new(s, e));
         }
     }

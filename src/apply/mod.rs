@@ -14,6 +14,7 @@ pub mod netns;
 pub mod probe;
 #[cfg(test)]
 pub mod record;
+pub mod sysctl;
 pub mod tap;
 
 use crate::journal::Journal;

@@ -9,9 +9,11 @@ use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd};
 use std::path::PathBuf;
 
 use futures_util::stream::{self, StreamExt, TryStreamExt};
+use rtnetlink::packet_route::AddressFamily;
 use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags};
 use rtnetlink::packet_route::link::{
-    BridgeStpState, BridgeVlanInfoFlags, InfoData, InfoKind, InfoVeth, LinkAttribute, MacVlanMode,
+    BridgeStpState, BridgeVlanInfoFlags, InfoBridge, InfoData, InfoKind, InfoVeth, LinkAttribute,
+    LinkExtentMask, MacVlanMode,
 };
 use rtnetlink::{
     Handle, LinkBridge, LinkBridgeVlan, LinkMacVlan, LinkMessageBuilder, LinkUnspec, LinkVeth,
@@ -22,13 +24,14 @@ use super::{Backend, Fact, StepError, exec, netns};
 use crate::plan::{End, Step};
 
 /// How many requests of one stage may be in flight at once.
-const IN_FLIGHT: usize = 256;
+const IN_FLIGHT: usize = 32;
 
 struct Space {
     file: File,
     handle: Handle,
-    /// Interface name → index, filled by one dump per namespace when first needed.
-    index: Option<HashMap<String, u32>>,
+    /// Interface name → index, of the devices looked up so far; emptied when devices are
+    /// made or moved there.
+    index: HashMap<String, u32>,
 }
 
 pub struct NetlinkBackend {
@@ -37,6 +40,12 @@ pub struct NetlinkBackend {
     root: Option<Handle>,
     exec_log: PathBuf,
     temporaries: u32,
+    /// Namespaces this backend created, fresh: what they inherited is the same for all.
+    made: HashSet<String>,
+}
+
+fn nl_err_is(e: &rtnetlink::Error, errno: i32) -> bool {
+    matches!(e, rtnetlink::Error::NetlinkError(m) if m.raw_code().abs() == errno)
 }
 
 fn nl_err(e: rtnetlink::Error) -> io::Error {
@@ -58,6 +67,7 @@ impl NetlinkBackend {
             root: None,
             exec_log,
             temporaries: 0,
+            made: HashSet::new(),
         })
     }
 
@@ -103,7 +113,7 @@ impl NetlinkBackend {
                 Space {
                     file,
                     handle,
-                    index: None,
+                    index: HashMap::new(),
                 },
             );
         }
@@ -123,6 +133,7 @@ impl NetlinkBackend {
                         ns: ns.clone(),
                         inode: m.inode,
                     });
+                    self.made.insert(ns.clone());
                     match self.handle_from(m.netlink) {
                         Ok(handle) => {
                             self.spaces.insert(
@@ -130,7 +141,7 @@ impl NetlinkBackend {
                                 Space {
                                     file: m.file,
                                     handle,
-                                    index: None,
+                                    index: HashMap::new(),
                                 },
                             );
                         }
@@ -150,8 +161,14 @@ impl NetlinkBackend {
     /// Steps that are done from inside the namespace (sysctls, TAP ioctls), a few threads
     /// each entering namespaces in turn.
     fn in_namespaces(&mut self, steps: &[Step]) -> Result<(), StepError> {
+        let unchanged = self.already_set(steps)?;
         let mut by_ns: HashMap<&str, Vec<&Step>> = HashMap::new();
         for s in steps {
+            if let Step::Sysctl { key, value, .. } = s
+                && unchanged.get(key.as_str()) == Some(value)
+            {
+                continue;
+            }
             by_ns.entry(s.ns()).or_default().push(s);
         }
         for ns in by_ns.keys() {
@@ -162,18 +179,25 @@ impl NetlinkBackend {
             .keys()
             .map(|ns| (*ns, &self.spaces[*ns].file))
             .collect();
-        let results = netns::in_each(&targets, |ns| {
-            for s in &by_ns[ns] {
-                let done = match s {
-                    Step::Sysctl { key, value, .. } => {
-                        std::fs::write(format!("/proc/sys/{}", key.replace('.', "/")), value)
-                    }
-                    Step::AddTap {
-                        dev, owner, group, ..
-                    } => super::tap::create(dev, *owner, *group),
-                    _ => Ok(()),
-                };
-                if let Err(e) = done {
+        let results = netns::in_each_with(&targets, super::sysctl::Writer::new, |writer, ns| {
+            let steps = &by_ns[ns];
+            let sysctls: Vec<(&Step, (&str, &str))> = steps
+                .iter()
+                .filter_map(|s| match s {
+                    Step::Sysctl { key, value, .. } => Some((*s, (key.as_str(), value.as_str()))),
+                    _ => None,
+                })
+                .collect();
+            let pairs: Vec<(&str, &str)> = sysctls.iter().map(|(_, p)| *p).collect();
+            if let Err((i, e)) = writer.write(&pairs) {
+                return Ok(Err((sysctls[i].0, e)));
+            }
+            for s in steps {
+                if let Step::AddTap {
+                    dev, owner, group, ..
+                } = s
+                    && let Err(e) = super::tap::create(dev, *owner, *group)
+                {
                     return Ok(Err((*s, e)));
                 }
             }
@@ -187,6 +211,44 @@ impl NetlinkBackend {
             }
         }
         Ok(())
+    }
+
+    /// The sysctl values every namespace of `steps` has already, when they were all made by
+    /// this run: then they all inherited the same values (from the machine's namespace, or
+    /// the kernel's defaults), so one namespace tells for all, and a sysctl already at the
+    /// value wanted need not be written a thousand times. Empty when that cannot be known.
+    fn already_set<'a>(
+        &mut self,
+        steps: &'a [Step],
+    ) -> Result<HashMap<&'a str, String>, StepError> {
+        let mut keys: Vec<&str> = Vec::new();
+        for s in steps {
+            let Step::Sysctl { ns, key, .. } = s else {
+                continue;
+            };
+            if !self.made.contains(ns) {
+                // A namespace this run did not make may have been set to anything.
+                return Ok(HashMap::new());
+            }
+            if !keys.contains(&key.as_str()) {
+                keys.push(key);
+            }
+        }
+        let Some(first) = steps.iter().find(|s| matches!(s, Step::Sysctl { .. })) else {
+            return Ok(HashMap::new());
+        };
+        let file = &self
+            .space(first.ns())
+            .map_err(|e| StepError::new(first, e))?
+            .file;
+        let values = netns::in_netns(file, || super::sysctl::read(&keys))
+            .and_then(|r| r)
+            .map_err(|e| StepError::new(first, e))?;
+        Ok(keys
+            .into_iter()
+            .zip(values)
+            .filter_map(|(k, v)| Some((k, v?)))
+            .collect())
     }
 
     /// Marks each link, then moves it to the machine under its final name.
@@ -228,27 +290,24 @@ impl NetlinkBackend {
                 .map_err(|err| e(nl_err(err)))?;
             for space in [ns.as_str(), ""] {
                 if let Some(sp) = self.spaces.get_mut(space) {
-                    sp.index = None;
+                    sp.index.clear();
                 }
             }
         }
         Ok(())
     }
 
-    /// Makes sure every namespace the steps touch has a handle and a fresh index of its links.
+    /// Makes sure every namespace the steps touch has a handle, and that the index of every
+    /// device a step names by index is known.
+    ///
+    /// Devices are looked up by name, one request each, rather than by dumping a namespace's
+    /// links: a bridge's namespace has a link per port, and a dump of a thousand parsed
+    /// links was most of `up`'s memory. Steps that can name a device by name (bringing it up,
+    /// joining it to a bridge) need no index at all.
     fn prepare(&mut self, steps: &[Step]) -> Result<(), StepError> {
-        let mut wanted: Vec<(&str, &Step)> = Vec::new();
-        let mut seen = HashSet::new();
+        let mut wanted: Vec<(String, String, &Step)> = Vec::new();
+        let mut seen: HashSet<(&str, &str)> = HashSet::new();
         for s in steps {
-            let needs_index = matches!(
-                s,
-                Step::SetMaster { .. }
-                    | Step::AddAddress { .. }
-                    | Step::LinkUp { .. }
-                    | Step::BridgeVlan { .. }
-                    | Step::AddVlan { .. }
-                    | Step::AddMacvlan { .. }
-            );
             let mut spaces = vec![s.ns()];
             match s {
                 Step::AddVeth { b, .. } => spaces.push(&b.ns),
@@ -258,50 +317,55 @@ impl NetlinkBackend {
             }
             for ns in spaces {
                 self.space(ns).map_err(|e| StepError::new(s, e))?;
-                if needs_index && seen.insert(ns) {
-                    wanted.push((ns, s));
+            }
+            let named: Option<(&str, &str)> = match s {
+                Step::SetMaster { ns, master, .. } => Some((ns, master)),
+                Step::AddAddress { ns, dev, .. } | Step::BridgeVlan { ns, dev, .. } => {
+                    Some((ns, dev))
                 }
+                Step::AddVlan { ns, parent, .. } => Some((ns, parent)),
+                Step::AddMacvlan { parent, .. } => Some((&parent.ns, &parent.dev)),
+                _ => None,
+            };
+            if let Some((ns, dev)) = named
+                && !self.spaces[ns].index.contains_key(dev)
+                && seen.insert((ns, dev))
+            {
+                wanted.push((ns.to_owned(), dev.to_owned(), s));
             }
         }
-        let dumps: Vec<_> = wanted
-            .iter()
-            .filter(|(ns, _)| self.spaces[*ns].index.is_none())
-            .map(|(ns, s)| {
-                (
-                    ns.to_string(),
-                    (*s).clone(),
-                    self.spaces[*ns].handle.clone(),
-                )
+        let lookups: Vec<_> = wanted
+            .into_iter()
+            .map(|(ns, dev, s)| {
+                let h = self.spaces[&ns].handle.clone();
+                (ns, dev, s, h)
             })
             .collect();
-        let results = self.rt.block_on(async {
-            stream::iter(dumps.into_iter().map(|(ns, step, h)| async move {
-                let links: Vec<_> = h
+        let found = self.rt.block_on(async {
+            stream::iter(lookups.into_iter().map(|(ns, dev, step, h)| async move {
+                let link = h
                     .link()
                     .get()
+                    .match_name(dev.clone())
+                    .set_filter_mask(AddressFamily::Unspec, vec![LinkExtentMask::SkipStats])
                     .execute()
-                    .try_collect()
-                    .await
-                    .map_err(|e| StepError::new(&step, nl_err(e)))?;
-                let index: HashMap<String, u32> = links
-                    .into_iter()
-                    .filter_map(|l| {
-                        let name = l.attributes.iter().find_map(|a| match a {
-                            LinkAttribute::IfName(n) => Some(n.clone()),
-                            _ => None,
-                        })?;
-                        Some((name, l.header.index))
-                    })
-                    .collect();
-                Ok::<_, StepError>((ns, index))
+                    .try_next()
+                    .await;
+                match link {
+                    Ok(Some(l)) => Ok(Some((ns, dev, l.header.index))),
+                    // The step itself says the device is missing, with its own errno.
+                    Ok(None) => Ok(None),
+                    Err(e) if nl_err_is(&e, libc::ENODEV) => Ok(None),
+                    Err(e) => Err(StepError::new(step, nl_err(e))),
+                }
             }))
             .buffer_unordered(IN_FLIGHT)
             .try_collect::<Vec<_>>()
             .await
         })?;
-        for (ns, index) in results {
+        for (ns, dev, index) in found.into_iter().flatten() {
             if let Some(sp) = self.spaces.get_mut(&ns) {
-                sp.index = Some(index);
+                sp.index.insert(dev, index);
             }
         }
         Ok(())
@@ -310,8 +374,7 @@ impl NetlinkBackend {
     fn index(&self, step: &Step, ns: &str, dev: &str) -> Result<u32, StepError> {
         self.spaces
             .get(ns)
-            .and_then(|s| s.index.as_ref())
-            .and_then(|i| i.get(dev).copied())
+            .and_then(|s| s.index.get(dev).copied())
             .ok_or_else(|| StepError::new(step, io::Error::from_raw_os_error(libc::ENODEV)))
     }
 
@@ -340,7 +403,12 @@ impl NetlinkBackend {
                 } else {
                     BridgeStpState::Disabled
                 };
-                let mut b = LinkBridge::new(name).stp_state(state);
+                // No IGMP/MLD snooping: without a querier a lab's bridge floods multicast
+                // anyway, and with it on, every port coming up re-arms the multicast timers
+                // of every other port (quadratic in the ports: a fifth of `up` at 1000).
+                let mut b = LinkBridge::new(name)
+                    .stp_state(state)
+                    .append_info_data(InfoBridge::MulticastSnooping(false));
                 if *vlan_filtering {
                     // No implicit VLAN 1 on every port: each port gets exactly its own VLANs.
                     b = b.vlan_filtering(true).vlan_default_pvid(0);
@@ -364,14 +432,12 @@ impl NetlinkBackend {
                 Request::Link(root, msg, true)
             }
             Step::SetMaster { ns, dev, master } => {
-                let idx = self.index(step, ns, dev)?;
                 let br = self.index(step, ns, master)?;
-                let msg = LinkUnspec::new_with_index(idx).controller(br).build();
+                let msg = LinkUnspec::new_with_name(dev).controller(br).build();
                 Request::Link(self.spaces[ns].handle.clone(), msg, false)
             }
             Step::LinkUp { ns, dev } => {
-                let idx = self.index(step, ns, dev)?;
-                let msg = LinkUnspec::new_with_index(idx).up().build();
+                let msg = LinkUnspec::new_with_name(dev).up().build();
                 Request::Link(self.spaces[ns].handle.clone(), msg, false)
             }
             Step::AddAddress { ns, dev, addr } => {
@@ -489,9 +555,11 @@ fn veth_message(
     if let Some(mac) = &b.mac {
         peer = peer.address(parse_mac(mac)?);
     }
+    let mut peer = peer.build();
+    one_queue(&mut peer);
     let mut msg = LinkMessageBuilder::<LinkVeth>::new_with_info_kind(InfoKind::Veth)
         .name(a.dev.clone())
-        .set_info_data(InfoData::Veth(InfoVeth::Peer(peer.build())))
+        .set_info_data(InfoData::Veth(InfoVeth::Peer(peer)))
         .setns_by_fd(ns_a.as_raw_fd());
     if let Some(m) = mtu {
         msg = msg.mtu(m);
@@ -499,7 +567,18 @@ fn veth_message(
     if let Some(mac) = &a.mac {
         msg = msg.address(parse_mac(mac)?);
     }
-    Ok(msg.build())
+    let mut msg = msg.build();
+    one_queue(&mut msg);
+    Ok(msg)
+}
+
+/// Asks for one TX and one RX queue outright. A veth made without saying so gets one queue
+/// per CPU and is then cut down to one, and cutting queues of a registered device waits for
+/// an RCU grace period while holding the RTNL lock: twice per pair, every other netlink
+/// request of every namespace waiting behind it. `ip link add` pays that; vnet need not.
+fn one_queue(msg: &mut rtnetlink::packet_route::link::LinkMessage) {
+    msg.attributes.push(LinkAttribute::NumTxQueues(1));
+    msg.attributes.push(LinkAttribute::NumRxQueues(1));
 }
 
 fn parse_mac(mac: &str) -> io::Result<Vec<u8>> {
@@ -657,7 +736,7 @@ impl Backend for NetlinkBackend {
             };
             for ns in created {
                 if let Some(sp) = self.spaces.get_mut(ns) {
-                    sp.index = None;
+                    sp.index.clear();
                 }
             }
         }

@@ -9,6 +9,7 @@ use std::io;
 use std::os::fd::AsFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use nix::errno::Errno;
 use nix::mount::{MntFlags, MsFlags, mount, umount2};
@@ -62,7 +63,7 @@ pub fn prepare_dir() -> io::Result<()> {
 /// Creates the namespaces, spread over a few threads. Each thread unshares into a fresh
 /// namespace, pins it with a bind mount, and opens the netlink socket vnet will use there.
 pub fn create_all(names: &[String]) -> Vec<(String, io::Result<Made>)> {
-    let workers = names.len().clamp(1, 4);
+    let workers = names.len().clamp(1, workers());
     let chunk = names.len().div_ceil(workers).max(1);
     std::thread::scope(|s| {
         let handles: Vec<_> = names
@@ -157,6 +158,57 @@ pub fn delete(ns: &str) -> io::Result<()> {
     }
 }
 
+static DELETED: AtomicUsize = AtomicUsize::new(0);
+static DELETING: AtomicUsize = AtomicUsize::new(0);
+
+/// How many namespaces [`delete_all`] has deleted so far in this process, of how many it was
+/// given: what `down`'s progress bar shows.
+pub fn deletions() -> (usize, usize) {
+    (
+        DELETED.load(Ordering::SeqCst),
+        DELETING.load(Ordering::SeqCst),
+    )
+}
+
+/// [`delete`] for many namespaces at once, results in the same order.
+///
+/// Unmounting waits for an RCU grace period each time (the kernel frees the mount only after
+/// one), and that wait, not the work, is what deleting a thousand namespaces one by one costs:
+/// a few hundred milliseconds, more while the kernel is busy freeing others. Concurrent
+/// unmounts share grace periods, so they are spread over many threads that mostly sleep.
+pub fn delete_all(names: &[&str]) -> Vec<io::Result<()>> {
+    const THREADS: usize = 64;
+    DELETING.fetch_add(names.len(), Ordering::SeqCst);
+    let chunk = names.len().div_ceil(THREADS).max(1);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = names
+            .chunks(chunk)
+            .map(|part| {
+                s.spawn(move || {
+                    part.iter()
+                        .map(|ns| {
+                            let r = delete(ns);
+                            DELETED.fetch_add(1, Ordering::SeqCst);
+                            r
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .zip(names.chunks(chunk))
+            .flat_map(|(h, part)| {
+                h.join().unwrap_or_else(|_| {
+                    part.iter()
+                        .map(|_| Err(io::Error::other("a deleting thread panicked")))
+                        .collect()
+                })
+            })
+            .collect()
+    })
+}
+
 /// Runs `f` on a fresh thread that has entered the namespace `fd`.
 pub fn in_netns<T: Send>(fd: &File, f: impl FnOnce() -> T + Send) -> io::Result<T> {
     std::thread::scope(|s| {
@@ -174,19 +226,37 @@ pub fn in_each<T: Send, F>(targets: &[(&str, &File)], f: F) -> Vec<(String, io::
 where
     F: Fn(&str) -> io::Result<T> + Sync,
 {
-    let workers = targets.len().clamp(1, 4);
+    in_each_with(targets, || Ok(()), |(), ns| f(ns))
+}
+
+/// As [`in_each`], with state of each thread's own made by `init` (when `init` fails, every
+/// namespace of that thread gets its error).
+pub fn in_each_with<S, T: Send, I, F>(
+    targets: &[(&str, &File)],
+    init: I,
+    f: F,
+) -> Vec<(String, io::Result<T>)>
+where
+    I: Fn() -> io::Result<S> + Sync,
+    F: Fn(&mut S, &str) -> io::Result<T> + Sync,
+{
+    let workers = targets.len().clamp(1, workers());
     let chunk = targets.len().div_ceil(workers).max(1);
-    let f = &f;
+    let (init, f) = (&init, &f);
     std::thread::scope(|s| {
         let handles: Vec<_> = targets
             .chunks(chunk)
             .map(|part| {
                 s.spawn(move || {
+                    let mut state = init();
                     part.iter()
                         .map(|(ns, fd)| {
-                            let r = setns(fd.as_fd(), CloneFlags::CLONE_NEWNET)
-                                .map_err(io::Error::from)
-                                .and_then(|()| f(ns));
+                            let r = match &mut state {
+                                Ok(state) => setns(fd.as_fd(), CloneFlags::CLONE_NEWNET)
+                                    .map_err(io::Error::from)
+                                    .and_then(|()| f(state, ns)),
+                                Err(e) => Err(io::Error::new(e.kind(), e.to_string())),
+                            };
                             (ns.to_string(), r)
                         })
                         .collect::<Vec<_>>()
@@ -198,6 +268,15 @@ where
             .flat_map(|h| h.join().unwrap_or_default())
             .collect()
     })
+}
+
+/// Threads for work spread over namespaces: the kernel does most of it, so one per CPU
+/// (more only contend for the kernel's locks), at most four.
+pub fn workers() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .clamp(1, 4)
 }
 
 /// Every process whose network namespace is one of `inodes`: found by namespace, never by name.

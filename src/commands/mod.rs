@@ -11,10 +11,12 @@ use crate::topology::{self, LoadError, Loaded};
 mod doctor;
 mod down;
 mod exec;
+mod generate;
+pub mod progress;
 mod status;
 mod up;
 mod validate;
-mod verify;
+pub mod verify;
 
 /// Exit codes, part of the interface.
 pub mod exit {
@@ -55,18 +57,51 @@ pub fn dispatch(cli: Cli) -> Outcome {
             lab,
             all_pairs,
             json,
-        } => verify::verify(&lab, all_pairs, json),
-        Command::Status { lab, json } => status::status(lab.as_deref(), json),
+            full,
+            progress,
+        } => verify::verify(
+            &lab,
+            all_pairs,
+            verify::Show {
+                json,
+                full,
+                progress,
+            },
+        ),
+        Command::Status { lab, json, all } => status::status(lab.as_deref(), json, all),
         Command::Exec { target, command } => exec::exec(&target, &command),
-        Command::Down { lab, all } => down::down(lab.as_deref(), all),
+        Command::Down { lab, all, progress } => {
+            let watch = progress::DeletionWatch::start(progress);
+            let done = down::down(lab.as_deref(), all);
+            watch.finish();
+            done
+        }
         Command::Test {
             file,
             all_pairs,
             json,
+            full,
             progress,
             vlan_mode,
-        } => up::test(&file, all_pairs, json, progress, vlan_mode),
+        } => up::test(
+            &file,
+            all_pairs,
+            verify::Show {
+                json,
+                full,
+                progress,
+            },
+            vlan_mode,
+        ),
         Command::Doctor { json } => doctor::doctor(json),
+        Command::Gen { shape } => generate::generate(&shape),
+        Command::Export {
+            file,
+            script: _,
+            batch,
+            down,
+            vlan_mode,
+        } => generate::export(&file, batch, down, vlan_mode),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "vnet", &mut std::io::stdout());

@@ -44,10 +44,55 @@ fn interfaces(n: &crate::model::Node) -> String {
     lines.join("\n")
 }
 
-pub fn nodes_table(lab: &Lab) -> String {
+/// How many nodes `status` and `up` list before saying how many more there are.
+pub const SHOWN: usize = 20;
+
+/// One line for the whole lab: how many nodes of each kind, links, checks.
+pub fn summary(lab: &Lab) -> String {
+    let mut kinds: Vec<(&str, usize)> = Vec::new();
+    for n in &lab.nodes {
+        let kind = if n.name == crate::model::MACHINE {
+            "machine"
+        } else {
+            n.kind.as_str()
+        };
+        match kinds.iter_mut().find(|(k, _)| *k == kind) {
+            Some((_, c)) => *c += 1,
+            None => kinds.push((kind, 1)),
+        }
+    }
+    let kinds: Vec<String> = kinds
+        .iter()
+        .map(|(k, c)| format!("{c} {k}{}", if *c == 1 { "" } else { "s" }))
+        .collect();
+    let plural = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+    format!(
+        "{} ({}), {}, {}",
+        plural(lab.nodes.len(), "node"),
+        kinds.join(", "),
+        plural(lab.links.len(), "link"),
+        plural(lab.checks.len(), "check")
+    )
+}
+
+/// The nodes table: every node, or the first [`SHOWN`] and how many more there are.
+pub fn nodes_listing(lab: &Lab, all: bool, more_hint: &str) -> String {
+    let shown = if all { lab.nodes.len() } else { SHOWN };
+    let mut text = nodes_table_of(lab, shown);
+    if lab.nodes.len() > shown {
+        text.push_str(&format!(
+            "\n… and {} more nodes ({more_hint})",
+            lab.nodes.len() - shown
+        ));
+    }
+    text
+}
+
+fn nodes_table_of(lab: &Lab, shown: usize) -> String {
     let rows: Vec<NodeRow> = lab
         .nodes
         .iter()
+        .take(shown)
         .enumerate()
         .map(|(i, n)| NodeRow {
             node: n.name.clone(),
@@ -83,7 +128,7 @@ fn health(lab: &Lab) -> String {
     }
 }
 
-pub fn status(lab: Option<&str>, json: bool) -> Outcome {
+pub fn status(lab: Option<&str>, json: bool, all: bool) -> Outcome {
     match lab {
         None => {
             let rows: Vec<LabRow> = state::running()
@@ -132,7 +177,15 @@ pub fn status(lab: Option<&str>, json: bool) -> Outcome {
                     .map(|m| format!(", VLAN mode {}", m.as_str()))
                     .unwrap_or_default();
                 crate::outln!("lab `{}` from {} ({}{mode})", name, r.file, health(&r.lab));
-                crate::outln!("{}", nodes_table(&r.lab));
+                crate::outln!("{}", summary(&r.lab));
+                crate::outln!(
+                    "{}",
+                    nodes_listing(
+                        &r.lab,
+                        all,
+                        &format!("`vnet status {name} --all` lists every one")
+                    )
+                );
             }
         }
     }

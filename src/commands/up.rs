@@ -1,9 +1,9 @@
 use std::path::Path;
 use std::time::Instant;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use miette::miette;
 
+use super::progress::Reporter;
 use super::{Failure, Outcome, exit, load, require_root};
 use crate::apply::{self, ApplyError, netlink::NetlinkBackend, netns};
 use crate::cli::{Progress, VlanModeArg};
@@ -23,13 +23,8 @@ pub fn up(file: &Path, progress: Progress, vlan: VlanModeArg) -> Outcome {
     Ok(if lab { exit::OK } else { exit::FAILED })
 }
 
-pub fn test(
-    file: &Path,
-    all_pairs: bool,
-    json: bool,
-    progress: Progress,
-    vlan: VlanModeArg,
-) -> Outcome {
+pub fn test(file: &Path, all_pairs: bool, show: super::verify::Show, vlan: VlanModeArg) -> Outcome {
+    let progress = show.progress;
     let loaded = load(file)?;
     require_root()?;
     super::installed_signal_handlers();
@@ -41,9 +36,12 @@ pub fn test(
     let verdict = if apply::INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
         None
     } else {
-        Some(super::verify::run_and_print(lab, all_pairs, json))
+        Some(super::verify::run_and_print(lab, all_pairs, show))
     };
-    super::down::down_one(&lab.name)?;
+    let watch = super::progress::DeletionWatch::start(progress);
+    let down = super::down::down_one(&lab.name);
+    watch.finish();
+    down?;
     match verdict {
         None => Err(Failure::system(miette!(
             "interrupted; the lab was torn down"
@@ -183,24 +181,26 @@ fn bring_up(lab: &Lab, file: &Path, progress: Progress, mode: VlanMode) -> Resul
     .map_err(|e| io_fail("write the lab record", e))?;
 
     let plan = crate::plan::plan(lab, mode);
-    let bar = progress_bar(progress, plan.len() as u64);
-    let plain = bar.is_hidden() && progress != Progress::Never;
+    let mut reporter = Reporter::new(progress, plan.len() as u64, &lab.name);
     let mut backend = NetlinkBackend::new(dir.join("exec.log"))
         .map_err(|e| Failure::system(miette!("cannot start netlink: {e}")))?;
     let result = apply::run(&plan, &mut backend, &mut journal, &mut |stage, n| {
-        bar.inc(n as u64);
-        bar.set_message(stage.to_owned());
-        if plain {
-            crate::errln!("vnet: {}: {stage}: {n} steps done", lab.name);
-        }
+        reporter.stage(stage, n);
         pause_for_fault_injection(stage);
     });
-    bar.finish_and_clear();
+    reporter.finish();
     drop(journal);
     match result {
         Ok(()) => {
             drop(lock);
-            crate::outln!("{}", super::status::nodes_table(lab));
+            crate::outln!(
+                "{}",
+                super::status::nodes_listing(
+                    lab,
+                    false,
+                    &format!("`vnet status {} --all` lists every one", lab.name)
+                )
+            );
             crate::outln!(
                 "lab `{}` is up: {} nodes, {} links, {} steps in {:.2} s",
                 lab.name,
@@ -256,18 +256,6 @@ fn bring_up(lab: &Lab, file: &Path, progress: Progress, mode: VlanMode) -> Resul
             Err(Failure::system(report))
         }
     }
-}
-
-fn progress_bar(progress: Progress, len: u64) -> ProgressBar {
-    let target = match progress {
-        Progress::Never => ProgressDrawTarget::hidden(),
-        _ => ProgressDrawTarget::stderr(),
-    };
-    let bar = ProgressBar::with_draw_target(Some(len), target);
-    if let Ok(style) = ProgressStyle::with_template("{spinner} {bar:30} {pos}/{len} {msg}") {
-        bar.set_style(style);
-    }
-    bar
 }
 
 /// Crash-safety tests stop `up` between stages to kill it there: `VNET_PAUSE_AFTER=links`

@@ -2,12 +2,30 @@ use std::path::Path;
 
 use miette::miette;
 
+use super::progress::Reporter;
 use super::{Failure, Outcome, exit, load, require_root};
-use crate::model::Lab;
+use crate::cli::Progress;
+use crate::model::{Lab, NodeKind};
 use crate::state;
 use crate::verify::{self, icmp::Timing, report};
 
-pub fn verify(arg: &str, all_pairs: bool, json: bool) -> Outcome {
+/// Past this many rows a report shows its summary and its failures, not every row.
+const TABLE_ROWS: usize = 200;
+/// Past this many hosts the all-pairs matrix no longer fits a terminal.
+const MATRIX_HOSTS: usize = 24;
+/// Failures listed before saying how many more there are (`--full` lists them all).
+const FAILURES_SHOWN: usize = 50;
+
+/// How much of a report to print.
+#[derive(Debug, Clone, Copy)]
+pub struct Show {
+    pub json: bool,
+    /// Every row however many.
+    pub full: bool,
+    pub progress: Progress,
+}
+
+pub fn verify(arg: &str, all_pairs: bool, show: Show) -> Outcome {
     let path = Path::new(arg);
     let lab = if path.is_file() {
         load(path)?.lab
@@ -32,7 +50,7 @@ pub fn verify(arg: &str, all_pairs: bool, json: bool) -> Outcome {
             lab.name
         )));
     }
-    Ok(if run_and_print(&lab, all_pairs, json) {
+    Ok(if run_and_print(&lab, all_pairs, show) {
         exit::OK
     } else {
         exit::FAILED
@@ -40,42 +58,59 @@ pub fn verify(arg: &str, all_pairs: bool, json: bool) -> Outcome {
 }
 
 /// Probes and prints; `true` when every probe gave the expected answer.
-pub fn run_and_print(lab: &Lab, all_pairs: bool, json: bool) -> bool {
+pub fn run_and_print(lab: &Lab, all_pairs: bool, show: Show) -> bool {
     let timing = Timing::default();
     let mut ok = true;
     let mut out = serde_json::Map::new();
     if !lab.checks.is_empty() || !all_pairs {
+        let probing = Reporter::new(show.progress, 0, &lab.name);
+        probing.spin(&format!("probing {} checks", lab.checks.len()));
         let v = verify::checks(lab, &timing);
+        probing.finish();
         ok &= v.ok();
-        if json {
+        if show.json {
             out.insert(
                 "checks".into(),
                 serde_json::to_value(&v).unwrap_or_default(),
             );
         } else if v.rows.is_empty() {
             crate::outln!("lab `{}` has no `expect:` checks", lab.name);
-        } else {
-            if v.rows.len() > 200 && v.ok() {
-                crate::outln!("{}", report::summary(&v));
-            } else if v.rows.len() > 200 {
-                crate::outln!("{}", report::failures(&v));
-            } else {
-                crate::outln!("{}", report::table(&v));
+        } else if v.rows.len() > TABLE_ROWS && !show.full {
+            crate::outln!("checks: {}", report::summary(&v));
+            if !v.ok() {
+                crate::outln!("{}", failures(&v));
             }
+        } else {
+            crate::outln!("{}", report::table(&v));
             crate::outln!("checks: {}", report::summary(&v));
         }
     }
     if all_pairs {
+        let hosts = (0..lab.nodes.len())
+            .filter(|&n| lab.nodes[n].kind == NodeKind::Host && lab.addresses(n).next().is_some())
+            .count();
+        let probing = Reporter::new(show.progress, 0, &lab.name);
+        probing.spin(&format!(
+            "probing {} pairs of {hosts} hosts",
+            hosts * hosts.saturating_sub(1)
+        ));
         let v = verify::all_pairs(lab, &timing);
+        probing.finish();
         ok &= v.ok();
         if let Some(w) = verify::neighbour_pressure(&v, lab).filter(|_| !v.ok()) {
             crate::errln!("warning: {w}");
         }
-        if json {
+        if show.json {
             out.insert(
                 "all_pairs".into(),
                 serde_json::to_value(&v).unwrap_or_default(),
             );
+        } else if hosts > MATRIX_HOSTS && !show.full {
+            // Summary first; a matrix this wide would not fit a terminal.
+            crate::outln!("all pairs: {}", report::summary(&v));
+            if !v.ok() {
+                crate::outln!("{}", failures(&v));
+            }
         } else {
             crate::outln!("{}", report::matrix(&v));
             if !v.ok() {
@@ -84,9 +119,21 @@ pub fn run_and_print(lab: &Lab, all_pairs: bool, json: bool) -> bool {
             crate::outln!("all pairs: {}", report::summary(&v));
         }
     }
-    if json {
+    if show.json {
         out.insert("ok".into(), ok.into());
         crate::outln!("{}", serde_json::Value::Object(out));
     }
     ok
+}
+
+/// The failing rows, the first [`FAILURES_SHOWN`] of them, and how many more there are.
+fn failures(v: &verify::Verdict) -> String {
+    let mut text = report::failures_first(v, FAILURES_SHOWN);
+    if v.failed > FAILURES_SHOWN {
+        text.push_str(&format!(
+            "\n… and {} more failures (`--full` lists them all, `--json` gives every row)",
+            v.failed - FAILURES_SHOWN
+        ));
+    }
+    text
 }

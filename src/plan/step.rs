@@ -28,7 +28,8 @@ pub enum Step {
         key: String,
         value: String,
     },
-    /// `ip -n NS link add NAME type bridge [stp_state 1] [vlan_filtering 1 vlan_default_pvid 0]`
+    /// `ip -n NS link add NAME type bridge mcast_snooping 0 [stp_state 1 forward_delay 200]
+    /// [vlan_filtering 1 vlan_default_pvid 0]`
     AddBridge {
         ns: String,
         name: String,
@@ -170,9 +171,15 @@ impl fmt::Display for Step {
                 stp,
                 vlan_filtering,
             } => {
-                write!(f, "{} link add {name} type bridge", ip(ns))?;
+                write!(
+                    f,
+                    "{} link add {} type bridge mcast_snooping 0",
+                    ip(ns),
+                    arg("name", name)
+                )?;
                 if *stp {
-                    write!(f, " stp_state 1")?;
+                    // What vnet sets too: ports forward after 2 x 2 s, not 2 x 15 s.
+                    write!(f, " stp_state 1 forward_delay 200")?;
                 }
                 if *vlan_filtering {
                     write!(f, " vlan_filtering 1 vlan_default_pvid 0")?;
@@ -228,7 +235,8 @@ impl fmt::Display for Step {
             } => write!(
                 f,
                 "ip -n {underlay_ns} link add {} netns {} type vxlan id {vni} local {local} remote {remote} dstport 4789",
-                end.dev, end.ns
+                arg("name", &end.dev),
+                end.ns
             ),
             Step::AddTap {
                 ns,
@@ -249,24 +257,29 @@ impl fmt::Display for Step {
                 write!(f, "ip netns exec {ns} nft -f - <<'EOF'\n{}EOF", ruleset)
             }
             Step::AddVeth { a, b, mtu } => {
-                write!(f, "ip link add {}{}", a.dev, netns_arg(&a.ns))?;
+                write!(f, "ip link add {}{}", arg("name", &a.dev), netns_arg(&a.ns))?;
                 if let Some(mac) = &a.mac {
                     write!(f, " address {mac}")?;
                 }
                 if let Some(mtu) = mtu {
                     write!(f, " mtu {mtu}")?;
                 }
-                write!(f, " type veth peer {}{}", b.dev, netns_arg(&b.ns))?;
+                write!(
+                    f,
+                    " type veth peer {}{}",
+                    arg("name", &b.dev),
+                    netns_arg(&b.ns)
+                )?;
                 if let Some(mac) = &b.mac {
                     write!(f, " address {mac}")?;
                 }
                 Ok(())
             }
             Step::SetMaster { ns, dev, master } => {
-                write!(f, "{} link set {dev} master {master}", ip(ns))
+                write!(f, "{} link set {} master {master}", ip(ns), arg("dev", dev))
             }
             Step::AddAddress { ns, dev, addr } => write!(f, "{} addr add {addr} dev {dev}", ip(ns)),
-            Step::LinkUp { ns, dev } => write!(f, "{} link set {dev} up", ip(ns)),
+            Step::LinkUp { ns, dev } => write!(f, "{} link set {} up", ip(ns), arg("dev", dev)),
             Step::AddRoute { ns, to, via } => {
                 let is_default = to.prefix_len() == 0;
                 if is_default {
@@ -277,7 +290,7 @@ impl fmt::Display for Step {
             }
             Step::Exec { ns, cmd } => write!(f, "ip netns exec {ns} sh -c {}", shell_quote(cmd)),
             Step::DelNetns { ns, .. } => write!(f, "ip netns del {ns}"),
-            Step::DelLink { ns, dev, .. } => write!(f, "{} link del {dev}", ip(ns)),
+            Step::DelLink { ns, dev, .. } => write!(f, "{} link del {}", ip(ns), arg("dev", dev)),
             Step::MoveLink { ns, dev, name, tag } => write!(
                 f,
                 "{} link set {dev} alias {tag} && {} link set {dev} netns 1 name {name}",
@@ -285,6 +298,75 @@ impl fmt::Display for Step {
                 ip(ns)
             ),
         }
+    }
+}
+
+/// Words `ip link` reads as keywords; it takes any prefix of most of them (`m` for `mtu`).
+const IP_LINK_WORDS: &[&str] = &[
+    "add",
+    "address",
+    "addrgenmode",
+    "alias",
+    "allmulticast",
+    "alt",
+    "altname",
+    "arp",
+    "brd",
+    "broadcast",
+    "carrier",
+    "del",
+    "delete",
+    "dev",
+    "down",
+    "dynamic",
+    "gro_max_size",
+    "gso_max_segs",
+    "gso_max_size",
+    "group",
+    "help",
+    "index",
+    "link",
+    "link-netns",
+    "link-netnsid",
+    "master",
+    "mode",
+    "mtu",
+    "multicast",
+    "name",
+    "netns",
+    "nomaster",
+    "noqueue",
+    "numrxqueues",
+    "numtxqueues",
+    "parentdev",
+    "peer",
+    "promisc",
+    "protodown",
+    "protodown_reason",
+    "qlen",
+    "set",
+    "state",
+    "trailers",
+    "txqlen",
+    "txqueuelen",
+    "type",
+    "up",
+    "vf",
+    "vrf",
+    "xdp",
+    "xdpdrv",
+    "xdpgeneric",
+    "xdpoffload",
+];
+
+/// A device name where `ip link` expects one: bare, as people write it, unless `ip` would
+/// read it as a keyword (a port named `up`, an interface named `down`): then after the
+/// keyword that says it is a name (`dev up`, `name down`).
+fn arg(keyword: &str, dev: &str) -> String {
+    if IP_LINK_WORDS.iter().any(|w| w.starts_with(dev)) {
+        format!("{keyword} {dev}")
+    } else {
+        dev.to_owned()
     }
 }
 
@@ -346,6 +428,25 @@ mod tests {
             via: "10.0.0.1".parse().unwrap(),
         };
         assert_eq!(route.to_string(), "ip -n n route add default via 10.0.0.1");
+    }
+
+    #[test]
+    fn names_ip_would_read_as_keywords_are_marked_as_names() {
+        let up = Step::LinkUp {
+            ns: "n".into(),
+            dev: "down".into(),
+        };
+        assert_eq!(up.to_string(), "ip -n n link set dev down up");
+        let port = Step::SetMaster {
+            ns: "n".into(),
+            dev: "up".into(),
+            master: "br".into(),
+        };
+        assert_eq!(port.to_string(), "ip -n n link set dev up master br");
+        // `m` is a prefix of `mtu`, which `ip` would take it for.
+        assert_eq!(arg("name", "m"), "name m");
+        assert_eq!(arg("dev", "eth0"), "eth0");
+        assert_eq!(arg("dev", "p1"), "p1");
     }
 
     #[test]

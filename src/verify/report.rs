@@ -94,6 +94,17 @@ pub fn matrix(v: &Verdict) -> String {
 
 /// Only the failing rows, for large runs where the full table would drown them.
 pub fn failures(v: &Verdict) -> String {
-    let lines: Vec<Line> = v.rows.iter().filter(|r| !r.pass).map(line).collect();
+    failures_first(v, usize::MAX)
+}
+
+/// The first `n` failing rows.
+pub fn failures_first(v: &Verdict, n: usize) -> String {
+    let lines: Vec<Line> = v
+        .rows
+        .iter()
+        .filter(|r| !r.pass)
+        .take(n)
+        .map(line)
+        .collect();
     Table::new(lines).with(Style::rounded()).to_string()
 }

@@ -177,12 +177,11 @@ fn second_up_refuses() -> Result<(), String> {
     // The lab's namespaces by name and inode (not a directory listing: the tests beside
     // this one add and remove entries there while it reads).
     let ours = || {
-        ["a", "b", "c", "sw"]
-            .map(|n| {
-                std::fs::metadata(format!("/run/netns/e2e-twice-{n}"))
-                    .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
-                    .ok()
-            })
+        ["a", "b", "c", "sw"].map(|n| {
+            std::fs::metadata(format!("/run/netns/e2e-twice-{n}"))
+                .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
+                .ok()
+        })
     };
     let before = ours();
     let again = expect_code(&["up", f], 4)?;

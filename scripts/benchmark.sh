@@ -1,0 +1,562 @@
+#!/usr/bin/env bash
+# vnet against Mininet and against its own labs written as iproute2 scripts, on this machine:
+# every measurement repeated, medians with min-max, ratios from the same run. Writes
+# BENCHMARKS.md and BENCHMARKS.svg (time versus nodes) in the repository.
+#
+#   sudo scripts/benchmark.sh                 # everything (about 20 minutes on 2 cores)
+#   sudo scripts/benchmark.sh --quick [N]     # vnet alone: up, down, all-pairs of N hosts (100)
+#   sudo scripts/benchmark.sh --check-export  # the exported scripts of every bundled topology
+#                                             # build what `vnet plan` says, and remove it
+#   RUNS=5 SLOW_RUNS=3 sudo scripts/benchmark.sh
+#
+# Needs root and a Debian/Ubuntu machine; installs what it lacks (mininet, bridge-utils,
+# iputils-ping, time, python3). Not part of scripts/test.sh: it is slow and measures a
+# machine, not a change.
+#
+# Isolation: every lab (vnet's, Mininet's, the scripts') is built inside a throwaway network,
+# mount and PID namespace with private /run/netns and /run/vnet: nothing is created in the
+# machine's namespace, and whatever a tool leaves running dies with the namespace. The one
+# change to the machine: the kernel's neighbour (ARP/NDP) table limits, which are global and
+# settable only in the root namespace, are raised for the run (all-pairs of 100 hosts needs
+# ~9,900 entries, the default cap is 1,024) and restored on exit.
+set -euo pipefail
+
+if [ "${1:-}" = --inner ]; then
+  inner=1
+else
+  inner=0
+fi
+
+# ---------------------------------------------------------------------------------------------
+# Inside the sandbox: one measurement, printed as `key seconds` lines.
+# ---------------------------------------------------------------------------------------------
+if [ "$inner" = 1 ]; then
+  shift
+  mkdir -p /run/netns /run/vnet
+  mount -t tmpfs vnet-bench /run/netns
+  mount -t tmpfs vnet-bench /run/vnet
+  ip link set lo up
+  err=${BENCH_LOG:-/dev/null}
+  now() { date +%s%N; }
+  # t KEY CMD...: runs CMD, prints `KEY seconds`; a failing CMD prints `KEY fail`. The
+  # command's output goes to $out (the log unless set).
+  t() {
+    local key=$1 s e
+    shift
+    s=$(now)
+    if "$@" >>"${out:-$err}" 2>&1; then
+      e=$(now)
+      awk -v k="$key" -v d=$((e - s)) 'BEGIN { printf "%s %.4f\n", k, d / 1e9 }'
+    else
+      echo "$key fail"
+    fi
+  }
+  # tr KEY CMD...: as t, and the command's user and sys seconds and peak RSS (KiB).
+  tr_() {
+    local key=$1 usage
+    shift
+    usage=$(mktemp)
+    t "$key" /usr/bin/time -f '%U %S %M' -o "$usage" "$@"
+    read -r u s m <"$usage" || true
+    echo "$key.user ${u:-0}"
+    echo "$key.sys ${s:-0}"
+    echo "$key.rss_kb ${m:-0}"
+    rm -f "$usage"
+  }
+  # Waits until the lab's links have settled (carrier events, queued kernel work).
+  quiesce() { sleep "${QUIESCE:-1}"; }
+  what=$1
+  shift
+  case $what in
+    vnet-updown) # FILE LAB
+      tr_ up "$VNET" up "$1" --progress never
+      quiesce
+      tr_ down "$VNET" down "$2" --progress never
+      ;;
+    vnet-test) # FILE
+      t test "$VNET" test "$1" --all-pairs --progress never
+      ;;
+    vnet-verify) # FILE LAB
+      "$VNET" up "$1" --progress never >>"$err" 2>&1
+      quiesce
+      t cold "$VNET" verify "$2" --all-pairs --progress never
+      t warm "$VNET" verify "$2" --all-pairs --progress never
+      "$VNET" down "$2" --progress never >>"$err" 2>&1
+      ;;
+    script) # UP DOWN SHELL NS ADDR
+      t up "$3" "$1"
+      # The script really built the lab: a host's namespace has its address.
+      if ip -n "$4" -o addr show 2>/dev/null | grep -q " $5/"; then echo "check 1"; else echo "check 0"; fi
+      quiesce
+      t down "$3" "$2"
+      ;;
+    export-check) # FILE plain|batch [--vlan-mode emulated]: the exported scripts build the lab
+      file=$1 form=$2
+      shift 2
+      flag=""
+      [ "$form" = batch ] && flag=--batch
+      up=$(mktemp) down=$(mktemp)
+      # shellcheck disable=SC2086 # $flag is one word or none
+      "$VNET" export $flag "$@" "$file" >"$up"
+      # shellcheck disable=SC2086
+      "$VNET" export $flag --down "$@" "$file" >"$down"
+      built=1
+      bash "$up" >>"$err" 2>&1 || built=0
+      # Every address and route the plan names is there, in its namespace.
+      while read -r ns what a b; do
+        case $what in
+          addr) ip -n "$ns" -o addr show dev "$b" | grep -q " $a " || built=0 ;;
+          route)
+            family=-4
+            case $a$b in *:*) family=-6 ;; esac
+            ip -n "$ns" "$family" route show | grep -q "^$a via $b" || built=0
+            ;;
+        esac
+      done < <("$VNET" plan "$@" "$file" | awk '
+        $1 == "ip" && $2 == "-n" && $4 == "addr" && $5 == "add" { print $3, "addr", $6, $8 }
+        $1 == "ip" && $2 == "-n" && $4 == "route" && $5 == "add" { print $3, "route", $6, $8 }')
+      removed=1
+      bash "$down" >>"$err" 2>&1 || removed=0
+      [ -z "$(ip netns list)" ] || removed=0
+      echo "built $built"
+      echo "removed $removed"
+      rm -f "$up" "$down"
+      ;;
+    mininet) # mn arguments
+      log=$(mktemp)
+      # Mininet's fixLimits() raises machine-wide sysctls (kernel.pty.max, fs.file-max) when
+      # it can: run it with only its own process limits raised, as fixLimits also does.
+      mn=$(command -v mn)
+      py=$(sed -n '1s/^#! *//p' "$mn" | cut -d' ' -f1) # Mininet's own Python
+      out=$log t mn "$py" -c '
+import sys, resource
+import mininet.util, mininet.net
+def limits():
+    for r, n in ((resource.RLIMIT_NPROC, 8192), (resource.RLIMIT_NOFILE, 16384)):
+        mininet.util.rlimitTestAndSet(r, n)
+mininet.util.fixLimits = limits
+mininet.net.fixLimits = limits
+path = sys.argv[1]
+sys.argv = [path] + sys.argv[2:]
+exec(compile(open(path).read(), path, "exec"))
+' "$mn" "$@"
+      dropped=$(grep -o 'Results: [0-9.]*% dropped' "$log" | grep -o '[0-9.]*%' | tr -d % || true)
+      echo "dropped ${dropped:-na}"
+      cat "$log" >>"$err"
+      rm -f "$log"
+      ;;
+    *)
+      echo "unknown measurement $what" >&2
+      exit 2
+      ;;
+  esac
+  exit 0
+fi
+
+# ---------------------------------------------------------------------------------------------
+# On the machine: prepare, run every measurement in a fresh sandbox, write the report.
+# ---------------------------------------------------------------------------------------------
+cd "$(dirname "$0")/.."
+repo=$PWD
+if [ "$(id -u)" != 0 ]; then
+  echo "scripts/benchmark.sh needs root (it builds namespaces): sudo $0" >&2
+  exit 2
+fi
+quick=0
+quick_hosts=100
+check=0
+case ${1:-} in
+  --quick)
+    quick=1
+    quick_hosts=${2:-100}
+    ;;
+  --check-export) check=1 ;;
+esac
+RUNS=${RUNS:-5}
+SLOW_RUNS=${SLOW_RUNS:-3}
+
+need=()
+for cmd_pkg in /usr/bin/time:time python3:python3; do
+  command -v "${cmd_pkg%%:*}" >/dev/null || need+=("${cmd_pkg#*:}")
+done
+if [ "$quick" = 0 ] && [ "$check" = 0 ]; then
+  for cmd_pkg in mn:mininet brctl:bridge-utils ping:iputils-ping; do
+    command -v "${cmd_pkg%%:*}" >/dev/null || need+=("${cmd_pkg#*:}")
+  done
+fi
+if [ ${#need[@]} -gt 0 ]; then
+  echo "== installing ${need[*]}"
+  apt-get update -qq
+  # No recommends: Mininet's would pull in Open vSwitch and start its daemons.
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+echo "== building vnet (release)"
+cargo build --release --quiet
+target=${CARGO_TARGET_DIR:-target}
+case $target in /*) ;; *) target=$repo/$target ;; esac
+export VNET=$target/release/vnet
+work=$(mktemp -d)
+export BENCH_LOG=$work/tools.log
+
+# The neighbour-table limits, raised for the run and restored whatever happens.
+keys="net.ipv4.neigh.default.gc_thresh1 net.ipv4.neigh.default.gc_thresh2 net.ipv4.neigh.default.gc_thresh3
+net.ipv6.neigh.default.gc_thresh1 net.ipv6.neigh.default.gc_thresh2 net.ipv6.neigh.default.gc_thresh3"
+saved=$(for k in $keys; do echo "$k=$(sysctl -n "$k")"; done)
+restore() {
+  for kv in $saved; do sysctl -qw "$kv" || true; done
+  rm -rf "$work"
+}
+trap restore EXIT
+trap 'exit 130' INT TERM
+for k in $keys; do
+  case $k in
+    *thresh1) v=100000 ;;
+    *thresh2) v=200000 ;;
+    *) v=400000 ;;
+  esac
+  sysctl -qw "$k=$v"
+done
+
+# Runs one measurement in a throwaway net + mount + PID namespace.
+sandbox() {
+  unshare --net --mount --pid --fork --mount-proc --propagation private -- \
+    bash "$repo/scripts/benchmark.sh" --inner "$@"
+}
+
+# The kernel frees deleted namespaces in the background, for a second or more after a lab of
+# a thousand is gone; whatever runs meanwhile competes with it. Every measurement starts
+# once the kernel's `netns` work queue has been idle for half a second.
+settle() {
+  local quiet=0
+  for _ in $(seq 1 1200); do
+    if cat /proc/[0-9]*/comm 2>/dev/null | grep -q '+netns'; then
+      quiet=0
+    else
+      quiet=$((quiet + 1))
+      [ "$quiet" -ge 5 ] && return 0
+    fi
+    sleep 0.1
+  done
+  echo "warning: the kernel was still freeing namespaces after 2 minutes" >&2
+}
+
+# results: lines `metric value` in $work/results
+record() { # METRIC-PREFIX < lines `key value`
+  while read -r key value; do
+    echo "$1.$key $value" >>"$work/results"
+  done
+}
+measure() { # RUNS PREFIX MEASUREMENT ARGS...
+  local n=$1 prefix=$2
+  shift 2
+  for _ in $(seq 1 "$n"); do
+    settle
+    sandbox "$@" | record "$prefix"
+  done
+}
+values() { awk -v k="$1" '$1 == k && $2 != "fail" { print $2 }' "$work/results" | sort -g; }
+fails() { awk -v k="$1" '$1 == k && $2 == "fail"' "$work/results" | wc -l; }
+median() { values "$1" | awk '{ v[NR] = $1 } END { if (NR == 0) { print "nan"; exit } m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; print m }'; }
+minimum() { values "$1" | head -n1; }
+maximum() { values "$1" | tail -n1; }
+# `0.123 s (0.120-0.130)`
+cell() {
+  local m
+  m=$(median "$1")
+  if [ "$m" = nan ]; then
+    echo "failed ($(fails "$1") runs)"
+    return
+  fi
+  awk -v m="$m" -v a="$(minimum "$1")" -v b="$(maximum "$1")" -v u="${2:-s}" 'BEGIN {
+    f = (m < 10) ? "%.3f" : "%.1f"; printf f " " u " (" f "-" f ")", m, a, b }'
+}
+ratio() { awk -v a="$(median "$1")" -v b="$(median "$2")" 'BEGIN { if (a == "nan" || b == "nan" || b == 0) print "n/a"; else printf "%.1fx", a / b }'; }
+meets() { # RATIO-VALUE-OR-SECONDS OP TARGET
+  awk -v v="$1" -v t="$3" -v op="$2" 'BEGIN { v += 0; ok = (op == ">=") ? v >= t : v < t; print ok ? "met" : "**not met**" }'
+}
+num() { awk -v a="$(median "$1")" -v b="$(median "$2")" 'BEGIN { if (b == 0 || a == "nan" || b == "nan") print 0; else print a / b }'; }
+
+lab() { # NAME gen-arguments...: a topology file, with lab name `bench`
+  local name=$1
+  shift
+  "$VNET" gen "$@" --name bench --expect none >"$work/$name.yaml"
+  echo "$work/$name.yaml"
+}
+scripts() { # NAME: the exported scripts of a generated topology
+  "$VNET" export "$work/$1.yaml" >"$work/$1.up.sh"
+  "$VNET" export --down "$work/$1.yaml" >"$work/$1.down.sh"
+  "$VNET" export --batch "$work/$1.yaml" >"$work/$1.upb.sh"
+  "$VNET" export --batch --down "$work/$1.yaml" >"$work/$1.downb.sh"
+}
+
+# The exported scripts of every bundled topology build what the plan says, and remove it.
+check_exports() {
+  local f name form vlan
+  for f in "$repo"/topologies/*.yaml; do
+    name=$(basename "$f" .yaml)
+    vlan=()
+    grep -qE 'kind: switch|\.[0-9]+:' "$f" && vlan=(--vlan-mode emulated)
+    for form in plain batch; do
+      settle
+      sandbox export-check "$f" "$form" "${vlan[@]}" | record "x.$name.$form"
+    done
+  done
+}
+exports_line() {
+  awk '$1 ~ /^x\..*\.built$/ { n++; b += $2 } $1 ~ /^x\..*\.removed$/ { r += $2 }
+    END { printf "%d of %d exported scripts built every address and route of their lab; %d removed it", b, n, r }' "$work/results"
+}
+if [ "$check" = 1 ]; then
+  check_exports
+  exports_line
+  echo
+  awk '$1 ~ /^x\./ && $2 != 1' "$work/results"
+  exit 0
+fi
+
+if [ "$quick" = 1 ]; then
+  f=$(lab quick single "$quick_hosts")
+  measure "$RUNS" q vnet-updown "$f" bench
+  [ "$quick_hosts" -le 300 ] && measure "$RUNS" v vnet-verify "$f" bench
+  echo "vnet $("$VNET" --version | cut -d' ' -f2), kernel $(uname -r), $(nproc) cores; $quick_hosts hosts on one bridge"
+  echo "  up:    $(cell q.up)"
+  echo "  down:  $(cell q.down)"
+  if [ "$quick_hosts" -le 300 ]; then
+    echo "  all-pairs verify ($((quick_hosts * (quick_hosts - 1))) probes): first $(cell v.cold), again $(cell v.warm)"
+  fi
+  exit 0
+fi
+
+load=$(cut -d' ' -f1 /proc/loadavg)
+if awk -v l="$load" 'BEGIN { exit !(l > 1.0) }'; then
+  echo "warning: load average $load: other work on this machine will show in the numbers" >&2
+fi
+started=$(date -u '+%Y-%m-%d %H:%M UTC')
+t0=$(date +%s)
+
+echo "== (0) the exported scripts build their labs"
+check_exports
+
+echo "== (1) vnet test vs Mininet pingall, 100 hosts on one switch"
+f=$(lab single100 single 100)
+measure "$RUNS" t1 vnet-test "$f"
+measure "$SLOW_RUNS" m1 mininet --topo single,100 --switch lxbr --controller none --test pingall
+
+echo "== (2) up + down, 100 switches in a chain (Mininet's linear,100)"
+f=$(lab linear100 linear 100)
+measure "$RUNS" t2 vnet-updown "$f" bench
+measure "$SLOW_RUNS" m2 mininet --topo linear,100 --switch lxbr --controller none --test none
+
+echo "== (3) 1000 hosts: vnet against its lab exported as iproute2 scripts"
+for shape in tree1000 single1000x256; do
+  case $shape in
+    tree1000) f=$(lab $shape tree --depth 3 --fanout 10) ;;
+    single1000x256) f=$(lab $shape single 1000 --max-ports 256) ;;
+  esac
+  scripts $shape
+  measure "$RUNS" "v3.$shape" vnet-updown "$f" bench
+  measure "$SLOW_RUNS" "s3.$shape" script "$work/$shape.up.sh" "$work/$shape.down.sh" bash bench-h500 10.0.1.244
+  measure "$SLOW_RUNS" "b3.$shape" script "$work/$shape.upb.sh" "$work/$shape.downb.sh" bash bench-h500 10.0.1.244
+done
+
+echo "== (4) 5000 hosts"
+f=$(lab single5000 single 5000)
+measure "$SLOW_RUNS" v4 vnet-updown "$f" bench
+
+echo "== (5) all-pairs verify"
+for n in 100 300; do
+  f=$(lab "verify$n" single "$n")
+  measure "$SLOW_RUNS" "v5.$n" vnet-verify "$f" bench
+done
+
+echo "== time versus nodes (one run each)"
+: >"$work/series"
+for n in 100 250 500 1000 2000 5000; do
+  f=$(lab "series$n" single "$n")
+  settle
+  sandbox vnet-updown "$f" bench | record "p.vnet.$n"
+  if [ "$n" -le 1000 ]; then
+    scripts "series$n"
+    settle
+    sandbox script "$work/series$n.up.sh" "$work/series$n.down.sh" bash bench-h1 10.0.0.1 | record "p.bash.$n"
+    settle
+    sandbox script "$work/series$n.upb.sh" "$work/series$n.downb.sh" bash bench-h1 10.0.0.1 | record "p.batch.$n"
+  fi
+done
+for n in 25 50 100; do
+  settle
+  sandbox mininet --topo "single,$n" --switch lxbr --controller none --test none | record "p.mininet.$n"
+done
+elapsed=$(($(date +%s) - t0))
+
+# ---------------------------------------------------------------------------------------------
+# The report.
+# ---------------------------------------------------------------------------------------------
+sum_updown() { # PREFIX: up + down of each run, as `PREFIX.updown` values
+  paste -d' ' <(awk -v k="$1.up" '$1 == k { print $2 }' "$work/results") \
+    <(awk -v k="$1.down" '$1 == k { print $2 }' "$work/results") |
+    awk -v k="$1.updown" '$1 != "fail" && $2 != "fail" { printf "%s %.4f\n", k, $1 + $2 }' >"$work/sums"
+  cat "$work/sums" >>"$work/results"
+}
+sum_updown t2
+for shape in tree1000 single1000x256; do
+  for p in v3 s3 b3; do sum_updown "$p.$shape"; done
+done
+for k in vnet bash batch; do
+  for n in 100 250 500 1000 2000 5000; do sum_updown "p.$k.$n"; done
+done
+
+cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
+mem=$(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+git diff --quiet 2>/dev/null || commit="$commit + uncommitted changes"
+mnv=$(dpkg-query -W -f '${Version}' mininet 2>/dev/null || echo "?")
+ipv=$(ip -V | sed 's/^ip utility, //')
+rss4=$(median v4.up.rss_kb)
+sys4=$(median v4.up.sys)
+wall4=$(median v4.up)
+user4=$(median v4.up.user)
+
+r1=$(num m1.mn t1.test)
+r2=$(num m2.mn t2.updown)
+{
+  echo "# Benchmarks"
+  echo
+  echo "Written by \`scripts/benchmark.sh\` ($started, $((elapsed / 60)) min). Medians of $RUNS runs (vnet) and"
+  echo "$SLOW_RUNS runs (Mininet, scripts), min-max in brackets; every ratio is of medians from this run."
+  echo
+  echo "- Machine: $cpu, $(nproc) cores, $mem; kernel $(uname -r); load average $load at the start"
+  echo "- vnet $("$VNET" --version | cut -d' ' -f2) ($commit), iproute2 $ipv, Mininet $mnv (\`--switch lxbr --controller none\`)"
+  echo "- Every lab is built in a throwaway network + mount + PID namespace; every measurement"
+  echo "  starts once the kernel has finished freeing the namespaces of the one before."
+  echo "- The only change to the machine: the neighbour-table limits"
+  echo "  (\`net.ipv{4,6}.neigh.default.gc_thresh1/2/3\`, global, settable only in the root namespace)"
+  echo "  are raised to 100000/200000/400000 for the run and restored after it. All-pairs of 100"
+  echo "  hosts needs ~9,900 entries at once; with the default cap (1024) both vnet's probes and"
+  echo "  Mininet's pings fail or wait for retries."
+  echo
+  echo "| # | measurement | vnet | other | ratio | target |"
+  echo "|---|---|---|---|---|---|"
+  echo "| 1 | 100 hosts, one switch: up + all-pairs ICMP (9,900) + down | \`vnet test --all-pairs\` $(cell t1.test) | \`mn --topo single,100 --test pingall\` $(cell m1.mn) (dropped: $(median m1.dropped)%) | $(ratio m1.mn t1.test) | ≥50x: $(meets "$r1" ">=" 50) |"
+  echo "| 2 | 100 switches in a chain, 100 hosts: up + down | $(cell t2.updown) | \`mn --topo linear,100 --test none\` $(cell m2.mn) | $(ratio m2.mn t2.updown) | ≥30x: $(meets "$r2" ">=" 30) |"
+  for shape in tree1000 single1000x256; do
+    case $shape in
+      tree1000) what="1000 hosts, tree depth 3 fanout 10 (111 bridges)" ;;
+      single1000x256) what="1000 hosts on bridges of ≤256 ports (5 bridges)" ;;
+    esac
+    for op in up down; do
+      rb=$(num "s3.$shape.$op" "v3.$shape.$op")
+      rp=$(num "b3.$shape.$op" "v3.$shape.$op")
+      echo "| 3 | $what: $op | $(cell "v3.$shape.$op") | script (bash) $(cell "s3.$shape.$op") | $(ratio "s3.$shape.$op" "v3.$shape.$op") | ≥3x: $(meets "$rb" ">=" 3) |"
+      echo "| 3 | $what: $op | $(cell "v3.$shape.$op") | script (\`ip -batch\`) $(cell "b3.$shape.$op") | $(ratio "b3.$shape.$op" "v3.$shape.$op") | ≥3x: $(meets "$rp" ">=" 3) |"
+    done
+  done
+  for shape in tree1000 single1000x256; do
+    echo "| 3 | vnet, $shape: up | $(cell "v3.$shape.up") | | | < 2 s: $(meets "$(median "v3.$shape.up")" "<" 2) |"
+    echo "| 3 | vnet, $shape: down | $(cell "v3.$shape.down") | | | < 1 s: $(meets "$(median "v3.$shape.down")" "<" 1) |"
+  done
+  echo "| 4 | 5000 hosts (7 bridges): up | $(cell v4.up) | | | |"
+  echo "| 4 | 5000 hosts: down | $(cell v4.down) | | | |"
+  echo "| 4 | 5000 hosts, up: peak RSS | $(awk -v k="$rss4" 'BEGIN { printf "%.0f MB", k / 1024 }') | | | < 200 MB: $(meets "$(awk -v k="$rss4" 'BEGIN { print k / 1024 }')" "<" 200) |"
+  echo "| 4 | 5000 hosts, up: wall / kernel (sys) time | $(awk -v w="$wall4" -v s="$sys4" -v u="$user4" 'BEGIN { printf "%.2f (wall %.1f s, sys %.1f s, user %.1f s)", w / s, w, s, u }') | | | ≤ 1.5: $(meets "$(awk -v w="$wall4" -v s="$sys4" 'BEGIN { print (s > 0) ? w / s : 99 }')" "<" 1.5001) |"
+  echo "| 5 | all-pairs verify, 100 hosts (9,900 probes), first after up | $(cell v5.100.cold) | | | < 1 s: $(meets "$(median v5.100.cold)" "<" 1) |"
+  echo "| 5 | all-pairs verify, 100 hosts, again (neighbours known) | $(cell v5.100.warm) | | | |"
+  echo "| 5 | all-pairs verify, 300 hosts (89,700 probes), first after up | $(cell v5.300.cold) | | | |"
+  echo "| 5 | all-pairs verify, 300 hosts, again | $(cell v5.300.warm) | | | |"
+  echo
+  echo "The scripts are the same lab: $(exports_line) (every bundled topology, plain and"
+  echo "\`--batch\`, checked against \`vnet plan\`). Benchmark runs of the scripts that built their lab"
+  echo "(a host's namespace had its address afterwards):"
+  echo "$(awk '$1 ~ /\.check$/ { n++; ok += $2 } END { printf "%d of %d", ok, n }' "$work/results")."
+  echo
+  echo "![time versus nodes](BENCHMARKS.svg)"
+  echo
+  echo "Time versus nodes: up + down of N hosts on one bridge (\`vnet gen single N\`), one run each;"
+  echo "Mininet \`--topo single,N --test none\`."
+  echo
+  echo "| hosts | vnet up | vnet down | script (bash) up + down | script (\`ip -batch\`) up + down | Mininet |"
+  echo "|---|---|---|---|---|---|"
+  for n in 25 50 100 250 500 1000 2000 5000; do
+    printf '| %s | %s | %s | %s | %s | %s |\n' "$n" \
+      "$(median "p.vnet.$n.up" | sed 's/nan//')" "$(median "p.vnet.$n.down" | sed 's/nan//')" \
+      "$(median "p.bash.$n.updown" | sed 's/nan//')" "$(median "p.batch.$n.updown" | sed 's/nan//')" \
+      "$(median "p.mininet.$n.mn" | sed 's/nan//')"
+  done
+  echo
+  echo "## How to read this"
+  echo
+  echo "- The scripts are \`vnet export --script\` and \`--batch\` of the same topology: the same"
+  echo "  steps, one \`ip\`/\`sysctl\` process per step (bash), or one \`ip -batch\` per namespace."
+  echo "  Their \`down\` is \`ip netns del\` and nothing else; vnet's also proves each namespace is the"
+  echo "  lab's, stops processes started inside, keeps the journal until all is gone and sweeps"
+  echo "  labs whose state was lost."
+  echo "- \`up\` and \`down\` return when the kernel has done what was asked; the kernel frees"
+  echo "  deleted namespaces in the background afterwards, for every tool alike."
+  echo "- \`VNET_TIMING=1 vnet up …\` prints each stage's wall, user and sys time and peak memory."
+  echo
+  echo "<details><summary>Every value of this run</summary>"
+  echo
+  echo '```'
+  sort "$work/results"
+  echo '```'
+  echo
+  echo "</details>"
+} >"$repo/BENCHMARKS.md"
+
+# The plot: seconds (log) versus hosts (log), one line per tool; plain SVG, no packages.
+python3 - "$work/results" "$repo/BENCHMARKS.svg" <<'PY'
+import math, sys
+values = {}
+for line in open(sys.argv[1]):
+    k, v = line.split()
+    try:
+        values.setdefault(k, []).append(float(v))
+    except ValueError:  # `fail`, `na`
+        pass
+def med(k):
+    v = sorted(values.get(k, []))
+    if not v:
+        return None
+    n = len(v)
+    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
+series = [
+    ("vnet up + down", "#1f77b4", [(n, med(f"p.vnet.{n}.updown")) for n in (100, 250, 500, 1000, 2000, 5000)]),
+    ("script (bash) up + down", "#d62728", [(n, med(f"p.bash.{n}.updown")) for n in (100, 250, 500, 1000)]),
+    ("script (ip -batch) up + down", "#ff7f0e", [(n, med(f"p.batch.{n}.updown")) for n in (100, 250, 500, 1000)]),
+    ("Mininet --test none", "#2ca02c", [(n, med(f"p.mininet.{n}.mn")) for n in (25, 50, 100)]),
+]
+W, H, L, R, T, B = 720, 460, 70, 220, 30, 60
+x0, x1 = math.log10(10), math.log10(10000)
+ys = [y for _, _, pts in series for _, y in pts if y]
+y0 = math.floor(math.log10(min(ys))) if ys else -2
+y1 = math.ceil(math.log10(max(ys))) if ys else 3
+def px(n): return L + (math.log10(n) - x0) / (x1 - x0) * (W - L - R)
+def py(s): return T + (1 - (math.log10(s) - y0) / (y1 - y0)) * (H - T - B)
+out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="12">',
+       f'<rect width="{W}" height="{H}" fill="white"/>']
+for e in range(1, 5):
+    x = px(10 ** e)
+    out.append(f'<line x1="{x:.1f}" y1="{T}" x2="{x:.1f}" y2="{H - B}" stroke="#ddd"/>')
+    out.append(f'<text x="{x:.1f}" y="{H - B + 18}" text-anchor="middle">{10 ** e}</text>')
+for e in range(y0, y1 + 1):
+    y = py(10 ** e)
+    out.append(f'<line x1="{L}" y1="{y:.1f}" x2="{W - R}" y2="{y:.1f}" stroke="#ddd"/>')
+    label = f"{10.0 ** e:g}"
+    out.append(f'<text x="{L - 8}" y="{y + 4:.1f}" text-anchor="end">{label} s</text>')
+out.append(f'<text x="{(L + W - R) / 2:.1f}" y="{H - 15}" text-anchor="middle">hosts (log scale)</text>')
+out.append(f'<text x="15" y="{(T + H - B) / 2:.1f}" transform="rotate(-90 15 {(T + H - B) / 2:.1f})" text-anchor="middle">seconds (log scale)</text>')
+for i, (name, colour, pts) in enumerate(series):
+    pts = [(n, s) for n, s in pts if s]
+    if pts:
+        path = " ".join(f"{px(n):.1f},{py(s):.1f}" for n, s in pts)
+        out.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"/>')
+        for n, s in pts:
+            out.append(f'<circle cx="{px(n):.1f}" cy="{py(s):.1f}" r="3.5" fill="{colour}"><title>{name}, {n} hosts: {s:.3f} s</title></circle>')
+    y = T + 20 + 22 * i
+    out.append(f'<line x1="{W - R + 15}" y1="{y}" x2="{W - R + 40}" y2="{y}" stroke="{colour}" stroke-width="3"/>')
+    out.append(f'<text x="{W - R + 46}" y="{y + 4}">{name}</text>')
+out.append("</svg>")
+open(sys.argv[2], "w").write("\n".join(out) + "\n")
+PY
+echo "== wrote BENCHMARKS.md and BENCHMARKS.svg ($((elapsed / 60)) min)"

@@ -1,0 +1,87 @@
+//! `vnet gen` and `vnet export`: topologies and scripts printed to stdout.
+
+use std::path::Path;
+
+use super::{Failure, Outcome, exit, load};
+use crate::cli::{ExpectArg, GenOpts, GenShape, VlanModeArg};
+use crate::export::{self, Form};
+use crate::generate::{self as gen_lab, Expect, Options, Shape};
+
+pub fn generate(shape: &GenShape) -> Outcome {
+    let (shape, opts) = match shape {
+        GenShape::Single { hosts, opts } => (Shape::Single { hosts: *hosts }, opts),
+        GenShape::Linear { switches, opts } => (
+            Shape::Linear {
+                switches: *switches,
+            },
+            opts,
+        ),
+        GenShape::Tree {
+            depth,
+            fanout,
+            opts,
+        } => (
+            Shape::Tree {
+                depth: *depth,
+                fanout: *fanout,
+            },
+            opts,
+        ),
+    };
+    let text = gen_lab::generate(shape, &options(opts)?).map_err(|e| usage(e.to_string()))?;
+    print(&text);
+    Ok(exit::OK)
+}
+
+fn options(o: &GenOpts) -> Result<Options, Failure> {
+    if let Some(why) = o
+        .name
+        .as_deref()
+        .and_then(crate::model::name::lab_name_problem)
+    {
+        return Err(usage(format!("--name: {why}")));
+    }
+    Ok(Options {
+        name: o.name.clone(),
+        max_ports: o.max_ports,
+        expect: match o.expect {
+            ExpectArg::Auto => Expect::Auto,
+            ExpectArg::All => Expect::All,
+            ExpectArg::Sample => Expect::Sample,
+            ExpectArg::None => Expect::None,
+        },
+    })
+}
+
+fn usage(message: String) -> Failure {
+    Failure {
+        code: exit::USAGE,
+        report: miette::miette!(code = "vnet::gen", "{message}"),
+    }
+}
+
+pub fn export(file: &Path, batch: bool, down: bool, vlan: VlanModeArg) -> Outcome {
+    let lab = load(file)?.lab;
+    let mode = if vlan == VlanModeArg::Emulated {
+        crate::plan::VlanMode::Emulated
+    } else {
+        crate::plan::VlanMode::Native
+    };
+    let plan = crate::plan::plan(&lab, mode);
+    let form = if batch { Form::Batch } else { Form::Plain };
+    let text = if down {
+        export::down(&plan, &lab.name, form)
+    } else {
+        export::up(&plan, &lab.name, form)
+    };
+    print(&text);
+    Ok(exit::OK)
+}
+
+/// Writes all of it, ignoring a closed stdout (`vnet gen single 5000 | head`).
+fn print(text: &str) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+}
