@@ -18,6 +18,11 @@ pub fn root() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/run/vnet"))
 }
 
+/// Whether the state lives in the machine's usual place (no `VNET_STATE_DIR` elsewhere).
+pub fn is_default_root() -> bool {
+    root() == Path::new("/run/vnet")
+}
+
 pub fn lab_dir(lab: &str) -> PathBuf {
     root().join(lab)
 }

@@ -19,8 +19,14 @@ pub fn down(lab: Option<&str>, all: bool) -> Outcome {
             failures.push(name.clone());
         }
     }
-    // Labs whose state is gone but whose namespaces and links still carry their mark.
-    let orphans = crate::apply::destroy::marked_orphans(&state::running());
+    // Labs whose state is gone but whose namespaces and links still carry their mark. Only
+    // with the machine's one state directory: labs kept under another `VNET_STATE_DIR` are
+    // alive, not orphans, and must not be swept.
+    let orphans = if state::is_default_root() {
+        crate::apply::destroy::marked_orphans(&state::running())
+    } else {
+        Vec::new()
+    };
     let wanted = |lab: &str| all || labs.iter().any(|l| l == lab);
     let mut swept = 0;
     for (orphan, steps) in orphans.into_iter().filter(|(l, _)| wanted(l)) {
