@@ -69,6 +69,21 @@ impl Reporter {
     }
 }
 
+/// A [`Clock`] only with `VNET_TIMING=1`: laps of a whole command (reading, up, verify, down).
+pub struct Lap(Option<Clock>);
+
+impl Lap {
+    pub fn start() -> Self {
+        Lap(timing_wanted().then(Clock::start))
+    }
+
+    pub fn lap(&mut self, what: &str, steps: usize) {
+        if let Some(clock) = &mut self.0 {
+            crate::errln!("vnet: timing: {}", clock.lap(what, steps));
+        }
+    }
+}
+
 /// `VNET_TIMING=1`: one line per stage with its wall time and this process's CPU time.
 pub fn timing_wanted() -> bool {
     std::env::var_os("VNET_TIMING").is_some_and(|v| !v.is_empty() && v != "0")

@@ -3,7 +3,7 @@ use std::time::Instant;
 
 use miette::miette;
 
-use super::progress::Reporter;
+use super::progress::{Lap, Reporter};
 use super::{Failure, Outcome, exit, load, require_root};
 use crate::apply::{self, ApplyError, netlink::NetlinkBackend, netns};
 use crate::cli::{Progress, VlanModeArg};
@@ -14,33 +14,40 @@ use crate::state::{self, Lock, LockError};
 use crate::teardown;
 
 pub fn up(file: &Path, progress: Progress, vlan: VlanModeArg) -> Outcome {
+    let mut clock = Lap::start();
     let loaded = load(file)?;
     require_root()?;
     super::installed_signal_handlers();
     let mode = choose_vlan_mode(&loaded.lab, vlan)?;
     kernel_can_build(&loaded, file, mode)?;
+    clock.lap("read, checked", 0);
     let lab = bring_up(&loaded.lab, file, progress, mode)?;
     Ok(if lab { exit::OK } else { exit::FAILED })
 }
 
 pub fn test(file: &Path, all_pairs: bool, show: super::verify::Show, vlan: VlanModeArg) -> Outcome {
     let progress = show.progress;
+    let mut clock = Lap::start();
     let loaded = load(file)?;
     require_root()?;
     super::installed_signal_handlers();
     let lab = &loaded.lab;
     let mode = choose_vlan_mode(lab, vlan)?;
     kernel_can_build(&loaded, file, mode)?;
+    clock.lap("read, checked", 0);
     bring_up(lab, file, progress, mode)?;
+    clock.lap("up", 0);
     // From here on the lab exists: whatever happens, it is torn down before we return.
     let verdict = if apply::INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
         None
     } else {
         Some(super::verify::run_and_print(lab, all_pairs, show))
     };
+    clock.lap("verify", 0);
     let watch = super::progress::DeletionWatch::start(progress);
     let down = super::down::down_one(&lab.name);
     watch.finish();
+    clock.lap("down", 0);
     down?;
     match verdict {
         None => Err(Failure::system(miette!(
