@@ -50,6 +50,7 @@ never\t''"
 complete -c vnet -n "__fish_vnet_using_subcommand up" -l vlan-mode -d '802.1Q switches: real VLAN filtering (native) or a bridge per VLAN (emulated)' -r -f -a "auto\t''
 native\t''
 emulated\t''"
+complete -c vnet -n "__fish_vnet_using_subcommand up" -l allow-machine-nat -d 'Let `nat:` on `host` add the lab\'s table to the machine\'s nftables ruleset and turn on its IPv4 forwarding (both undone by `down`)'
 complete -c vnet -n "__fish_vnet_using_subcommand up" -s h -l help -d 'Print help'
 complete -c vnet -n "__fish_vnet_using_subcommand verify" -l progress -d 'Progress display' -r -f -a "auto\t''
 always\t''
@@ -76,6 +77,7 @@ emulated\t''"
 complete -c vnet -n "__fish_vnet_using_subcommand test" -l all-pairs
 complete -c vnet -n "__fish_vnet_using_subcommand test" -l json
 complete -c vnet -n "__fish_vnet_using_subcommand test" -l full -d 'Every row (and the all-pairs matrix) however large the lab'
+complete -c vnet -n "__fish_vnet_using_subcommand test" -l allow-machine-nat -d 'Let `nat:` on `host` change the machine\'s ruleset and forwarding (as for `up`)'
 complete -c vnet -n "__fish_vnet_using_subcommand test" -s h -l help -d 'Print help'
 complete -c vnet -n "__fish_vnet_using_subcommand doctor" -l json -d 'Print the report as JSON'
 complete -c vnet -n "__fish_vnet_using_subcommand doctor" -s h -l help -d 'Print help'

@@ -51,6 +51,10 @@ pub enum Command {
         /// 802.1Q switches: real VLAN filtering (native) or a bridge per VLAN (emulated)
         #[arg(long, value_enum, default_value_t = VlanModeArg::Auto)]
         vlan_mode: VlanModeArg,
+        /// Let `nat:` on `host` add the lab's table to the machine's nftables ruleset and turn
+        /// on its IPv4 forwarding (both undone by `down`)
+        #[arg(long)]
+        allow_machine_nat: bool,
     },
     /// Run the lab's `expect:` checks against the running lab
     Verify {
@@ -114,6 +118,9 @@ pub enum Command {
         /// 802.1Q switches: real VLAN filtering (native) or a bridge per VLAN (emulated)
         #[arg(long, value_enum, default_value_t = VlanModeArg::Auto)]
         vlan_mode: VlanModeArg,
+        /// Let `nat:` on `host` change the machine's ruleset and forwarding (as for `up`)
+        #[arg(long)]
+        allow_machine_nat: bool,
     },
     /// Check what this machine's kernel can do for vnet, and what to do about the rest
     Doctor {

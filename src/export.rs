@@ -38,6 +38,12 @@ pub fn down(plan: &Plan, lab: &str, form: Form) -> String {
     let mut out = header(lab, "removes", form);
     let tag = crate::plan::owner_tag(lab);
     for s in plan.steps() {
+        if let Step::MachineNat { table, .. } = s {
+            let _ = writeln!(
+                out,
+                "# the machine's NAT; net.ipv4.ip_forward stays 1: set it back to 0 if it was 0 before `up`\nnft delete table inet {table}"
+            );
+        }
         if let Step::MoveLink { name, .. } = s {
             // Only a link that carries the lab's mark is the lab's.
             let _ = writeln!(
@@ -182,6 +188,7 @@ fn place(s: &Step) -> Place {
         Step::Sysctl { .. }
             | Step::Exec { .. }
             | Step::Nft { .. }
+            | Step::MachineNat { .. }
             | Step::BridgeVlan { .. }
             | Step::AddTap { .. }
             | Step::MoveLink { .. }

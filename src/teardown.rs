@@ -33,6 +33,11 @@ pub fn undo_steps(c: &Contents) -> Vec<Step> {
                 dev: name.clone(),
                 tag: tag.clone(),
             }],
+            // Nor does the machine's NAT table, or the forwarding it turned on.
+            Step::MachineNat { table, .. } => vec![Step::DelMachineNat {
+                table: table.clone(),
+                tag: tag.clone(),
+            }],
             _ => Vec::new(),
         })
         .collect()
@@ -175,5 +180,57 @@ mod tests {
         let mut again = Recorder::default();
         teardown(dir.path(), &mut again).unwrap();
         assert_eq!(again.undone.len(), 3);
+    }
+
+    const MACHINE_NAT: &str = "name: t
+nodes:
+  host:
+    interfaces: {vnet0: 10.5.0.1/24}
+    routes: [{to: 10.6.0.0/16, via: 10.5.0.2}]
+    nat: {masquerade: [eth0], publish: [{on: eth0, port: 8080, to: '10.5.0.2:80'}]}
+  r1: {kind: router, interfaces: {eth0: 10.5.0.2/24, eth1: 10.6.1.1/24}}
+links:
+  - [host:vnet0, r1:eth0]
+";
+
+    /// The machine's table goes with the lab, first: nothing else of the lab removes it.
+    #[test]
+    fn the_machine_nat_is_undone_before_links_and_namespaces() {
+        let lab = crate::topology::parse("t.yaml", "t", MACHINE_NAT.as_bytes())
+            .unwrap()
+            .lab;
+        let plan = plan(&lab, crate::plan::VlanMode::Native);
+        let (_, down) = up_then_down(&plan, None);
+        assert_eq!(
+            down.undone[0],
+            Step::DelMachineNat {
+                table: "vnet-t".into(),
+                tag: "vnet:t".into()
+            }
+        );
+        assert!(
+            down.undone
+                .iter()
+                .any(|s| matches!(s, Step::DelLink { dev, .. } if dev == "vnet0"))
+        );
+        // Only the lab's own sources are masqueraded (its subnets and the machine's routes
+        // into it), so the machine's own connections keep their addresses.
+        let Some(Step::MachineNat { chains, .. }) =
+            plan.steps().find(|s| matches!(s, Step::MachineNat { .. }))
+        else {
+            panic!("no machine NAT in the plan")
+        };
+        assert!(
+            chains.contains(
+                r#"oifname "eth0" ip saddr { 10.5.0.0/24, 10.6.0.0/16, 10.6.1.0/24 } masquerade"#
+            ),
+            "{chains}"
+        );
+        assert!(
+            chains.contains(
+                r#"iifname "eth0" meta nfproto ipv4 tcp dport 8080 dnat ip to 10.5.0.2:80"#
+            ),
+            "{chains}"
+        );
     }
 }

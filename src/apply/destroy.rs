@@ -126,9 +126,16 @@ fn del_link(dev: &str, tag: &str) -> io::Result<()> {
     })
 }
 
-/// Runs undo steps: links on the machine first, then the lab's namespaces.
+/// Runs undo steps: the machine's NAT, links on the machine, then the lab's namespaces.
 pub fn delete_namespaces(steps: &[Step]) -> Vec<StepError> {
     let mut errors = Vec::new();
+    for s in steps {
+        if let Step::DelMachineNat { table, tag } = s
+            && let Err(e) = super::machine_nat::remove(table, tag)
+        {
+            errors.push(StepError::new(s, e));
+        }
+    }
     for s in steps {
         if let Step::DelLink { dev, tag, .. } = s
             && let Err(e) = del_link(dev, tag)
@@ -165,7 +172,9 @@ pub fn delete_namespaces(steps: &[Step]) -> Vec<StepError> {
 /// What vnet left on this machine with its mark but without a journal (the state under
 /// `/run/vnet` was lost, by a reboot of `/run` or by hand): undo steps per lab, found by the
 /// `vnet:<lab>` mark on each namespace's `lo` and on the machine's links, never by name.
-pub fn marked_orphans(known: &[String]) -> Vec<(String, Vec<Step>)> {
+///
+/// Finding the machine's NAT tables takes `nft` runs, so only when `tables` is asked for.
+pub fn marked_orphans(known: &[String], tables: bool) -> Vec<(String, Vec<Step>)> {
     let mut found: Vec<(String, Vec<Step>)> = Vec::new();
     let mut add = |tag: String, step: Step| {
         let Some(lab) = tag.strip_prefix("vnet:").map(str::to_owned) else {
@@ -198,6 +207,14 @@ pub fn marked_orphans(known: &[String]) -> Vec<(String, Vec<Step>)> {
             }
         }
     }
+    let marked_tables = if tables {
+        super::machine_nat::marked()
+    } else {
+        Vec::new()
+    };
+    for (table, tag) in marked_tables {
+        add(tag.clone(), Step::DelMachineNat { table, tag });
+    }
     for (dev, tag) in machine_marks().unwrap_or_default() {
         add(
             tag.clone(),
@@ -209,6 +226,14 @@ pub fn marked_orphans(known: &[String]) -> Vec<(String, Vec<Step>)> {
         );
     }
     found
+}
+
+/// The names of the machine's interfaces.
+pub fn machine_interfaces() -> io::Result<Vec<String>> {
+    Ok(links_here()?
+        .into_iter()
+        .filter_map(|(_, name, _)| name)
+        .collect())
 }
 
 /// The machine's links that carry a vnet mark, with the mark.

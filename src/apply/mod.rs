@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 pub mod destroy;
 pub mod errno;
 pub mod exec;
+pub mod machine_nat;
 pub mod netlink;
 pub mod netns;
 pub mod probe;

@@ -531,6 +531,8 @@ impl NetlinkBackend {
             | Step::Sysctl { .. }
             | Step::Exec { .. }
             | Step::Nft { .. }
+            | Step::MachineNat { .. }
+            | Step::DelMachineNat { .. }
             | Step::AddTap { .. }
             | Step::DelLink { .. }
             | Step::MoveLink { .. }
@@ -682,13 +684,19 @@ impl Backend for NetlinkBackend {
                 }
                 return Ok(());
             }
-            Step::Nft { .. } => {
+            Step::Nft { .. } | Step::MachineNat { .. } => {
                 for s in steps {
-                    let Step::Nft { ns, ruleset } = s else {
-                        continue;
+                    let applied = match s {
+                        Step::Nft { ns, ruleset } => {
+                            let file = &self.space(ns).map_err(|e| StepError::new(s, e))?.file;
+                            exec::nft(file, ruleset)
+                        }
+                        Step::MachineNat { table, tag, chains } => {
+                            super::machine_nat::add(table, tag, chains)
+                        }
+                        _ => Err((io::Error::other("not a firewall step"), None)),
                     };
-                    let file = &self.space(ns).map_err(|e| StepError::new(s, e))?.file;
-                    exec::nft(file, ruleset).map_err(|(e, detail)| StepError {
+                    applied.map_err(|(e, detail)| StepError {
                         step: Box::new(s.clone()),
                         error: e,
                         detail,

@@ -12,6 +12,9 @@ pub fn down(lab: Option<&str>, all: bool) -> Outcome {
     } else {
         vec![lab_name(lab.unwrap_or_default())?]
     };
+    // A lab without state may have left a NAT table on the machine; one with state had its
+    // table removed through its journal.
+    let stateless = all || labs.iter().any(|l| !state::lab_dir(l).exists());
     let mut failures = Vec::new();
     for name in &labs {
         if let Err(f) = down_one(name) {
@@ -23,7 +26,7 @@ pub fn down(lab: Option<&str>, all: bool) -> Outcome {
     // with the machine's one state directory: labs kept under another `VNET_STATE_DIR` are
     // alive, not orphans, and must not be swept.
     let orphans = if state::is_default_root() {
-        crate::apply::destroy::marked_orphans(&state::running())
+        crate::apply::destroy::marked_orphans(&state::running(), stateless)
     } else {
         Vec::new()
     };
@@ -34,8 +37,8 @@ pub fn down(lab: Option<&str>, all: bool) -> Outcome {
         let errors = crate::apply::destroy::delete_namespaces(&steps);
         if errors.is_empty() {
             crate::outln!(
-                "lab `{orphan}` had no state left; removed {} namespaces and links found by its mark",
-                steps.len()
+                "lab `{orphan}` had no state left; removed {} found by its mark",
+                what_was_swept(&steps)
             );
         } else {
             for e in &errors {
@@ -97,4 +100,23 @@ pub fn down_one(name: &str) -> Result<(), Failure> {
             )))
         }
     }
+}
+
+/// "2 namespaces, 1 link, 1 NAT table"
+fn what_was_swept(steps: &[crate::plan::Step]) -> String {
+    use crate::plan::Step;
+    let count = |f: fn(&Step) -> bool| steps.iter().filter(|s| f(s)).count();
+    [
+        (count(|s| matches!(s, Step::DelNetns { .. })), "namespace"),
+        (count(|s| matches!(s, Step::DelLink { .. })), "link"),
+        (
+            count(|s| matches!(s, Step::DelMachineNat { .. })),
+            "NAT table",
+        ),
+    ]
+    .into_iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, what)| format!("{n} {what}{}", if n == 1 { "" } else { "s" }))
+    .collect::<Vec<_>>()
+    .join(", ")
 }

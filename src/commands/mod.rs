@@ -52,7 +52,8 @@ pub fn dispatch(cli: Cli) -> Outcome {
             file,
             progress,
             vlan_mode,
-        } => up::up(&file, progress, vlan_mode),
+            allow_machine_nat,
+        } => up::up(&file, progress, vlan_mode, allow_machine_nat),
         Command::Verify {
             lab,
             all_pairs,
@@ -83,6 +84,7 @@ pub fn dispatch(cli: Cli) -> Outcome {
             full,
             progress,
             vlan_mode,
+            allow_machine_nat,
         } => up::test(
             &file,
             all_pairs,
@@ -92,6 +94,7 @@ pub fn dispatch(cli: Cli) -> Outcome {
                 progress,
             },
             vlan_mode,
+            allow_machine_nat,
         ),
         Command::Doctor { json } => doctor::doctor(json),
         Command::Gen { shape } => generate::generate(&shape),

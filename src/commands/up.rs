@@ -13,19 +13,26 @@ use crate::plan::VlanMode;
 use crate::state::{self, Lock, LockError};
 use crate::teardown;
 
-pub fn up(file: &Path, progress: Progress, vlan: VlanModeArg) -> Outcome {
+pub fn up(file: &Path, progress: Progress, vlan: VlanModeArg, machine_nat: bool) -> Outcome {
     let mut clock = Lap::start();
     let loaded = load(file)?;
     require_root()?;
     super::installed_signal_handlers();
     let mode = choose_vlan_mode(&loaded.lab, vlan)?;
     kernel_can_build(&loaded, file, mode)?;
+    machine_nat_allowed(&loaded, file, machine_nat)?;
     clock.lap("read, checked", 0);
     let lab = bring_up(&loaded.lab, file, progress, mode)?;
     Ok(if lab { exit::OK } else { exit::FAILED })
 }
 
-pub fn test(file: &Path, all_pairs: bool, show: super::verify::Show, vlan: VlanModeArg) -> Outcome {
+pub fn test(
+    file: &Path,
+    all_pairs: bool,
+    show: super::verify::Show,
+    vlan: VlanModeArg,
+    machine_nat: bool,
+) -> Outcome {
     let progress = show.progress;
     let mut clock = Lap::start();
     let loaded = load(file)?;
@@ -34,6 +41,7 @@ pub fn test(file: &Path, all_pairs: bool, show: super::verify::Show, vlan: VlanM
     let lab = &loaded.lab;
     let mode = choose_vlan_mode(lab, vlan)?;
     kernel_can_build(&loaded, file, mode)?;
+    machine_nat_allowed(&loaded, file, machine_nat)?;
     clock.lap("read, checked", 0);
     bring_up(lab, file, progress, mode)?;
     clock.lap("up", 0);
@@ -73,6 +81,65 @@ fn kernel_can_build(
         crate::topology::diag::KernelLacks {
             file: file.display().to_string(),
             problems: gaps,
+        },
+    )))
+}
+
+/// NAT on `host` changes the machine's own firewall and forwarding: only when asked for with
+/// `--allow-machine-nat`, and only out of interfaces the machine has (a misspelt uplink would
+/// otherwise translate nothing, silently).
+fn machine_nat_allowed(
+    loaded: &crate::topology::Loaded,
+    file: &Path,
+    allowed: bool,
+) -> Result<(), Failure> {
+    let Some(host) = crate::plan::machine_nat(&loaded.lab) else {
+        return Ok(());
+    };
+    let Some(nat) = &host.nat else {
+        return Ok(());
+    };
+    let src = miette::NamedSource::new(file.display().to_string(), loaded.source.clone());
+    let mut problems = crate::topology::diag::Problems::new(src);
+    if !allowed {
+        let p = problems
+            .new_problem(
+                "machine_nat",
+                "NAT on `host` adds a table to the machine's own nftables ruleset and turns on its IPv4 forwarding",
+            )
+            .label(nat.at, "translates on the machine")
+            .help(
+                "add `--allow-machine-nat` if that is what you want; `vnet down` removes the table and puts forwarding back",
+            );
+        problems.push(p);
+    } else {
+        let present = apply::destroy::machine_interfaces().unwrap_or_default();
+        let declared = |n: &str| host.interfaces.iter().any(|i| i.name == n);
+        let mut named: Vec<&str> = nat.masquerade.iter().map(String::as_str).collect();
+        named.extend(nat.publish.iter().map(|p| p.on.as_str()));
+        named.sort();
+        named.dedup();
+        for name in named
+            .into_iter()
+            .filter(|n| !declared(n) && !present.iter().any(|p| p == n))
+        {
+            let p = problems
+                .new_problem(
+                    "machine_nat",
+                    format!("the machine has no interface `{name}`"),
+                )
+                .label(nat.at, format!("translates through `{name}`"))
+                .help(format!("the machine's interfaces: {}", present.join(", ")));
+            problems.push(p);
+        }
+    }
+    if problems.list.is_empty() {
+        return Ok(());
+    }
+    Err(Failure::system(miette::Report::new(
+        crate::topology::diag::MachineRefused {
+            file: file.display().to_string(),
+            problems: problems.list,
         },
     )))
 }

@@ -154,6 +154,9 @@ pub struct Nat {
     /// Interfaces out of which sources are rewritten to the interface's address.
     pub masquerade: Vec<String>,
     pub publish: Vec<Publish>,
+    /// Where `nat:` is written.
+    #[serde(default)]
+    pub at: At,
 }
 
 /// A published port: connections arriving `on` an interface for `port` go to `to`.

@@ -61,6 +61,19 @@ pub fn owner_tag(lab: &str) -> String {
     format!("vnet:{lab}")
 }
 
+/// The lab's nftables table on the machine (`--allow-machine-nat`): one per lab, by name.
+pub fn machine_nat_table(lab: &str) -> String {
+    format!("vnet-{lab}")
+}
+
+/// Whether the lab translates addresses on the machine itself, which needs
+/// `--allow-machine-nat`.
+pub fn machine_nat(lab: &Lab) -> Option<&crate::model::Node> {
+    (0..lab.nodes.len())
+        .find(|i| lab.netns(*i).is_empty() && lab.nodes[*i].nat.is_some())
+        .map(|i| &lab.nodes[i])
+}
+
 /// How 802.1Q switches and sub-interfaces are built: the same behaviour either way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -174,11 +187,17 @@ pub fn plan(lab: &Lab, mode: VlanMode) -> Plan {
             NodeKind::Bridge => plan_bridge(lab, i, &mut st),
             NodeKind::Host | NodeKind::Router => plan_host(lab, i, mode, &mut st),
         }
-        if let Some(ruleset) = node.nat.as_ref().map(nat::ruleset) {
-            st.firewall.push(Step::Nft {
+        match &node.nat {
+            Some(n) if ns.is_empty() => st.firewall.push(Step::MachineNat {
+                table: machine_nat_table(&lab.name),
+                tag: tag.clone(),
+                chains: nat::machine_chains(lab, i, n),
+            }),
+            Some(n) => st.firewall.push(Step::Nft {
                 ns: ns.clone(),
-                ruleset,
-            });
+                ruleset: nat::ruleset(n),
+            }),
+            None => {}
         }
         for gw in &node.gateways {
             let to = if gw.is_ipv4() { "0.0.0.0/0" } else { "::/0" };

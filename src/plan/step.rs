@@ -81,6 +81,15 @@ pub enum Step {
     },
     /// `ip netns exec NS nft -f FILE`: one table, applied atomically.
     Nft { ns: String, ruleset: String },
+    /// `nft -f FILE` on the machine, then `sysctl -w net.ipv4.ip_forward=1`: the lab's own
+    /// table `TABLE`, its comment the lab's mark and what forwarding was before any lab
+    /// turned it on. Only with `--allow-machine-nat`.
+    MachineNat {
+        table: String,
+        tag: String,
+        /// The table's chains; the table itself is written when applied.
+        chains: String,
+    },
     /// `ip link add A netns NS_A type veth peer B netns NS_B`: each end born in its namespace.
     AddVeth {
         a: End,
@@ -120,6 +129,9 @@ pub enum Step {
         dev: String,
         tag: String,
     },
+    /// `nft delete table inet TABLE` on the machine if it carries the lab's mark; forwarding
+    /// back to what it was once no lab's table is left. Only ever an undo.
+    DelMachineNat { table: String, tag: String },
     /// `ip netns del NS`, after stopping every process inside it. Only ever an undo.
     DelNetns {
         ns: String,
@@ -150,6 +162,7 @@ impl Step {
             | Step::DelNetns { ns, .. }
             | Step::DelLink { ns, .. }
             | Step::MoveLink { ns, .. } => ns,
+            Step::MachineNat { .. } | Step::DelMachineNat { .. } => "",
             Step::AddVeth { a, .. } => &a.ns,
             Step::AddMacvlan { parent, .. } => &parent.ns,
             Step::AddVxlan { underlay_ns, .. } => underlay_ns,
@@ -256,6 +269,12 @@ impl fmt::Display for Step {
             Step::Nft { ns, ruleset } => {
                 write!(f, "ip netns exec {ns} nft -f - <<'EOF'\n{}EOF", ruleset)
             }
+            Step::MachineNat { table, tag, chains } => write!(
+                f,
+                "nft -f - <<'EOF'\n{}EOF\nsysctl -w net.ipv4.ip_forward=1",
+                machine_table(table, tag, chains)
+            ),
+            Step::DelMachineNat { table, .. } => write!(f, "nft delete table inet {table}"),
             Step::AddVeth { a, b, mtu } => {
                 write!(f, "ip link add {}{}", arg("name", &a.dev), netns_arg(&a.ns))?;
                 if let Some(mac) = &a.mac {
@@ -368,6 +387,14 @@ fn arg(keyword: &str, dev: &str) -> String {
     } else {
         dev.to_owned()
     }
+}
+
+/// The machine's NAT table as `nft -f` takes it: made new (an existing table of that name is
+/// an error, never merged into), its comment the lab's mark and anything after it.
+pub fn machine_table(table: &str, comment: &str, chains: &str) -> String {
+    format!(
+        "create table inet {table} {{ comment \"{comment}\"; }}\ntable inet {table} {{\n{chains}}}\n"
+    )
 }
 
 /// `ip -n NS`, or plain `ip` in vnet's own namespace (the machine).

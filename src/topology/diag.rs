@@ -190,6 +190,34 @@ impl Diagnostic for KernelLacks {
     }
 }
 
+/// A valid lab that would change the machine in a way not asked for, or could not.
+#[derive(Debug)]
+pub struct MachineRefused {
+    pub file: String,
+    pub problems: Vec<Problem>,
+}
+
+impl fmt::Display for MachineRefused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: this lab would change the machine itself; nothing was created",
+            self.file
+        )
+    }
+}
+
+impl std::error::Error for MachineRefused {}
+
+impl Diagnostic for MachineRefused {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        Some(Box::new("vnet::machine_refused"))
+    }
+    fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn Diagnostic> + 'a>> {
+        Some(Box::new(self.problems.iter().map(|p| p as &dyn Diagnostic)))
+    }
+}
+
 /// Renders a diagnostic the way a terminal shows it, without colour: for tests and logs.
 pub fn render_plain(d: &dyn Diagnostic) -> String {
     let mut out = String::new();

@@ -188,7 +188,16 @@ pub fn nat_interfaces(p: &mut Problems, raw: &RawLab, lab: &Lab) {
             .masquerade
             .iter()
             .chain(nat.publish.iter().map(|r| &r.on));
+        let machine = rn.name.v == crate::model::MACHINE;
         for i in on {
+            // The machine's NAT may go out of its own interfaces, its uplink above all,
+            // which the topology does not declare; they must exist when the lab comes up.
+            if machine && !names.contains(&i.v.as_str()) {
+                if let Some(why) = crate::model::name::ifname_problem(&i.v) {
+                    p.error("nat", why, i.at, "not an interface name", None);
+                }
+                continue;
+            }
             if !names.contains(&i.v.as_str()) {
                 let help =
                     closest(&i.v, names.iter().copied()).map(|n| format!("did you mean `{n}`?"));

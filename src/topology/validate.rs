@@ -101,6 +101,7 @@ pub fn build(p: &mut Problems, raw: RawLab, lab_name: String) -> Lab {
                         to: r.to.v,
                     })
                     .collect(),
+                at: n.at.into(),
             }),
             svis: rn
                 .svis

@@ -16,7 +16,103 @@ pub fn trials() -> Vec<Test> {
             machine_name_taken,
         ),
         Test::new("machine::tap_device_answers_a_vm_with_arp_and_ping", tap_io),
+        Test::new(
+            "machine::nat_on_the_machine_only_when_allowed_and_undone_by_the_last_lab",
+            machine_nat,
+        ),
     ]
+}
+
+/// The machine masquerades the lab out of its "uplink" and publishes a port on it. Here the
+/// uplink is a link of the lab to an `isp` namespace, and the machine is a private one: the
+/// real machine's firewall, forwarding and uplink are never touched.
+const MACHINE_NAT_LAB: &str = "
+name: NAME
+nodes:
+  host:
+    interfaces: {INup: 198.51.100.1/24, INin: 10.N.0.1/24}
+    nat:
+      masquerade: [INup]
+      publish:
+        - {on: INup, proto: tcp, port: 8080, to: 10.N.0.2:80}
+  h1: {interfaces: {eth0: 10.N.0.2/24}, gateway: 10.N.0.1}
+  isp: {interfaces: {eth0: 198.51.100.2/24}}
+links:
+  - [host:INin, h1:eth0]
+  - [host:INup, isp:eth0]
+expect:
+  # isp has no route to 10.N.0.0/24: only the masquerade makes it answer, to the uplink.
+  - {from: h1, to: 'isp:80', proto: tcp, seen_as: 198.51.100.1}
+  - {from: h1, to: isp, via: [host]}
+  - {from: isp, to: '198.51.100.1:8080', proto: tcp, seen_as: isp}
+  - {from: isp, to: h1, reach: false}
+";
+
+fn machine_nat() -> Result<(), String> {
+    let m = crate::private::Machine::new()?;
+    // Two labs on one machine: each with subnets and interface names of its own.
+    let lab = |name: &str, n: &str, prefix: &str| {
+        topology(
+            &MACHINE_NAT_LAB
+                .replace("NAME", name)
+                .replace("IN", prefix)
+                .replace("10.N.", &format!("10.{n}."))
+                .replace("198.51.100.", &format!("198.51.{n}.")),
+        )
+    };
+    let (_da, a) = lab("natm-a", "71", "va");
+    let (_db, b) = lab("natm-b", "72", "vb");
+    let (a, b) = (
+        a.to_str().unwrap_or_default(),
+        b.to_str().unwrap_or_default(),
+    );
+    let forwarding = || {
+        m.sh("cat /proc/sys/net/ipv4/ip_forward")
+            .map(|s| s.trim().to_owned())
+    };
+    let tables = || m.sh("nft list tables");
+    m.sh("echo 0 > /proc/sys/net/ipv4/ip_forward")?;
+
+    // Not asked for: refused, pointed at `nat:`, and nothing made.
+    let refused = m.run(&["up", a], 4)?;
+    check(text(&refused).contains("--allow-machine-nat"), || {
+        text(&refused)
+    })?;
+    check(m.namespaces().is_empty() && forwarding()? == "0", || {
+        format!("a refused up left {:?}", m.namespaces())
+    })?;
+
+    m.run(&["up", a, "--allow-machine-nat"], 0)?;
+    let comment = m.sh("nft list table inet vnet-natm-a")?;
+    check(
+        comment.contains("comment \"vnet:natm-a ip_forward=0\"") && forwarding()? == "1",
+        || format!("forwarding {:?}, table:\n{comment}", forwarding()),
+    )?;
+    m.run(&["verify", "natm-a"], 0)?;
+
+    // A second lab inherits what forwarding was before the first, not the 1 it set.
+    m.run(&["up", b, "--allow-machine-nat"], 0)?;
+    let comment = m.sh("nft list table inet vnet-natm-b")?;
+    check(comment.contains("ip_forward=0"), || comment.clone())?;
+    m.run(&["down", "natm-a"], 0)?;
+    check(forwarding()? == "1", || {
+        "the first lab down turned forwarding off under the second".into()
+    })?;
+    check(!tables()?.contains("vnet-natm-a"), || {
+        tables().unwrap_or_default()
+    })?;
+    m.run(&["verify", "natm-b"], 0)?;
+
+    // The last one down puts it back, even with its state lost.
+    std::fs::remove_dir_all(m.path("/run/vnet/natm-b")).map_err(|e| e.to_string())?;
+    let out = m.run(&["down", "natm-b"], 0)?;
+    check(text(&out).contains("1 NAT table"), || text(&out))?;
+    check(forwarding()? == "0", || "forwarding stayed on".into())?;
+    check(tables()?.trim().is_empty(), || tables().unwrap_or_default())?;
+    check(m.namespaces().is_empty(), || {
+        format!("{:?}", m.namespaces())
+    })?;
+    Ok(())
 }
 
 /// The interfaces of the test's own namespace, which stands for the machine here.

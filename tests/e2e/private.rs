@@ -68,7 +68,21 @@ impl Machine {
 
     /// `vnet ARGS` inside the private machine.
     pub fn vnet(&self, args: &[&str]) -> Command {
-        let mut c = crate::harness::vnet(args);
+        self.inside(crate::harness::vnet(args))
+    }
+
+    /// `sh -c SCRIPT` inside the private machine: its standard output, or why it failed.
+    pub fn sh(&self, script: &str) -> Result<String, String> {
+        let mut c = Command::new("/bin/sh");
+        c.args(["-c", script]);
+        let o = self.inside(c).output().map_err(|e| e.to_string())?;
+        if !o.status.success() {
+            return Err(format!("`{script}` failed:\n{}", crate::harness::text(&o)));
+        }
+        Ok(String::from_utf8_lossy(&o.stdout).into_owned())
+    }
+
+    fn inside(&self, mut c: Command) -> Command {
         let (net, mnt) = (self.net.as_raw_fd(), self.mnt.as_raw_fd());
         // SAFETY: between fork and exec the child is single-threaded and only calls setns(2)
         // on descriptors the parent keeps open until after the spawn.

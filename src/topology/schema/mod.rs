@@ -265,11 +265,6 @@ fn machine_rules(p: &mut Problems, node: &RawNode, body: &Node) {
             !node.exec.is_empty(),
             "commands on the machine are yours to run, not the lab's",
         ),
-        (
-            "nat",
-            node.nat.is_some(),
-            "vnet does not change the machine's own firewall",
-        ),
     ];
     for i in node.interfaces.iter().filter(|i| i.vlan.is_some()) {
         p.error(

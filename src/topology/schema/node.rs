@@ -126,7 +126,8 @@ pub(super) fn read_node(p: &mut Problems, name: Sp<String>, body: &Node) -> Opti
     read_routing(p, &mut f, &mut node);
     if let Some(n) = f.get("nat") {
         node.nat = super::nat::read_nat(p, n);
-        if node.kind != NodeKind::Router {
+        // The machine forwards once its NAT is allowed (`--allow-machine-nat`).
+        if node.kind != NodeKind::Router && node.name.v != crate::model::MACHINE {
             p.error(
                 "nat",
                 format!("{what} cannot translate addresses"),

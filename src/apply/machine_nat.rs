@@ -1,0 +1,201 @@
+//! NAT on the machine itself (`nat:` on `host`, only with `--allow-machine-nat`): the lab's
+//! own nftables table, and IPv4 forwarding, the one machine-wide setting vnet ever changes.
+//!
+//! What forwarding was before is kept in the table's comment (`vnet:<lab> ip_forward=0`), so
+//! it is found again without vnet's state: by `down`, by the sweep after lost state, and by a
+//! second lab, which inherits the first one's "before" instead of the 1 the first one set.
+//! The last lab's table to go puts it back. A machine-wide lock orders labs doing either.
+
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::{exec, netns};
+use crate::plan::step::machine_table;
+use crate::state::{Lock, LockError};
+
+const FORWARDING: &str = "/proc/sys/net/ipv4/ip_forward";
+const PREFIX: &str = "vnet-";
+
+/// Creates the lab's table and turns forwarding on, remembering what it was.
+pub fn add(table: &str, tag: &str, chains: &str) -> Result<(), (io::Error, Option<String>)> {
+    let _lock = MachineLock::take().map_err(|e| (e, None))?;
+    let machine = netns::open("").map_err(|e| (e, None))?;
+    let tables = tables().map_err(|e| {
+        let hint = (e.kind() == io::ErrorKind::NotFound)
+            .then(|| "  the `nft` program is missing: install the `nftables` package".to_owned());
+        (e, hint)
+    })?;
+    if tables.iter().any(|(name, _)| name == table) {
+        return Err((
+            io::Error::from_raw_os_error(libc::EEXIST),
+            Some(format!(
+                "  the machine already has a table `inet {table}`: `vnet down` the lab it belongs to, or `nft delete table inet {table}` if it is a leftover"
+            )),
+        ));
+    }
+    let before = match tables.iter().find_map(|(_, c)| forwarding_before(c)) {
+        Some(v) => v.to_owned(),
+        None => forwarding(&machine, None).map_err(|e| (e, None))?,
+    };
+    let ruleset = machine_table(table, &format!("{tag} ip_forward={before}"), chains);
+    exec::nft(&machine, &ruleset)?;
+    forwarding(&machine, Some("1")).map_err(|e| (e, None))?;
+    Ok(())
+}
+
+/// Deletes the lab's table if it carries the lab's mark; puts forwarding back to what it was
+/// when no other lab's table is left.
+pub fn remove(table: &str, tag: &str) -> io::Result<()> {
+    let _lock = MachineLock::take()?;
+    let tables = match tables() {
+        Ok(t) => t,
+        // Without `nft` nobody made a table through it.
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let Some((_, comment)) = tables.iter().find(|(name, _)| name == table) else {
+        return Ok(());
+    };
+    if mark(comment) != Some(tag) {
+        return Err(io::Error::other(format!(
+            "table inet {table} does not carry this lab's mark `{tag}`; left untouched"
+        )));
+    }
+    let machine = netns::open("")?;
+    nft_output(&["delete", "table", "inet", table])?;
+    let others = tables
+        .iter()
+        .any(|(name, c)| name != table && forwarding_before(c).is_some());
+    if let (false, Some(before)) = (others, forwarding_before(comment)) {
+        forwarding(&machine, Some(before))?;
+    }
+    Ok(())
+}
+
+/// The machine's tables that carry a vnet mark: `(table, mark)`.
+pub fn marked() -> Vec<(String, String)> {
+    tables()
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|(name, comment)| Some((name, mark(&comment)?.to_owned())))
+        .collect()
+}
+
+/// `vnet:<lab>` of a comment `vnet:<lab> ip_forward=<before>`.
+fn mark(comment: &str) -> Option<&str> {
+    comment
+        .split_whitespace()
+        .next()
+        .filter(|m| m.starts_with("vnet:"))
+}
+
+fn forwarding_before(comment: &str) -> Option<&str> {
+    mark(comment)?;
+    comment
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("ip_forward="))
+        .filter(|v| matches!(*v, "0" | "1"))
+}
+
+/// The machine's `inet` tables named `vnet-…`, each with its comment.
+fn tables() -> io::Result<Vec<(String, String)>> {
+    let listing = nft_output(&["list", "tables", "inet"])?;
+    let mut found = Vec::new();
+    for name in listing
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("table inet "))
+        .filter(|n| n.starts_with(PREFIX))
+    {
+        let table = nft_output(&["list", "table", "inet", name])?;
+        let comment = table
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("comment \""))
+            .and_then(|c| c.strip_suffix('"'))
+            .unwrap_or_default();
+        found.push((name.to_owned(), comment.to_owned()));
+    }
+    Ok(found)
+}
+
+/// `nft ARGS` in the machine's namespace, its output.
+fn nft_output(args: &[&str]) -> io::Result<String> {
+    let machine = netns::open("")?;
+    let mut command = Command::new("nft");
+    command
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    exec::enter(&mut command, &machine);
+    let out = command.output()?;
+    if !out.status.success() {
+        return Err(io::Error::other(format!(
+            "nft {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Reads `net.ipv4.ip_forward` of the machine, or writes it.
+fn forwarding(machine: &File, write: Option<&str>) -> io::Result<String> {
+    netns::in_netns(machine, || -> io::Result<String> {
+        match write {
+            Some(v) => {
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(FORWARDING)?
+                    .write_all(v.as_bytes())?;
+                Ok(v.to_owned())
+            }
+            None => {
+                let mut s = String::new();
+                File::open(FORWARDING)?.read_to_string(&mut s)?;
+                Ok(s.trim().to_owned())
+            }
+        }
+    })?
+}
+
+/// One vnet at a time changes the machine's tables and forwarding: a lock like a lab's, under
+/// a name no lab can have, waited for (each holder keeps it for a few `nft` runs).
+struct MachineLock;
+
+impl MachineLock {
+    fn take() -> io::Result<Lock> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            match Lock::take(".machine") {
+                Ok(lock) => return Ok(lock),
+                Err(LockError::Io(e)) => return Err(e),
+                Err(LockError::Busy) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(LockError::Busy) => {
+                    return Err(io::Error::other(
+                        "another vnet has held the machine's NAT lock for 30 s",
+                    ));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_comment_carries_the_mark_and_what_forwarding_was() {
+        assert_eq!(mark("vnet:lab ip_forward=0"), Some("vnet:lab"));
+        assert_eq!(forwarding_before("vnet:lab ip_forward=0"), Some("0"));
+        assert_eq!(forwarding_before("vnet:lab ip_forward=1"), Some("1"));
+        // Not vnet's, or not a value vnet would write back.
+        assert_eq!(mark("somebody else's"), None);
+        assert_eq!(forwarding_before("other ip_forward=0"), None);
+        assert_eq!(forwarding_before("vnet:lab ip_forward=7; rm -rf"), None);
+    }
+}
