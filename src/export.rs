@@ -131,17 +131,22 @@ fn plain(plan: &Plan, out: &mut String) {
 }
 
 /// A namespace's sysctls in one `sysctl` run, as one would write them by hand.
+/// Keys whose module may not be loaded go in a run of their own with `-e` (unknown keys are
+/// not an error there, and only there).
 #[derive(Default)]
 struct Sysctls {
     ns: String,
+    optional: bool,
     pairs: Vec<String>,
 }
 
 impl Sysctls {
     fn push(&mut self, out: &mut String, ns: &str, key: &str, value: &str) {
-        if self.ns != ns {
+        let optional = crate::plan::optional_sysctl(key);
+        if self.ns != ns || self.optional != optional {
             self.flush(out);
             self.ns = ns.to_owned();
+            self.optional = optional;
         }
         self.pairs.push(format!("{key}={value}"));
     }
@@ -152,8 +157,9 @@ impl Sysctls {
         }
         let _ = writeln!(
             out,
-            "ip netns exec {} sysctl -qw {}",
+            "ip netns exec {} sysctl -q{}w {}",
             self.ns,
+            if self.optional { "e" } else { "" },
             self.pairs.join(" ")
         );
         self.pairs.clear();

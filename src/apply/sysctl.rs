@@ -49,7 +49,15 @@ impl Writer {
         self.served += 1;
         let mut dirs = Dirs::new(&self.proc);
         for (i, (key, value)) in pairs.iter().enumerate() {
-            let mut file = dirs.open(key, true).map_err(|e| (i, e))?;
+            let mut file = match dirs.open(key, true) {
+                Ok(f) => f,
+                Err(e)
+                    if e.kind() == io::ErrorKind::NotFound && crate::plan::optional_sysctl(key) =>
+                {
+                    continue;
+                }
+                Err(e) => return Err((i, e)),
+            };
             io::Write::write_all(&mut file, value.as_bytes()).map_err(|e| (i, e))?;
         }
         Ok(())

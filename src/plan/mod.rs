@@ -108,7 +108,7 @@ pub fn uses_vlans(lab: &Lab) -> bool {
 /// keeps `::1`): no link-local addresses, so no MLD reports, router solicitations or DAD
 /// probes, which every bridge floods to every port. On a 1000-port bridge that chatter
 /// (10^6 frames) was most of the time `up` took, and it goes on during `verify`.
-fn sysctls(forward: bool, ipv6: bool) -> Vec<(&'static str, &'static str)> {
+fn sysctls(forward: bool, ipv6: bool, bridges: bool) -> Vec<(&'static str, &'static str)> {
     let forward = if forward { "1" } else { "0" };
     let mut v = vec![
         // Asymmetric paths are legitimate in a lab; strict reverse-path filtering would drop them.
@@ -130,7 +130,28 @@ fn sysctls(forward: bool, ipv6: bool) -> Vec<(&'static str, &'static str)> {
     if ipv6 {
         v.push(("net.ipv6.conf.all.forwarding", forward));
     }
+    if bridges {
+        // A bridge forwards frames and nothing else. With `br_netfilter` loaded (Docker loads
+        // it) bridged packets would also cross the namespace's iptables, ip6tables and
+        // arptables hooks and conntrack: a lab would behave, and cost, differently on such a
+        // machine. Without the module these keys do not exist, and there is nothing to undo.
+        for key in BRIDGE_NETFILTER {
+            v.push((key, "0"));
+        }
+    }
     v
+}
+
+/// `br_netfilter`'s switches, per namespace; absent when the module is not loaded.
+pub const BRIDGE_NETFILTER: [&str; 3] = [
+    "net.bridge.bridge-nf-call-iptables",
+    "net.bridge.bridge-nf-call-ip6tables",
+    "net.bridge.bridge-nf-call-arptables",
+];
+
+/// Whether a sysctl may be missing (its module not loaded), and is then skipped.
+pub fn optional_sysctl(key: &str) -> bool {
+    key.starts_with("net.bridge.")
 }
 
 /// Whether a node has anything IPv6: an address, a gateway or a route.
@@ -170,7 +191,8 @@ pub fn plan(lab: &Lab, mode: VlanMode) -> Plan {
             st.namespaces.push(Step::AddNetns { ns: ns.clone() });
             let forward = node.kind == NodeKind::Router
                 || (node.kind == NodeKind::Switch && !node.svis.is_empty());
-            for (key, value) in sysctls(forward, speaks_ipv6(lab, i)) {
+            let bridges = matches!(node.kind, NodeKind::Bridge | NodeKind::Switch);
+            for (key, value) in sysctls(forward, speaks_ipv6(lab, i), bridges) {
                 st.settings.push(Step::Sysctl {
                     ns: ns.clone(),
                     key: key.into(),

@@ -154,3 +154,29 @@ fn the_generator_makes_mostly_valid_labs() {
         .count();
     assert!(valid >= 40, "only {valid} of 200 generated labs are valid");
 }
+
+/// Bridges and switches turn `br_netfilter` off in their namespaces; hosts and routers have
+/// no such keys set (and nothing else is optional).
+#[test]
+fn only_bridge_namespaces_turn_bridge_netfilter_off() {
+    let src = "name: t\nnodes:\n  h1: {interfaces: {eth0: 10.0.0.1/24}}\n  h2: {interfaces: {eth0: 10.0.0.2/24}}\n  br0: {kind: bridge}\nlinks:\n  - [h1:eth0, br0:p1]\n  - [h2:eth0, br0:p2]\n";
+    let lab = crate::topology::parse("t.yaml", "t", src.as_bytes())
+        .unwrap()
+        .lab;
+    let plan = super::plan(&lab, super::VlanMode::Native);
+    let off: Vec<(&str, &str)> = plan
+        .steps()
+        .filter_map(|s| match s {
+            super::Step::Sysctl { ns, key, value } if super::optional_sysctl(key) => {
+                assert_eq!(value, "0");
+                Some((ns.as_str(), key.as_str()))
+            }
+            _ => None,
+        })
+        .collect();
+    let expected: Vec<(&str, &str)> = super::BRIDGE_NETFILTER
+        .iter()
+        .map(|k| ("t-br0", *k))
+        .collect();
+    assert_eq!(off, expected);
+}
