@@ -82,6 +82,17 @@ fn machine_nat() -> Result<(), String> {
         format!("a refused up left {:?}", m.namespaces())
     })?;
 
+    // Killed right after the table is made: `down` still removes it and puts forwarding back.
+    killed_after_the_firewall(&m, a)?;
+    check(
+        tables()?.contains("vnet-natm-a") && forwarding()? == "1",
+        || format!("nothing to clean after the kill: {:?}", tables()),
+    )?;
+    m.run(&["down", "natm-a"], 0)?;
+    check(tables()?.trim().is_empty() && forwarding()? == "0", || {
+        format!("down after the kill left {:?}", tables())
+    })?;
+
     m.run(&["up", a, "--allow-machine-nat"], 0)?;
     let comment = m.sh("nft list table inet vnet-natm-a")?;
     check(
@@ -113,6 +124,40 @@ fn machine_nat() -> Result<(), String> {
         format!("{:?}", m.namespaces())
     })?;
     Ok(())
+}
+
+/// `up` paused after its firewall stage, then SIGKILL.
+fn killed_after_the_firewall(m: &crate::private::Machine, file: &str) -> Result<(), String> {
+    use std::io::BufRead;
+    let mut child = m
+        .vnet(&["up", file, "--allow-machine-nat", "--progress", "never"])
+        .env("VNET_PAUSE_AFTER", "firewall")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let stderr = child.stderr.take().ok_or("no stderr")?;
+    let mut seen = Vec::new();
+    for line in std::io::BufReader::new(stderr)
+        .lines()
+        .map_while(Result::ok)
+    {
+        seen.push(line);
+        if seen
+            .last()
+            .is_some_and(|l| l.contains("paused after firewall"))
+        {
+            break;
+        }
+    }
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::SIGKILL).map_err(|e| e.to_string())?;
+    let _ = child.wait();
+    check(
+        seen.last()
+            .is_some_and(|l| l.contains("paused after firewall")),
+        || format!("up never reached its firewall:\n{}", seen.join("\n")),
+    )
 }
 
 /// The interfaces of the test's own namespace, which stands for the machine here.
