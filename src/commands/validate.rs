@@ -35,6 +35,11 @@ pub fn validate(file: &Path) -> Outcome {
         lab.links.len(),
         lab.checks.len()
     );
+    if crate::plan::machine_nat(lab).is_some() {
+        crate::outln!(
+            "note: `nat:` on `host` changes the machine's own ruleset and forwarding: `vnet up` and `vnet test` need `--allow-machine-nat`"
+        );
+    }
     Ok(exit::OK)
 }
 

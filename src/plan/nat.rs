@@ -15,9 +15,14 @@ pub(super) fn ruleset(nat: &Nat) -> String {
 
 /// The machine's chains: like a router's, except that only the lab's own addresses are
 /// masqueraded, so the machine's own connections and those of other labs, containers or
-/// virtual machines keep theirs.
+/// virtual machines keep theirs. IPv4 only: vnet turns on IPv4 forwarding alone (IPv6
+/// forwarding would make the machine ignore router advertisements, and its own IPv6 route).
 pub(super) fn machine_chains(lab: &Lab, node: usize, nat: &Nat) -> String {
-    chains(nat, Some(&lab_networks(lab, node, nat)))
+    let v4: Vec<IpNet> = lab_networks(lab, node, nat)
+        .into_iter()
+        .filter(|n| matches!(n, IpNet::V4(_)))
+        .collect();
+    chains(nat, Some(&v4))
 }
 
 /// Every network of the lab behind the machine: its nodes' subnets and the machine's routes

@@ -210,6 +210,15 @@ pub fn nat_interfaces(p: &mut Problems, raw: &RawLab, lab: &Lab) {
                 );
             }
         }
+        for r in nat.publish.iter().filter(|r| machine && r.to.v.is_ipv6()) {
+            p.error(
+                "nat",
+                "the machine translates IPv4 only",
+                r.to.at,
+                "an IPv6 destination",
+                Some("vnet turns on IPv4 forwarding on the machine, never IPv6 (the machine would ignore router advertisements)".into()),
+            );
+        }
         for r in &nat.publish {
             if lab.owner(r.to.v.ip()).is_none() {
                 let w = p
