@@ -211,9 +211,18 @@ export BENCH_LOG=$work/tools.log
 # The neighbour-table limits, raised for the run and restored whatever happens.
 keys="net.ipv4.neigh.default.gc_thresh1 net.ipv4.neigh.default.gc_thresh2 net.ipv4.neigh.default.gc_thresh3
 net.ipv6.neigh.default.gc_thresh1 net.ipv6.neigh.default.gc_thresh2 net.ipv6.neigh.default.gc_thresh3"
+# A run killed outright (SIGKILL) cannot restore them: the values are also kept in a file,
+# which the next run restores first.
+saved_file=/run/vnet-benchmark-neigh-limits
+if [ -s "$saved_file" ]; then
+  echo "restoring the neighbour-table limits a killed run left raised" >&2
+  while read -r kv; do sysctl -qw "$kv" || true; done <"$saved_file"
+fi
 saved=$(for k in $keys; do echo "$k=$(sysctl -n "$k")"; done)
+echo "$saved" >"$saved_file"
 restore() {
   for kv in $saved; do sysctl -qw "$kv" || true; done
+  rm -f "$saved_file"
   rm -rf "$work"
 }
 trap restore EXIT
