@@ -37,6 +37,12 @@ pub fn undo_steps(c: &Contents) -> Vec<Step> {
             Step::MachineNat { table, .. } => vec![Step::DelMachineNat {
                 table: table.clone(),
                 tag: tag.clone(),
+                before: c.facts.iter().find_map(|f| match f {
+                    Fact::MachineForwarding { table: t, before } if t == table => {
+                        Some(before.clone())
+                    }
+                    _ => None,
+                }),
             }],
             _ => Vec::new(),
         })
@@ -205,7 +211,9 @@ links:
             down.undone[0],
             Step::DelMachineNat {
                 table: "vnet-t".into(),
-                tag: "vnet:t".into()
+                tag: "vnet:t".into(),
+                // From the journal, should a `flush ruleset` have taken the table's comment.
+                before: Some("0".into()),
             }
         );
         assert!(

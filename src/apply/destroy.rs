@@ -130,8 +130,8 @@ fn del_link(dev: &str, tag: &str) -> io::Result<()> {
 pub fn delete_namespaces(steps: &[Step]) -> Vec<StepError> {
     let mut errors = Vec::new();
     for s in steps {
-        if let Step::DelMachineNat { table, tag } = s
-            && let Err(e) = super::machine_nat::remove(table, tag)
+        if let Step::DelMachineNat { table, tag, before } = s
+            && let Err(e) = super::machine_nat::remove(table, tag, before.as_deref())
         {
             errors.push(StepError::new(s, e));
         }
@@ -213,7 +213,14 @@ pub fn marked_orphans(known: &[String], tables: bool) -> Vec<(String, Vec<Step>)
         Vec::new()
     };
     for (table, tag) in marked_tables {
-        add(tag.clone(), Step::DelMachineNat { table, tag });
+        add(
+            tag.clone(),
+            Step::DelMachineNat {
+                table,
+                tag,
+                before: None,
+            },
+        );
     }
     for (dev, tag) in machine_marks().unwrap_or_default() {
         add(

@@ -18,8 +18,9 @@ use crate::state::{Lock, LockError};
 const FORWARDING: &str = "/proc/sys/net/ipv4/ip_forward";
 const PREFIX: &str = "vnet-";
 
-/// Creates the lab's table and turns forwarding on, remembering what it was.
-pub fn add(table: &str, tag: &str, chains: &str) -> Result<(), (io::Error, Option<String>)> {
+/// Creates the lab's table and turns forwarding on; returns what forwarding was, which the
+/// table's comment keeps too.
+pub fn add(table: &str, tag: &str, chains: &str) -> Result<String, (io::Error, Option<String>)> {
     let _lock = MachineLock::take().map_err(|e| (e, None))?;
     let machine = netns::open("").map_err(|e| (e, None))?;
     let tables = tables().map_err(|e| {
@@ -42,12 +43,13 @@ pub fn add(table: &str, tag: &str, chains: &str) -> Result<(), (io::Error, Optio
     let ruleset = machine_table(table, &format!("{tag} ip_forward={before}"), chains);
     exec::nft(&machine, &ruleset)?;
     forwarding(&machine, Some("1")).map_err(|e| (e, None))?;
-    Ok(())
+    Ok(before)
 }
 
 /// Deletes the lab's table if it carries the lab's mark; puts forwarding back to what it was
-/// when no other lab's table is left.
-pub fn remove(table: &str, tag: &str) -> io::Result<()> {
+/// when no other lab's table is left. `before` (from the journal) stands in for the table's
+/// comment when the table is already gone: a `flush ruleset` takes it, not the forwarding.
+pub fn remove(table: &str, tag: &str, before: Option<&str>) -> io::Result<()> {
     let _lock = MachineLock::take()?;
     let tables = match tables() {
         Ok(t) => t,
@@ -55,7 +57,14 @@ pub fn remove(table: &str, tag: &str) -> io::Result<()> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(e),
     };
+    let others = tables
+        .iter()
+        .any(|(name, c)| name != table && forwarding_before(c).is_some());
+    let machine = netns::open("")?;
     let Some((_, comment)) = tables.iter().find(|(name, _)| name == table) else {
+        if let (false, Some(b)) = (others, before.filter(|b| matches!(*b, "0" | "1"))) {
+            forwarding(&machine, Some(b))?;
+        }
         return Ok(());
     };
     if mark(comment) != Some(tag) {
@@ -63,11 +72,7 @@ pub fn remove(table: &str, tag: &str) -> io::Result<()> {
             "table inet {table} does not carry this lab's mark `{tag}`; left untouched"
         )));
     }
-    let machine = netns::open("")?;
     nft_output(&["delete", "table", "inet", table])?;
-    let others = tables
-        .iter()
-        .any(|(name, c)| name != table && forwarding_before(c).is_some());
     if let (false, Some(before)) = (others, forwarding_before(comment)) {
         forwarding(&machine, Some(before))?;
     }

@@ -27,6 +27,8 @@ use crate::plan::{Plan, Step};
 pub enum Fact {
     /// A namespace vnet created, and its inode: the proof that it is the lab's.
     Netns { ns: String, inode: u64 },
+    /// What the machine's IPv4 forwarding was before the lab's NAT table (`--allow-machine-nat`).
+    MachineForwarding { table: String, before: String },
 }
 
 /// A step the kernel (or the system) refused.

@@ -692,7 +692,12 @@ impl Backend for NetlinkBackend {
                             exec::nft(file, ruleset)
                         }
                         Step::MachineNat { table, tag, chains } => {
-                            super::machine_nat::add(table, tag, chains)
+                            super::machine_nat::add(table, tag, chains).map(|before| {
+                                facts.push(Fact::MachineForwarding {
+                                    table: table.clone(),
+                                    before,
+                                });
+                            })
                         }
                         _ => Err((io::Error::other("not a firewall step"), None)),
                     };

@@ -26,11 +26,17 @@ impl Backend for Recorder {
                 ));
             }
             self.applied.push(s.clone());
-            if let Step::AddNetns { ns } = s {
-                facts.push(Fact::Netns {
+            match s {
+                Step::AddNetns { ns } => facts.push(Fact::Netns {
                     ns: ns.clone(),
                     inode: 4_026_531_000 + self.applied.len() as u64,
-                });
+                }),
+                // As on a machine that did not forward before.
+                Step::MachineNat { table, .. } => facts.push(Fact::MachineForwarding {
+                    table: table.clone(),
+                    before: "0".into(),
+                }),
+                _ => {}
             }
         }
         Ok(())

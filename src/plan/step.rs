@@ -131,7 +131,14 @@ pub enum Step {
     },
     /// `nft delete table inet TABLE` on the machine if it carries the lab's mark; forwarding
     /// back to what it was once no lab's table is left. Only ever an undo.
-    DelMachineNat { table: String, tag: String },
+    DelMachineNat {
+        table: String,
+        tag: String,
+        /// What forwarding was, as learned when the table was made: used should the table be
+        /// gone (`nft flush ruleset`) and its comment with it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        before: Option<String>,
+    },
     /// `ip netns del NS`, after stopping every process inside it. Only ever an undo.
     DelNetns {
         ns: String,

@@ -93,6 +93,15 @@ fn machine_nat() -> Result<(), String> {
         format!("down after the kill left {:?}", tables())
     })?;
 
+    // The machine's own firewall reloaded (`flush ruleset` first, as nftables.service does):
+    // the table and its comment are gone, and the journal still knows what forwarding was.
+    m.run(&["up", a, "--allow-machine-nat"], 0)?;
+    m.sh("nft flush ruleset")?;
+    m.run(&["down", "natm-a"], 0)?;
+    check(forwarding()? == "0", || {
+        "down after a flushed ruleset left forwarding on".into()
+    })?;
+
     m.run(&["up", a, "--allow-machine-nat"], 0)?;
     let comment = m.sh("nft list table inet vnet-natm-a")?;
     check(
