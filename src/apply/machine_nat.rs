@@ -104,24 +104,31 @@ fn forwarding_before(comment: &str) -> Option<&str> {
         .filter(|v| matches!(*v, "0" | "1"))
 }
 
-/// The machine's `inet` tables named `vnet-…`, each with its comment.
+/// The machine's `inet` tables named `vnet-…`, each with its comment: one `nft` run (the
+/// table listing has no comments, the ruleset has them on the line after each table's).
 fn tables() -> io::Result<Vec<(String, String)>> {
-    let listing = nft_output(&["list", "tables", "inet"])?;
+    Ok(parse_tables(&nft_output(&["list", "ruleset", "inet"])?))
+}
+
+fn parse_tables(ruleset: &str) -> Vec<(String, String)> {
     let mut found = Vec::new();
-    for name in listing
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("table inet "))
-        .filter(|n| n.starts_with(PREFIX))
-    {
-        let table = nft_output(&["list", "table", "inet", name])?;
-        let comment = table
-            .lines()
-            .find_map(|l| l.trim().strip_prefix("comment \""))
+    let mut lines = ruleset.lines().map(str::trim).peekable();
+    while let Some(line) = lines.next() {
+        let Some(name) = line
+            .strip_prefix("table inet ")
+            .and_then(|rest| rest.strip_suffix(" {"))
+            .filter(|n| n.starts_with(PREFIX))
+        else {
+            continue;
+        };
+        let comment = lines
+            .peek()
+            .and_then(|l| l.strip_prefix("comment \""))
             .and_then(|c| c.strip_suffix('"'))
             .unwrap_or_default();
         found.push((name.to_owned(), comment.to_owned()));
     }
-    Ok(found)
+    found
 }
 
 /// `nft ARGS` in the machine's namespace, its output.
@@ -192,6 +199,18 @@ impl MachineLock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tables_and_comments_are_read_from_the_ruleset() {
+        let ruleset = "table inet filter {\n\tchain input {\n\t}\n}\ntable inet vnet-a {\n\tcomment \"vnet:a ip_forward=0\"\n\tchain postrouting {\n\t}\n}\ntable inet vnet-b {\n\tchain x {\n\t}\n}\n";
+        assert_eq!(
+            parse_tables(ruleset),
+            vec![
+                ("vnet-a".to_owned(), "vnet:a ip_forward=0".to_owned()),
+                ("vnet-b".to_owned(), String::new()),
+            ]
+        );
+    }
 
     #[test]
     fn the_comment_carries_the_mark_and_what_forwarding_was() {

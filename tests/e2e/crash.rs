@@ -36,11 +36,12 @@ pub fn trials() -> Vec<Test> {
 
 /// Every kind of object `up` makes: namespaces, bridges, a switch with access, trunk and
 /// port security, 802.1Q sub-interfaces, a macvlan, a VXLAN tunnel, a TAP device, routes,
-/// nftables (NAT and port security) and a process started by `exec:`.
+/// nftables (NAT on a router and on the machine, port security) and a process started by
+/// `exec:`. `up` needs `--allow-machine-nat` for it.
 pub const LAB: &str = "
 name: NAME
 nodes:
-  host: {interfaces: {IFACE: 10.0.0.9/24}}
+  host: {interfaces: {IFACE: 10.0.0.9/24}, nat: {masquerade: [IFACE]}}
   h1: {interfaces: {eth0: 10.0.0.1/24}, gateway: 10.0.0.254, exec: ['sleep 300 &']}
   h2: {interfaces: {eth0: 10.0.0.2/24}}
   m1: {interfaces: {eth0: 10.0.0.3/24}}
@@ -90,6 +91,7 @@ fn interrupted(stage: &str, signal: nix::sys::signal::Signal) -> Result<(), Stri
     let mut child = vnet(&[
         "up",
         file.to_str().unwrap_or_default(),
+        "--allow-machine-nat",
         "--progress",
         "never",
     ])

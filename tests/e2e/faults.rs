@@ -76,7 +76,7 @@ fn every_step_of_up() -> Result<(), String> {
     let (_d, file) = topology(&lab(name, iface, sleep));
     let f = file.to_str().unwrap_or_default();
     for n in 0.. {
-        let out = vnet(&["up", f, "--progress", "never"])
+        let out = vnet(&["up", f, "--allow-machine-nat", "--progress", "never"])
             .env("VNET_KILL_AFTER_STEPS", n.to_string())
             .output()
             .map_err(|e| e.to_string())?;
@@ -102,7 +102,7 @@ fn every_step_of_down() -> Result<(), String> {
     let (_d, file) = topology(&lab(name, iface, sleep));
     let f = file.to_str().unwrap_or_default();
     for n in 0.. {
-        expect_code(&["up", f, "--progress", "never"], 0)?;
+        expect_code(&["up", f, "--allow-machine-nat", "--progress", "never"], 0)?;
         let out = vnet(&["down", name])
             .env("VNET_KILL_AFTER_UNDO", n.to_string())
             .output()

@@ -176,6 +176,18 @@ pub fn leftovers(lab: &str) -> Vec<String> {
     {
         left.push(format!("mount {line}"));
     }
+    // The machine's NAT table (`--allow-machine-nat`).
+    let tables = std::process::Command::new("nft")
+        .args(["list", "tables", "inet"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    if tables
+        .lines()
+        .any(|l| l.trim() == format!("table inet vnet-{lab}"))
+    {
+        left.push(format!("nftables table inet vnet-{lab} on the machine"));
+    }
     left
 }
 
