@@ -117,17 +117,22 @@ fn capitalised(s: &str) -> String {
 fn plain(plan: &Plan, out: &mut String) {
     for stage in &plan.stages {
         let _ = writeln!(out, "# {} ({} steps)", stage.name, stage.steps.len());
-        let mut sysctls = Sysctls::default();
-        for s in &stage.steps {
-            if let Step::Sysctl { ns, key, value } = s {
-                sysctls.push(out, ns, key, value);
-                continue;
-            }
-            sysctls.flush(out);
-            let _ = writeln!(out, "{}", shell_line(s));
+        shell_lines(&stage.steps, out);
+    }
+}
+
+/// Steps as shell lines, a namespace's consecutive sysctls in one `sysctl` run.
+fn shell_lines<'a>(steps: impl IntoIterator<Item = &'a Step>, out: &mut String) {
+    let mut sysctls = Sysctls::default();
+    for s in steps {
+        if let Step::Sysctl { ns, key, value } = s {
+            sysctls.push(out, ns, key, value);
+            continue;
         }
         sysctls.flush(out);
+        let _ = writeln!(out, "{}", shell_line(s));
     }
+    sysctls.flush(out);
 }
 
 /// A namespace's sysctls in one `sysctl` run, as one would write them by hand.
@@ -276,16 +281,7 @@ fn batch(plan: &Plan, out: &mut String) {
             let lines: Vec<String> = root.into_iter().map(|(_, l)| l).collect();
             heredoc(out, "ip -batch -", &lines);
         }
-        let mut sysctls = Sysctls::default();
-        for s in shell {
-            if let Step::Sysctl { ns, key, value } = s {
-                sysctls.push(out, ns, key, value);
-                continue;
-            }
-            sysctls.flush(out);
-            let _ = writeln!(out, "{}", shell_line(s));
-        }
-        sysctls.flush(out);
+        shell_lines(shell, out);
         for (ns, line) in inside {
             pending.push(ns, line);
         }

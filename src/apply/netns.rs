@@ -63,22 +63,34 @@ pub fn prepare_dir() -> io::Result<()> {
 /// Creates the namespaces, spread over a few threads. Each thread unshares into a fresh
 /// namespace, pins it with a bind mount, and opens the netlink socket vnet will use there.
 pub fn create_all(names: &[String]) -> Vec<(String, io::Result<Made>)> {
-    let workers = names.len().clamp(1, workers());
-    let chunk = names.len().div_ceil(workers).max(1);
+    let made = on_threads(names, workers(), |ns| create_on_this_thread(ns));
+    names.iter().cloned().zip(made).collect()
+}
+
+/// `f` for every item, the items cut in order into one run per thread (at most `threads`);
+/// the results in the items' order. A thread that panicked fails each of its items.
+fn on_threads<T: Sync, R: Send>(
+    items: &[T],
+    threads: usize,
+    f: impl Fn(&T) -> io::Result<R> + Sync,
+) -> Vec<io::Result<R>> {
+    let chunk = items.len().div_ceil(threads.max(1)).max(1);
+    let f = &f;
     std::thread::scope(|s| {
-        let handles: Vec<_> = names
+        let handles: Vec<_> = items
             .chunks(chunk)
-            .map(|part| {
-                s.spawn(move || {
-                    part.iter()
-                        .map(|ns| (ns.clone(), create_on_this_thread(ns)))
-                        .collect::<Vec<_>>()
-                })
-            })
+            .map(|part| s.spawn(move || part.iter().map(f).collect::<Vec<_>>()))
             .collect();
         handles
             .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
+            .zip(items.chunks(chunk))
+            .flat_map(|(h, part)| {
+                h.join().unwrap_or_else(|_| {
+                    part.iter()
+                        .map(|_| Err(io::Error::other("a namespace worker thread panicked")))
+                        .collect()
+                })
+            })
             .collect()
     })
 }
@@ -183,36 +195,13 @@ pub fn delete_all(names: &[&str]) -> Vec<io::Result<()>> {
     DELETING.fetch_add(names.len(), Ordering::SeqCst);
     // Handles that keep the namespaces alive (a missing one has nothing to keep).
     let held: Vec<Option<File>> = names.iter().map(|ns| File::open(path(ns)).ok()).collect();
-    let chunk = names.len().div_ceil(THREADS).max(1);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = names
-            .chunks(chunk)
-            .map(|part| {
-                s.spawn(move || {
-                    part.iter()
-                        .map(|ns| {
-                            let r = delete(ns);
-                            DELETED.fetch_add(1, Ordering::SeqCst);
-                            r
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        let done = handles
-            .into_iter()
-            .zip(names.chunks(chunk))
-            .flat_map(|(h, part)| {
-                h.join().unwrap_or_else(|_| {
-                    part.iter()
-                        .map(|_| Err(io::Error::other("a deleting thread panicked")))
-                        .collect()
-                })
-            })
-            .collect();
-        drop(held);
-        done
-    })
+    let done = on_threads(names, THREADS, |ns| {
+        let r = delete(ns);
+        DELETED.fetch_add(1, Ordering::SeqCst);
+        r
+    });
+    drop(held);
+    done
 }
 
 /// Runs `f` on a fresh thread that has entered the namespace `fd`.

@@ -12,6 +12,8 @@ use crate::model::Lab;
 use crate::plan::VlanMode;
 use crate::state::{self, Lock, LockError};
 use crate::teardown;
+use crate::topology::Problem;
+use crate::topology::diag::{Refusal, Refused};
 
 pub fn up(file: &Path, progress: Progress, vlan: VlanModeArg, machine_nat: bool) -> Outcome {
     let mut clock = Lap::start();
@@ -74,15 +76,18 @@ fn kernel_can_build(
     mode: VlanMode,
 ) -> Result<(), Failure> {
     let gaps = super::missing_features(loaded, file, mode == VlanMode::Native, false);
-    if gaps.is_empty() {
+    refuse_if_any(file, Refusal::KernelLacks, gaps)
+}
+
+fn refuse_if_any(file: &Path, why: Refusal, problems: Vec<Problem>) -> Result<(), Failure> {
+    if problems.is_empty() {
         return Ok(());
     }
-    Err(Failure::system(miette::Report::new(
-        crate::topology::diag::KernelLacks {
-            file: file.display().to_string(),
-            problems: gaps,
-        },
-    )))
+    Err(Failure::system(miette::Report::new(Refused {
+        file: file.display().to_string(),
+        why,
+        problems,
+    })))
 }
 
 /// NAT on `host` changes the machine's own firewall and forwarding: only when asked for with
@@ -133,15 +138,7 @@ fn machine_nat_allowed(
             problems.push(p);
         }
     }
-    if problems.list.is_empty() {
-        return Ok(());
-    }
-    Err(Failure::system(miette::Report::new(
-        crate::topology::diag::MachineRefused {
-            file: file.display().to_string(),
-            problems: problems.list,
-        },
-    )))
+    refuse_if_any(file, Refusal::ChangesMachine, problems.list)
 }
 
 /// Native 802.1Q when the kernel has it (or when asked), else the emulation; said out loud.

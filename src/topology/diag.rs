@@ -159,59 +159,47 @@ impl Diagnostic for InvalidTopology {
     }
 }
 
-/// A valid lab this machine's kernel cannot build: what is missing, and where it is needed.
+/// A valid lab refused before anything is created, for a reason of the machine's: each
+/// problem pointed at the line that causes it.
 #[derive(Debug)]
-pub struct KernelLacks {
+pub struct Refused {
     pub file: String,
+    pub why: Refusal,
     pub problems: Vec<Problem>,
 }
 
-impl fmt::Display for KernelLacks {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The kernel lacks features the lab needs.
+    KernelLacks,
+    /// The lab would change the machine in a way not asked for, or could not.
+    ChangesMachine,
+}
+
+impl fmt::Display for Refused {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}: this machine's kernel cannot build this lab; nothing was created",
-            self.file
-        )
+        let why = match self.why {
+            Refusal::KernelLacks => "this machine's kernel cannot build this lab",
+            Refusal::ChangesMachine => "this lab would change the machine itself",
+        };
+        write!(f, "{}: {why}; nothing was created", self.file)
     }
 }
 
-impl std::error::Error for KernelLacks {}
+impl std::error::Error for Refused {}
 
-impl Diagnostic for KernelLacks {
+impl Diagnostic for Refused {
     fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        Some(Box::new("vnet::kernel_lacks"))
+        Some(Box::new(match self.why {
+            Refusal::KernelLacks => "vnet::kernel_lacks",
+            Refusal::ChangesMachine => "vnet::machine_refused",
+        }))
     }
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        Some(Box::new("`vnet doctor` shows what this kernel supports"))
-    }
-    fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn Diagnostic> + 'a>> {
-        Some(Box::new(self.problems.iter().map(|p| p as &dyn Diagnostic)))
-    }
-}
-
-/// A valid lab that would change the machine in a way not asked for, or could not.
-#[derive(Debug)]
-pub struct MachineRefused {
-    pub file: String,
-    pub problems: Vec<Problem>,
-}
-
-impl fmt::Display for MachineRefused {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}: this lab would change the machine itself; nothing was created",
-            self.file
-        )
-    }
-}
-
-impl std::error::Error for MachineRefused {}
-
-impl Diagnostic for MachineRefused {
-    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        Some(Box::new("vnet::machine_refused"))
+        match self.why {
+            Refusal::KernelLacks => Some(Box::new("`vnet doctor` shows what this kernel supports")),
+            Refusal::ChangesMachine => None,
+        }
     }
     fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn Diagnostic> + 'a>> {
         Some(Box::new(self.problems.iter().map(|p| p as &dyn Diagnostic)))
