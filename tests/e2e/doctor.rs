@@ -1,9 +1,11 @@
 //! `vnet doctor` on the real kernel: every feature gets a row, the essentials are there, and
-//! the probes leave nothing behind, neither in /run/netns nor in the caller's namespace.
+//! the probes leave nothing behind, neither in /run/netns nor in the caller's namespace. Each
+//! runs in a private machine, so the check for leftovers sees doctor's work and nobody else's.
 
 use vnet::apply::probe::Feature;
 
-use crate::harness::{Test, check, expect_code, text};
+use crate::harness::{Test, check, text};
+use crate::private::Machine;
 
 pub fn trials() -> Vec<Test> {
     vec![
@@ -18,53 +20,35 @@ pub fn trials() -> Vec<Test> {
     ]
 }
 
-/// Interfaces of the namespace this process is in (the sandbox's, standing in for the
-/// machine's): `/proc/self/net` is per namespace, unlike `/sys/class/net`.
-fn interfaces_here() -> Vec<String> {
-    let dev = std::fs::read_to_string("/proc/self/net/dev").unwrap_or_default();
-    let mut names: Vec<String> = dev
-        .lines()
-        .skip(2)
-        .filter_map(|l| l.split(':').next())
-        .map(|n| n.trim().to_owned())
+/// Whatever `vnet doctor` left in the private machine: named namespaces, their mounts, and
+/// interfaces that were not there before. The machine is the test's alone, so nothing made by
+/// the tests running beside it can be mistaken for a leftover (or hide one).
+fn doctor_leftovers(m: &Machine, before: &[String]) -> Vec<String> {
+    let mut left: Vec<String> = m
+        .namespaces()
+        .into_iter()
+        .map(|n| format!("namespace {n}"))
         .collect();
-    names.sort();
-    names
-}
-
-/// Whatever `vnet doctor` could have left: its named namespaces and their mounts.
-/// What finished `vnet doctor` runs left: names `vnet-doctor-PID` whose process is gone (a
-/// doctor running beside this test still has its probe namespace, for a moment).
-fn doctor_leftovers() -> Vec<String> {
-    let gone = |name: &str| {
-        name.strip_prefix("vnet-doctor-")
-            .is_some_and(|pid| !std::path::Path::new(&format!("/proc/{pid}")).exists())
-    };
-    let mut left = Vec::new();
-    if let Ok(dir) = std::fs::read_dir("/run/netns") {
-        for e in dir.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if gone(&name) {
-                left.push(format!("namespace {name}"));
-            }
-        }
-    }
-    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    for line in mounts.lines() {
-        let leaked = line
-            .split_whitespace()
-            .filter_map(|f| f.strip_prefix("/run/netns/"))
-            .any(gone);
-        if leaked {
-            left.push(format!("mount {line}"));
-        }
-    }
+    let mounts = m.mounts();
+    left.extend(
+        mounts
+            .lines()
+            .filter(|l| l.contains(" /run/netns/"))
+            .map(|l| format!("mount {l}")),
+    );
+    left.extend(
+        m.interfaces()
+            .into_iter()
+            .filter(|i| !before.contains(i))
+            .map(|i| format!("interface {i}")),
+    );
     left
 }
 
 fn json_has_every_feature() -> Result<(), String> {
-    let before = interfaces_here();
-    let out = expect_code(&["doctor", "--json"], 0)?;
+    let m = Machine::new()?;
+    let before = m.interfaces();
+    let out = m.run(&["doctor", "--json"], 0)?;
     let json: serde_json::Value =
         serde_json::from_slice(&out.stdout).map_err(|e| format!("{e}: {}", text(&out)))?;
     check(json["ok"] == true, || format!("not ok:\n{}", text(&out)))?;
@@ -101,18 +85,16 @@ fn json_has_every_feature() -> Result<(), String> {
             })?;
         }
     }
-    let left = doctor_leftovers();
+    let left = doctor_leftovers(&m, &before);
     check(left.is_empty(), || {
         format!("vnet doctor left behind:\n  {}", left.join("\n  "))
-    })?;
-    let after = interfaces_here();
-    check(before == after, || {
-        format!("interfaces here changed: {before:?} -> {after:?}")
     })
 }
 
 fn table_names_every_feature() -> Result<(), String> {
-    let out = expect_code(&["doctor"], 0)?;
+    let m = Machine::new()?;
+    let before = m.interfaces();
+    let out = m.run(&["doctor"], 0)?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     for f in Feature::ALL {
         check(stdout.contains(f.name()), || {
@@ -120,7 +102,7 @@ fn table_names_every_feature() -> Result<(), String> {
         })?;
     }
     check(stdout.contains("vnet can build labs here"), || text(&out))?;
-    let left = doctor_leftovers();
+    let left = doctor_leftovers(&m, &before);
     check(left.is_empty(), || {
         format!("vnet doctor left behind:\n  {}", left.join("\n  "))
     })

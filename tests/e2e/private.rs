@@ -125,6 +125,11 @@ impl Machine {
             .unwrap_or_default()
     }
 
+    /// The private machine's mount table, as `/proc/PID/mountinfo` shows it.
+    pub fn mounts(&self) -> String {
+        std::fs::read_to_string(format!("/proc/{}/mountinfo", self.holder.id())).unwrap_or_default()
+    }
+
     /// The private machine's own interfaces.
     pub fn interfaces(&self) -> Vec<String> {
         std::fs::read_to_string(format!("/proc/{}/net/dev", self.holder.id()))
