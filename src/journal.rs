@@ -6,7 +6,7 @@
 //! lives on `/run` (tmpfs), where a process crash loses nothing that was written.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -87,12 +87,36 @@ pub struct Contents {
 }
 
 pub fn read(path: &Path) -> io::Result<Contents> {
-    let reader = BufReader::new(File::open(path)?);
+    read_some(path, |_| true)
+}
+
+/// Like [`read`], keeping only the steps whose `op` (`add-netns`, `sysctl`, ...) `keep`
+/// wants. Teardown needs a few kinds of the tens of thousands of steps a large lab journals;
+/// a step is read in full only once its kind is known to be wanted, which makes reading the
+/// journal of 1000 hosts several times faster.
+pub fn read_some(path: &Path, keep: impl Fn(&str) -> bool) -> io::Result<Contents> {
+    /// Just the kind of a step, borrowed from the line; everything else is skipped unread.
+    #[derive(Deserialize)]
+    struct Peek<'a> {
+        #[serde(borrow)]
+        step: Option<Kind<'a>>,
+    }
+    #[derive(Deserialize)]
+    struct Kind<'a> {
+        #[serde(borrow)]
+        op: std::borrow::Cow<'a, str>,
+    }
+    let mut bytes = Vec::new();
+    File::open(path)?.read_to_end(&mut bytes)?;
     let mut c = Contents::default();
-    for line in reader.lines() {
-        let line = line?;
+    for line in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+        if let Ok(Peek { step: Some(kind) }) = serde_json::from_slice::<Peek>(line)
+            && !keep(&kind.op)
+        {
+            continue;
+        }
         // A torn last line (killed mid-write) is skipped: its stage never reached the kernel.
-        match serde_json::from_str::<Entry>(&line) {
+        match serde_json::from_slice::<Entry>(line) {
             Ok(Entry::Header(h)) => c.header = Some(h),
             Ok(Entry::Step(s)) => c.steps.push(s),
             Ok(Entry::Fact(f)) => c.facts.push(f),
