@@ -562,7 +562,7 @@ r2=$(num m2.mn t2.updown)
   echo "  longer test the network as described."
   echo "- **(3) \`down\` against \`ip -batch\`**: the batch script's \`down\` is \`netns del\` of every"
   echo "  name, an unmount and an unlink each, and nothing else. vnet's \`down\` makes the same two"
-  echo "  calls per namespace (about 40% of its time in \`perf\`, each unmount waiting for an RCU"
+  echo "  calls per namespace (most of its time in \`perf\`, each unmount waiting for an RCU"
   echo "  grace period), and also reads the journal, proves each namespace is the lab's (recorded"
   echo "  inode, mount), looks for processes started inside, and sweeps labs whose state was lost."
   echo "  Against the bash script (one \`ip\` per namespace) that is many times faster; against a"
