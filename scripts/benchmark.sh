@@ -220,10 +220,17 @@ if [ -s "$saved_file" ]; then
 fi
 saved=$(for k in $keys; do echo "$k=$(sysctl -n "$k")"; done)
 echo "$saved" >"$saved_file"
+# The sandboxes mount their own /run/netns and /run/vnet, over directories that must exist:
+# those made here are removed again (when empty).
+made_dirs=""
+for d in /run/netns /run/vnet; do
+  [ -d "$d" ] || { mkdir -p "$d"; made_dirs="$made_dirs $d"; }
+done
 restore() {
   for kv in $saved; do sysctl -qw "$kv" || true; done
   rm -f "$saved_file"
   rm -rf "$work"
+  for d in $made_dirs; do rmdir "$d" 2>/dev/null || true; done
 }
 trap restore EXIT
 trap 'exit 130' INT TERM
@@ -556,7 +563,7 @@ r2=$(num m2.mn t2.updown)
   echo "  allocates and frees a route entry (\`arp_process\` looks up every request's target, even"
   echo "  one for another host); the CPUs are 98% busy throughout. Mininet's pingall pays the same"
   echo "  kernel work, spread over its sequential pings. Full runs of this script on this machine"
-  echo "  since the netfilter change gave 40.9x, 45.7x and 46.5x (Mininet 25.5-33.1 s from run to"
+  echo "  since the netfilter change gave 40.9x, 41.8x, 45.7x and 46.5x (Mininet 25.5-36.0 s from run to"
   echo "  run): not met here. Reaching it would take changing how the lab's hosts resolve"
   echo "  neighbours (learning from gratuitous ARP, or entries seeded by vnet), which would no"
   echo "  longer test the network as described."
@@ -571,8 +578,8 @@ r2=$(num m2.mn t2.updown)
   echo "  namespace mounted below one directory mount, so that one lazy unmount detaches them all:"
   echo "  12.6 ms for 1000 against \`ip -batch\`'s 18 ms in the same sandbox, and it would put a"
   echo "  directory of vnet's among \`ip netns list\`'s names. Not there to take."
-  echo "- Wall-clock targets (1000 hosts up < 2 s; 5000 hosts wall ≤ 1.5x sys) are met on a quiet"
-  echo "  machine with room to spare (1000 hosts up in 1.1-1.3 s; 5000 hosts at 1.05-1.15x); other"
+  echo "- Wall-clock targets (1000 hosts up < 2 s; 5000 hosts wall ≤ 1.5x sys) are met in every run"
+  echo "  so far (1000 hosts up: medians 1.2-1.8 s; 5000 hosts at 1.05-1.15x); other"
   echo "  work on the machine during a run shows in the maxima."
   echo
   echo "## How to read this"
