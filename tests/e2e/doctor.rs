@@ -20,26 +20,49 @@ pub fn trials() -> Vec<Test> {
     ]
 }
 
+/// The private machine's interfaces and namespace mounts, before `vnet doctor` runs.
+struct Before {
+    interfaces: Vec<String>,
+    /// The machine's mount table starts as a copy of the test process's, which may hold the
+    /// namespaces of a lab that a test beside this one has up at that moment (hidden under the
+    /// machine's own `/run/netns`): only mounts that were not there before are doctor's.
+    mounts: Vec<String>,
+}
+
+fn snapshot(m: &Machine) -> Before {
+    Before {
+        interfaces: m.interfaces(),
+        mounts: netns_mounts(m),
+    }
+}
+
+fn netns_mounts(m: &Machine) -> Vec<String> {
+    m.mounts()
+        .lines()
+        .filter(|l| l.contains(" /run/netns/"))
+        .map(str::to_owned)
+        .collect()
+}
+
 /// Whatever `vnet doctor` left in the private machine: named namespaces, their mounts, and
 /// interfaces that were not there before. The machine is the test's alone, so nothing made by
 /// the tests running beside it can be mistaken for a leftover (or hide one).
-fn doctor_leftovers(m: &Machine, before: &[String]) -> Vec<String> {
+fn doctor_leftovers(m: &Machine, before: &Before) -> Vec<String> {
     let mut left: Vec<String> = m
         .namespaces()
         .into_iter()
         .map(|n| format!("namespace {n}"))
         .collect();
-    let mounts = m.mounts();
     left.extend(
-        mounts
-            .lines()
-            .filter(|l| l.contains(" /run/netns/"))
+        netns_mounts(m)
+            .into_iter()
+            .filter(|l| !before.mounts.contains(l))
             .map(|l| format!("mount {l}")),
     );
     left.extend(
         m.interfaces()
             .into_iter()
-            .filter(|i| !before.contains(i))
+            .filter(|i| !before.interfaces.contains(i))
             .map(|i| format!("interface {i}")),
     );
     left
@@ -47,7 +70,7 @@ fn doctor_leftovers(m: &Machine, before: &[String]) -> Vec<String> {
 
 fn json_has_every_feature() -> Result<(), String> {
     let m = Machine::new()?;
-    let before = m.interfaces();
+    let before = snapshot(&m);
     let out = m.run(&["doctor", "--json"], 0)?;
     let json: serde_json::Value =
         serde_json::from_slice(&out.stdout).map_err(|e| format!("{e}: {}", text(&out)))?;
@@ -93,7 +116,7 @@ fn json_has_every_feature() -> Result<(), String> {
 
 fn table_names_every_feature() -> Result<(), String> {
     let m = Machine::new()?;
-    let before = m.interfaces();
+    let before = snapshot(&m);
     let out = m.run(&["doctor"], 0)?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     for f in Feature::ALL {
