@@ -22,7 +22,7 @@ use crate::apply::StepError;
 use crate::plan::{End, Step};
 
 impl NetlinkBackend {
-    pub(super) fn index(&self, step: &Step, ns: &str, dev: &str) -> Result<u32, StepError> {
+    fn index(&self, step: &Step, ns: &str, dev: &str) -> Result<u32, StepError> {
         self.spaces
             .get(ns)
             .and_then(|s| s.index.get(dev).copied())
