@@ -395,8 +395,8 @@ for shape in tree1000 single1000x256; do
   esac
   scripts $shape
   measure "$RUNS" "v3.$shape" vnet-updown "$f" bench
-  measure "$SLOW_RUNS" "s3.$shape" script "$work/$shape.up.sh" "$work/$shape.down.sh" bash bench-h500 10.0.1.244
-  measure "$SLOW_RUNS" "b3.$shape" script "$work/$shape.upb.sh" "$work/$shape.downb.sh" bash bench-h500 10.0.1.244
+  measure "$SLOW_RUNS" "s3.$shape" script "$work/$shape.up.sh" "$work/$shape.down.sh" bash bench.h500 10.0.1.244
+  measure "$SLOW_RUNS" "b3.$shape" script "$work/$shape.upb.sh" "$work/$shape.downb.sh" bash bench.h500 10.0.1.244
 done
 
 echo "== (4) 5000 hosts"
@@ -424,9 +424,9 @@ for n in 100 250 500 1000 2000 5000; do
   if [ "$n" -le 1000 ]; then
     scripts "series$n"
     settle
-    sandbox script "$work/series$n.up.sh" "$work/series$n.down.sh" bash bench-h1 10.0.0.1 | record "p.bash.$n"
+    sandbox script "$work/series$n.up.sh" "$work/series$n.down.sh" bash bench.h1 10.0.0.1 | record "p.bash.$n"
     settle
-    sandbox script "$work/series$n.upb.sh" "$work/series$n.downb.sh" bash bench-h1 10.0.0.1 | record "p.batch.$n"
+    sandbox script "$work/series$n.upb.sh" "$work/series$n.downb.sh" bash bench.h1 10.0.0.1 | record "p.batch.$n"
   fi
 done
 for n in 25 50 100; do

@@ -316,27 +316,27 @@ mod tests {
             "#!/bin/sh",
             "set -e",
             "# namespaces (8 steps)",
-            "ip netns add office-pc1",
-            "ip netns exec office-gw sysctl -qw net.ipv4.conf.all.rp_filter=0 ",
+            "ip netns add office.pc1",
+            "ip netns exec office.gw sysctl -qw net.ipv4.conf.all.rp_filter=0 ",
             " net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1",
-            "ip -n office-pc1 link set lo up alias vnet:office",
-            "ip -n office-sw1 link add sw1 type bridge",
-            "ip link add eth0 netns office-pc1 type veth peer p1 netns office-sw1",
-            "ip -n office-sw1 link set p1 master sw1",
-            "ip -n office-pc1 addr add 10.0.1.11/24 dev eth0",
-            "ip -n office-pc1 addr add fd00:1::11/64 dev eth0",
-            "ip -n office-pc1 link set eth0 up",
-            "ip -n office-pc1 route add default via 10.0.1.1",
-            "ip -n office-isp route add fd00:1::/64 via fd00:99::1",
+            "ip -n office.pc1 link set lo up alias vnet:office",
+            "ip -n office.sw1 link add sw1 type bridge",
+            "ip link add eth0 netns office.pc1 type veth peer p1 netns office.sw1",
+            "ip -n office.sw1 link set p1 master sw1",
+            "ip -n office.pc1 addr add 10.0.1.11/24 dev eth0",
+            "ip -n office.pc1 addr add fd00:1::11/64 dev eth0",
+            "ip -n office.pc1 link set eth0 up",
+            "ip -n office.pc1 route add default via 10.0.1.1",
+            "ip -n office.isp route add fd00:1::/64 via fd00:99::1",
         ] {
             assert!(s.contains(line), "missing `{line}` in:\n{s}");
         }
         // Every namespace's sysctls in one run, not one process each.
-        assert_eq!(s.matches("ip netns exec office-pc1 sysctl").count(), 1);
+        assert_eq!(s.matches("ip netns exec office.pc1 sysctl").count(), 1);
         let d = down(&plan(&lab, VlanMode::Native), &lab.name, Form::Plain);
-        assert!(d.contains("ip netns del office-web\n"), "{d}");
+        assert!(d.contains("ip netns del office.web\n"), "{d}");
         assert!(
-            d.find("ip netns del office-web").unwrap() < d.find("ip netns del office-pc1").unwrap(),
+            d.find("ip netns del office.web").unwrap() < d.find("ip netns del office.pc1").unwrap(),
             "newest first"
         );
     }
@@ -346,26 +346,26 @@ mod tests {
         let lab = bundled("office-lan.yaml");
         let s = up(&plan(&lab, VlanMode::Native), &lab.name, Form::Batch);
         assert!(
-            s.contains("ip -batch - <<'EOF'\nnetns add office-pc1\n"),
+            s.contains("ip -batch - <<'EOF'\nnetns add office.pc1\n"),
             "{s}"
         );
         assert!(
-            s.contains("link add eth0 netns office-pc1 type veth peer p1 netns office-sw1\n"),
+            s.contains("link add eth0 netns office.pc1 type veth peer p1 netns office.sw1\n"),
             "{s}"
         );
         assert!(
             s.contains(
-                "ip -n office-pc1 -batch - <<'EOF'\nlink set lo up alias vnet:office\naddr add 10.0.1.11/24 dev eth0\n"
+                "ip -n office.pc1 -batch - <<'EOF'\nlink set lo up alias vnet:office\naddr add 10.0.1.11/24 dev eth0\n"
             ),
             "{s}"
         );
-        assert_eq!(s.matches("ip -n office-pc1 -batch").count(), 1, "{s}");
+        assert_eq!(s.matches("ip -n office.pc1 -batch").count(), 1, "{s}");
         assert!(!s.contains("\n-n "), "ip takes no -n inside a batch:\n{s}");
         // The namespace's steps come after the links they use.
-        assert!(s.find("type veth peer").unwrap() < s.find("ip -n office-pc1 -batch").unwrap());
+        assert!(s.find("type veth peer").unwrap() < s.find("ip -n office.pc1 -batch").unwrap());
         let d = down(&plan(&lab, VlanMode::Native), &lab.name, Form::Batch);
         assert!(
-            d.contains("ip -batch - <<'EOF'\nnetns del office-web\n"),
+            d.contains("ip -batch - <<'EOF'\nnetns del office.web\n"),
             "{d}"
         );
     }
@@ -386,14 +386,14 @@ mod tests {
     #[test]
     fn the_machine_end_moves_to_the_scripts_own_namespace() {
         let step = Step::MoveLink {
-            ns: "lab-a".into(),
+            ns: "lab.a".into(),
             dev: "vnet-m0".into(),
             name: "lab0".into(),
             tag: "vnet:lab".into(),
         };
         assert_eq!(
             shell_line(&step),
-            "ip -n lab-a link set vnet-m0 alias vnet:lab\nip -n lab-a link set vnet-m0 netns $$ name lab0"
+            "ip -n lab.a link set vnet-m0 alias vnet:lab\nip -n lab.a link set vnet-m0 netns $$ name lab0"
         );
         let mut p = Plan::default();
         p.stages.push(crate::plan::Stage {

@@ -144,12 +144,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut j = Journal::create(dir.path(), header()).unwrap();
         let steps = vec![
-            Step::AddNetns { ns: "t-a".into() },
-            Step::AddNetns { ns: "t-b".into() },
+            Step::AddNetns { ns: "t.a".into() },
+            Step::AddNetns { ns: "t.b".into() },
         ];
         j.steps(&steps).unwrap();
         j.facts(&[Fact::Netns {
-            ns: "t-a".into(),
+            ns: "t.a".into(),
             inode: 7,
         }])
         .unwrap();
@@ -163,7 +163,7 @@ mod tests {
         assert_eq!(
             c.facts,
             vec![Fact::Netns {
-                ns: "t-a".into(),
+                ns: "t.a".into(),
                 inode: 7
             }]
         );

@@ -314,7 +314,7 @@ impl Proto {
 }
 
 impl Lab {
-    /// The named network namespace a node lives in: `<lab>-<node>`, so two labs never collide.
+    /// The named network namespace a node lives in: `<lab>.<node>`, so two labs never collide.
     pub fn netns(&self, node: usize) -> String {
         if self.nodes[node].name == MACHINE {
             return String::new();

@@ -11,8 +11,13 @@ pub const NODE_NAME_MAX: usize = 32;
 /// Lab names: a prefix of every namespace name.
 pub const LAB_NAME_MAX: usize = 24;
 
+/// Between the lab's name and the node's in a namespace name: a character neither name may
+/// contain, so `<lab>.<node>` names one node of one lab and no two labs can make the same name
+/// (with `-`, lab `a` + node `b-c` and lab `a-b` + node `c` would both be `a-b-c`).
+pub const NETNS_SEPARATOR: char = '.';
+
 pub fn netns(lab: &str, node: &str) -> String {
-    format!("{lab}-{node}")
+    format!("{lab}{NETNS_SEPARATOR}{node}")
 }
 
 /// Why a node name is refused, or `None` when it is fine.

@@ -176,7 +176,7 @@ fn only_bridge_namespaces_turn_bridge_netfilter_off() {
         .collect();
     let expected: Vec<(&str, &str)> = super::BRIDGE_NETFILTER
         .iter()
-        .map(|k| ("t-br0", *k))
+        .map(|k| ("t.br0", *k))
         .collect();
     assert_eq!(off, expected);
 }

@@ -433,12 +433,12 @@ mod tests {
     fn steps_read_like_iproute2() {
         let veth = Step::AddVeth {
             a: End {
-                ns: "lab-h1".into(),
+                ns: "lab.h1".into(),
                 dev: "eth0".into(),
                 mac: None,
             },
             b: End {
-                ns: "lab-br0".into(),
+                ns: "lab.br0".into(),
                 dev: "p1".into(),
                 mac: Some("02:00:00:00:00:01".into()),
             },
@@ -446,15 +446,15 @@ mod tests {
         };
         assert_eq!(
             veth.to_string(),
-            "ip link add eth0 netns lab-h1 mtu 9000 type veth peer p1 netns lab-br0 address 02:00:00:00:00:01"
+            "ip link add eth0 netns lab.h1 mtu 9000 type veth peer p1 netns lab.br0 address 02:00:00:00:00:01"
         );
         let exec = Step::Exec {
-            ns: "lab-h1".into(),
+            ns: "lab.h1".into(),
             cmd: "echo 'hi'".into(),
         };
         assert_eq!(
             exec.to_string(),
-            r"ip netns exec lab-h1 sh -c 'echo '\''hi'\'''"
+            r"ip netns exec lab.h1 sh -c 'echo '\''hi'\'''"
         );
         let route = Step::AddRoute {
             ns: "n".into(),

@@ -105,7 +105,7 @@ fn up_verify_status_exec_down() -> Result<(), String> {
         String::from_utf8_lossy(&up.stdout).contains("lab `e2e-basic` is up"),
         || text(&up),
     )?;
-    for ns in ["e2e-basic-a", "e2e-basic-b", "e2e-basic-c", "e2e-basic-sw"] {
+    for ns in ["e2e-basic.a", "e2e-basic.b", "e2e-basic.c", "e2e-basic.sw"] {
         check(
             std::path::Path::new(&format!("/run/netns/{ns}")).exists(),
             || format!("{ns} missing"),
@@ -178,7 +178,7 @@ fn second_up_refuses() -> Result<(), String> {
     // this one add and remove entries there while it reads).
     let ours = || {
         ["a", "b", "c", "sw"].map(|n| {
-            std::fs::metadata(format!("/run/netns/e2e-twice-{n}"))
+            std::fs::metadata(format!("/run/netns/e2e-twice.{n}"))
                 .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
                 .ok()
         })
@@ -212,7 +212,7 @@ fn invalid_creates_nothing() -> Result<(), String> {
 
 fn foreign_namespace() -> Result<(), String> {
     // Someone else's namespace that happens to have the name vnet would use.
-    let marker = "/run/netns/e2e-foreign-a";
+    let marker = "/run/netns/e2e-foreign.a";
     std::fs::write(marker, b"").map_err(|e| e.to_string())?;
     let (_d, file) = pair("e2e-foreign");
     let out = expect_code(&["up", file.to_str().unwrap_or_default()], 4)?;
@@ -260,7 +260,7 @@ fn failing_exec_rolls_back() -> Result<(), String> {
     let out = expect_code(&["up", file.to_str().unwrap_or_default()], 4)?;
     let err = String::from_utf8_lossy(&out.stderr);
     check(
-        err.contains("ip netns exec e2e-execfail-a sh -c")
+        err.contains("ip netns exec e2e-execfail.a sh -c")
             && err.contains("about to fail")
             && err.contains("removed again"),
         || text(&out),

@@ -154,7 +154,7 @@ pub fn topology(yaml: &str) -> (tempfile::TempDir, PathBuf) {
 
 /// Everything a lab could leave behind, by its name: namespaces, state, lock files, processes.
 pub fn leftovers(lab: &str) -> Vec<String> {
-    let prefix = format!("{lab}-");
+    let prefix = format!("{lab}.");
     let mut left = Vec::new();
     if let Ok(dir) = std::fs::read_dir("/run/netns") {
         for e in dir.flatten() {

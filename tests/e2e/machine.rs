@@ -272,7 +272,7 @@ fn tap_io() -> Result<(), String> {
             && (d.contains("user 65534") || d.contains("user nobody")),
         || text(&details),
     )?;
-    let ns = std::fs::File::open("/run/netns/tap-io-br").map_err(|e| e.to_string())?;
+    let ns = std::fs::File::open("/run/netns/tap-io.br").map_err(|e| e.to_string())?;
     let result = std::thread::scope(|s| {
         s.spawn(|| -> Result<(), String> {
             nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWNET)

@@ -49,12 +49,12 @@ fn state_loss() -> Result<(), String> {
     std::fs::remove_dir_all(m.path("/run/vnet/lost")).map_err(|e| e.to_string())?;
     let _ = std::fs::remove_file(m.path("/run/vnet/lost.lock"));
     // Someone else's namespace that looks like the lab's, made without vnet's mark.
-    let planted = m.path("/run/netns/lost-zz");
+    let planted = m.path("/run/netns/lost.zz");
     std::fs::write(&planted, b"").map_err(|e| e.to_string())?;
     check(
         m.namespaces()
             .iter()
-            .filter(|n| n.starts_with("lost-"))
+            .filter(|n| n.starts_with("lost."))
             .count()
             == 4,
         || format!("{:?}", m.namespaces()),
@@ -65,7 +65,7 @@ fn state_loss() -> Result<(), String> {
         || text(&out),
     )?;
     let left: Vec<String> = m.namespaces();
-    check(left == vec!["lost-zz".to_owned()], || {
+    check(left == vec!["lost.zz".to_owned()], || {
         format!("after down --all: {left:?}")
     })?;
     check(!m.interfaces().contains(&"vnetlost".to_owned()), || {

@@ -153,7 +153,7 @@ fn spoof(secured: bool) -> Result<(), String> {
     })?;
     // Linux ignores a new MAC for an entry updated less than `locktime` (1 s) ago.
     std::thread::sleep(std::time::Duration::from_millis(1200));
-    forge_reply(&format!("/run/netns/{name}-attacker"))?;
+    forge_reply(&format!("/run/netns/{name}.attacker"))?;
     std::thread::sleep(std::time::Duration::from_millis(200));
     let seen = gateway_mac(name)?;
     if secured {
