@@ -20,6 +20,16 @@ pub struct Header {
     pub file: String,
     pub vnet: String,
     pub started: u64,
+    /// The journal's format; journals from before it was written are format 1.
+    #[serde(default = "first_format")]
+    pub format: u32,
+}
+
+/// The journal format this vnet writes and reads.
+pub const FORMAT: u32 = 1;
+
+fn first_format() -> u32 {
+    1
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -84,10 +94,51 @@ pub struct Contents {
     pub header: Option<Header>,
     pub steps: Vec<Step>,
     pub facts: Vec<Fact>,
+    /// What is wrong with the journal, line by line: whatever it says may be incomplete.
+    /// A torn last line (vnet killed mid-write) is not damage: its stage never reached the
+    /// kernel.
+    pub damage: Vec<String>,
 }
 
 pub fn read(path: &Path) -> io::Result<Contents> {
     read_some(path, |_| true)
+}
+
+/// Opens the journal for reading: a regular file, never through a symbolic link.
+fn open(path: &Path) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| {
+            if e.raw_os_error() == Some(libc::ELOOP) {
+                io::Error::other("it is a symbolic link, not vnet's journal")
+            } else {
+                e
+            }
+        })?;
+    let kind = file.metadata()?.file_type();
+    if kind.is_dir() {
+        return Err(io::Error::from_raw_os_error(libc::EISDIR));
+    }
+    if !kind.is_file() {
+        return Err(io::Error::other("not a regular file"));
+    }
+    Ok(file)
+}
+
+/// The journal's header (its first line), without reading the rest.
+pub fn header(path: &Path) -> io::Result<Option<Header>> {
+    use std::io::BufRead;
+    let mut first = Vec::new();
+    io::BufReader::new(open(path)?)
+        .take(64 * 1024)
+        .read_until(b'\n', &mut first)?;
+    Ok(match serde_json::from_slice::<Entry>(&first) {
+        Ok(Entry::Header(h)) => Some(h),
+        _ => None,
+    })
 }
 
 /// Like [`read`], keeping only the steps whose `op` (`add-netns`, `sysctl`, ...) `keep`
@@ -107,21 +158,44 @@ pub fn read_some(path: &Path, keep: impl Fn(&str) -> bool) -> io::Result<Content
         op: std::borrow::Cow<'a, str>,
     }
     let mut bytes = Vec::new();
-    File::open(path)?.read_to_end(&mut bytes)?;
+    open(path)?.read_to_end(&mut bytes)?;
     let mut c = Contents::default();
-    for line in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+    if bytes.is_empty() {
+        c.damage.push("the journal is empty".into());
+        return Ok(c);
+    }
+    // Every batch ends with a newline: a last line without one was torn by a kill mid-write.
+    let torn = !bytes.ends_with(b"\n");
+    let lines: Vec<&[u8]> = bytes.split(|b| *b == b'\n').collect();
+    let last = lines.len() - 1;
+    for (i, line) in lines.iter().enumerate() {
+        if line.is_empty() {
+            continue;
+        }
         if let Ok(Peek { step: Some(kind) }) = serde_json::from_slice::<Peek>(line)
             && !keep(&kind.op)
         {
             continue;
         }
-        // A torn last line (killed mid-write) is skipped: its stage never reached the kernel.
         match serde_json::from_slice::<Entry>(line) {
-            Ok(Entry::Header(h)) => c.header = Some(h),
+            Ok(Entry::Header(h)) if i == 0 => c.header = Some(h),
+            Ok(Entry::Header(_)) => c.damage.push(format!("line {} is a second header", i + 1)),
             Ok(Entry::Step(s)) => c.steps.push(s),
             Ok(Entry::Fact(f)) => c.facts.push(f),
-            Err(_) => continue,
+            Err(_) if i == last && torn => {}
+            Err(_) => c.damage.push(format!("line {} is not a journal entry", i + 1)),
         }
+    }
+    match &c.header {
+        None => c.damage.insert(0, "line 1 is not the journal's header".into()),
+        Some(h) if h.format > FORMAT => c.damage.insert(
+            0,
+            format!(
+                "it was written by a newer vnet ({}, journal format {}; this vnet reads format {FORMAT})",
+                h.vnet, h.format
+            ),
+        ),
+        Some(_) => {}
     }
     Ok(c)
 }
@@ -136,6 +210,7 @@ mod tests {
             file: "t.yaml".into(),
             vnet: "0".into(),
             started: 1,
+            format: FORMAT,
         }
     }
 

@@ -49,6 +49,17 @@ pub fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> u8 {
             };
         }
     };
+    if let Some(why) = state::check_root() {
+        errln!(
+            "{:?}",
+            miette::miette!(
+                code = "vnet::state_dir",
+                help = "set VNET_STATE_DIR to an absolute path, or unset it to use /run/vnet",
+                "{why}"
+            )
+        );
+        return commands::exit::USAGE;
+    }
     match commands::dispatch(cli) {
         Ok(code) => code,
         Err(failure) => {

@@ -5,11 +5,13 @@ use std::path::Path;
 use crate::apply::{Backend, Fact, StepError};
 use crate::journal::{self, Contents};
 use crate::plan::{Step, owner_tag};
+use crate::model::name::LabName;
 
-/// The undo steps for what a journal says was (maybe) created, newest first.
-pub fn undo_steps(c: &Contents) -> Vec<Step> {
-    let lab = c.header.as_ref().map(|h| h.lab.as_str()).unwrap_or("");
-    let tag = owner_tag(lab);
+/// The undo steps for what a journal says was (maybe) created, newest first, after stopping
+/// the lab's processes. The mark is the lab's own (the name of its state directory), never
+/// what the journal's header says.
+pub fn undo_steps(c: &Contents, lab: &LabName) -> Vec<Step> {
+    let tag = owner_tag(lab.as_str());
     let inodes: std::collections::HashMap<&str, u64> = c
         .facts
         .iter()
@@ -20,10 +22,11 @@ pub fn undo_steps(c: &Contents) -> Vec<Step> {
         .collect();
     let inode_of = |ns: &str| inodes.get(ns).copied();
     let mut seen = std::collections::HashSet::new();
-    c.steps
-        .iter()
-        .rev()
-        .flat_map(|s| match s {
+    let stop = Step::StopProcesses {
+        lab: lab.to_string(),
+    };
+    std::iter::once(stop)
+        .chain(c.steps.iter().rev().flat_map(|s| match s {
             // Everything else lives inside a namespace and goes with it.
             Step::AddNetns { ns } if seen.insert(ns.clone()) => vec![Step::DelNetns {
                 ns: ns.clone(),
@@ -48,7 +51,7 @@ pub fn undo_steps(c: &Contents) -> Vec<Step> {
                 }),
             }],
             _ => Vec::new(),
-        })
+        }))
         .collect()
 }
 
@@ -58,30 +61,42 @@ fn needs_undo(op: &str) -> bool {
     matches!(op, "add-netns" | "move-link" | "machine-nat")
 }
 
+/// What teardown could not do.
 #[derive(Debug)]
 pub struct TeardownFailed {
     pub failures: Vec<StepError>,
+    /// What was wrong with the journal, if anything.
+    pub damage: Vec<String>,
 }
 
-/// Undoes everything the journal in `dir` lists; removes the journal only when all is gone.
-pub fn teardown(dir: &Path, backend: &mut dyn Backend) -> Result<(), TeardownFailed> {
-    let contents = match journal::read_some(&dir.join(journal::FILE_NAME), needs_undo) {
-        Ok(c) => c,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Contents::default(),
-        Err(e) => {
-            return Err(TeardownFailed {
-                failures: vec![StepError::new(
-                    &Step::DelNetns {
-                        ns: "?".into(),
-                        inode: None,
-                        tag: String::new(),
-                    },
-                    e,
-                )],
-            });
+/// Undoes everything the journal in `dir` lists for `lab`. The journal is read as far as it
+/// can be; what is wrong with it comes back, so that the caller can say so and fall back to
+/// the lab's marks for what the journal cannot account for. State files are the caller's.
+pub fn teardown(
+    dir: &Path,
+    lab: &LabName,
+    backend: &mut dyn Backend,
+) -> Result<Vec<String>, TeardownFailed> {
+    let (contents, mut damage) = match journal::read_some(&dir.join(journal::FILE_NAME), needs_undo)
+    {
+        Ok(c) => {
+            let damage = c.damage.clone();
+            (c, damage)
         }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            (Contents::default(), vec!["there is no journal".to_owned()])
+        }
+        Err(e) => (
+            Contents::default(),
+            vec![format!("the journal cannot be read: {e}")],
+        ),
     };
-    let steps = undo_steps(&contents);
+    if let Some(h) = &contents.header
+        && h.lab != lab.as_str()
+    {
+        damage.push(format!("its header names lab `{}`", h.lab));
+    }
+    let steps = undo_steps(&contents, lab);
     if let Some(n) = crate::apply::crash_after("VNET_KILL_AFTER_UNDO").filter(|n| *n < steps.len())
     {
         let _ = backend.undo(&steps[..n]);
@@ -89,11 +104,9 @@ pub fn teardown(dir: &Path, backend: &mut dyn Backend) -> Result<(), TeardownFai
     }
     let failures = backend.undo(&steps);
     if !failures.is_empty() {
-        return Err(TeardownFailed { failures });
+        return Err(TeardownFailed { failures, damage });
     }
-    // Only now is it safe to forget: everything the journal listed is gone.
-    let _ = std::fs::remove_dir_all(dir);
-    Ok(())
+    Ok(damage)
 }
 
 #[cfg(test)]
@@ -110,12 +123,17 @@ mod tests {
             .lab
     }
 
+    fn t() -> LabName {
+        LabName::new("t").unwrap()
+    }
+
     fn header() -> Header {
         Header {
             lab: "t".into(),
             file: "t.yaml".into(),
             vnet: "0".into(),
             started: 0,
+            format: crate::journal::FORMAT,
         }
     }
 
@@ -130,10 +148,11 @@ mod tests {
         let r = crate::apply::run(plan, &mut up, &mut j, &mut |_, _| {});
         assert_eq!(r.is_err(), fail_at.is_some());
         let mut down = Recorder::default();
-        teardown(dir.path(), &mut down).unwrap();
+        let damage = teardown(dir.path(), &t(), &mut down).unwrap();
+        assert_eq!(damage, Vec::<String>::new());
         assert!(
-            !dir.path().join(journal::FILE_NAME).exists(),
-            "journal removed after teardown"
+            dir.path().join(journal::FILE_NAME).exists(),
+            "the state files are the caller's to remove"
         );
         (up, down)
     }
@@ -150,7 +169,15 @@ mod tests {
             .collect();
         for fail_at in (0..plan.len()).map(Some).chain([None]) {
             let (up, down) = up_then_down(&plan, fail_at);
-            let undone: Vec<String> = down.undone.iter().map(|s| s.ns().to_owned()).collect();
+            assert_eq!(
+                down.undone[0],
+                Step::StopProcesses { lab: "t".into() },
+                "the lab's processes are stopped first"
+            );
+            let undone: Vec<String> = down.undone[1..]
+                .iter()
+                .map(|s| s.ns().to_owned())
+                .collect();
             // Every namespace whose stage was journaled is deleted, even the one that failed:
             // the journal is written before the kernel is asked.
             let expected: Vec<String> = all.iter().rev().cloned().collect();
@@ -167,7 +194,7 @@ mod tests {
     fn undo_carries_the_inode_learned_at_creation() {
         let plan = plan(&lab(), crate::plan::VlanMode::Native);
         let (_, down) = up_then_down(&plan, None);
-        for s in &down.undone {
+        for s in &down.undone[1..] {
             let Step::DelNetns { inode, tag, .. } = s else {
                 panic!("only namespace deletions")
             };
@@ -183,18 +210,18 @@ mod tests {
         let plan = plan(&lab(), crate::plan::VlanMode::Native);
         crate::apply::run(&plan, &mut Recorder::default(), &mut j, &mut |_, _| {}).unwrap();
         let contents = journal::read(&dir.path().join(journal::FILE_NAME)).unwrap();
-        let stuck = undo_steps(&contents)[1].clone();
+        let stuck = undo_steps(&contents, &t())[2].clone();
         let mut down = Recorder {
             fail_undo: vec![stuck.clone()],
             ..Recorder::default()
         };
-        let err = teardown(dir.path(), &mut down).unwrap_err();
+        let err = teardown(dir.path(), &t(), &mut down).unwrap_err();
         assert_eq!(err.failures.len(), 1);
-        assert_eq!(down.undone.len(), 2, "the others were still undone");
+        assert_eq!(down.undone.len(), 3, "the others were still undone");
         assert!(dir.path().join(journal::FILE_NAME).exists());
         let mut again = Recorder::default();
-        teardown(dir.path(), &mut again).unwrap();
-        assert_eq!(again.undone.len(), 3);
+        teardown(dir.path(), &t(), &mut again).unwrap();
+        assert_eq!(again.undone.len(), 4);
     }
 
     const MACHINE_NAT: &str = "name: t
@@ -224,12 +251,12 @@ links:
             let some = journal::read_some(&path, needs_undo).unwrap();
             assert!(some.steps.len() < all.steps.len());
             assert_eq!(some.facts, all.facts);
-            let undo = undo_steps(&all);
+            let undo = undo_steps(&all, &t());
             assert!(
                 undo.iter().any(|s| matches!(s, Step::DelLink { .. })),
                 "{undo:?}"
             );
-            assert_eq!(undo_steps(&some), undo);
+            assert_eq!(undo_steps(&some, &t()), undo);
         }
     }
 
@@ -250,7 +277,7 @@ links:
         let plan = plan(&lab, crate::plan::VlanMode::Native);
         let (_, down) = up_then_down(&plan, None);
         assert_eq!(
-            down.undone[0],
+            down.undone[1],
             Step::DelMachineNat {
                 table: "vnet-t".into(),
                 tag: "vnet:t".into(),

@@ -11,6 +11,13 @@ use crate::plan::Step;
 /// Whether the namespace may be deleted: its inode matches the one recorded at creation, or
 /// (when vnet was killed before it could record it) it carries the lab's tag or is still bare.
 fn owned(ns: &str, inode: Option<u64>, tag: &str) -> io::Result<Option<u64>> {
+    // Whatever a journal says, a lab deletes only namespaces of its own name.
+    let lab = tag.strip_prefix("vnet:").unwrap_or_default();
+    if lab.is_empty() || crate::model::name::lab_of_netns(ns) != Some(lab) {
+        return Err(io::Error::other(format!(
+            "{ns} is not a namespace of lab `{lab}`; left untouched"
+        )));
+    }
     let Some(current) = netns::inode(ns)? else {
         return Ok(None);
     };
@@ -126,7 +133,8 @@ fn del_link(dev: &str, tag: &str) -> io::Result<()> {
     })
 }
 
-/// Runs undo steps: the machine's NAT, links on the machine, then the lab's namespaces.
+/// Runs undo steps: the machine's NAT, links on the machine, the lab's processes, then its
+/// namespaces, and last whatever is left of its processes and their cgroup.
 pub fn delete_namespaces(steps: &[Step]) -> Vec<StepError> {
     let mut errors = Vec::new();
     for s in steps {
@@ -154,19 +162,81 @@ pub fn delete_namespaces(steps: &[Step]) -> Vec<StepError> {
             Err(e) => errors.push(StepError::new(s, e)),
         }
     }
-    // Processes started inside (by `exec:` or `vnet exec`) are found by their namespace.
+    // Processes started inside (by `exec:` or `vnet exec`): by their namespace, and by the
+    // lab's cgroup and mark wherever they went since.
     let inodes: Vec<u64> = doomed.iter().map(|d| d.2).collect();
-    let pids = netns::processes_in(&inodes);
-    for pid in &pids {
-        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(*pid), nix::sys::signal::SIGKILL);
+    let labs: Vec<(&Step, &str)> = steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::StopProcesses { lab } => Some((s, lab.as_str())),
+            _ => None,
+        })
+        .collect();
+    let mut pids = netns::processes_in(&inodes);
+    for (_, lab) in &labs {
+        pids.extend(super::procs::processes_of(lab));
     }
+    super::procs::kill_all(&pids);
     let names: Vec<&str> = doomed.iter().map(|d| d.1).collect();
     for ((s, _, _), deleted) in doomed.iter().zip(netns::delete_all(&names)) {
         if let Err(e) = deleted {
             errors.push(StepError::new(s, e));
         }
     }
+    for (s, lab) in labs {
+        if let Err(e) = super::procs::stop(lab) {
+            errors.push(StepError::new(s, e));
+        }
+    }
     errors
+}
+
+/// What of the lab carries its mark on this machine right now: namespaces named
+/// `<lab>.<node>` whose `lo` carries `vnet:<lab>`, the machine's links that carry it, and the
+/// machine's table `inet vnet-<lab>` if its comment does. Undo steps for each, found by the
+/// mark, never by name alone.
+pub fn marked_of(lab: &str) -> Vec<Step> {
+    let tag = crate::plan::owner_tag(lab);
+    let mut steps = Vec::new();
+    if let Ok(dir) = std::fs::read_dir(netns::NETNS_DIR) {
+        for e in dir.flatten() {
+            let ns = e.file_name().to_string_lossy().into_owned();
+            if crate::model::name::lab_of_netns(&ns) != Some(lab) || !netns::is_mounted(&ns) {
+                continue;
+            }
+            let Ok(file) = netns::open(&ns) else { continue };
+            if let Ok(Ok((Some(alias), _))) = netns::in_netns(&file, loopback_alias)
+                && alias == tag
+            {
+                steps.push(Step::DelNetns {
+                    ns,
+                    inode: None,
+                    tag: tag.clone(),
+                });
+            }
+        }
+    }
+    for (dev, mark) in machine_marks().unwrap_or_default() {
+        if mark == tag {
+            steps.push(Step::DelLink {
+                ns: String::new(),
+                dev,
+                tag: tag.clone(),
+            });
+        }
+    }
+    let table = crate::plan::machine_nat_table(lab);
+    if super::machine_nat::mark_of(&table).as_deref() == Some(tag.as_str()) {
+        steps.insert(
+            0,
+            Step::DelMachineNat {
+                table,
+                tag: tag.clone(),
+                before: None,
+            },
+        );
+    }
+    steps
 }
 
 /// What vnet left on this machine with its mark but without a journal (the state under
@@ -174,13 +244,16 @@ pub fn delete_namespaces(steps: &[Step]) -> Vec<StepError> {
 /// `vnet:<lab>` mark on each namespace's `lo` and on the machine's links, never by name.
 ///
 /// Finding the machine's NAT tables takes `nft` runs, so only when `tables` is asked for.
-pub fn marked_orphans(known: &[String], tables: bool) -> Vec<(String, Vec<Step>)> {
+pub fn marked_orphans(
+    known: &[crate::model::name::LabName],
+    tables: bool,
+) -> Vec<(String, Vec<Step>)> {
     let mut found: Vec<(String, Vec<Step>)> = Vec::new();
     let mut add = |tag: String, step: Step| {
         let Some(lab) = tag.strip_prefix("vnet:").map(str::to_owned) else {
             return;
         };
-        if known.contains(&lab) {
+        if known.iter().any(|k| k.as_str() == lab) {
             return;
         }
         match found.iter_mut().find(|(l, _)| *l == lab) {

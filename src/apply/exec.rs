@@ -5,12 +5,16 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::fd::{AsRawFd, BorrowedFd};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use nix::sched::{CloneFlags, setns};
+
+use super::procs::Pen;
 
 /// Arranges for `cmd` to run inside the namespace `ns`.
 pub fn enter(cmd: &mut Command, ns: &File) {
@@ -25,8 +29,22 @@ pub fn enter(cmd: &mut Command, ns: &File) {
     }
 }
 
-/// Runs `sh -c CMD` in the namespace; its output goes to `log` and, on failure, into the error.
-pub fn run_logged(ns: &File, cmd: &str, log: &Path) -> Result<(), (io::Error, Option<String>)> {
+/// How long the command may run, and the lab it runs for.
+pub struct Limits<'a> {
+    pub timeout: Duration,
+    pub pen: &'a Pen,
+}
+
+/// Runs `sh -c CMD` in the namespace as one of the lab's processes; its output goes to `log`
+/// and, on failure, into the error. A command still running when its time is up, or when
+/// vnet is asked to stop (SIGINT, SIGTERM, SIGHUP), is killed with everything it started in
+/// its process group, and is an error: the caller rolls back.
+pub fn run_logged(
+    ns: &File,
+    cmd: &str,
+    log: &Path,
+    limits: &Limits<'_>,
+) -> Result<(), (io::Error, Option<String>)> {
     let mut out = OpenOptions::new()
         .create(true)
         .append(true)
@@ -40,9 +58,43 @@ pub fn run_logged(ns: &File, cmd: &str, log: &Path) -> Result<(), (io::Error, Op
         .arg(cmd)
         .stdin(Stdio::null())
         .stdout(out.try_clone().map_err(|e| (e, None))?)
-        .stderr(out.try_clone().map_err(|e| (e, None))?);
+        .stderr(out.try_clone().map_err(|e| (e, None))?)
+        // Its own process group: a timeout or Ctrl-C ends it and what it started, at once.
+        .process_group(0);
     enter(&mut command, ns);
-    let status = command.status().map_err(|e| (e, None))?;
+    limits.pen.admit(&mut command);
+    let mut child = command.spawn().map_err(|e| (e, None))?;
+    let deadline = Instant::now() + limits.timeout;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) => {}
+            Err(e) => return Err((e, None)),
+        }
+        let interrupted = super::INTERRUPTED.load(Ordering::SeqCst);
+        if interrupted || Instant::now() >= deadline {
+            let _ = nix::sys::signal::killpg(
+                nix::unistd::Pid::from_raw(child.id() as i32),
+                nix::sys::signal::SIGKILL,
+            );
+            let _ = child.wait();
+            return Err(if interrupted {
+                (
+                    io::Error::from(io::ErrorKind::Interrupted),
+                    Some("  vnet was asked to stop while the command ran; it was killed".into()),
+                )
+            } else {
+                (
+                    io::Error::from(io::ErrorKind::TimedOut),
+                    Some(format!(
+                        "  the command was still running after {} and was killed",
+                        human(limits.timeout)
+                    )),
+                )
+            });
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
     if status.success() {
         return Ok(());
     }
@@ -64,18 +116,34 @@ pub fn run_logged(ns: &File, cmd: &str, log: &Path) -> Result<(), (io::Error, Op
         shown.insert(0, format!("  the command exited with {code}:"));
         shown.join("\n")
     };
-    let _ = ns.as_fd();
     Err((
         io::Error::other(format!("exited with {code}")),
         Some(detail),
     ))
 }
 
-/// Replaces this process with `argv` inside the namespace (`vnet exec`). Returns only on error.
-pub fn exec_replace(ns: &File, argv: &[String]) -> io::Error {
-    let mut command = Command::new(&argv[0]);
-    command.args(&argv[1..]);
+/// `60 s`, `1.5 s`, `500 ms`.
+fn human(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 1000 {
+        format!("{ms} ms")
+    } else if ms % 1000 == 0 {
+        format!("{} s", ms / 1000)
+    } else {
+        format!("{:.1} s", d.as_secs_f64())
+    }
+}
+
+/// Replaces this process with `argv` inside the namespace, as one of the lab's processes
+/// (`vnet exec`). Returns only on error.
+pub fn exec_replace(ns: &File, argv: &[String], pen: &Pen) -> io::Error {
+    let Some((program, args)) = argv.split_first() else {
+        return io::Error::other("no command to run");
+    };
+    let mut command = Command::new(program);
+    command.args(args);
     enter(&mut command, ns);
+    pen.admit(&mut command);
     command.exec()
 }
 

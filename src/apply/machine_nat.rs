@@ -88,6 +88,14 @@ pub fn marked() -> Vec<(String, String)> {
         .collect()
 }
 
+/// The mark of one of the machine's tables, `None` when there is no such table (or no
+/// `nft`): one short `nft` run.
+pub fn mark_of(table: &str) -> Option<String> {
+    let listing = nft_output(&["list", "table", "inet", table]).ok()?;
+    let (_, comment) = parse_tables(&listing).into_iter().find(|(n, _)| n == table)?;
+    mark(&comment).map(str::to_owned)
+}
+
 /// `vnet:<lab>` of a comment `vnet:<lab> ip_forward=<before>`.
 fn mark(comment: &str) -> Option<&str> {
     comment
@@ -180,7 +188,7 @@ impl MachineLock {
     fn take() -> io::Result<Lock> {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            match Lock::take(".machine") {
+            match Lock::machine() {
                 Ok(lock) => return Ok(lock),
                 Err(LockError::Io(e)) => return Err(e),
                 Err(LockError::Busy) if Instant::now() < deadline => {

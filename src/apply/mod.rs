@@ -13,6 +13,7 @@ pub mod machine_nat;
 pub mod netlink;
 pub mod netns;
 pub mod probe;
+pub mod procs;
 #[cfg(test)]
 pub mod record;
 pub mod sysctl;

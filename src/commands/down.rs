@@ -1,40 +1,57 @@
 use miette::miette;
 
 use super::{Failure, Outcome, exit, lab_name, require_root};
+use crate::apply::destroy;
 use crate::apply::netlink::NetlinkBackend;
-use crate::state::{self, Lock, LockError};
+use crate::plan::Step;
+use crate::state::{self, LabName, Lock, LockError, Proof};
 use crate::teardown;
 
 pub fn down(lab: Option<&str>, all: bool) -> Outcome {
     require_root()?;
-    let labs = if all {
-        state::running()
-    } else {
-        vec![lab_name(lab.unwrap_or_default())?]
-    };
-    // A lab without state may have left a NAT table on the machine; one with state had its
-    // table removed through its journal.
-    let stateless = all || labs.iter().any(|l| !state::lab_dir(l).exists());
-    let mut failures = Vec::new();
+    if all {
+        return down_all();
+    }
+    let name = lab_name(lab.unwrap_or_default())?;
+    down_one(&name)?;
+    Ok(exit::OK)
+}
+
+/// Every lab whose state proves it vnet's; directories that only look like a lab's are named
+/// and left alone. With the machine's one state directory, also labs whose state is gone but
+/// whose namespaces, links and table still carry their mark.
+fn down_all() -> Outcome {
+    let (labs, unproven) = state::scan();
+    let mut failures: Vec<String> = Vec::new();
     for name in &labs {
         if let Err(f) = down_one(name) {
             crate::errln!("{:?}", f.report);
-            failures.push(name.clone());
+            failures.push(name.to_string());
         }
     }
-    // Labs whose state is gone but whose namespaces and links still carry their mark. Only
-    // with the machine's one state directory: labs kept under another `VNET_STATE_DIR` are
-    // alive, not orphans, and must not be swept.
+    for (dir, why) in &unproven {
+        crate::errln!(
+            "vnet: left {} untouched: {why}, so nothing proves it is lab `{dir}`'s state; `vnet down {dir}` removes what carries that lab's mark",
+            state::root().join(dir).display()
+        );
+    }
+    // Labs kept under another `VNET_STATE_DIR` are alive, not orphans: only the machine's one
+    // state directory may sweep labs it has no state for.
     let orphans = if state::is_default_root() {
-        crate::apply::destroy::marked_orphans(&state::running(), stateless)
+        destroy::marked_orphans(&state::running(), true)
     } else {
         Vec::new()
     };
-    let wanted = |lab: &str| all || labs.iter().any(|l| l == lab);
-    let mut swept = 0;
-    for (orphan, steps) in orphans.into_iter().filter(|(l, _)| wanted(l)) {
-        swept += 1;
-        let errors = crate::apply::destroy::delete_namespaces(&steps);
+    let swept = orphans.len();
+    for (orphan, steps) in orphans {
+        let mut steps = steps;
+        steps.insert(
+            0,
+            Step::StopProcesses {
+                lab: orphan.clone(),
+            },
+        );
+        let errors = destroy::delete_namespaces(&steps);
         if errors.is_empty() {
             crate::outln!(
                 "lab `{orphan}` had no state left; removed {} found by its mark",
@@ -47,7 +64,7 @@ pub fn down(lab: Option<&str>, all: bool) -> Outcome {
             failures.push(orphan);
         }
     }
-    if all && labs.is_empty() && swept == 0 {
+    if labs.is_empty() && swept == 0 {
         crate::outln!("no lab is running");
     }
     if failures.is_empty() {
@@ -60,8 +77,10 @@ pub fn down(lab: Option<&str>, all: bool) -> Outcome {
     }
 }
 
-/// Tears one lab down; a lab that is not running is not an error (down is idempotent).
-pub fn down_one(name: &str) -> Result<(), Failure> {
+/// Tears one lab down: what its journal lists, then whatever still carries its mark (the
+/// journal may be damaged, truncated or gone), then its state files by name. A lab that is not
+/// running is not an error (down is idempotent); anything of it left is.
+pub fn down_one(name: &LabName) -> Result<(), Failure> {
     let lock = match Lock::take(name) {
         Ok(l) => l,
         Err(LockError::Busy) => {
@@ -71,40 +90,104 @@ pub fn down_one(name: &str) -> Result<(), Failure> {
             )));
         }
         Err(LockError::Io(e)) => {
-            return Err(Failure::system(miette!("cannot lock lab `{name}`: {e}")));
+            return Err(Failure::system(miette!(
+                "cannot lock lab `{name}` in {}: {e}",
+                state::root().display()
+            )));
         }
     };
     let dir = state::lab_dir(name);
-    if !dir.exists() {
-        drop(lock);
+    let proof = state::proof(name);
+    let mut failures: Vec<String> = Vec::new();
+    let mut notes: Vec<String> = Vec::new();
+    let mut journaled = false;
+    match &proof {
+        Some(Proof::Journal | Proof::Record(_)) => {
+            journaled = true;
+            let mut backend = NetlinkBackend::new(dir.join(state::EXEC_LOG))
+                .map_err(|e| Failure::system(miette!("cannot start netlink: {e}")))?;
+            let damage = match teardown::teardown(&dir, name, &mut backend) {
+                Ok(damage) => damage,
+                Err(f) => {
+                    failures.extend(f.failures.iter().map(|e| e.to_string()));
+                    f.damage
+                }
+            };
+            if !damage.is_empty() {
+                notes.push(format!(
+                    "the journal of lab `{name}` cannot account for everything ({}); what carries the lab's mark is removed too",
+                    damage.join("; ")
+                ));
+            }
+        }
+        Some(Proof::None(why)) => notes.push(format!(
+            "{} is left untouched: {why}, so nothing proves it is this lab's state; what carries the lab's mark is removed",
+            dir.display()
+        )),
+        None => {}
+    }
+    // Whatever the journal could not account for is found by the lab's mark.
+    let mut marked = destroy::marked_of(name.as_str());
+    let found_by_mark = marked
+        .iter()
+        .filter(|s| !matches!(s, Step::StopProcesses { .. }))
+        .count();
+    marked.insert(
+        0,
+        Step::StopProcesses {
+            lab: name.to_string(),
+        },
+    );
+    failures.extend(
+        destroy::delete_namespaces(&marked)
+            .iter()
+            .map(|e| e.to_string()),
+    );
+    // Never "down" while something of the lab that vnet can find is still there.
+    let still: Vec<String> = destroy::marked_of(name.as_str())
+        .iter()
+        .map(|s| format!("still there: {s}"))
+        .collect();
+    if failures.is_empty() {
+        failures.extend(still);
+    }
+    for n in &notes {
+        crate::errln!("vnet: {n}");
+    }
+    if !failures.is_empty() {
+        let lines: Vec<String> = failures.iter().map(|e| format!("  {e}")).collect();
+        return Err(Failure::system(miette!(
+            code = "vnet::teardown",
+            help = format!(
+                "what could be removed was; the state is kept, so `vnet down {name}` can try again"
+            ),
+            "lab `{name}` is not fully down:\n{}",
+            lines.join("\n")
+        )));
+    }
+    if journaled && let Err(left) = state::remove_lab_state(name) {
+        for l in left {
+            crate::errln!("vnet: {l}");
+        }
+    }
+    drop(lock);
+    if journaled {
+        crate::outln!("lab `{name}` is down");
+    } else if found_by_mark > 0 {
+        crate::outln!(
+            "lab `{name}` had no state left; removed {} found by its mark",
+            what_was_swept(&marked)
+        );
+    } else if proof.is_none() {
         crate::outln!("lab `{name}` is not running");
-        return Ok(());
+    } else {
+        crate::outln!("lab `{name}` is down (nothing of it carried its mark)");
     }
-    let mut backend = NetlinkBackend::new(dir.join("exec.log"))
-        .map_err(|e| Failure::system(miette!("cannot start netlink: {e}")))?;
-    match teardown::teardown(&dir, &mut backend) {
-        Ok(()) => {
-            drop(lock);
-            crate::outln!("lab `{name}` is down");
-            Ok(())
-        }
-        Err(f) => {
-            let lines: Vec<String> = f.failures.iter().map(|e| format!("  {e}")).collect();
-            Err(Failure::system(miette!(
-                code = "vnet::teardown",
-                help = format!(
-                    "what could be removed was; the journal is kept, so `vnet down {name}` can try again"
-                ),
-                "lab `{name}` is not fully down:\n{}",
-                lines.join("\n")
-            )))
-        }
-    }
+    Ok(())
 }
 
 /// "2 namespaces, 1 link, 1 NAT table"
-fn what_was_swept(steps: &[crate::plan::Step]) -> String {
-    use crate::plan::Step;
+fn what_was_swept(steps: &[Step]) -> String {
     let count = |f: fn(&Step) -> bool| steps.iter().filter(|s| f(s)).count();
     [
         (count(|s| matches!(s, Step::DelNetns { .. })), "namespace"),

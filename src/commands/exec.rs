@@ -7,7 +7,7 @@ use crate::state;
 pub fn exec(target: &[String], command: &[String]) -> Outcome {
     require_root()?;
     let (lab, node) = match target {
-        [lab, node] => (lab.clone(), node.clone()),
+        [lab, node] => (super::lab_name(lab)?, node.clone()),
         [node] => {
             let running = state::running();
             match running.as_slice() {
@@ -25,7 +25,10 @@ pub fn exec(target: &[String], command: &[String]) -> Outcome {
                             help = format!("name the lab: `vnet exec LAB {node} -- ...`"),
                             "{} labs are running ({}); which one?",
                             many.len(),
-                            many.join(", ")
+                            many.iter()
+                                .map(|l| l.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
                         ),
                     });
                 }
@@ -50,14 +53,16 @@ pub fn exec(target: &[String], command: &[String]) -> Outcome {
             code: super::exit::USAGE,
             report: miette!(
                 help = format!("nodes of `{lab}`: {}", known.join(", ")),
-                "lab `{lab}` has no node `{node}`"
+                "lab `{lab}` has no node {}",
+                super::shown(&node)
             ),
         });
     };
     let ns = record.lab.netns(i);
     let file = netns::open(&ns)
         .map_err(|e| Failure::system(miette!("cannot open namespace {ns}: {e}")))?;
-    let err = exec::exec_replace(&file, command);
+    let pen = crate::apply::procs::Pen::new(lab.as_str());
+    let err = exec::exec_replace(&file, command, &pen);
     Err(Failure::system(miette!(
         "cannot run `{}` in {ns}: {err}",
         command[0]

@@ -6,6 +6,7 @@ use miette::Report;
 
 use crate::cli::{Cli, Command};
 use crate::model::feature::Feature;
+use crate::state::LabName;
 use crate::topology::{self, LoadError, Loaded};
 
 mod doctor;
@@ -37,6 +38,13 @@ impl Failure {
     pub fn system(report: Report) -> Self {
         Failure {
             code: exit::SYSTEM,
+            report,
+        }
+    }
+
+    pub fn usage(report: Report) -> Self {
+        Failure {
+            code: exit::USAGE,
             report,
         }
     }
@@ -187,13 +195,45 @@ pub fn require_root() -> Result<(), Failure> {
 }
 
 /// A lab named on the command line: a running lab's name, or a topology file that names one.
-pub fn lab_name(arg: &str) -> Result<String, Failure> {
+/// Anything else (`..`, `""`, a name with `/`) is a usage error before any path is built.
+pub fn lab_name(arg: &str) -> Result<LabName, Failure> {
     let path = Path::new(arg);
     let looks_like_file = arg.ends_with(".yaml") || arg.ends_with(".yml") || arg.contains('/');
-    if looks_like_file || (path.is_file() && !crate::state::is_running(arg)) {
-        return Ok(load(path)?.lab.name);
+    let from_file = |path: &Path| -> Result<LabName, Failure> {
+        let lab = load(path)?.lab;
+        name_of(&lab)
+    };
+    if looks_like_file {
+        return from_file(path);
     }
-    Ok(arg.to_owned())
+    match LabName::new(arg) {
+        Ok(name) if path.is_file() && !crate::state::is_running(&name) => from_file(path),
+        Ok(name) => Ok(name),
+        Err(_) if path.is_file() => from_file(path),
+        Err(why) => Err(Failure::usage(miette::miette!(
+            code = "vnet::lab_name",
+            help = "a lab's name is lowercase letters, digits and `-`, as in its topology's `name:`; `vnet status` lists running labs",
+            "{} is not a lab's name: {why}",
+            shown(arg)
+        ))),
+    }
+}
+
+/// A lab's own name (a topology's, valid by construction) as a [`LabName`].
+pub fn name_of(lab: &crate::model::Lab) -> Result<LabName, Failure> {
+    LabName::new(&lab.name).map_err(|why| {
+        Failure::system(miette::miette!("lab name `{}` is not valid: {why}", lab.name))
+    })
+}
+
+/// An argument as the user typed it, quoted, and cut short if it is long.
+pub(super) fn shown(arg: &str) -> String {
+    let cut: String = arg.chars().take(40).collect();
+    if cut.len() < arg.len() {
+        format!("`{cut}…`")
+    } else {
+        format!("`{cut}`")
+    }
 }
 
 pub fn installed_signal_handlers() {
@@ -205,7 +245,12 @@ pub fn installed_signal_handlers() {
         nix::sys::signal::SaFlags::empty(),
         nix::sys::signal::SigSet::empty(),
     );
-    for sig in [nix::sys::signal::SIGINT, nix::sys::signal::SIGTERM] {
+    // SIGHUP too: a closed terminal rolls back like Ctrl-C.
+    for sig in [
+        nix::sys::signal::SIGINT,
+        nix::sys::signal::SIGTERM,
+        nix::sys::signal::SIGHUP,
+    ] {
         // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
         let _ = unsafe { nix::sys::signal::sigaction(sig, &action) };
     }

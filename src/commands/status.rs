@@ -139,10 +139,10 @@ pub fn status(lab: Option<&str>, json: bool, all: bool) -> Outcome {
                         links: r.lab.links.len(),
                         file: r.file,
                         health: health(&r.lab),
-                        lab: name,
+                        lab: name.to_string(),
                     },
                     Err(_) => LabRow {
-                        lab: name,
+                        lab: name.to_string(),
                         nodes: 0,
                         links: 0,
                         file: "?".into(),
@@ -162,6 +162,7 @@ pub fn status(lab: Option<&str>, json: bool, all: bool) -> Outcome {
             }
         }
         Some(name) => {
+            let name = &super::lab_name(name)?;
             let r = state::read_record(name).map_err(|_| {
                 Failure::system(miette!(
                     code = "vnet::not_running",

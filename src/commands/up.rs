@@ -55,7 +55,7 @@ pub fn test(
     };
     clock.lap("verify", 0);
     let watch = super::progress::DeletionWatch::start(progress);
-    let down = super::down::down_one(&lab.name);
+    let down = super::down::down_one(&super::name_of(lab)?);
     watch.finish();
     clock.lap("down", 0);
     down?;
@@ -161,7 +161,8 @@ fn choose_vlan_mode(lab: &Lab, requested: VlanModeArg) -> Result<VlanMode, Failu
 
 fn bring_up(lab: &Lab, file: &Path, progress: Progress, mode: VlanMode) -> Result<bool, Failure> {
     let started = Instant::now();
-    let lock = match Lock::take(&lab.name) {
+    let name = super::name_of(lab)?;
+    let lock = match Lock::take(&name) {
         Ok(l) => l,
         Err(LockError::Busy) => {
             return Err(Failure::system(miette!(
@@ -179,8 +180,8 @@ fn bring_up(lab: &Lab, file: &Path, progress: Progress, mode: VlanMode) -> Resul
             )));
         }
     };
-    if state::is_running(&lab.name) {
-        let from = state::read_record(&lab.name)
+    if state::is_running(&name) {
+        let from = state::read_record(&name)
             .map(|r| r.file)
             .unwrap_or_else(|_| "?".into());
         return Err(Failure::system(miette!(
@@ -220,11 +221,23 @@ fn bring_up(lab: &Lab, file: &Path, progress: Progress, mode: VlanMode) -> Resul
             }
         }
     }
-    let dir = state::lab_dir(&lab.name);
+    let dir = state::lab_dir(&name);
+    if let Some(state::Proof::None(why)) = state::proof(&name) {
+        return Err(Failure::system(miette!(
+            code = "vnet::stale_state",
+            help = format!(
+                "`vnet down {name}` removes what carries the lab's mark; remove {} yourself if it is not vnet's",
+                dir.display()
+            ),
+            "{} is in the way: {why}",
+            dir.display()
+        )));
+    }
     let io_fail = |what: &str, e: std::io::Error| {
         Failure::system(miette!("cannot {what} in {}: {e}", dir.display()))
     };
-    std::fs::create_dir_all(&dir).map_err(|e| io_fail("create the lab's state", e))?;
+    std::fs::create_dir_all(state::root()).map_err(|e| io_fail("create the state directory", e))?;
+    std::fs::create_dir(&dir).map_err(|e| io_fail("create the lab's state", e))?;
     let file_text = std::fs::canonicalize(file)
         .unwrap_or_else(|_| file.to_path_buf())
         .display()
@@ -237,6 +250,7 @@ fn bring_up(lab: &Lab, file: &Path, progress: Progress, mode: VlanMode) -> Resul
             file: file_text.clone(),
             vnet: env!("CARGO_PKG_VERSION").into(),
             started: now,
+            format: crate::journal::FORMAT,
         },
     )
     .map_err(|e| io_fail("start the journal", e))?;
@@ -253,7 +267,7 @@ fn bring_up(lab: &Lab, file: &Path, progress: Progress, mode: VlanMode) -> Resul
 
     let plan = crate::plan::plan(lab, mode);
     let mut reporter = Reporter::new(progress, plan.len() as u64, &lab.name);
-    let mut backend = NetlinkBackend::new(dir.join("exec.log"))
+    let mut backend = NetlinkBackend::new(dir.join(state::EXEC_LOG))
         .map_err(|e| Failure::system(miette!("cannot start netlink: {e}")))?;
     let result = apply::run(&plan, &mut backend, &mut journal, &mut |stage, n| {
         reporter.stage(stage, n);
@@ -283,9 +297,12 @@ fn bring_up(lab: &Lab, file: &Path, progress: Progress, mode: VlanMode) -> Resul
             Ok(true)
         }
         Err(err) => {
-            let rollback = teardown::teardown(&dir, &mut backend);
+            let rollback = teardown::teardown(&dir, &name, &mut backend);
+            if rollback.is_ok() {
+                let _ = state::remove_lab_state(&name);
+            }
             let rolled = match &rollback {
-                Ok(()) => "everything vnet created was removed again".to_string(),
+                Ok(_) => "everything vnet created was removed again".to_string(),
                 Err(f) => format!(
                     "rolling back also failed ({}); run `vnet down {}`",
                     f.failures

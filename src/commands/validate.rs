@@ -5,7 +5,7 @@ use super::{Outcome, exit, load};
 pub fn validate(file: &Path) -> Outcome {
     let loaded = load(file)?;
     let lab = &loaded.lab;
-    let running_elsewhere = crate::state::read_record(&lab.name).ok().filter(|r| {
+    let running_elsewhere = crate::state::read_record(&super::name_of(lab)?).ok().filter(|r| {
         Path::new(&r.file) != file
             && std::fs::canonicalize(&r.file).ok() != std::fs::canonicalize(file).ok()
     });

@@ -30,7 +30,7 @@ pub fn verify(arg: &str, all_pairs: bool, show: Show) -> Outcome {
     let lab = if path.is_file() {
         load(path)?.lab
     } else {
-        match state::read_record(arg) {
+        match state::read_record(&super::lab_name(arg)?) {
             Ok(r) => r.lab,
             Err(_) => {
                 return Err(Failure::system(miette!(
@@ -42,7 +42,7 @@ pub fn verify(arg: &str, all_pairs: bool, show: Show) -> Outcome {
         }
     };
     require_root()?;
-    if !state::is_running(&lab.name) {
+    if !state::is_running(&super::name_of(&lab)?) {
         return Err(Failure::system(miette!(
             code = "vnet::not_running",
             help = format!("start it with `vnet up {arg}`"),

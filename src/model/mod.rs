@@ -15,6 +15,13 @@ pub mod name;
 /// The node that stands for the machine itself (its own network namespace).
 pub const MACHINE: &str = "host";
 
+/// The environment variable that marks every process started in a lab (`<lab>@<machine>`),
+/// so that `down` finds it wherever it went.
+pub const PROCESS_MARK: &str = "VNET_LAB_ID";
+
+/// How long an `exec:` command may run when its node does not say (`exec_timeout:`).
+pub const EXEC_TIMEOUT_MS: u64 = 60_000;
+
 /// Where something was written in the topology file: byte offset and length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct At {
@@ -78,6 +85,9 @@ pub struct Node {
     pub gateways: Vec<IpAddr>,
     pub routes: Vec<Route>,
     pub exec: Vec<String>,
+    /// How long each `exec:` command may run (`exec_timeout:`); [`EXEC_TIMEOUT_MS`] if unset.
+    #[serde(default)]
+    pub exec_timeout_ms: Option<u64>,
     /// Spanning tree on a bridge (lets bridges form loops on purpose).
     pub stp: bool,
     /// A switch's ports, one per link that ends on it, with their VLAN settings.

@@ -20,6 +20,11 @@ pub fn netns(lab: &str, node: &str) -> String {
     format!("{lab}{NETNS_SEPARATOR}{node}")
 }
 
+/// The lab a namespace name of [`netns`] belongs to.
+pub fn lab_of_netns(ns: &str) -> Option<&str> {
+    ns.split_once(NETNS_SEPARATOR).map(|(lab, _)| lab)
+}
+
 /// Why a node name is refused, or `None` when it is fine.
 pub fn node_name_problem(name: &str) -> Option<String> {
     if name.is_empty() {
@@ -96,6 +101,29 @@ pub fn lab_name_problem(name: &str) -> Option<String> {
         return Some("a lab name cannot start or end with `-`".into());
     }
     None
+}
+
+/// A lab's name that is safe to build paths from: it passed [`lab_name_problem`].
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LabName(String);
+
+impl LabName {
+    pub fn new(name: &str) -> Result<LabName, String> {
+        match lab_name_problem(name) {
+            None => Ok(LabName(name.to_owned())),
+            Some(why) => Err(why),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for LabName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
 /// The closest candidate by edit distance, for "did you mean" hints.

@@ -94,9 +94,11 @@ fn journal_of(plan: &super::Plan) -> Contents {
             file: "p.yaml".into(),
             vnet: "0".into(),
             started: 0,
+            format: crate::journal::FORMAT,
         }),
         steps,
         facts,
+        damage: Vec::new(),
     }
 }
 
@@ -115,7 +117,7 @@ proptest! {
         };
         for mode in [VlanMode::Native, VlanMode::Emulated] {
             let plan = plan(&loaded.lab, mode);
-            let undo = undo_steps(&journal_of(&plan));
+            let undo = undo_steps(&journal_of(&plan), &crate::model::name::LabName::new("prop").unwrap());
             let deleted: Vec<&str> = undo.iter().filter_map(|s| match s {
                 Step::DelNetns { ns, .. } => Some(ns.as_str()),
                 _ => None,

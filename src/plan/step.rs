@@ -113,8 +113,13 @@ pub enum Step {
     LinkUp { ns: String, dev: String },
     /// `ip -n NS route add TO via VIA`
     AddRoute { ns: String, to: IpNet, via: IpAddr },
-    /// `ip netns exec NS sh -c CMD`
-    Exec { ns: String, cmd: String },
+    /// `ip netns exec NS timeout SECONDS sh -c CMD`
+    Exec {
+        ns: String,
+        cmd: String,
+        #[serde(default = "default_exec_timeout")]
+        timeout_ms: u64,
+    },
     /// `ip -n NS link set DEV alias TAG` then `ip -n NS link set DEV netns <machine> name NAME`:
     /// a link's end moves to the machine only once it carries the lab's mark.
     MoveLink {
@@ -139,6 +144,9 @@ pub enum Step {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         before: Option<String>,
     },
+    /// Kills every process of the lab, wherever it went (its cgroup, its environment mark,
+    /// its namespaces), and removes the lab's cgroup. Only ever an undo.
+    StopProcesses { lab: String },
     /// `ip netns del NS`, after stopping every process inside it. Only ever an undo.
     DelNetns {
         ns: String,
@@ -169,7 +177,9 @@ impl Step {
             | Step::DelNetns { ns, .. }
             | Step::DelLink { ns, .. }
             | Step::MoveLink { ns, .. } => ns,
-            Step::MachineNat { .. } | Step::DelMachineNat { .. } => "",
+            Step::MachineNat { .. } | Step::DelMachineNat { .. } | Step::StopProcesses { .. } => {
+                ""
+            }
             Step::AddVeth { a, .. } => &a.ns,
             Step::AddMacvlan { parent, .. } => &parent.ns,
             Step::AddVxlan { underlay_ns, .. } => underlay_ns,
@@ -314,7 +324,21 @@ impl fmt::Display for Step {
                     write!(f, "{} route add {to} via {via}", ip(ns))
                 }
             }
-            Step::Exec { ns, cmd } => write!(f, "ip netns exec {ns} sh -c {}", shell_quote(cmd)),
+            Step::Exec {
+                ns,
+                cmd,
+                timeout_ms,
+            } => write!(
+                f,
+                "ip netns exec {ns} timeout {} sh -c {}",
+                seconds(*timeout_ms),
+                shell_quote(cmd)
+            ),
+            Step::StopProcesses { lab } => write!(
+                f,
+                "kill -KILL <every process of lab {lab}: its cgroup vnet/{lab}@…, {}={lab}@…, its namespaces>",
+                crate::model::PROCESS_MARK
+            ),
             Step::DelNetns { ns, .. } => write!(f, "ip netns del {ns}"),
             Step::DelLink { ns, dev, .. } => write!(f, "{} link del {}", ip(ns), arg("dev", dev)),
             Step::MoveLink { ns, dev, name, tag } => write!(
@@ -324,6 +348,19 @@ impl fmt::Display for Step {
                 ip(ns)
             ),
         }
+    }
+}
+
+fn default_exec_timeout() -> u64 {
+    crate::model::EXEC_TIMEOUT_MS
+}
+
+/// Milliseconds as `timeout(1)` takes them: `60`, `0.5`.
+fn seconds(ms: u64) -> String {
+    if ms % 1000 == 0 {
+        (ms / 1000).to_string()
+    } else {
+        format!("{}", ms as f64 / 1000.0)
     }
 }
 
@@ -451,10 +488,11 @@ mod tests {
         let exec = Step::Exec {
             ns: "lab.h1".into(),
             cmd: "echo 'hi'".into(),
+            timeout_ms: 1500,
         };
         assert_eq!(
             exec.to_string(),
-            r"ip netns exec lab.h1 sh -c 'echo '\''hi'\'''"
+            r"ip netns exec lab.h1 timeout 1.5 sh -c 'echo '\''hi'\'''"
         );
         let route = Step::AddRoute {
             ns: "n".into(),

@@ -83,6 +83,7 @@ pub fn build(p: &mut Problems, raw: RawLab, lab_name: String) -> Lab {
                 })
                 .collect(),
             exec: rn.exec.clone(),
+            exec_timeout_ms: rn.exec_timeout,
             stp: rn.stp,
             ports: Vec::new(),
             nat: rn.nat.as_ref().map(|n| crate::model::Nat {

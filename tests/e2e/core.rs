@@ -260,7 +260,7 @@ fn failing_exec_rolls_back() -> Result<(), String> {
     let out = expect_code(&["up", file.to_str().unwrap_or_default()], 4)?;
     let err = String::from_utf8_lossy(&out.stderr);
     check(
-        err.contains("ip netns exec e2e-execfail.a sh -c")
+        err.contains("ip netns exec e2e-execfail.a timeout 60 sh -c")
             && err.contains("about to fail")
             && err.contains("removed again"),
         || text(&out),

@@ -375,10 +375,24 @@ impl Backend for NetlinkBackend {
             Step::AddNetns { .. } => return self.add_namespaces(steps, facts),
             Step::Exec { .. } => {
                 for s in steps {
-                    let Step::Exec { ns, cmd } = s else { continue };
+                    let Step::Exec {
+                        ns,
+                        cmd,
+                        timeout_ms,
+                    } = s
+                    else {
+                        continue;
+                    };
                     let log = self.exec_log.clone();
+                    let pen = super::procs::Pen::new(
+                        crate::model::name::lab_of_netns(ns).unwrap_or_default(),
+                    );
+                    let limits = exec::Limits {
+                        timeout: std::time::Duration::from_millis(*timeout_ms),
+                        pen: &pen,
+                    };
                     let file = &self.space(ns).map_err(|e| StepError::new(s, e))?.file;
-                    exec::run_logged(file, cmd, &log).map_err(|(e, detail)| StepError {
+                    exec::run_logged(file, cmd, &log, &limits).map_err(|(e, detail)| StepError {
                         step: Box::new(s.clone()),
                         error: e,
                         detail,

@@ -184,6 +184,7 @@ impl NetlinkBackend {
             | Step::Nft { .. }
             | Step::MachineNat { .. }
             | Step::DelMachineNat { .. }
+            | Step::StopProcesses { .. }
             | Step::AddTap { .. }
             | Step::DelLink { .. }
             | Step::MoveLink { .. }

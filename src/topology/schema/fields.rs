@@ -132,6 +132,56 @@ pub(super) fn mtu(p: &mut Problems, node: &Node) -> Option<u32> {
     }
 }
 
+/// A span of time: `30s`, `2m`, `500ms`, `1h`, or a number of seconds; in milliseconds,
+/// more than nothing and at most a day.
+pub(super) fn duration(p: &mut Problems, node: &Node, what: &str) -> Option<u64> {
+    let ms = match &node.value {
+        Value::Int(n) => u64::try_from(*n).ok().and_then(|s| s.checked_mul(1000)),
+        Value::Str(s) => parse_duration(s),
+        _ => None,
+    };
+    match ms {
+        Some(ms) if ms > 0 && ms <= 86_400_000 => Some(ms),
+        Some(_) => {
+            p.error(
+                "duration",
+                format!("{what} must be more than 0 and at most 24h"),
+                node.span,
+                "out of range",
+                None,
+            );
+            None
+        }
+        None => {
+            p.error(
+                "type",
+                format!("{what} must be a duration, found {}", node.value.kind()),
+                node.span,
+                "expected a duration such as `30s`, `2m` or `500ms`",
+                None,
+            );
+            None
+        }
+    }
+}
+
+/// `500ms`, `30s`, `1.5s`, `2m`, `1h` in milliseconds.
+pub fn parse_duration(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
+    let (number, unit) = text.split_at(split);
+    let scale = match unit.trim() {
+        "ms" => 1.0,
+        "s" => 1000.0,
+        "m" | "min" => 60_000.0,
+        "h" => 3_600_000.0,
+        _ => return None,
+    };
+    let n: f64 = number.parse().ok()?;
+    let ms = n * scale;
+    (ms.is_finite() && ms >= 0.0 && ms < 1e15).then(|| ms.round() as u64)
+}
+
 /// A list, or a single item standing for a list of one (`gateway: 10.0.0.1`).
 pub(super) fn one_or_many(node: &Node) -> Vec<&Node> {
     match &node.value {

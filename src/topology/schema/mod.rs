@@ -48,6 +48,8 @@ pub struct RawNode {
     pub gateways: Vec<Sp<IpAddr>>,
     pub routes: Vec<RawRoute>,
     pub exec: Vec<String>,
+    /// How long each `exec:` command may run, in milliseconds (`exec_timeout:`).
+    pub exec_timeout: Option<u64>,
     pub stp: bool,
     /// A switch's port settings (`ports:`); ports not listed are access ports in VLAN 1.
     pub ports: Vec<RawPort>,
@@ -153,8 +155,16 @@ pub struct RawCheck {
 }
 
 pub(super) const TOP_KEYS: &[&str] = &["name", "nodes", "links", "expect"];
-pub(super) const HOST_KEYS: &[&str] = &["kind", "interfaces", "gateway", "routes", "nat", "exec"];
-pub(super) const BRIDGE_KEYS: &[&str] = &["kind", "stp", "addresses", "exec"];
+pub(super) const HOST_KEYS: &[&str] = &[
+    "kind",
+    "interfaces",
+    "gateway",
+    "routes",
+    "nat",
+    "exec",
+    "exec_timeout",
+];
+pub(super) const BRIDGE_KEYS: &[&str] = &["kind", "stp", "addresses", "exec", "exec_timeout"];
 pub(super) const IFACE_KEYS: &[&str] = &["addresses", "mac", "mtu"];
 pub(super) const ROUTE_KEYS: &[&str] = &["to", "via"];
 pub(super) const LINK_KEYS: &[&str] = &["endpoints", "mtu", "type", "vni", "underlay"];
@@ -164,7 +174,7 @@ pub(super) const CHECK_KEYS: &[&str] = &[
     "from", "to", "reach", "layer", "proto", "seen_as", "listen", "via",
 ];
 pub(super) const SWITCH_KEYS: &[&str] =
-    &["kind", "ports", "svi", "gateway", "routes", "stp", "exec"];
+    &["kind", "ports", "svi", "gateway", "routes", "stp", "exec", "exec_timeout"];
 pub(super) const PORT_KEYS: &[&str] = &["vlan", "trunk", "native", "allow"];
 pub(super) const ALLOW_KEYS: &[&str] = &["mac", "ip"];
 pub(super) const KINDS: &[&str] = &["host", "router", "bridge", "switch"];

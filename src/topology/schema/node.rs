@@ -16,6 +16,7 @@ pub(super) fn read_node(p: &mut Problems, name: Sp<String>, body: &Node) -> Opti
         gateways: Vec::new(),
         routes: Vec::new(),
         exec: Vec::new(),
+        exec_timeout: None,
         stp: false,
         ports: Vec::new(),
         svis: Vec::new(),
@@ -83,9 +84,7 @@ pub(super) fn read_node(p: &mut Problems, name: Sp<String>, body: &Node) -> Opti
                 .filter_map(|n| cidr(p, n))
                 .collect();
         }
-        if let Some(e) = f.get("exec") {
-            node.exec = read_exec(p, e);
-        }
+        read_exec(p, &mut f, &mut node);
         if let Some((k, _)) = f
             .entries
             .iter()
@@ -137,18 +136,22 @@ pub(super) fn read_node(p: &mut Problems, name: Sp<String>, body: &Node) -> Opti
             );
         }
     }
-    if let Some(e) = f.get("exec") {
-        node.exec = read_exec(p, e);
-    }
+    read_exec(p, &mut f, &mut node);
     f.finish(p, HOST_KEYS, &what);
     Some(node)
 }
 
-pub(super) fn read_exec(p: &mut Problems, n: &Node) -> Vec<String> {
-    one_or_many(n)
-        .into_iter()
-        .filter_map(|c| string(p, c, "an exec command").map(|s| s.v))
-        .collect()
+/// `exec:` and its `exec_timeout:`.
+pub(super) fn read_exec(p: &mut Problems, f: &mut Fields<'_>, node: &mut RawNode) {
+    if let Some(e) = f.get("exec") {
+        node.exec = one_or_many(e)
+            .into_iter()
+            .filter_map(|c| string(p, c, "an exec command").map(|s| s.v))
+            .collect();
+    }
+    if let Some(t) = f.get("exec_timeout") {
+        node.exec_timeout = duration(p, t, "exec_timeout");
+    }
 }
 
 pub(super) fn read_iface(p: &mut Problems, name: Sp<String>, val: &Node) -> RawIface {

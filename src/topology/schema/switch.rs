@@ -101,12 +101,7 @@ pub(super) fn read_switch(p: &mut Problems, f: &mut Fields<'_>, node: &mut RawNo
     if let Some(s) = f.get("stp") {
         node.stp = boolean(p, s, "stp").unwrap_or(false);
     }
-    if let Some(e) = f.get("exec") {
-        node.exec = one_or_many(e)
-            .into_iter()
-            .filter_map(|c| string(p, c, "an exec command").map(|s| s.v))
-            .collect();
-    }
+    super::node::read_exec(p, f, node);
     if let Some(ports) = f.get("ports")
         && let Some(map) = Fields::of(p, ports, "ports")
     {
