@@ -183,7 +183,9 @@ pub fn read_some(path: &Path, keep: impl Fn(&str) -> bool) -> io::Result<Content
             Ok(Entry::Step(s)) => c.steps.push(s),
             Ok(Entry::Fact(f)) => c.facts.push(f),
             Err(_) if i == last && torn => {}
-            Err(_) => c.damage.push(format!("line {} is not a journal entry", i + 1)),
+            Err(_) => c
+                .damage
+                .push(format!("line {} is not a journal entry", i + 1)),
         }
     }
     match &c.header {

@@ -49,7 +49,9 @@ pub fn check_root() -> Option<String> {
         ));
     }
     if path.parent().is_none() {
-        return Some("VNET_STATE_DIR=/ would keep labs beside the machine's own directories".into());
+        return Some(
+            "VNET_STATE_DIR=/ would keep labs beside the machine's own directories".into(),
+        );
     }
     None
 }
@@ -131,10 +133,7 @@ pub fn proof(lab: &LabName) -> Option<Proof> {
     let dir = lab_dir(lab);
     let meta = std::fs::symlink_metadata(&dir).ok()?;
     if !meta.is_dir() {
-        return Some(Proof::None(format!(
-            "{} is not a directory",
-            dir.display()
-        )));
+        return Some(Proof::None(format!("{} is not a directory", dir.display())));
     }
     let journal = match journal::header(&dir.join(journal::FILE_NAME)) {
         Ok(Some(h)) if h.lab == lab.as_str() => return Some(Proof::Journal),
@@ -145,8 +144,12 @@ pub fn proof(lab: &LabName) -> Option<Proof> {
     };
     Some(match read_record(lab) {
         Ok(_) => Proof::Record(journal),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Proof::None(format!("{journal}, and no lab record")),
-        Err(e) => Proof::None(format!("{journal}, and its lab record cannot be read ({e})")),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            Proof::None(format!("{journal}, and no lab record"))
+        }
+        Err(e) => Proof::None(format!(
+            "{journal}, and its lab record cannot be read ({e})"
+        )),
     })
 }
 

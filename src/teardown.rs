@@ -4,8 +4,8 @@ use std::path::Path;
 
 use crate::apply::{Backend, Fact, StepError};
 use crate::journal::{self, Contents};
-use crate::plan::{Step, owner_tag};
 use crate::model::name::LabName;
+use crate::plan::{Step, owner_tag};
 
 /// The undo steps for what a journal says was (maybe) created, newest first, after stopping
 /// the lab's processes. The mark is the lab's own (the name of its state directory), never
@@ -174,10 +174,7 @@ mod tests {
                 Step::StopProcesses { lab: "t".into() },
                 "the lab's processes are stopped first"
             );
-            let undone: Vec<String> = down.undone[1..]
-                .iter()
-                .map(|s| s.ns().to_owned())
-                .collect();
+            let undone: Vec<String> = down.undone[1..].iter().map(|s| s.ns().to_owned()).collect();
             // Every namespace whose stage was journaled is deleted, even the one that failed:
             // the journal is written before the kernel is asked.
             let expected: Vec<String> = all.iter().rev().cloned().collect();

@@ -92,7 +92,9 @@ pub fn marked() -> Vec<(String, String)> {
 /// `nft`): one short `nft` run.
 pub fn mark_of(table: &str) -> Option<String> {
     let listing = nft_output(&["list", "table", "inet", table]).ok()?;
-    let (_, comment) = parse_tables(&listing).into_iter().find(|(n, _)| n == table)?;
+    let (_, comment) = parse_tables(&listing)
+        .into_iter()
+        .find(|(n, _)| n == table)?;
     mark(&comment).map(str::to_owned)
 }
 

@@ -109,10 +109,7 @@ pub fn processes_of(lab: &str) -> Vec<i32> {
             let Ok(env) = std::fs::read(format!("/proc/{pid}/environ")) else {
                 continue;
             };
-            if env
-                .windows(needle.len())
-                .any(|w| w == needle.as_bytes())
-            {
+            if env.windows(needle.len()).any(|w| w == needle.as_bytes()) {
                 pids.push(pid);
             }
         }

@@ -204,7 +204,15 @@ pub fn lab_name(arg: &str) -> Result<LabName, Failure> {
         name_of(&lab)
     };
     if looks_like_file {
-        return from_file(path);
+        if path.is_file() {
+            return from_file(path);
+        }
+        return Err(Failure::usage(miette::miette!(
+            code = "vnet::lab_name",
+            help = "name a running lab (`vnet status` lists them) or its topology file",
+            "{} is neither a topology file nor a lab's name",
+            shown(arg)
+        )));
     }
     match LabName::new(arg) {
         Ok(name) if path.is_file() && !crate::state::is_running(&name) => from_file(path),
@@ -222,7 +230,10 @@ pub fn lab_name(arg: &str) -> Result<LabName, Failure> {
 /// A lab's own name (a topology's, valid by construction) as a [`LabName`].
 pub fn name_of(lab: &crate::model::Lab) -> Result<LabName, Failure> {
     LabName::new(&lab.name).map_err(|why| {
-        Failure::system(miette::miette!("lab name `{}` is not valid: {why}", lab.name))
+        Failure::system(miette::miette!(
+            "lab name `{}` is not valid: {why}",
+            lab.name
+        ))
     })
 }
 

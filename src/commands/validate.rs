@@ -5,10 +5,12 @@ use super::{Outcome, exit, load};
 pub fn validate(file: &Path) -> Outcome {
     let loaded = load(file)?;
     let lab = &loaded.lab;
-    let running_elsewhere = crate::state::read_record(&super::name_of(lab)?).ok().filter(|r| {
-        Path::new(&r.file) != file
-            && std::fs::canonicalize(&r.file).ok() != std::fs::canonicalize(file).ok()
-    });
+    let running_elsewhere = crate::state::read_record(&super::name_of(lab)?)
+        .ok()
+        .filter(|r| {
+            Path::new(&r.file) != file
+                && std::fs::canonicalize(&r.file).ok() != std::fs::canonicalize(file).ok()
+        });
     if let Some(r) = running_elsewhere {
         return Err(super::Failure {
             code: exit::INVALID,

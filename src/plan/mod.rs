@@ -240,7 +240,9 @@ pub fn plan(lab: &Lab, mode: VlanMode) -> Plan {
             st.exec.push(Step::Exec {
                 ns: ns.clone(),
                 cmd: cmd.clone(),
-                timeout_ms: node.exec_timeout_ms.unwrap_or(crate::model::EXEC_TIMEOUT_MS),
+                timeout_ms: node
+                    .exec_timeout_ms
+                    .unwrap_or(crate::model::EXEC_TIMEOUT_MS),
             });
         }
     }

@@ -177,9 +177,7 @@ impl Step {
             | Step::DelNetns { ns, .. }
             | Step::DelLink { ns, .. }
             | Step::MoveLink { ns, .. } => ns,
-            Step::MachineNat { .. } | Step::DelMachineNat { .. } | Step::StopProcesses { .. } => {
-                ""
-            }
+            Step::MachineNat { .. } | Step::DelMachineNat { .. } | Step::StopProcesses { .. } => "",
             Step::AddVeth { a, .. } => &a.ns,
             Step::AddMacvlan { parent, .. } => &parent.ns,
             Step::AddVxlan { underlay_ns, .. } => underlay_ns,
@@ -357,7 +355,7 @@ fn default_exec_timeout() -> u64 {
 
 /// Milliseconds as `timeout(1)` takes them: `60`, `0.5`.
 fn seconds(ms: u64) -> String {
-    if ms % 1000 == 0 {
+    if ms.is_multiple_of(1000) {
         (ms / 1000).to_string()
     } else {
         format!("{}", ms as f64 / 1000.0)

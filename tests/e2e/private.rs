@@ -17,12 +17,33 @@ pub struct Machine {
 }
 
 impl Machine {
+    /// A machine with fresh, empty `/run/netns` and `/run/vnet`.
     pub fn new() -> Result<Machine, String> {
+        Self::start(false)
+    }
+
+    /// A machine with a private tmpfs over the whole of `/run` (holding only `netns/` and
+    /// `vnet/`): for tests of anything that deletes files, which could reach past vnet's own
+    /// directories.
+    pub fn with_private_run() -> Result<Machine, String> {
+        let m = Self::start(true)?;
+        for d in ["/run/netns", "/run/vnet"] {
+            std::fs::create_dir_all(m.path(d)).map_err(|e| format!("{d}: {e}"))?;
+        }
+        Ok(m)
+    }
+
+    fn start(whole_run: bool) -> Result<Machine, String> {
         let mut cmd = Command::new("/bin/sh");
         cmd.args(["-c", "exec sleep 600"]).stdin(Stdio::null());
+        let over: &[&str] = if whole_run {
+            &["/run"]
+        } else {
+            &["/run/netns", "/run/vnet"]
+        };
         // SAFETY: between fork and exec, only syscalls (unshare, mount) run in the child.
         unsafe {
-            cmd.pre_exec(|| {
+            cmd.pre_exec(move || {
                 unshare(CloneFlags::CLONE_NEWNET | CloneFlags::CLONE_NEWNS)?;
                 mount(
                     None::<&str>,
@@ -31,36 +52,22 @@ impl Machine {
                     MsFlags::MS_REC | MsFlags::MS_PRIVATE,
                     None::<&str>,
                 )?;
-                mount(
-                    Some("private"),
-                    "/run/netns",
-                    Some("tmpfs"),
-                    MsFlags::empty(),
-                    None::<&str>,
-                )?;
-                mount(
-                    Some("private"),
-                    "/run/vnet",
-                    Some("tmpfs"),
-                    MsFlags::empty(),
-                    None::<&str>,
-                )?;
+                for dir in over {
+                    mount(
+                        Some("private"),
+                        *dir,
+                        Some("tmpfs"),
+                        MsFlags::empty(),
+                        Some("mode=755"),
+                    )?;
+                }
                 Ok(())
             });
         }
         let holder = cmd.spawn().map_err(|e| e.to_string())?;
         let pid = holder.id();
-        // The holder has unshared once /proc shows it in another network namespace.
-        let mine = std::fs::metadata("/proc/self/ns/net").map_err(|e| e.to_string())?;
-        for _ in 0..200 {
-            let theirs = std::fs::read_link(format!("/proc/{pid}/ns/net")).ok();
-            let ours = std::fs::read_link("/proc/self/ns/net").ok();
-            if theirs.is_some() && theirs != ours {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        }
-        let _ = mine;
+        // `spawn` returns once the child has exec'd (std waits on a close-on-exec pipe for
+        // that), so its namespaces and mounts are all in place.
         let net = File::open(format!("/proc/{pid}/ns/net")).map_err(|e| e.to_string())?;
         let mnt = File::open(format!("/proc/{pid}/ns/mnt")).map_err(|e| e.to_string())?;
         Ok(Machine { holder, net, mnt })

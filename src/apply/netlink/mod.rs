@@ -392,10 +392,12 @@ impl Backend for NetlinkBackend {
                         pen: &pen,
                     };
                     let file = &self.space(ns).map_err(|e| StepError::new(s, e))?.file;
-                    exec::run_logged(file, cmd, &log, &limits).map_err(|(e, detail)| StepError {
-                        step: Box::new(s.clone()),
-                        error: e,
-                        detail,
+                    exec::run_logged(file, cmd, &log, &limits).map_err(|(e, detail)| {
+                        StepError {
+                            step: Box::new(s.clone()),
+                            error: e,
+                            detail,
+                        }
                     })?;
                 }
                 return Ok(());

@@ -179,7 +179,7 @@ pub fn parse_duration(text: &str) -> Option<u64> {
     };
     let n: f64 = number.parse().ok()?;
     let ms = n * scale;
-    (ms.is_finite() && ms >= 0.0 && ms < 1e15).then(|| ms.round() as u64)
+    (ms.is_finite() && (0.0..1e15).contains(&ms)).then(|| ms.round() as u64)
 }
 
 /// A list, or a single item standing for a list of one (`gateway: 10.0.0.1`).

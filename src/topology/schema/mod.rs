@@ -173,8 +173,16 @@ pub(super) const MACVLAN_KEYS: &[&str] = &["macvlan", "parent", "mode"];
 pub(super) const CHECK_KEYS: &[&str] = &[
     "from", "to", "reach", "layer", "proto", "seen_as", "listen", "via",
 ];
-pub(super) const SWITCH_KEYS: &[&str] =
-    &["kind", "ports", "svi", "gateway", "routes", "stp", "exec", "exec_timeout"];
+pub(super) const SWITCH_KEYS: &[&str] = &[
+    "kind",
+    "ports",
+    "svi",
+    "gateway",
+    "routes",
+    "stp",
+    "exec",
+    "exec_timeout",
+];
 pub(super) const PORT_KEYS: &[&str] = &["vlan", "trunk", "native", "allow"];
 pub(super) const ALLOW_KEYS: &[&str] = &["mac", "ip"];
 pub(super) const KINDS: &[&str] = &["host", "router", "bridge", "switch"];
