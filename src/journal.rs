@@ -235,6 +235,11 @@ mod tests {
         let mut f = OpenOptions::new().append(true).open(&path).unwrap();
         f.write_all(br#"{"step":{"op":"add-ne"#).unwrap();
         let c = read(&path).unwrap();
+        assert_eq!(
+            c.damage,
+            Vec::<String>::new(),
+            "a torn last line is not damage"
+        );
         assert_eq!(c.header, Some(header()));
         assert_eq!(c.steps, steps);
         assert_eq!(
@@ -244,6 +249,69 @@ mod tests {
                 inode: 7
             }]
         );
+    }
+
+    /// Damage anywhere but a torn last line is named by its line, and reading goes on.
+    #[test]
+    fn damage_is_reported_by_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE_NAME);
+        let head = serde_json::to_string(&Entry::Header(header())).unwrap();
+        let step = r#"{"step":{"op":"add-netns","ns":"t.a"}}"#;
+        let cases: Vec<(String, Vec<&str>, usize)> = vec![
+            (String::new(), vec!["the journal is empty"], 0),
+            (format!("{head}\n"), vec![], 0),
+            (
+                format!("{head}\n{{\"step\":{{\"op\n{step}\n"),
+                vec!["line 2 is not a journal entry"],
+                1,
+            ),
+            // Ends with a newline: written whole, so not torn, but damaged.
+            (
+                format!("{head}\n{step}\nnot json\n"),
+                vec!["line 3 is not a journal entry"],
+                1,
+            ),
+            (
+                format!("{step}\n{step}\n"),
+                vec!["line 1 is not the journal's header"],
+                2,
+            ),
+            (
+                format!("{head}\n{head}\n"),
+                vec!["line 2 is a second header"],
+                0,
+            ),
+            (
+                format!("{}\n", head.replace("\"format\":1", "\"format\":9")),
+                vec!["journal format 9; this vnet reads format 1"],
+                0,
+            ),
+        ];
+        for (text, damage, steps) in cases {
+            std::fs::write(&path, &text).unwrap();
+            let c = read(&path).unwrap();
+            assert_eq!(c.damage.len(), damage.len(), "{text:?}: {:?}", c.damage);
+            for (got, want) in c.damage.iter().zip(damage) {
+                assert!(got.contains(want), "{text:?}: {got:?} lacks {want:?}");
+            }
+            assert_eq!(c.steps.len(), steps, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn a_journal_is_never_read_through_a_link_or_as_a_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let other = dir.path().join("other");
+        std::fs::write(&other, b"someone's\n").unwrap();
+        let path = dir.path().join(FILE_NAME);
+        std::os::unix::fs::symlink(&other, &path).unwrap();
+        let e = read(&path).unwrap_err();
+        assert!(e.to_string().contains("symbolic link"), "{e}");
+        assert!(super::header(&path).is_err());
+        std::fs::remove_file(&path).unwrap();
+        std::fs::create_dir(&path).unwrap();
+        assert_eq!(read(&path).unwrap_err().raw_os_error(), Some(libc::EISDIR));
     }
 
     #[test]

@@ -191,7 +191,11 @@ pub fn is_running(lab: &LabName) -> bool {
 /// Removes what vnet wrote for the lab, by name, then the directory if that left it empty.
 /// Returns what was left there (entries vnet did not write, or could not remove), if any.
 pub fn remove_lab_state(lab: &LabName) -> Result<(), Vec<String>> {
-    let dir = lab_dir(lab);
+    remove_state_in(&lab_dir(lab))
+}
+
+fn remove_state_in(dir: &Path) -> Result<(), Vec<String>> {
+    let dir = dir.to_path_buf();
     match std::fs::symlink_metadata(&dir) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(vec![format!("{}: {e}", dir.display())]),
@@ -372,5 +376,32 @@ mod tests {
             assert!(LabName::new(bad).is_err(), "{bad:?}");
         }
         assert!(LabName::new("office-lan").is_ok());
+    }
+
+    /// Only the files vnet writes go, by name; a link goes, not what it points at; the
+    /// directory goes only when that leaves it empty.
+    #[test]
+    fn state_is_removed_by_name_only() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("lab");
+        std::fs::create_dir(&dir).unwrap();
+        let target = root.path().join("precious");
+        std::fs::write(&target, b"keep").unwrap();
+        std::fs::write(dir.join(RECORD), b"{}").unwrap();
+        std::fs::write(dir.join(EXEC_LOG), b"").unwrap();
+        std::os::unix::fs::symlink(&target, dir.join(journal::FILE_NAME)).unwrap();
+        std::fs::write(dir.join("notes.txt"), b"someone's").unwrap();
+        let left = remove_state_in(&dir).unwrap_err();
+        assert!(left[0].contains("notes.txt"), "{left:?}");
+        assert_eq!(std::fs::read(&target).unwrap(), b"keep");
+        assert!(dir.join("notes.txt").exists());
+        assert!(!dir.join(RECORD).exists() && !dir.join(journal::FILE_NAME).exists());
+        std::fs::remove_file(dir.join("notes.txt")).unwrap();
+        std::fs::create_dir(dir.join(journal::FILE_NAME)).unwrap();
+        let left = remove_state_in(&dir).unwrap_err();
+        assert!(left[0].contains("not a file vnet wrote"), "{left:?}");
+        std::fs::remove_dir(dir.join(journal::FILE_NAME)).unwrap();
+        remove_state_in(&dir).unwrap();
+        assert!(!dir.exists() && root.path().join("precious").exists());
     }
 }

@@ -43,6 +43,17 @@ fn down_all() -> Outcome {
         Vec::new()
     };
     let swept = orphans.len();
+    if !state::is_default_root() {
+        // Not swept here, but never "all down" while they are there.
+        for (dir, _) in &unproven {
+            if !destroy::marked_of(dir).is_empty() {
+                crate::errln!(
+                    "vnet: lab `{dir}` still has what carries its mark on this machine; `vnet down {dir}` removes it"
+                );
+                failures.push(dir.clone());
+            }
+        }
+    }
     for (orphan, steps) in orphans {
         let mut steps = steps;
         steps.insert(

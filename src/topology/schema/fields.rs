@@ -153,9 +153,13 @@ pub(super) fn duration(p: &mut Problems, node: &Node, what: &str) -> Option<u64>
             None
         }
         None => {
+            let found = match &node.value {
+                Value::Str(s) => format!("`{}` is not one", s.chars().take(40).collect::<String>()),
+                other => format!("found {}", other.kind()),
+            };
             p.error(
                 "type",
-                format!("{what} must be a duration, found {}", node.value.kind()),
+                format!("{what} must be a duration; {found}"),
                 node.span,
                 "expected a duration such as `30s`, `2m` or `500ms`",
                 None,
