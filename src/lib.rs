@@ -10,12 +10,32 @@ pub mod commands;
 pub mod export;
 pub mod generate;
 pub mod journal;
-/// `println!` that ignores a closed stdout (`vnet status | head`) instead of panicking.
+/// Set when a command was asked for `--json`: its standard output is then exactly one JSON
+/// document ([`jsonln!`]), and everything [`outln!`] says goes to standard error.
+pub static JSON_ON_STDOUT: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+/// `println!` that ignores a closed stdout (`vnet status | head`) instead of panicking; on
+/// stderr when stdout is for a JSON document.
 #[macro_export]
 macro_rules! outln {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
-        let _ = writeln!(std::io::stdout(), $($arg)*);
+        if $crate::JSON_ON_STDOUT.load(std::sync::atomic::Ordering::Relaxed) {
+            let _ = writeln!(std::io::stderr(), $($arg)*);
+        } else {
+            let _ = writeln!(std::io::stdout(), $($arg)*);
+        }
+    }};
+}
+
+/// The one JSON document of a `--json` command, on stdout.
+#[macro_export]
+macro_rules! jsonln {
+    ($value:expr) => {{
+        use std::io::Write as _;
+        let text = serde_json::to_string_pretty(&$value).unwrap_or_default();
+        let _ = writeln!(std::io::stdout(), "{text}");
     }};
 }
 
@@ -32,6 +52,7 @@ pub mod model;
 pub mod plan;
 pub mod state;
 pub mod teardown;
+pub mod terminal;
 pub mod topology;
 pub mod verify;
 

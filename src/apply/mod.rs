@@ -14,6 +14,7 @@ pub mod netlink;
 pub mod netns;
 pub mod probe;
 pub mod procs;
+pub mod ready;
 #[cfg(test)]
 pub mod record;
 pub mod sysctl;

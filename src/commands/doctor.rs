@@ -1,7 +1,6 @@
 //! `vnet doctor`: what this machine's kernel can do for vnet, and what to do about the rest.
 
 use serde::Serialize;
-use tabled::settings::Style;
 use tabled::{Table, Tabled};
 
 use super::{Outcome, exit};
@@ -59,14 +58,11 @@ pub fn doctor(json: bool) -> Outcome {
             ok,
             features: results.iter().map(|(f, p)| json_row(*f, p)).collect(),
         };
-        crate::outln!(
-            "{}",
-            serde_json::to_string_pretty(&report).unwrap_or_default()
-        );
+        crate::jsonln!(report);
     } else {
         let rows: Vec<Row> = results.iter().map(|(f, p)| table_row(*f, p)).collect();
         crate::outln!("kernel {}", kernel_release());
-        crate::outln!("{}", Table::new(rows).with(Style::rounded()));
+        crate::outln!("{}", crate::terminal::fit(Table::new(rows)));
         let optional_missing = results.iter().any(|(f, p)| !f.essential() && !p.available);
         if !ok {
             crate::outln!(

@@ -210,7 +210,7 @@ fn what_was_swept(steps: &[Step]) -> String {
     ]
     .into_iter()
     .filter(|(n, _)| *n > 0)
-    .map(|(n, what)| format!("{n} {what}{}", if n == 1 { "" } else { "s" }))
+    .map(|(n, what)| crate::terminal::count(n, what))
     .collect::<Vec<_>>()
     .join(", ")
 }

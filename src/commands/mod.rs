@@ -53,6 +53,14 @@ impl Failure {
 pub type Outcome = Result<u8, Failure>;
 
 pub fn dispatch(cli: Cli) -> Outcome {
+    let json = match &cli.command {
+        Command::Verify { json, .. }
+        | Command::Status { json, .. }
+        | Command::Test { json, .. }
+        | Command::Doctor { json } => *json,
+        _ => false,
+    };
+    crate::JSON_ON_STDOUT.store(json, std::sync::atomic::Ordering::Relaxed);
     match cli.command {
         Command::Validate { file } => validate::validate(&file),
         Command::Plan { file, vlan_mode } => validate::plan(&file, vlan_mode),

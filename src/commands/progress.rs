@@ -41,7 +41,11 @@ impl Reporter {
         self.bar.inc(n as u64);
         self.bar.set_message(stage.to_owned());
         if self.plain {
-            crate::errln!("vnet: {}: {stage}: {n} steps done", self.label);
+            crate::errln!(
+                "vnet: {}: {stage}: {} done",
+                self.label,
+                crate::terminal::count(n, "step")
+            );
         }
         if let Some(clock) = &mut self.clock {
             let line = clock.lap(stage, n);
@@ -188,7 +192,8 @@ impl DeletionWatch {
         let (done, _) = crate::apply::netns::deletions();
         if self.plain && done > 0 {
             crate::errln!(
-                "vnet: down: {done} namespaces removed in {:.2} s",
+                "vnet: down: {} removed in {:.2} s",
+                crate::terminal::count(done, "namespace"),
                 self.started.elapsed().as_secs_f64()
             );
         }

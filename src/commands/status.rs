@@ -1,6 +1,7 @@
 use miette::miette;
-use tabled::settings::Style;
 use tabled::{Table, Tabled};
+
+use crate::terminal::count;
 
 use super::{Failure, Outcome, exit};
 use crate::apply::netns;
@@ -63,9 +64,9 @@ pub fn summary(lab: &Lab) -> String {
     }
     let kinds: Vec<String> = kinds
         .iter()
-        .map(|(k, c)| format!("{c} {k}{}", if *c == 1 { "" } else { "s" }))
+        .map(|(k, c)| count(*c, k))
         .collect();
-    let plural = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+    let plural = count;
     format!(
         "{} ({}), {}, {}",
         plural(lab.nodes.len(), "node"),
@@ -105,7 +106,7 @@ fn nodes_table_of(lab: &Lab, shown: usize) -> String {
             interfaces: interfaces(n),
         })
         .collect();
-    Table::new(rows).with(Style::rounded()).to_string()
+    crate::terminal::fit(Table::new(rows))
 }
 
 #[derive(Tabled, serde::Serialize)]
@@ -124,7 +125,7 @@ fn health(lab: &Lab) -> String {
     if missing == 0 {
         "up".into()
     } else {
-        format!("{missing} namespaces missing")
+        format!("{} missing", count(missing, "namespace"))
     }
 }
 
@@ -151,14 +152,11 @@ pub fn status(lab: Option<&str>, json: bool, all: bool) -> Outcome {
                 })
                 .collect();
             if json {
-                crate::outln!(
-                    "{}",
-                    serde_json::to_string_pretty(&rows).unwrap_or_default()
-                );
+                crate::jsonln!(rows);
             } else if rows.is_empty() {
                 crate::outln!("no lab is running");
             } else {
-                crate::outln!("{}", Table::new(rows).with(Style::rounded()));
+                crate::outln!("{}", crate::terminal::fit(Table::new(rows)));
             }
         }
         Some(name) => {
@@ -171,7 +169,7 @@ pub fn status(lab: Option<&str>, json: bool, all: bool) -> Outcome {
                 ))
             })?;
             if json {
-                crate::outln!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
+                crate::jsonln!(r);
             } else {
                 let mode = r
                     .vlan_mode

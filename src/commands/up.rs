@@ -9,7 +9,7 @@ use crate::apply::{self, ApplyError, netlink::NetlinkBackend, netns};
 use crate::cli::{Progress, VlanModeArg};
 use crate::journal::{Header, Journal};
 use crate::model::Lab;
-use crate::plan::VlanMode;
+use crate::plan::{Step, VlanMode};
 use crate::state::{self, Lock, LockError};
 use crate::teardown;
 use crate::topology::Problem;
@@ -63,8 +63,7 @@ pub fn test(
         None => Err(Failure::system(miette!(
             "interrupted; the lab was torn down"
         ))),
-        Some(true) => Ok(exit::OK),
-        Some(false) => Ok(exit::FAILED),
+        Some(tally) => Ok(tally.exit_code()),
     }
 }
 
@@ -273,6 +272,29 @@ fn bring_up(lab: &Lab, file: &Path, progress: Progress, mode: VlanMode) -> Resul
         reporter.stage(stage, n);
         pause_for_fault_injection(stage);
     });
+    let result = result.map(|()| {
+        // The kernel finishes links and spanning tree on its own time: wait for it, so that
+        // the first probe meets a finished lab.
+        if plan.steps().any(|s| matches!(s, Step::AddBridge { stp: true, .. })) {
+            crate::errln!("vnet: waiting for spanning tree to settle (two forward delays, 4 s)");
+        }
+        match apply::ready::wait(&plan, READY_WITHIN) {
+            Ok(took) if took > std::time::Duration::from_secs(1) => crate::errln!(
+                "vnet: the lab carried traffic {:.1} s after its last step",
+                took.as_secs_f64()
+            ),
+            Ok(took) if std::env::var_os("VNET_TIMING").is_some() => crate::errln!(
+                "vnet: timing: ready after {:.1} ms",
+                took.as_secs_f64() * 1e3
+            ),
+            Ok(_) => {}
+            Err(waiting) => crate::errln!(
+                "vnet: warning: {} s after its last step the lab is still not ready: {}",
+                READY_WITHIN.as_secs(),
+                waiting.join("; ")
+            ),
+        }
+    });
     reporter.finish();
     drop(journal);
     match result {
@@ -345,6 +367,10 @@ fn bring_up(lab: &Lab, file: &Path, progress: Progress, mode: VlanMode) -> Resul
         }
     }
 }
+
+/// How long `up` waits for the kernel to finish what it started (links coming up, spanning
+/// tree settling: two forward delays of 2 s each).
+const READY_WITHIN: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// Crash-safety tests stop `up` between stages to kill it there: `VNET_PAUSE_AFTER=links`
 /// makes it announce the pause on stderr and wait (up to a minute, or until Ctrl-C).

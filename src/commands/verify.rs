@@ -50,24 +50,52 @@ pub fn verify(arg: &str, all_pairs: bool, show: Show) -> Outcome {
             lab.name
         )));
     }
-    Ok(if run_and_print(&lab, all_pairs, show) {
-        exit::OK
-    } else {
-        exit::FAILED
-    })
+    Ok(run_and_print(&lab, all_pairs, show).exit_code())
 }
 
-/// Probes and prints; `true` when every probe gave the expected answer.
-pub fn run_and_print(lab: &Lab, all_pairs: bool, show: Show) -> bool {
+/// What a run of checks came to.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Tally {
+    pub failed: usize,
+    /// Probes that could not be carried out.
+    pub errors: usize,
+}
+
+impl Tally {
+    /// 1 when a check failed (the lab does not behave as the file says, whatever else went
+    /// wrong), else 4 when a probe could not run (no verdict), else 0.
+    pub fn exit_code(self) -> u8 {
+        if self.failed > 0 {
+            exit::FAILED
+        } else if self.errors > 0 {
+            exit::SYSTEM
+        } else {
+            exit::OK
+        }
+    }
+
+    fn add(&mut self, v: &verify::Verdict) {
+        self.failed += v.failed;
+        self.errors += v.errors;
+    }
+}
+
+/// The JSON document's format; fields are only ever added within one version.
+pub const JSON_VERSION: u32 = 1;
+
+/// Probes and prints (or, with `--json`, prints one document on stdout).
+pub fn run_and_print(lab: &Lab, all_pairs: bool, show: Show) -> Tally {
     let timing = Timing::default();
-    let mut ok = true;
+    let mut tally = Tally::default();
     let mut out = serde_json::Map::new();
+    out.insert("version".into(), JSON_VERSION.into());
+    out.insert("lab".into(), lab.name.clone().into());
     if !lab.checks.is_empty() || !all_pairs {
         let probing = Reporter::new(show.progress, 0, &lab.name);
         probing.spin(&format!("probing {} checks", lab.checks.len()));
         let v = verify::checks(lab, &timing);
         probing.finish();
-        ok &= v.ok();
+        tally.add(&v);
         if show.json {
             out.insert(
                 "checks".into(),
@@ -96,7 +124,7 @@ pub fn run_and_print(lab: &Lab, all_pairs: bool, show: Show) -> bool {
         ));
         let v = verify::all_pairs(lab, &timing);
         probing.finish();
-        ok &= v.ok();
+        tally.add(&v);
         if let Some(w) = verify::neighbour_pressure(&v, lab).filter(|_| !v.ok()) {
             crate::errln!("warning: {w}");
         }
@@ -120,10 +148,14 @@ pub fn run_and_print(lab: &Lab, all_pairs: bool, show: Show) -> bool {
         }
     }
     if show.json {
-        out.insert("ok".into(), ok.into());
-        crate::outln!("{}", serde_json::Value::Object(out));
+        out.insert(
+            "ok".into(),
+            (tally.failed == 0 && tally.errors == 0).into(),
+        );
+        out.insert("exit".into(), tally.exit_code().into());
+        crate::jsonln!(serde_json::Value::Object(out));
     }
-    ok
+    tally
 }
 
 /// The failing rows, the first [`FAILURES_SHOWN`] of them, and how many more there are.

@@ -333,7 +333,12 @@ fn loops(p: &mut Problems, raw: &RawLab, lab: &Lab) {
             let names = if a == b {
                 format!("{} `{}` to itself", na.kind.as_str(), na.name)
             } else if na.kind == nb.kind {
-                format!("{}s `{}` and `{}`", na.kind.as_str(), na.name, nb.name)
+                format!(
+                    "{} `{}` and `{}`",
+                    crate::terminal::plural(2, na.kind.as_str()),
+                    na.name,
+                    nb.name
+                )
             } else {
                 format!(
                     "{} `{}` and {} `{}`",

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::io;
 use std::net::Ipv4Addr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::icmp::{Outcome, Timing};
 use crate::apply::netns;
@@ -171,7 +171,7 @@ fn in_namespace(ns: &str, probes: &[(usize, &Probe)], timing: &Timing) -> Vec<(u
     let fail = |e: String| {
         probes
             .iter()
-            .map(|(i, _)| (*i, Outcome::NotSent(e.clone())))
+            .map(|(i, _)| (*i, Outcome::Error(e.clone())))
             .collect()
     };
     let file = match netns::open(ns) {
@@ -191,7 +191,7 @@ fn in_namespace(ns: &str, probes: &[(usize, &Probe)], timing: &Timing) -> Vec<(u
                         ports.insert(iface, port);
                     }
                     Err(e) => {
-                        out.insert(*i, Outcome::NotSent(format!("cannot open {iface}: {e}")));
+                        out.insert(*i, Outcome::Error(format!("cannot open {iface}: {e}")));
                     }
                 }
             }
@@ -202,7 +202,7 @@ fn in_namespace(ns: &str, probes: &[(usize, &Probe)], timing: &Timing) -> Vec<(u
         .filter(|(i, _)| !out.contains_key(i))
         .map(|(i, p)| (*i, *p, Instant::now()))
         .collect();
-    for wait in &timing.tries {
+    for (try_no, wait) in timing.tries.iter().enumerate() {
         if pending.is_empty() {
             break;
         }
@@ -238,10 +238,12 @@ fn in_namespace(ns: &str, probes: &[(usize, &Probe)], timing: &Timing) -> Vec<(u
                     .iter()
                     .any(|(iface, ip)| *ip == p.target && p.ifaces.contains(iface));
                 if hit {
+                    // ARP carries no sequence number: timed from the latest request.
                     out.insert(
                         *i,
                         Outcome::Reply {
                             rtt: sent.elapsed(),
+                            try_no: u8::try_from(try_no + 1).unwrap_or(u8::MAX),
                         },
                     );
                 }
@@ -252,6 +254,5 @@ fn in_namespace(ns: &str, probes: &[(usize, &Probe)], timing: &Timing) -> Vec<(u
     for (i, _, _) in pending {
         out.insert(i, Outcome::Timeout);
     }
-    let _ = Duration::ZERO;
     out.into_iter().collect()
 }

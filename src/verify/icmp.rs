@@ -14,25 +14,57 @@ use crate::apply::netns;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
-    Reply {
-        rtt: Duration,
-    },
+    /// An answer: the round trip of the try that was answered, and which try that was
+    /// (1: the first; a later one means the earlier ones went unanswered).
+    Reply { rtt: Duration, try_no: u8 },
     /// No answer within the tries.
     Timeout,
     /// An ICMP error came back: who sent it, and what it said.
-    Unreachable {
-        from: IpAddr,
-        why: &'static str,
-    },
-    /// The source could not even send: no route, or the kernel refused.
-    NotSent(String),
+    Unreachable { from: IpAddr, why: &'static str },
+    /// The source's own kernel would not send it: no route, or its firewall. An answer about
+    /// the network like any other.
+    NoRoute(String),
     /// The far end answered with a reset (TCP) or port unreachable (UDP): reachable, closed.
     Refused,
+    /// The probe could not be carried out at all (the namespace is gone, a socket was
+    /// refused, the interface is missing): no verdict either way.
+    Error(String),
 }
 
 impl Outcome {
     pub fn reached(&self) -> bool {
         matches!(self, Outcome::Reply { .. })
+    }
+
+    pub fn is_error(&self) -> bool {
+        matches!(self, Outcome::Error(_))
+    }
+
+    /// A send that the source's kernel refused: an answer about the network when it says
+    /// there is no way there, a probe that could not run otherwise.
+    pub fn send_failed(e: &io::Error) -> Outcome {
+        match e.raw_os_error() {
+            Some(
+                libc::ENETUNREACH
+                | libc::EHOSTUNREACH
+                | libc::ENETDOWN
+                | libc::EPERM
+                | libc::EACCES
+                | libc::EADDRNOTAVAIL,
+            ) => Outcome::NoRoute(no_route_text(e)),
+            _ => Outcome::Error(e.to_string()),
+        }
+    }
+}
+
+/// `network is unreachable` rather than `Network is unreachable (os error 101)`.
+fn no_route_text(e: &io::Error) -> String {
+    let text = e.to_string();
+    let text = text.split(" (os error").next().unwrap_or(&text).to_owned();
+    let mut c = text.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().chain(c).collect(),
+        None => text,
     }
 }
 
@@ -106,7 +138,7 @@ fn from_source(
     let fail = |e: io::Error| {
         targets
             .iter()
-            .map(|(i, _)| (*i, Outcome::NotSent(format!("cannot enter {ns}: {e}"))))
+            .map(|(i, _)| (*i, Outcome::Error(format!("cannot enter {ns}: {e}"))))
             .collect()
     };
     let file = match netns::open(ns) {
@@ -138,21 +170,19 @@ fn from_source(
         None
     };
     let mut out: HashMap<usize, Outcome> = HashMap::new();
-    // Probe k of this source uses ident base+k; the payload carries the run's token too.
-    let mut pending: HashMap<u16, (usize, IpAddr, Instant)> = HashMap::new();
+    // Probe k of this source uses ident base+k; the payload carries the run's token too, and
+    // each try its own sequence number, so an answer is timed from the try it answers.
+    let mut pending: HashMap<u16, (usize, IpAddr, Vec<Instant>)> = HashMap::new();
     for (k, (i, dst)) in targets.iter().enumerate() {
         let sock = if dst.is_ipv4() { &s4 } else { &s6 };
         match sock {
             Some(Ok(_)) => {
-                pending.insert(
-                    ident_base.wrapping_add(k as u16),
-                    (*i, *dst, Instant::now()),
-                );
+                pending.insert(ident_base.wrapping_add(k as u16), (*i, *dst, Vec::new()));
             }
             Some(Err(e)) => {
                 out.insert(
                     *i,
-                    Outcome::NotSent(format!("cannot open an ICMP socket: {e}")),
+                    Outcome::Error(format!("cannot open an ICMP socket: {e}")),
                 );
             }
             None => {}
@@ -167,7 +197,7 @@ fn from_source(
         let seq = try_no as u16 + 1;
         let idents: Vec<u16> = pending.keys().copied().collect();
         for ident in idents {
-            let (i, dst, _) = pending[&ident];
+            let (i, dst) = (pending[&ident].0, pending[&ident].1);
             let sock = if dst.is_ipv4() {
                 s4.as_ref()
             } else {
@@ -178,12 +208,12 @@ fn from_source(
             match sock.send_to(&packet, &SocketAddr::new(dst, 0).into()) {
                 Ok(_) => {
                     if let Some(p) = pending.get_mut(&ident) {
-                        p.2 = Instant::now();
+                        p.2.push(Instant::now());
                     }
                 }
                 Err(e) => {
                     pending.remove(&ident);
-                    out.insert(i, Outcome::NotSent(e.to_string()));
+                    out.insert(i, Outcome::send_failed(&e));
                 }
             }
         }
@@ -214,7 +244,13 @@ fn from_source(
                     let Some(parsed) = parse(&reply, v4, token) else {
                         continue;
                     };
-                    let Some((i, dst, sent)) = pending.get(&parsed.ident).copied() else {
+                    let Some((i, dst, sent)) = pending.get(&parsed.ident) else {
+                        continue;
+                    };
+                    let (i, dst) = (*i, *dst);
+                    // The answered try, by its sequence number (1-based).
+                    let answered = usize::from(parsed.seq.max(1)) - 1;
+                    let Some(at) = sent.get(answered).or(sent.last()).copied() else {
                         continue;
                     };
                     match parsed.kind {
@@ -223,7 +259,8 @@ fn from_source(
                             out.insert(
                                 i,
                                 Outcome::Reply {
-                                    rtt: sent.elapsed(),
+                                    rtt: at.elapsed(),
+                                    try_no: u8::try_from(answered + 1).unwrap_or(u8::MAX),
                                 },
                             );
                         }
@@ -348,6 +385,7 @@ pub(super) enum Kind {
 
 pub(super) struct Parsed {
     pub ident: u16,
+    pub seq: u16,
     pub kind: Kind,
 }
 
@@ -363,9 +401,11 @@ pub(super) fn parse(packet: &[u8], v4: bool, token: u64) -> Option<Parsed> {
     let echo_reply = if v4 { 0 } else { 129 };
     if ty == echo_reply {
         let ident = u16::from_be_bytes([*icmp.get(4)?, *icmp.get(5)?]);
+        let seq = u16::from_be_bytes([*icmp.get(6)?, *icmp.get(7)?]);
         let t = u64::from_be_bytes(icmp.get(8..16)?.try_into().ok()?);
         return (t == token).then_some(Parsed {
             ident,
+            seq,
             kind: Kind::Echo,
         });
     }
@@ -383,6 +423,7 @@ pub(super) fn parse(packet: &[u8], v4: bool, token: u64) -> Option<Parsed> {
         return None;
     }
     let ident = u16::from_be_bytes([*inner_icmp.get(4)?, *inner_icmp.get(5)?]);
+    let seq = u16::from_be_bytes([*inner_icmp.get(6)?, *inner_icmp.get(7)?]);
     // Routers may quote only 8 bytes of our ICMP header; check the token when it is there.
     if let Some(t) = inner_icmp.get(8..16)
         && u64::from_be_bytes(t.try_into().ok()?) != token
@@ -391,6 +432,7 @@ pub(super) fn parse(packet: &[u8], v4: bool, token: u64) -> Option<Parsed> {
     }
     Some(Parsed {
         ident,
+        seq,
         kind: Kind::Error(why),
     })
 }

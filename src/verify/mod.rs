@@ -14,11 +14,57 @@ pub mod transport;
 use crate::model::{Lab, NodeKind, Proto, Target};
 use icmp::Outcome;
 
+/// How a probe asks: the layer follows from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    /// An ARP request (layer 2).
+    Arp,
+    /// ICMP echo (layer 3).
+    Icmp,
+    /// ICMP echo with growing TTL, traceroute's way (layer 3).
+    Trace,
+    /// A TCP connection (layer 4).
+    Tcp,
+    /// A UDP datagram and its echo (layer 4).
+    Udp,
+}
+
+impl Method {
+    pub fn layer(self) -> u8 {
+        match self {
+            Method::Arp => 2,
+            Method::Icmp | Method::Trace => 3,
+            Method::Tcp | Method::Udp => 4,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Arp => "arp",
+            Method::Icmp => "icmp",
+            Method::Trace => "trace",
+            Method::Tcp => "tcp",
+            Method::Udp => "udp",
+        }
+    }
+}
+
+/// A probe's verdict: what the file expects was seen, was not, or the probe could not be
+/// carried out at all (which is never a pass, whatever the file expects).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Pass,
+    Fail,
+    Error,
+}
+
 /// One probe's verdict, as reported.
 #[derive(Debug, Clone, Serialize)]
 pub struct Row {
     pub layer: u8,
-    pub proto: &'static str,
+    pub method: Method,
     pub from: String,
     pub to: String,
     pub address: IpAddr,
@@ -27,9 +73,26 @@ pub struct Row {
     #[serde(skip_serializing_if = "String::is_empty")]
     pub expect_text: String,
     pub got: String,
+    /// The round trip of the try that was answered.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rtt_ms: Option<f64>,
+    /// Which try was answered (1: the first).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub try_no: Option<u8>,
+    /// Whose listener answered a TCP or UDP check: vnet's own, or the lab's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listener: Option<transport::Listener>,
+    pub verdict: Status,
+    /// `verdict == "pass"`.
     pub pass: bool,
+}
+
+impl Row {
+    fn judged(mut self, verdict: Status) -> Row {
+        self.verdict = verdict;
+        self.pass = verdict == Status::Pass;
+        self
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -37,12 +100,14 @@ pub struct Verdict {
     pub rows: Vec<Row>,
     pub passed: usize,
     pub failed: usize,
+    /// Probes that could not be carried out.
+    pub errors: usize,
     pub seconds: f64,
 }
 
 impl Verdict {
     pub fn ok(&self) -> bool {
-        self.failed == 0
+        self.failed == 0 && self.errors == 0
     }
 }
 
@@ -65,15 +130,34 @@ fn got(o: &Outcome) -> String {
         Outcome::Reply { .. } => "reply".into(),
         Outcome::Timeout => "no reply".into(),
         Outcome::Unreachable { from, why } => format!("{why} (from {from})"),
-        Outcome::NotSent(e) => format!("not sent: {e}"),
+        Outcome::NoRoute(e) => format!("not sent: {e}"),
+        Outcome::Error(e) => format!("probe could not run: {e}"),
         Outcome::Refused => "refused (nothing listens)".into(),
     }
 }
 
 fn rtt(o: &Outcome) -> Option<f64> {
     match o {
-        Outcome::Reply { rtt } => Some((rtt.as_secs_f64() * 1e5).round() / 100.0),
+        Outcome::Reply { rtt, .. } => Some((rtt.as_secs_f64() * 1e5).round() / 100.0),
         _ => None,
+    }
+}
+
+fn try_no(o: &Outcome) -> Option<u8> {
+    match o {
+        Outcome::Reply { try_no, .. } => Some(*try_no),
+        _ => None,
+    }
+}
+
+/// Pass when what was seen is what the file expects; an error whatever it expects.
+fn status(o: &Outcome, expect: bool) -> Status {
+    if o.is_error() {
+        Status::Error
+    } else if o.reached() == expect {
+        Status::Pass
+    } else {
+        Status::Fail
     }
 }
 
@@ -197,10 +281,10 @@ pub fn checks(lab: &Lab, timing: &icmp::Timing) -> Verdict {
                 (t, Some(port)) => format!("{}:{port}", lab.target_label(t)),
                 (t, None) => lab.target_label(t),
             };
-            let mut r = match job {
+            match job {
                 Job::Arp(i) => row(
                     lab,
-                    2,
+                    Method::Arp,
                     c.from,
                     to,
                     address,
@@ -209,7 +293,7 @@ pub fn checks(lab: &Lab, timing: &icmp::Timing) -> Verdict {
                 ),
                 Job::Icmp(i) => row(
                     lab,
-                    3,
+                    Method::Icmp,
                     c.from,
                     to,
                     address,
@@ -226,9 +310,7 @@ pub fn checks(lab: &Lab, timing: &icmp::Timing) -> Verdict {
                     });
                     seen(lab, c, to, address, res)
                 }
-            };
-            r.proto = c.proto.as_str();
-            r
+            }
         })
         .collect();
     verdict(rows, start)
@@ -242,9 +324,19 @@ fn seen(
     address: IpAddr,
     res: transport::Result,
 ) -> Row {
-    let mut r = row(lab, 3, c.from, to, address, c.reach, &res.outcome);
-    if let (Outcome::Reply { .. }, Some(peer)) = (&res.outcome, res.peer) {
-        r.got = format!("connected, seen as {}", name_of(lab, peer));
+    let method = if c.proto == Proto::Udp {
+        Method::Udp
+    } else {
+        Method::Tcp
+    };
+    let mut r = row(lab, method, c.from, to, address, c.reach, &res.outcome);
+    r.listener = res.listener();
+    match (&res.outcome, res.peer) {
+        (Outcome::Reply { .. }, Some(peer)) => {
+            r.got = format!("connected to vnet's listener, seen as {}", name_of(lab, peer));
+        }
+        (Outcome::Reply { .. }, None) => r.got = "connected to the lab's own service".into(),
+        _ => {}
     }
     if let Some(expected) = &c.seen_as {
         let want: Vec<IpAddr> = match expected {
@@ -253,9 +345,11 @@ fn seen(
         };
         let ok = res.peer.is_some_and(|p| want.contains(&p));
         if res.outcome.reached() && res.peer.is_none() {
-            r.got = "connected, but not to vnet's listener: source unknown".into();
+            r.got = "connected to the lab's own service: source unknown".into();
         }
-        r.pass &= ok;
+        if r.verdict == Status::Pass && !ok {
+            r = r.judged(Status::Fail);
+        }
         r.expect_text = format!("seen as {}", lab.target_label(expected));
     }
     r
@@ -300,36 +394,57 @@ fn traced(
         })
         .collect();
     let via: Vec<&str> = c.via.iter().map(|n| lab.nodes[*n].name.as_str()).collect();
+    let path_text = if hops.is_empty() {
+        "no hop answered".to_owned()
+    } else {
+        format!("path {}", hops.join(" → "))
+    };
+    let verdict = match &path.stop {
+        Some(Outcome::Error(_)) => Status::Error,
+        _ if path.reached && in_order => Status::Pass,
+        _ => Status::Fail,
+    };
     Row {
         layer: 3,
-        proto: "icmp",
+        method: Method::Trace,
         from: lab.nodes[c.from].name.clone(),
         to,
         address,
         expect: c.reach,
         expect_text: format!("via {}", via.join(" → ")),
-        got: match (&path.error, path.reached) {
-            (Some(e), _) => format!("path {} then {e}", hops.join(" → ")),
-            (None, true) => format!("path {}", hops.join(" → ")),
-            (None, false) => format!("no reply; path {}", hops.join(" → ")),
+        got: match (&path.stop, path.reached) {
+            (Some(Outcome::Error(e)), _) => format!("probe could not run: {e}"),
+            (Some(Outcome::NoRoute(e)), _) if hops.is_empty() => format!("not sent: {e}"),
+            (Some(Outcome::NoRoute(e)), _) => format!("{path_text}, then not sent: {e}"),
+            (Some(Outcome::Unreachable { from, why }), _) => {
+                format!("{path_text}, then {why} (from {})", name_of(lab, *from))
+            }
+            (Some(other), _) => format!("{path_text}, then {}", got(other)),
+            (None, true) if in_order => path_text,
+            (None, true) => format!("{path_text}: not via {}", via.join(" → ")),
+            (None, false) => format!("no reply; {path_text}"),
         },
         rtt_ms: None,
-        pass: path.reached && in_order,
+        try_no: None,
+        listener: None,
+        verdict,
+        pass: verdict == Status::Pass,
     }
 }
 
 fn row(
     lab: &Lab,
-    layer: u8,
+    method: Method,
     from: usize,
     to: String,
     address: IpAddr,
     expect: bool,
     o: &Outcome,
 ) -> Row {
+    let verdict = status(o, expect);
     Row {
-        layer,
-        proto: "icmp",
+        layer: method.layer(),
+        method,
         from: lab.nodes[from].name.clone(),
         to,
         address,
@@ -337,15 +452,19 @@ fn row(
         expect_text: String::new(),
         got: got(o),
         rtt_ms: rtt(o),
-        pass: o.reached() == expect,
+        try_no: try_no(o),
+        listener: None,
+        verdict,
+        pass: verdict == Status::Pass,
     }
 }
 
 fn verdict(rows: Vec<Row>, start: Instant) -> Verdict {
-    let passed = rows.iter().filter(|r| r.pass).count();
+    let count = |s: Status| rows.iter().filter(|r| r.verdict == s).count();
     Verdict {
-        failed: rows.len() - passed,
-        passed,
+        passed: count(Status::Pass),
+        failed: count(Status::Fail),
+        errors: count(Status::Error),
         rows,
         seconds: start.elapsed().as_secs_f64(),
     }
@@ -362,12 +481,31 @@ fn run(
     let rows = meta
         .into_iter()
         .zip(outcomes)
-        .map(|((from, to, address, expect), o)| row(lab, 3, from, to, address, expect, &o))
+        .map(|((from, to, address, expect), o)| {
+            row(lab, Method::Icmp, from, to, address, expect, &o)
+        })
         .collect();
     verdict(rows, start)
 }
 
-/// Every host against every other (Mininet's `pingall`): each must reach each.
+/// Whether the file itself expects `from` not to reach `dst` of node `to`: a `reach: false`
+/// ICMP check for that node or that address.
+fn isolated_by_the_file(lab: &Lab, from: usize, to: usize, dst: IpAddr) -> bool {
+    lab.checks.iter().any(|c| {
+        c.from == from
+            && !c.reach
+            && c.layer == 3
+            && c.proto == Proto::Icmp
+            && c.via.is_empty()
+            && match c.to {
+                Target::Node(n) => n == to,
+                Target::Addr(a) => a == dst,
+            }
+    })
+}
+
+/// Every host against every other (Mininet's `pingall`): each must reach each, except where
+/// the file's own `reach: false` checks say a pair must not.
 pub fn all_pairs(lab: &Lab, timing: &icmp::Timing) -> Verdict {
     let hosts: Vec<usize> = (0..lab.nodes.len())
         .filter(|&n| lab.nodes[n].kind == NodeKind::Host && lab.addresses(n).next().is_some())
@@ -387,7 +525,8 @@ pub fn all_pairs(lab: &Lab, timing: &icmp::Timing) -> Verdict {
                     .map(|x| x.addr())
                     .find(|x| x.is_ipv4() == v4);
                 if let (true, Some(dst)) = (src_has, dst) {
-                    meta.push((a, lab.nodes[b].name.clone(), dst, true));
+                    let expect = !isolated_by_the_file(lab, a, b, dst);
+                    meta.push((a, lab.nodes[b].name.clone(), dst, expect));
                     probes.push((lab.netns(a), dst));
                 }
             }

@@ -2,10 +2,10 @@
 
 use std::collections::BTreeMap;
 
-use tabled::settings::Style;
 use tabled::{Table, Tabled};
 
-use super::{Row, Verdict};
+use super::{Row, Status, Verdict};
+use crate::terminal::{count, fit};
 
 #[derive(Tabled)]
 struct Line {
@@ -21,29 +21,28 @@ struct Line {
 
 pub fn summary(v: &Verdict) -> String {
     let n = v.rows.len();
-    let s = if n == 1 { "" } else { "s" };
+    let probes = count(n, "probe");
     if v.ok() {
-        format!("{n} probe{s}: all passed ({:.2} s)", v.seconds)
-    } else {
-        format!(
-            "{n} probe{s}: {} passed, {} failed ({:.2} s)",
-            v.passed, v.failed, v.seconds
-        )
+        return format!("{probes}: all passed ({:.2} s)", v.seconds);
     }
+    let mut parts = vec![format!("{} passed", v.passed)];
+    if v.failed > 0 {
+        parts.push(format!("{} failed", v.failed));
+    }
+    if v.errors > 0 {
+        parts.push(format!("{} could not run", v.errors));
+    }
+    format!("{probes}: {} ({:.2} s)", parts.join(", "), v.seconds)
 }
 
 pub fn table(v: &Verdict) -> String {
     let lines: Vec<Line> = v.rows.iter().map(line).collect();
-    Table::new(lines).with(Style::rounded()).to_string()
+    fit(Table::new(lines))
 }
 
 fn line(r: &Row) -> Line {
     Line {
-        layer: match (r.layer, r.proto) {
-            (2, _) => "L2 arp".into(),
-            (_, "icmp") => "L3 icmp".into(),
-            (_, proto) => format!("L4 {proto}"),
-        },
+        layer: format!("L{} {}", r.layer, r.method.as_str()),
         from: r.from.clone(),
         to: r.to.clone(),
         address: r.address.to_string(),
@@ -53,25 +52,41 @@ fn line(r: &Row) -> Line {
             (false, _) => "no reach".into(),
         },
         got: r.got.clone(),
-        rtt: r
-            .rtt_ms
-            .map(|ms| format!("{ms:.2} ms"))
-            .unwrap_or_else(|| "-".into()),
-        verdict: if r.pass { "ok" } else { "FAIL" },
+        rtt: match (r.rtt_ms, r.try_no) {
+            (Some(ms), Some(t)) if t > 1 => format!("{ms:.2} ms (try {t})"),
+            (Some(ms), _) => format!("{ms:.2} ms"),
+            (None, _) => "-".into(),
+        },
+        verdict: match r.verdict {
+            Status::Pass => "ok",
+            Status::Fail => "FAIL",
+            Status::Error => "ERROR",
+        },
     }
 }
 
 /// The all-pairs matrix: a row per source, a column per destination; `✓` every address
-/// answered, `✗` one did not, `·` the node itself.
+/// answered, `–` none did and the file expects that, `✗` a probe gave what the file does not
+/// expect, `!` a probe could not run, `·` the node itself.
 pub fn matrix(v: &Verdict) -> String {
     let mut names: Vec<&str> = v.rows.iter().map(|r| r.from.as_str()).collect();
     names.extend(v.rows.iter().map(|r| r.to.as_str()));
     names.sort();
     names.dedup();
-    let mut cell: BTreeMap<(&str, &str), bool> = BTreeMap::new();
+    let mut cell: BTreeMap<(&str, &str), &str> = BTreeMap::new();
     for r in &v.rows {
-        let e = cell.entry((r.from.as_str(), r.to.as_str())).or_insert(true);
-        *e &= r.pass;
+        let mark = match (r.verdict, r.expect) {
+            (Status::Error, _) => "!",
+            (Status::Fail, _) => "✗",
+            (Status::Pass, true) => "✓",
+            (Status::Pass, false) => "–",
+        };
+        let e = cell.entry((r.from.as_str(), r.to.as_str())).or_insert(mark);
+        // The worst of a pair's addresses shows.
+        let rank = |m: &str| ["✓", "–", "✗", "!"].iter().position(|x| *x == m);
+        if rank(mark) > rank(e) {
+            *e = mark;
+        }
     }
     let mut builder = tabled::builder::Builder::default();
     let mut header = vec![String::from("from \\ to")];
@@ -82,22 +97,26 @@ pub fn matrix(v: &Verdict) -> String {
         for b in &names {
             row.push(match cell.get(&(*a, *b)) {
                 _ if a == b => "·".into(),
-                Some(true) => "✓".into(),
-                Some(false) => "✗".into(),
+                Some(m) => m.to_string(),
                 None => " ".into(),
             });
         }
         builder.push_record(row);
     }
-    builder.build().with(Style::rounded()).to_string()
+    let legend = if cell.values().any(|m| *m == "–") {
+        "\n✓ reaches   – isolated, as the file's `reach: false` checks expect   ✗ not as expected"
+    } else {
+        ""
+    };
+    format!("{}{legend}", fit(builder.build()))
 }
 
-/// Only the failing rows, for large runs where the full table would drown them.
+/// Only the rows that did not pass, for large runs where the full table would drown them.
 pub fn failures(v: &Verdict) -> String {
     failures_first(v, usize::MAX)
 }
 
-/// The first `n` failing rows.
+/// The first `n` rows that did not pass.
 pub fn failures_first(v: &Verdict, n: usize) -> String {
     let lines: Vec<Line> = v
         .rows
@@ -106,5 +125,5 @@ pub fn failures_first(v: &Verdict, n: usize) -> String {
         .take(n)
         .map(line)
         .collect();
-    Table::new(lines).with(Style::rounded()).to_string()
+    fit(Table::new(lines))
 }

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use socket2::{Domain, Protocol, Socket, Type};
 
-use super::icmp::{self, Kind, Timing};
+use super::icmp::{self, Kind, Outcome, Parsed, Timing};
 use crate::apply::netns;
 
 /// The longest path followed.
@@ -19,7 +19,9 @@ pub struct Path {
     /// Who answered at each TTL (`None`: nobody did).
     pub hops: Vec<Option<IpAddr>>,
     pub reached: bool,
-    pub error: Option<String>,
+    /// Why the path ended before the destination, when something said so: the source had no
+    /// route, a router answered "unreachable", or the probe could not run.
+    pub stop: Option<Outcome>,
 }
 
 pub fn trace_all(probes: &[(String, IpAddr)], timing: &Timing) -> Vec<Path> {
@@ -36,7 +38,7 @@ pub fn trace_all(probes: &[(String, IpAddr)], timing: &Timing) -> Vec<Path> {
 
 fn trace(ns: &str, dst: IpAddr, timing: &Timing) -> Path {
     let fail = |e: String| Path {
-        error: Some(e),
+        stop: Some(Outcome::Error(e)),
         ..Path::default()
     };
     let entered = netns::open(ns).and_then(|f| {
@@ -53,7 +55,7 @@ fn trace(ns: &str, dst: IpAddr, timing: &Timing) -> Path {
     };
     let sock = match Socket::new(domain, Type::RAW, Some(proto)) {
         Ok(s) => s,
-        Err(e) => return fail(e.to_string()),
+        Err(e) => return fail(format!("cannot open an ICMP socket: {e}")),
     };
     let _ = icmp::only_answers(&sock, v4);
     let _ = sock.set_nonblocking(true);
@@ -67,7 +69,7 @@ fn trace(ns: &str, dst: IpAddr, timing: &Timing) -> Path {
             sock.set_unicast_hops_v6(ttl)
         };
         if let Err(e) = set {
-            return fail(e.to_string());
+            return fail(format!("cannot set the TTL: {e}"));
         }
         let mut answer = None;
         for (try_no, wait) in timing.tries.iter().enumerate() {
@@ -76,7 +78,7 @@ fn trace(ns: &str, dst: IpAddr, timing: &Timing) -> Path {
                 &icmp::echo_request(v4, ident, seq, token),
                 &SocketAddr::new(dst, 0).into(),
             ) {
-                path.error = Some(e.to_string());
+                path.stop = Some(Outcome::send_failed(&e));
                 return path;
             }
             let deadline = Instant::now() + *wait;
@@ -104,9 +106,13 @@ fn trace(ns: &str, dst: IpAddr, timing: &Timing) -> Path {
                         {
                             answer = Some((from, false))
                         }
-                        Some(p) if p.ident == ident && matches!(p.kind, Kind::Error(_)) => {
+                        Some(Parsed {
+                            ident: i,
+                            kind: Kind::Error(why),
+                            ..
+                        }) if i == ident => {
                             path.hops.push(Some(from));
-                            path.error = Some("unreachable".into());
+                            path.stop = Some(Outcome::Unreachable { from, why });
                             return path;
                         }
                         _ => {}

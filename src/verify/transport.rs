@@ -29,6 +29,26 @@ pub struct Result {
     pub peer: Option<IpAddr>,
 }
 
+/// Who answered a TCP or UDP check that connected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Listener {
+    /// vnet's own listener, opened for the check because nobody listened there.
+    Vnet,
+    /// A service of the lab's own (or vnet's listener was not where the connection went).
+    Lab,
+}
+
+impl Result {
+    pub fn listener(&self) -> Option<Listener> {
+        self.outcome.reached().then_some(if self.peer.is_some() {
+            Listener::Vnet
+        } else {
+            Listener::Lab
+        })
+    }
+}
+
 type Key = (String, Proto, u16, bool);
 
 /// Runs the probes; listeners come up first and go away at the end.
@@ -66,7 +86,7 @@ pub fn probe_all(probes: &[Probe], timing: &Timing) -> Vec<Result> {
             .into_iter()
             .map(|h| {
                 h.join()
-                    .unwrap_or(Outcome::NotSent("the probe thread panicked".into()))
+                    .unwrap_or(Outcome::Error("the probe thread panicked".into()))
             })
             .collect();
         stop.store(true, Ordering::SeqCst);
@@ -108,6 +128,11 @@ fn listen(
     }
     let note = |token: &[u8], peer: IpAddr| {
         let text = String::from_utf8_lossy(token).trim().to_owned();
+        // A UDP client numbers its tries (`TOKEN/2`); the client is the token.
+        let text = match text.rsplit_once('/') {
+            Some((client, n)) if n.parse::<u8>().is_ok() => client.to_owned(),
+            _ => text,
+        };
         if let Ok(mut m) = seen.lock() {
             m.insert(text, peer);
         }
@@ -166,8 +191,31 @@ fn error_outcome(e: &std::io::Error) -> Outcome {
         {
             Outcome::Timeout
         }
-        _ => Outcome::NotSent(e.to_string()),
+        _ => Outcome::send_failed(e),
     }
+}
+
+/// The handshake's round trip and how many SYNs it took, from the kernel's own count.
+fn handshake(conn: &TcpStream, elapsed: Duration) -> (Duration, u8) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: tcp_info is plain data; all-zero is a valid starting value.
+    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    // SAFETY: getsockopt fills at most `len` bytes of our own tcp_info.
+    let r = unsafe {
+        libc::getsockopt(
+            conn.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            (&raw mut info).cast(),
+            &mut len,
+        )
+    };
+    if r != 0 || info.tcpi_total_retrans == 0 {
+        return (elapsed, 1);
+    }
+    let tries = u8::try_from(info.tcpi_total_retrans + 1).unwrap_or(u8::MAX);
+    (Duration::from_micros(u64::from(info.tcpi_rtt)), tries)
 }
 
 fn client(p: &Probe, token: &str, timing: &Timing) -> Outcome {
@@ -175,7 +223,7 @@ fn client(p: &Probe, token: &str, timing: &Timing) -> Outcome {
         nix::sched::setns(&f, nix::sched::CloneFlags::CLONE_NEWNET).map_err(Into::into)
     });
     if let Err(e) = entered {
-        return Outcome::NotSent(format!("cannot enter {}: {e}", p.src_ns));
+        return Outcome::Error(format!("cannot enter {}: {e}", p.src_ns));
     }
     let total: Duration = timing.tries.iter().sum();
     let start = Instant::now();
@@ -185,43 +233,56 @@ fn client(p: &Probe, token: &str, timing: &Timing) -> Outcome {
                 Ok(c) => c,
                 Err(e) => return error_outcome(&e),
             };
-            let rtt = start.elapsed();
+            let (rtt, try_no) = handshake(&conn, start.elapsed());
             // Tell our listener who this is; an echo proves the connection reached it.
             let _ = conn.set_read_timeout(Some(Duration::from_secs(1)));
             let _ = conn.write_all(token.as_bytes());
             let mut buf = [0u8; 64];
             let _ = conn.read(&mut buf);
-            Outcome::Reply { rtt }
+            Outcome::Reply { rtt, try_no }
         }
         Proto::Udp => {
             let Ok(sock) = UdpSocket::bind(any(p.dst.is_ipv4(), 0)) else {
-                return Outcome::NotSent("cannot open a UDP socket".into());
+                return Outcome::Error("cannot open a UDP socket".into());
             };
             if let Err(e) = sock.connect(p.dst) {
                 return error_outcome(&e);
             }
-            let mut buf = [0u8; 64];
+            let mut buf = [0u8; 96];
+            let mut sent = Vec::new();
             for wait in &timing.tries {
-                let sent = Instant::now();
-                if let Err(e) = sock.send(token.as_bytes()) {
+                sent.push(Instant::now());
+                let payload = format!("{token}/{}", sent.len());
+                if let Err(e) = sock.send(payload.as_bytes()) {
                     return error_outcome(&e);
                 }
-                let _ = sock.set_read_timeout(Some(*wait));
-                match sock.recv(&mut buf) {
-                    Ok(n) if &buf[..n] == token.as_bytes() => {
-                        return Outcome::Reply {
-                            rtt: sent.elapsed(),
-                        };
+                let deadline = Instant::now() + *wait;
+                while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+                    let _ = sock.set_read_timeout(Some(left.max(Duration::from_millis(1))));
+                    match sock.recv(&mut buf) {
+                        Ok(n) => {
+                            // The echo of one of our tries: timed from that try.
+                            let text = String::from_utf8_lossy(&buf[..n]);
+                            let answered = text
+                                .strip_prefix(token)
+                                .and_then(|t| t.strip_prefix('/'))
+                                .and_then(|t| t.parse::<usize>().ok());
+                            if let Some(k) = answered.filter(|k| (1..=sent.len()).contains(k)) {
+                                return Outcome::Reply {
+                                    rtt: sent[k - 1].elapsed(),
+                                    try_no: u8::try_from(k).unwrap_or(u8::MAX),
+                                };
+                            }
+                        }
+                        Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED) => {
+                            return Outcome::Refused;
+                        }
+                        Err(_) => break,
                     }
-                    Ok(_) => {}
-                    Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED) => {
-                        return Outcome::Refused;
-                    }
-                    Err(_) => {}
                 }
             }
             Outcome::Timeout
         }
-        Proto::Icmp => Outcome::NotSent("not a transport check".into()),
+        Proto::Icmp => Outcome::Error("not a transport check".into()),
     }
 }

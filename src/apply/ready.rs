@@ -1,0 +1,166 @@
+//! Whether a lab just built carries traffic yet. The kernel finishes some of what `up` asked
+//! for on its own time: a link's operational state (and with it the activation of its queue,
+//! before which it drops every frame) follows its carrier in a work queue, and a bridge port
+//! under spanning tree listens and learns for two forward delays before it forwards. `up`
+//! returns only once all of that is done, so the first probe meets a finished lab.
+
+use std::collections::{HashMap, HashSet};
+use std::io;
+use std::time::{Duration, Instant};
+
+use futures_util::TryStreamExt;
+use rtnetlink::packet_route::link::{
+    BridgePortState, InfoPortData, LinkAttribute, LinkInfo, State,
+};
+
+use super::netns;
+use crate::plan::{Plan, Step};
+
+/// What is not ready yet, in words: `link eth0 in lab.h1 is down`.
+pub type NotReady = Vec<String>;
+
+/// What the plan expects to carry traffic: per namespace, the devices set up (other than
+/// TAP devices, which wait for their virtual machine, and bridges, whose state is their
+/// ports'), and whether a bridge there runs spanning tree.
+fn expected(plan: &Plan) -> HashMap<String, (Vec<String>, bool)> {
+    let mut quiet: HashSet<(&str, &str)> = HashSet::new();
+    for s in plan.steps() {
+        match s {
+            Step::AddTap { ns, dev, .. } => {
+                quiet.insert((ns, dev));
+            }
+            Step::AddBridge { ns, name, .. } => {
+                quiet.insert((ns, name));
+            }
+            _ => {}
+        }
+    }
+    let mut out: HashMap<String, (Vec<String>, bool)> = HashMap::new();
+    for s in plan.steps() {
+        match s {
+            Step::LinkUp { ns, dev } if !quiet.contains(&(ns.as_str(), dev.as_str())) => {
+                out.entry(ns.clone()).or_default().0.push(dev.clone());
+            }
+            Step::AddBridge { ns, stp: true, .. } => out.entry(ns.clone()).or_default().1 = true,
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Waits until every link the plan brought up is operationally up and no bridge port is
+/// still listening or learning, for at most `limit`. Returns how long it took, or what was
+/// still not ready at the limit.
+pub fn wait(plan: &Plan, limit: Duration) -> Result<Duration, NotReady> {
+    let start = Instant::now();
+    let mut left = expected(plan);
+    loop {
+        let names: Vec<String> = left.keys().cloned().collect();
+        let files: Vec<(String, io::Result<std::fs::File>)> =
+            names.iter().map(|n| (n.clone(), netns::open(n))).collect();
+        let targets: Vec<(&str, &std::fs::File)> = files
+            .iter()
+            .filter_map(|(n, f)| f.as_ref().ok().map(|f| (n.as_str(), f)))
+            .collect();
+        let seen = netns::in_each_with(
+            &targets,
+            || {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+            },
+            |rt, _| rt.block_on(links_here()),
+        );
+        let mut not_ready = Vec::new();
+        for (ns, links) in seen {
+            let Some((devs, stp)) = left.get(&ns) else {
+                continue;
+            };
+            let Ok(links) = links else {
+                // Nothing to wait for in a namespace that cannot be read; `verify` says why.
+                left.remove(&ns);
+                continue;
+            };
+            let mut waiting = Vec::new();
+            for dev in devs {
+                match links.iter().find(|l| &l.name == dev) {
+                    Some(l) if matches!(l.oper, State::Up | State::Unknown) => {}
+                    Some(l) => waiting.push(format!("link {dev} in {ns} is {:?}", l.oper)),
+                    None => {}
+                }
+            }
+            if *stp {
+                for l in &links {
+                    if let Some(state @ (BridgePortState::Listening | BridgePortState::Learning)) =
+                        l.port
+                    {
+                        waiting.push(format!("bridge port {} in {ns} is {state:?}", l.name));
+                    }
+                }
+            }
+            if waiting.is_empty() {
+                left.remove(&ns);
+            } else {
+                not_ready.extend(waiting);
+            }
+        }
+        left.retain(|ns, _| files.iter().any(|(n, f)| n == ns && f.is_ok()));
+        if left.is_empty() {
+            return Ok(start.elapsed());
+        }
+        if start.elapsed() >= limit {
+            return Err(not_ready);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+struct Seen {
+    name: String,
+    oper: State,
+    port: Option<BridgePortState>,
+}
+
+/// Every link of the calling thread's namespace: its name, operational state, and its state
+/// as a bridge port if it is one.
+async fn links_here() -> io::Result<Vec<Seen>> {
+    let (conn, handle, _) = rtnetlink::new_connection()?;
+    tokio::spawn(conn);
+    let links: Vec<_> = handle
+        .link()
+        .get()
+        .execute()
+        .try_collect()
+        .await
+        .map_err(|e| io::Error::other(e.to_string()))?;
+    Ok(links
+        .into_iter()
+        .map(|l| {
+            let mut seen = Seen {
+                name: String::new(),
+                oper: State::Unknown,
+                port: None,
+            };
+            for a in l.attributes {
+                match a {
+                    LinkAttribute::IfName(n) => seen.name = n,
+                    LinkAttribute::OperState(s) => seen.oper = s,
+                    LinkAttribute::LinkInfo(infos) => {
+                        for i in infos {
+                            if let LinkInfo::PortData(InfoPortData::BridgePort(attrs)) = i {
+                                seen.port = attrs.iter().find_map(|a| match a {
+                                    rtnetlink::packet_route::link::InfoBridgePort::State(s) => {
+                                        Some(*s)
+                                    }
+                                    _ => None,
+                                });
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            seen
+        })
+        .collect())
+}
