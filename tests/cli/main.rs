@@ -188,13 +188,13 @@ fn help_documents_the_exit_codes() {
 fn plan_prints_ip_commands() {
     let o = vnet(&["plan", repo("topologies/office-lan.yaml").to_str().unwrap()]);
     let out = String::from_utf8_lossy(&o.stdout);
-    assert!(out.contains("ip netns add office-pc1"), "{out}");
+    assert!(out.contains("ip netns add office.pc1"), "{out}");
     assert!(
-        out.contains("ip link add eth0 netns office-pc1 type veth peer p1 netns office-sw1"),
+        out.contains("ip link add eth0 netns office.pc1 type veth peer p1 netns office.sw1"),
         "{out}"
     );
     assert!(
-        out.contains("ip -n office-pc1 route add default via 10.0.1.1"),
+        out.contains("ip -n office.pc1 route add default via 10.0.1.1"),
         "{out}"
     );
 }
