@@ -5,12 +5,16 @@ use std::sync::Arc;
 
 use miette::NamedSource;
 
+pub mod addresses;
 pub mod checks;
 pub mod diag;
 pub mod input;
 pub mod links;
+pub mod mtu;
 pub mod needs;
+pub mod routes;
 pub mod schema;
+pub mod segments;
 pub mod tree;
 pub mod validate;
 pub mod vlan;

@@ -8,6 +8,7 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use miette::SourceSpan;
 
+pub(crate) mod address;
 mod check;
 mod fields;
 mod link;
@@ -86,8 +87,8 @@ pub struct RawIface {
     /// `eth0.10`: an 802.1Q sub-interface of `eth0` in VLAN 10.
     pub vlan: Option<(String, u16)>,
     pub addresses: Vec<Sp<IpNet>>,
-    pub mac: Option<String>,
-    pub mtu: Option<u32>,
+    pub mac: Option<Sp<String>>,
+    pub mtu: Option<Sp<u32>>,
 }
 
 #[derive(Debug)]
@@ -107,7 +108,7 @@ pub struct RawEndpoint {
 pub struct RawLink {
     pub a: RawEndpoint,
     pub b: RawEndpoint,
-    pub mtu: Option<u32>,
+    pub mtu: Option<Sp<u32>>,
     pub kind: RawLinkKind,
     pub at: SourceSpan,
 }
@@ -200,6 +201,25 @@ pub fn read(p: &mut Problems, root: &Node) -> RawLab {
         }
     }
     match top.get("nodes") {
+        Some(n)
+            if matches!(&n.value, Value::Null)
+                || matches!(&n.value, Value::Map(m) if m.is_empty()) =>
+        {
+            let key = top
+                .entries
+                .iter()
+                .find(|(k, _)| matches!(&k.value, Value::Str(s) if s == "nodes"))
+                .map_or(n.span, |(k, _)| k.span);
+            p.error(
+                "no_nodes",
+                "the lab has no nodes",
+                key,
+                "nothing under `nodes:`",
+                Some(
+                    "add at least one node, such as `h1: {interfaces: {eth0: 10.0.0.1/24}}`".into(),
+                ),
+            );
+        }
         Some(n) => read_nodes(p, n, &mut lab),
         None => p.error(
             "missing_key",

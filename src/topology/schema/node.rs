@@ -1,5 +1,6 @@
 //! Nodes: hosts, routers, bridges and switches, their interfaces and routes.
 
+use super::address::*;
 use super::fields::*;
 use super::*;
 use crate::model::NodeKind;
@@ -147,7 +148,7 @@ pub(super) fn read_node(p: &mut Problems, name: Sp<String>, body: &Node) -> Opti
 pub(super) fn read_exec(p: &mut Problems, n: &Node) -> Vec<String> {
     one_or_many(n)
         .into_iter()
-        .filter_map(|c| string(p, c, "an exec command").map(|s| s.v))
+        .filter_map(|c| exec_command(p, c).map(|s| s.v))
         .collect()
 }
 
