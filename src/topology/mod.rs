@@ -42,6 +42,9 @@ pub enum LoadError {
 pub struct Loaded {
     pub lab: Lab,
     pub warnings: Vec<Problem>,
+    /// What the lab would change on the machine's routing (routes on `host`): `up` refuses
+    /// these unless allowed, `validate` notes them.
+    pub machine_routes: Vec<Problem>,
     pub source: Arc<str>,
 }
 
@@ -112,6 +115,7 @@ pub fn parse(file: &str, stem: &str, bytes: &[u8]) -> Result<Loaded, LoadError> 
             stem
         }
     };
+    let machine_routes = routes::machine_routes(&problems, &raw);
     let lab = validate::build(&mut problems, raw, name);
     if problems.has_errors() {
         return Err(invalid(file, problems.list));
@@ -119,6 +123,7 @@ pub fn parse(file: &str, stem: &str, bytes: &[u8]) -> Result<Loaded, LoadError> 
     Ok(Loaded {
         lab,
         warnings: problems.list,
+        machine_routes,
         source: lossy,
     })
 }

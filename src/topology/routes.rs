@@ -1,5 +1,6 @@
 //! Gateways and routes: every next hop a neighbour on a connected subnet, one default route
-//! per IP version, no route the kernel makes by itself.
+//! per IP version, no route the kernel makes by itself; and the routes on `host` that would
+//! take over the machine's own traffic, which `up` makes only when allowed.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -8,9 +9,13 @@ use ipnet::IpNet;
 use miette::SourceSpan;
 
 use super::addresses::hosts_of;
-use super::diag::Problems;
+use super::diag::{Problem, Problems};
 use super::schema::{RawLab, RawNode};
-use crate::model::Lab;
+use crate::model::{Lab, MACHINE};
+
+/// Routes on the machine with a prefix shorter than this (IPv4, IPv6) outrank its default
+/// route for most of the address space: `0.0.0.0/1` + `128.0.0.0/1` replace it in effect.
+pub const MACHINE_MIN_PREFIX: (u8, u8) = (8, 16);
 
 pub fn routes(p: &mut Problems, raw: &RawLab, lab: &Lab) {
     for (ni, rn) in raw.nodes.iter().enumerate() {
@@ -162,4 +167,49 @@ fn connected_routes(p: &mut Problems, rn: &RawNode, connected: &[IpNet]) {
             Some("remove this route: a connected subnet is reached directly".into()),
         );
     }
+}
+
+/// Routes on `host` that would take over the machine's own traffic: a default route, or one
+/// shorter than [`MACHINE_MIN_PREFIX`]. Not errors: `up` makes them with
+/// `--allow-machine-routes`, refuses them without, and `validate` notes them.
+pub fn machine_routes(p: &Problems, raw: &RawLab) -> Vec<Problem> {
+    let Some(host) = raw.nodes.iter().find(|n| n.name.v == MACHINE) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for r in &host.routes {
+        let v4 = r.to.v.addr().is_ipv4();
+        let min = if v4 {
+            MACHINE_MIN_PREFIX.0
+        } else {
+            MACHINE_MIN_PREFIX.1
+        };
+        let len = r.to.v.prefix_len();
+        if len >= min {
+            continue;
+        }
+        let (message, label) = if len == 0 {
+            (
+                format!(
+                    "a default route on `host` replaces the machine's own IPv{} default route",
+                    family(v4)
+                ),
+                "the machine's traffic would go into the lab".to_string(),
+            )
+        } else {
+            (
+                format!(
+                    "the route to {} on `host` takes over the machine's default route in effect",
+                    r.to.v
+                ),
+                format!("shorter than /{min}: it outranks the default route wherever it applies"),
+            )
+        };
+        out.push(
+            p.new_problem("machine_route", message)
+                .label(r.to.at, label)
+                .help("add `--allow-machine-routes` if that is what you want; the route goes when `vnet down` removes the lab's links"),
+        );
+    }
+    out
 }

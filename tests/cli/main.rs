@@ -229,6 +229,35 @@ fn non_regular_files_are_refused_at_once() {
     );
 }
 
+/// Routes on `host` that take over the machine's default route are valid, but `up` makes them
+/// only with `--allow-machine-routes`: `validate` says so, each at its line.
+#[test]
+fn validate_warns_of_routes_that_take_over_the_machine() {
+    let dir = tempfile::tempdir().unwrap();
+    let lab = dir.path().join("lab.yaml");
+    std::fs::write(
+        &lab,
+        "nodes:\n  host:\n    interfaces: {vnet0: 10.9.0.1/24}\n    routes:\n      - {to: default, via: 10.9.0.2}\n      - {to: 128.0.0.0/1, via: 10.9.0.2}\n      - {to: 10.0.0.0/8, via: 10.9.0.2}\n  r1: {kind: router, interfaces: {eth0: 10.9.0.2/24}}\nlinks:\n  - [host:vnet0, r1:eth0]\n",
+    )
+    .unwrap();
+    let o = vnet(&["validate", lab.to_str().unwrap()]);
+    let (out, err) = (String::from_utf8_lossy(&o.stdout), flat(&stderr(&o)));
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("⚠ a default route on `host` replaces the machine's own IPv4 default route"),
+        "{err}"
+    );
+    assert!(err.contains("lab.yaml:5:14]"), "{err}");
+    assert!(
+        err.contains(
+            "the route to 128.0.0.0/1 on `host` takes over the machine's default route in effect"
+        ),
+        "{err}"
+    );
+    assert_eq!(err.matches("vnet::machine_route").count(), 2, "{err}");
+    assert!(out.contains("need `--allow-machine-routes`"), "{out}");
+}
+
 #[test]
 fn diagnostics_point_at_the_line_and_column() {
     let o = vnet(&[

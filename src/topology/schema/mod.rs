@@ -278,7 +278,7 @@ fn machine_rules(p: &mut Problems, node: &RawNode, body: &Node) {
         (
             "gateway",
             !node.gateways.is_empty(),
-            "vnet never changes the machine's default route",
+            "it would replace the machine's default route",
         ),
         (
             "exec",
@@ -306,12 +306,17 @@ fn machine_rules(p: &mut Problems, node: &RawNode, body: &Node) {
             .iter()
             .find(|(k, _)| matches!(&k.value, Value::Str(s) if s == key))
         {
+            let help = if key == "gateway" {
+                "routes on the machine are `routes:` (to reach the lab); a default route there, `{to: default, via: ...}`, is made only by `vnet up --allow-machine-routes`"
+            } else {
+                "`host` takes `interfaces:` (the machine's ends of links) and `routes:` (to reach the lab)"
+            };
             p.error(
                 "machine",
                 format!("`{key}` is not allowed on `host`, the machine itself"),
                 k.span,
                 why,
-                Some("`host` takes `interfaces:` (the machine's ends of links) and `routes:` (to reach the lab)".into()),
+                Some(help.into()),
             );
         }
     }
