@@ -1,16 +1,23 @@
 //! MTUs: a veth pair has one, so its ends and its link must agree on it; and an `mtu:` that
 //! `up` would not apply (macvlan, VXLAN, 802.1Q sub-interfaces) is refused, not ignored.
 
+use std::collections::HashMap;
+
 use super::diag::Problems;
 use super::schema::{RawEndpoint, RawIface, RawLab, RawLinkKind, Sp};
 
 pub fn mtus(p: &mut Problems, raw: &RawLab) {
-    let iface = |e: &RawEndpoint| {
-        raw.nodes
-            .iter()
-            .find(|n| n.name.v == e.node)
-            .and_then(|n| n.interfaces.iter().find(|i| i.name.v == e.iface))
-    };
+    // Looked up once per link end: a scan of every node would be quadratic in a large lab.
+    let declared: HashMap<(&str, &str), &RawIface> = raw
+        .nodes
+        .iter()
+        .flat_map(|n| {
+            n.interfaces
+                .iter()
+                .map(move |i| ((n.name.v.as_str(), i.name.v.as_str()), i))
+        })
+        .collect();
+    let iface = |e: &RawEndpoint| declared.get(&(e.node.as_str(), e.iface.as_str())).copied();
     for rl in &raw.links {
         match &rl.kind {
             RawLinkKind::Veth => veth(p, rl.mtu.as_ref(), [&rl.a, &rl.b].map(|e| (e, iface(e)))),

@@ -34,8 +34,9 @@ pub fn check(p: &mut Problems, root: &Node, text: &str) -> Values {
             && s.len() > MAX_SCALAR_BYTES
         {
             values = Values::TooLong;
-            let start = n.span.offset().min(text.len());
-            let line = text[start..].split('\n').next().unwrap_or_default();
+            let start = n.span.offset();
+            let from = text.get(start..).unwrap_or_default();
+            let line = from.split('\n').next().unwrap_or_default();
             let shown = super::input::cut(line).len();
             p.error(
                 "value_too_long",
@@ -56,9 +57,9 @@ fn tag_problem(p: &mut Problems, n: &Node, tag: &str, text: &str, seen: &mut Has
     if tag == "!" || tag.strip_prefix(CORE).is_some_and(|t| PLAIN.contains(&t)) {
         return;
     }
-    let value_at = n.span.offset().min(text.len());
+    let value_at = n.span.offset();
     // An alias replays its anchor's tag: the anchor is where it was written and reported.
-    if text[value_at..].starts_with('*') {
+    if text.get(value_at..).is_some_and(|v| v.starts_with('*')) {
         return;
     }
     let at = tag_span(text, value_at).unwrap_or(n.span);
@@ -87,7 +88,7 @@ fn tag_problem(p: &mut Problems, n: &Node, tag: &str, text: &str, seen: &mut Has
 /// Where the tag of the value at `value_at` is written: the token before the value, or the
 /// one before that when an anchor (`&a !foo x`, `!foo &a x`) stands between.
 fn tag_span(text: &str, value_at: usize) -> Option<SourceSpan> {
-    let mut rest = text[..value_at].trim_end();
+    let mut rest = text.get(..value_at)?.trim_end();
     for _ in 0..2 {
         let start = rest
             .rfind(|c: char| c.is_whitespace() || matches!(c, '[' | '{' | ','))
