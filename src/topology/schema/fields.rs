@@ -143,7 +143,17 @@ pub(super) fn boolean(p: &mut Problems, node: &Node, what: &str) -> Option<bool>
 pub(super) fn number(p: &mut Problems, node: &Node, what: &str, example: &str) -> Option<i64> {
     let (found, label, help) = match &node.value {
         Value::Int(n) => return Some(*n),
-        Value::Float(f) => (format!("{f}"), "not a whole number".to_string(), None),
+        Value::Float(f) => {
+            // `{f:?}`: 1e3 reads `1000.0`, which says why it is not taken.
+            p.error(
+                "type",
+                format!("{what} must be a whole number, found {f:?}"),
+                node.span,
+                "not a whole number",
+                None,
+            );
+            return None;
+        }
         Value::Str(s) if s.trim().parse::<f64>().is_ok() => (
             "a string".to_string(),
             "a number in quotes is a string".to_string(),
