@@ -666,7 +666,7 @@ _vnet() {
             return 0
             ;;
         vnet__subcmd__test)
-            opts="-h --all-pairs --json --full --progress --vlan-mode --allow-machine-nat --help"
+            opts="-h --all-pairs --json --full --progress --vlan-mode --allow-machine-nat --allow-machine-routes --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -688,7 +688,7 @@ _vnet() {
             return 0
             ;;
         vnet__subcmd__up)
-            opts="-h --progress --vlan-mode --allow-machine-nat --help"
+            opts="-h --progress --vlan-mode --allow-machine-nat --allow-machine-routes --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -55,6 +55,10 @@ pub enum Command {
         /// on its IPv4 forwarding (both undone by `down`)
         #[arg(long)]
         allow_machine_nat: bool,
+        /// Let `routes:` on `host` take over the machine's default route (a default route, or
+        /// a prefix shorter than /8 or /16; gone when `down` removes the lab's links)
+        #[arg(long)]
+        allow_machine_routes: bool,
     },
     /// Run the lab's `expect:` checks against the running lab
     Verify {
@@ -121,6 +125,9 @@ pub enum Command {
         /// Let `nat:` on `host` change the machine's ruleset and forwarding (as for `up`)
         #[arg(long)]
         allow_machine_nat: bool,
+        /// Let `routes:` on `host` take over the machine's default route (as for `up`)
+        #[arg(long)]
+        allow_machine_routes: bool,
     },
     /// Check what this machine's kernel can do for vnet, and what to do about the rest
     Doctor {

@@ -116,7 +116,12 @@ fn capitalised(s: &str) -> String {
 
 fn plain(plan: &Plan, out: &mut String) {
     for stage in &plan.stages {
-        let _ = writeln!(out, "# {} ({})", stage.name, crate::terminal::count(stage.steps.len(), "step"));
+        let _ = writeln!(
+            out,
+            "# {} ({})",
+            stage.name,
+            crate::terminal::count(stage.steps.len(), "step")
+        );
         shell_lines(&stage.steps, out);
     }
 }
@@ -276,7 +281,12 @@ fn batch(plan: &Plan, out: &mut String) {
         if !shell.is_empty() || !independent {
             pending.flush(out);
         }
-        let _ = writeln!(out, "# {} ({})", stage.name, crate::terminal::count(stage.steps.len(), "step"));
+        let _ = writeln!(
+            out,
+            "# {} ({})",
+            stage.name,
+            crate::terminal::count(stage.steps.len(), "step")
+        );
         if !root.is_empty() {
             let lines: Vec<String> = root.into_iter().map(|(_, l)| l).collect();
             heredoc(out, "ip -batch -", &lines);

@@ -25,7 +25,11 @@ pub fn width() -> Option<usize> {
 pub fn fit(mut table: Table) -> String {
     table.with(Style::rounded());
     if let Some(w) = width() {
-        table.with(Width::wrap(w).priority(Priority::max(true)).keep_words(true));
+        table.with(
+            Width::wrap(w)
+                .priority(Priority::max(true))
+                .keep_words(true),
+        );
         // A word longer than its column is broken rather than overflowing the line.
         table.with(Width::wrap(w).priority(Priority::max(true)));
     }
@@ -44,9 +48,10 @@ pub fn plural(n: usize, one: &str) -> String {
     }
     if one.ends_with("ch") || one.ends_with("sh") || one.ends_with('s') || one.ends_with('x') {
         format!("{one}es")
-    } else if let Some(stem) = one.strip_suffix('y').filter(|s| {
-        !s.ends_with(['a', 'e', 'i', 'o', 'u'])
-    }) {
+    } else if let Some(stem) = one
+        .strip_suffix('y')
+        .filter(|s| !s.ends_with(['a', 'e', 'i', 'o', 'u']))
+    {
         format!("{stem}ies")
     } else {
         format!("{one}s")

@@ -69,7 +69,16 @@ pub fn dispatch(cli: Cli) -> Outcome {
             progress,
             vlan_mode,
             allow_machine_nat,
-        } => up::up(&file, progress, vlan_mode, allow_machine_nat),
+            allow_machine_routes,
+        } => up::up(
+            &file,
+            progress,
+            vlan_mode,
+            up::Allowed {
+                nat: allow_machine_nat,
+                routes: allow_machine_routes,
+            },
+        ),
         Command::Verify {
             lab,
             all_pairs,
@@ -101,6 +110,7 @@ pub fn dispatch(cli: Cli) -> Outcome {
             progress,
             vlan_mode,
             allow_machine_nat,
+            allow_machine_routes,
         } => up::test(
             &file,
             all_pairs,
@@ -110,7 +120,10 @@ pub fn dispatch(cli: Cli) -> Outcome {
                 progress,
             },
             vlan_mode,
-            allow_machine_nat,
+            up::Allowed {
+                nat: allow_machine_nat,
+                routes: allow_machine_routes,
+            },
         ),
         Command::Doctor { json } => doctor::doctor(json),
         Command::Gen { shape } => generate::generate(&shape),

@@ -62,10 +62,7 @@ pub fn summary(lab: &Lab) -> String {
             None => kinds.push((kind, 1)),
         }
     }
-    let kinds: Vec<String> = kinds
-        .iter()
-        .map(|(k, c)| count(*c, k))
-        .collect();
+    let kinds: Vec<String> = kinds.iter().map(|(k, c)| count(*c, k)).collect();
     let plural = count;
     format!(
         "{} ({}), {}, {}",

@@ -15,14 +15,23 @@ use crate::teardown;
 use crate::topology::Problem;
 use crate::topology::diag::{Refusal, Refused};
 
-pub fn up(file: &Path, progress: Progress, vlan: VlanModeArg, machine_nat: bool) -> Outcome {
+/// What the user allowed a lab to change on the machine itself.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Allowed {
+    /// `--allow-machine-nat`
+    pub nat: bool,
+    /// `--allow-machine-routes`
+    pub routes: bool,
+}
+
+pub fn up(file: &Path, progress: Progress, vlan: VlanModeArg, allowed: Allowed) -> Outcome {
     let mut clock = Lap::start();
     let loaded = load(file)?;
     require_root()?;
     super::installed_signal_handlers();
     let mode = choose_vlan_mode(&loaded.lab, vlan)?;
     kernel_can_build(&loaded, file, mode)?;
-    machine_nat_allowed(&loaded, file, machine_nat)?;
+    machine_changes_allowed(&loaded, file, allowed)?;
     clock.lap("read, checked", 0);
     let lab = bring_up(&loaded.lab, file, progress, mode)?;
     Ok(if lab { exit::OK } else { exit::FAILED })
@@ -33,7 +42,7 @@ pub fn test(
     all_pairs: bool,
     show: super::verify::Show,
     vlan: VlanModeArg,
-    machine_nat: bool,
+    allowed: Allowed,
 ) -> Outcome {
     let progress = show.progress;
     let mut clock = Lap::start();
@@ -43,7 +52,7 @@ pub fn test(
     let lab = &loaded.lab;
     let mode = choose_vlan_mode(lab, vlan)?;
     kernel_can_build(&loaded, file, mode)?;
-    machine_nat_allowed(&loaded, file, machine_nat)?;
+    machine_changes_allowed(&loaded, file, allowed)?;
     clock.lap("read, checked", 0);
     bring_up(lab, file, progress, mode)?;
     clock.lap("up", 0);
@@ -89,19 +98,34 @@ fn refuse_if_any(file: &Path, why: Refusal, problems: Vec<Problem>) -> Result<()
     })))
 }
 
+/// What the lab would change on the machine beyond its own links is refused, each change at
+/// its line, unless the user allowed it: NAT (`--allow-machine-nat`) and routes that take
+/// over the machine's default route (`--allow-machine-routes`).
+fn machine_changes_allowed(
+    loaded: &crate::topology::Loaded,
+    file: &Path,
+    allowed: Allowed,
+) -> Result<(), Failure> {
+    let mut problems = machine_nat_problems(loaded, file, allowed.nat);
+    if !allowed.routes {
+        problems.extend(loaded.machine_routes.iter().cloned());
+    }
+    refuse_if_any(file, Refusal::ChangesMachine, problems)
+}
+
 /// NAT on `host` changes the machine's own firewall and forwarding: only when asked for with
 /// `--allow-machine-nat`, and only out of interfaces the machine has (a misspelt uplink would
 /// otherwise translate nothing, silently).
-fn machine_nat_allowed(
+fn machine_nat_problems(
     loaded: &crate::topology::Loaded,
     file: &Path,
     allowed: bool,
-) -> Result<(), Failure> {
+) -> Vec<Problem> {
     let Some(host) = crate::plan::machine_nat(&loaded.lab) else {
-        return Ok(());
+        return Vec::new();
     };
     let Some(nat) = &host.nat else {
-        return Ok(());
+        return Vec::new();
     };
     let src = miette::NamedSource::new(file.display().to_string(), loaded.source.clone());
     let mut problems = crate::topology::diag::Problems::new(src);
@@ -137,7 +161,7 @@ fn machine_nat_allowed(
             problems.push(p);
         }
     }
-    refuse_if_any(file, Refusal::ChangesMachine, problems.list)
+    problems.list
 }
 
 /// Native 802.1Q when the kernel has it (or when asked), else the emulation; said out loud.
@@ -275,7 +299,10 @@ fn bring_up(lab: &Lab, file: &Path, progress: Progress, mode: VlanMode) -> Resul
     let result = result.map(|()| {
         // The kernel finishes links and spanning tree on its own time: wait for it, so that
         // the first probe meets a finished lab.
-        if plan.steps().any(|s| matches!(s, Step::AddBridge { stp: true, .. })) {
+        if plan
+            .steps()
+            .any(|s| matches!(s, Step::AddBridge { stp: true, .. }))
+        {
             crate::errln!("vnet: waiting for spanning tree to settle (two forward delays, 4 s)");
         }
         match apply::ready::wait(&plan, READY_WITHIN) {
@@ -382,5 +409,79 @@ fn pause_for_fault_injection(stage: &str) {
     let until = Instant::now() + std::time::Duration::from_secs(60);
     while Instant::now() < until && !apply::INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
         std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn loaded(text: &str) -> crate::topology::Loaded {
+        crate::topology::parse("lab.yaml", "lab", text.as_bytes()).unwrap()
+    }
+
+    fn refusal(text: &str, allowed: Allowed) -> Option<String> {
+        let l = loaded(text);
+        match machine_changes_allowed(&l, Path::new("lab.yaml"), allowed) {
+            Ok(()) => None,
+            Err(f) => {
+                assert_eq!(f.code, super::super::exit::SYSTEM);
+                let mut out = String::new();
+                let _ = miette::GraphicalReportHandler::new_themed(
+                    miette::GraphicalTheme::unicode_nocolor(),
+                )
+                .with_width(200)
+                .render_report(&mut out, f.report.as_ref());
+                Some(out)
+            }
+        }
+    }
+
+    const TAKEOVER: &str = "nodes:\n  host:\n    interfaces: {vnet0: 10.9.0.1/24}\n    routes:\n      - {to: default, via: 10.9.0.2}\n      - {to: 0.0.0.0/1, via: 10.9.0.2}\n      - {to: 10.0.0.0/8, via: 10.9.0.2}\n  r1: {kind: router, interfaces: {eth0: 10.9.0.2/24}}\nlinks:\n  - [host:vnet0, r1:eth0]\n";
+
+    #[test]
+    fn routes_that_take_over_the_machine_are_refused_unless_allowed() {
+        let shown = refusal(TAKEOVER, Allowed::default()).expect("refused");
+        assert!(
+            shown.contains("this lab would change the machine itself"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains(
+                "a default route on `host` replaces the machine's own IPv4 default route"
+            ),
+            "{shown}"
+        );
+        assert!(shown.contains("lab.yaml:5:14"), "{shown}");
+        assert!(
+            shown.contains(
+                "the route to 0.0.0.0/1 on `host` takes over the machine's default route in effect"
+            ),
+            "{shown}"
+        );
+        // A /8 is a route to part of the lab, not a takeover.
+        assert_eq!(shown.matches("vnet::machine_route").count(), 2, "{shown}");
+        assert_eq!(
+            refusal(
+                TAKEOVER,
+                Allowed {
+                    nat: false,
+                    routes: true
+                }
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn routes_to_the_lab_on_the_machine_need_no_flag_and_short_prefixes_do() {
+        let text = TAKEOVER
+            .replace("default", "10.1.0.0/16")
+            .replace("0.0.0.0/1", "10.2.0.0/16");
+        assert_eq!(refusal(&text, Allowed::default()), None);
+        let v6 = "nodes:\n  host:\n    interfaces: {vnet0: fd00:9::1/64}\n    routes: [{to: '2000::/3', via: 'fd00:9::2'}, {to: 'fd00::/16', via: 'fd00:9::2'}]\n  r1: {kind: router, interfaces: {eth0: fd00:9::2/64}}\nlinks:\n  - [host:vnet0, r1:eth0]\n";
+        let shown = refusal(v6, Allowed::default()).expect("2000::/3 is refused");
+        assert!(shown.contains("the route to 2000::/3"), "{shown}");
+        assert_eq!(shown.matches("vnet::machine_route").count(), 1, "{shown}");
     }
 }

@@ -29,6 +29,9 @@ pub fn validate(file: &Path) -> Outcome {
     for w in super::missing_features(&loaded, file, false, true) {
         crate::errln!("{:?}", miette::Report::new(w));
     }
+    for w in &loaded.machine_routes {
+        crate::errln!("{:?}", miette::Report::new(w.clone().warning()));
+    }
     crate::outln!(
         "{}: valid lab `{}`: {} nodes, {} links, {} checks",
         file.display(),
@@ -40,6 +43,11 @@ pub fn validate(file: &Path) -> Outcome {
     if crate::plan::machine_nat(lab).is_some() {
         crate::outln!(
             "note: `nat:` on `host` changes the machine's own ruleset and forwarding: `vnet up` and `vnet test` need `--allow-machine-nat`"
+        );
+    }
+    if !loaded.machine_routes.is_empty() {
+        crate::outln!(
+            "note: `routes:` on `host` take over the machine's default route: `vnet up` and `vnet test` need `--allow-machine-routes`"
         );
     }
     Ok(exit::OK)

@@ -148,10 +148,7 @@ pub fn run_and_print(lab: &Lab, all_pairs: bool, show: Show) -> Tally {
         }
     }
     if show.json {
-        out.insert(
-            "ok".into(),
-            (tally.failed == 0 && tally.errors == 0).into(),
-        );
+        out.insert("ok".into(), (tally.failed == 0 && tally.errors == 0).into());
         out.insert("exit".into(), tally.exit_code().into());
         crate::jsonln!(serde_json::Value::Object(out));
     }

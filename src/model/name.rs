@@ -75,6 +75,12 @@ pub fn ifname_problem(name: &str) -> Option<String> {
     if name == "lo" {
         return Some("`lo` is the loopback interface every node already has".into());
     }
+    // /proc/sys/net/ipv{4,6}/conf/{all,default} are settings for every interface, not one.
+    if name == "all" || name == "default" {
+        return Some(format!(
+            "`{name}` names the settings of every interface in /proc/sys/net, not an interface"
+        ));
+    }
     None
 }
 
@@ -173,6 +179,9 @@ mod tests {
         assert!(ifname_problem("eth/0").is_some());
         assert!(ifname_problem("..").is_some());
         assert!(ifname_problem("lo").is_some());
+        assert!(ifname_problem("all").is_some());
+        assert!(ifname_problem("default").is_some());
+        assert!(ifname_problem("defaults").is_none());
     }
 
     #[test]

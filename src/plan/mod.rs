@@ -47,7 +47,12 @@ impl Plan {
 impl fmt::Display for Plan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for stage in &self.stages {
-            writeln!(f, "# {} ({})", stage.name, crate::terminal::count(stage.steps.len(), "step"))?;
+            writeln!(
+                f,
+                "# {} ({})",
+                stage.name,
+                crate::terminal::count(stage.steps.len(), "step")
+            )?;
             for s in &stage.steps {
                 writeln!(f, "{s}")?;
             }

@@ -3,6 +3,7 @@
 use std::net::{IpAddr, SocketAddr};
 
 use super::diag::Problems;
+use super::schema::address::padded;
 use super::schema::{RawCheck, RawLab, Sp};
 use super::validate::resolve_node;
 use crate::model::{Check, Lab, Proto, Target};
@@ -11,6 +12,9 @@ use crate::model::{Check, Lab, Proto, Target};
 /// `[fd00::1]:80`).
 fn parse_target(p: &mut Problems, lab: &Lab, to: &Sp<String>) -> Option<(Target, Option<u16>)> {
     let text = to.v.as_str();
+    if padded(p, to) {
+        return None;
+    }
     if let Ok(a) = text.parse::<IpAddr>() {
         return Some((Target::Addr(a), None));
     }
@@ -85,13 +89,14 @@ fn check(p: &mut Problems, lab: &Lab, rc: &RawCheck) -> Option<Check> {
         .iter()
         .map(|v| resolve_node(p, lab, &v.v, v.at))
         .collect();
-    let seen_as = rc
-        .seen_as
-        .as_ref()
-        .and_then(|s| match s.v.parse::<IpAddr>() {
-            Ok(a) => Some(Target::Addr(a)),
-            Err(_) => resolve_node(p, lab, &s.v, s.at).map(Target::Node),
-        });
+    let seen_as =
+        rc.seen_as
+            .as_ref()
+            .filter(|s| !padded(p, s))
+            .and_then(|s| match s.v.parse::<IpAddr>() {
+                Ok(a) => Some(Target::Addr(a)),
+                Err(_) => resolve_node(p, lab, &s.v, s.at).map(Target::Node),
+            });
     let (from, (to, port), proto) = (from?, to?, proto?);
     let via: Vec<usize> = via.into_iter().collect::<Option<_>>()?;
     if lab.addresses(from).next().is_none() {

@@ -132,7 +132,7 @@ pub fn links(p: &mut Problems, raw: &RawLab, lab: &mut Lab) {
         lab.links.push(Link {
             a,
             b,
-            mtu: rl.mtu,
+            mtu: rl.mtu.as_ref().map(|m| m.v),
             kind,
             at: rl.at.into(),
         });
@@ -218,6 +218,24 @@ pub fn nat_interfaces(p: &mut Problems, raw: &RawLab, lab: &Lab) {
                 "an IPv6 destination",
                 Some("vnet turns on IPv4 forwarding on the machine, never IPv6 (the machine would ignore router advertisements)".into()),
             );
+        }
+        for r in nat.publish.iter().filter(|_| !machine) {
+            let v4 = r.to.v.is_ipv4();
+            if !lab.addresses(ni).any(|a| a.addr().is_ipv4() == v4) {
+                let family = if v4 { 4 } else { 6 };
+                p.error(
+                    "nat",
+                    format!(
+                        "an IPv{family} destination on router `{}`, which has no IPv{family} address",
+                        rn.name.v
+                    ),
+                    r.to.at,
+                    format!("the router cannot forward to {}", r.to.v.ip()),
+                    Some(format!(
+                        "give the router an IPv{family} address on the destination's subnet, or publish to an address of the other IP version"
+                    )),
+                );
+            }
         }
         for r in &nat.publish {
             if lab.owner(r.to.v.ip()).is_none() {

@@ -5,22 +5,26 @@ use std::sync::Arc;
 
 use miette::NamedSource;
 
+pub mod addresses;
 pub mod checks;
 pub mod diag;
+pub mod input;
 pub mod links;
+pub mod mtu;
 pub mod needs;
+pub mod routes;
 pub mod schema;
+pub mod segments;
+pub mod tree;
 pub mod validate;
 pub mod vlan;
 pub mod yaml;
 
 pub use diag::{InvalidTopology, Problem};
+pub use input::MAX_FILE_BYTES;
 
 use crate::model::Lab;
 use crate::model::name::lab_name_problem;
-
-/// A topology file larger than this is refused before parsing (no lab is this big).
-pub const MAX_FILE_BYTES: usize = 16 * 1024 * 1024;
 
 /// Why a file could not become a lab.
 #[derive(Debug)]
@@ -38,21 +42,15 @@ pub enum LoadError {
 pub struct Loaded {
     pub lab: Lab,
     pub warnings: Vec<Problem>,
+    /// What the lab would change on the machine's routing (routes on `host`): `up` refuses
+    /// these unless allowed, `validate` notes them.
+    pub machine_routes: Vec<Problem>,
     pub source: Arc<str>,
 }
 
 pub fn load(path: &Path) -> Result<Loaded, LoadError> {
     let file = path.display().to_string();
-    // Never more than one byte past the limit: a multi-gigabyte file is refused, not read.
-    let read = || -> std::io::Result<Vec<u8>> {
-        use std::io::Read;
-        let mut bytes = Vec::new();
-        std::fs::File::open(path)?
-            .take(MAX_FILE_BYTES as u64 + 1)
-            .read_to_end(&mut bytes)?;
-        Ok(bytes)
-    };
-    let bytes = read().map_err(|error| LoadError::Read {
+    let bytes = input::read(path).map_err(|error| LoadError::Read {
         file: file.clone(),
         error,
     })?;
@@ -66,19 +64,14 @@ pub fn load(path: &Path) -> Result<Loaded, LoadError> {
 /// Parses and validates topology text; `stem` names the lab when the file does not.
 pub fn parse(file: &str, stem: &str, bytes: &[u8]) -> Result<Loaded, LoadError> {
     if bytes.len() > MAX_FILE_BYTES {
-        // Only the start of the file is shown: rendering 16 MB of context would take long.
-        let head: Arc<str> = String::from_utf8_lossy(&bytes[..bytes.len().min(120)]).into();
-        let mut problems = diag::Problems::new(NamedSource::new(file, head));
-        problems.error(
-            "too_large",
-            format!("the file is larger than {MAX_FILE_BYTES} bytes, the most vnet reads"),
-            (0, 0),
-            "file starts here",
-            None,
-        );
-        return Err(invalid(file, problems));
+        return Err(invalid(file, vec![input::too_large(file, bytes)]));
     }
     let lossy: Arc<str> = String::from_utf8_lossy(bytes).into();
+    // Before anything else shows a line of the file, which these would make too long to show.
+    let long = input::long_lines(file, &lossy);
+    if !long.is_empty() {
+        return Err(invalid(file, long));
+    }
     let src = NamedSource::new(file, lossy.clone());
     let mut problems = diag::Problems::new(src);
     if let Err(e) = std::str::from_utf8(bytes) {
@@ -91,7 +84,7 @@ pub fn parse(file: &str, stem: &str, bytes: &[u8]) -> Result<Loaded, LoadError> 
             "this byte is not UTF-8",
             Some("save the file as UTF-8".into()),
         );
-        return Err(invalid(file, problems));
+        return Err(invalid(file, problems.list));
     }
     let root = match yaml::parse(&lossy) {
         Ok(root) => root,
@@ -101,6 +94,10 @@ pub fn parse(file: &str, stem: &str, bytes: &[u8]) -> Result<Loaded, LoadError> 
             )));
         }
     };
+    // A value too long would be echoed by the diagnostics about it: it stops here.
+    if tree::check(&mut problems, &root, &lossy) == tree::Values::TooLong {
+        return Err(invalid(file, problems.list));
+    }
     let raw = schema::read(&mut problems, &root);
     let name = match &raw.name {
         Some(n) => n.v.clone(),
@@ -118,19 +115,20 @@ pub fn parse(file: &str, stem: &str, bytes: &[u8]) -> Result<Loaded, LoadError> 
             stem
         }
     };
+    let machine_routes = routes::machine_routes(&problems, &raw);
     let lab = validate::build(&mut problems, raw, name);
     if problems.has_errors() {
-        return Err(invalid(file, problems));
+        return Err(invalid(file, problems.list));
     }
     Ok(Loaded {
         lab,
         warnings: problems.list,
+        machine_routes,
         source: lossy,
     })
 }
 
-fn invalid(file: &str, problems: diag::Problems) -> LoadError {
-    let mut list = problems.list;
+fn invalid(file: &str, mut list: Vec<Problem>) -> LoadError {
     // Errors first, each group in file order.
     list.sort_by_key(|p| {
         (

@@ -1,9 +1,6 @@
-//! Second pass: references across the file, addresses that clash, and layer-2 loops.
+//! Second pass: the raw lab becomes the model; references across the file, addresses,
+//! routes, VLANs and layer-2 loops are checked by the modules this calls.
 
-use std::collections::HashMap;
-use std::net::IpAddr;
-
-use ipnet::IpNet;
 use miette::SourceSpan;
 use petgraph::unionfind::UnionFind;
 
@@ -31,8 +28,8 @@ pub fn build(p: &mut Problems, raw: RawLab, lab_name: String) -> Lab {
                 name: i.name.v.clone(),
                 vlan: i.vlan.clone(),
                 addresses: i.addresses.iter().map(|a| a.v).collect(),
-                mac: i.mac.clone(),
-                mtu: i.mtu,
+                mac: i.mac.as_ref().map(|m| m.v.clone()),
+                mtu: i.mtu.as_ref().map(|m| m.v),
                 at: i.name.at.into(),
             })
             .collect();
@@ -117,10 +114,12 @@ pub fn build(p: &mut Problems, raw: RawLab, lab_name: String) -> Lab {
     }
     super::links::links(p, &raw, &mut lab);
     super::links::nat_interfaces(p, &raw, &lab);
+    super::mtu::mtus(p, &raw);
     super::vlan::ports_and_vlans(p, &raw, &mut lab);
+    super::segments::macs(p, &raw, &lab);
     unused_interfaces(p, &raw);
-    addresses(p, &raw, &lab);
-    next_hops(p, &raw, &lab);
+    super::addresses::addresses(p, &raw);
+    super::routes::routes(p, &raw, &lab);
     loops(p, &raw, &lab);
     super::checks::checks(p, &raw, &mut lab);
     lab
@@ -184,133 +183,6 @@ fn unused_interfaces(p: &mut Problems, raw: &RawLab) {
                     ))
                     .warning();
                 p.push(problem);
-            }
-        }
-    }
-}
-
-/// Every address with its owner and place, for duplicate and subnet checks.
-fn all_addresses(raw: &RawLab) -> Vec<(usize, IpNet, SourceSpan)> {
-    let mut out = Vec::new();
-    for (ni, rn) in raw.nodes.iter().enumerate() {
-        for a in rn
-            .interfaces
-            .iter()
-            .flat_map(|i| i.addresses.iter())
-            .chain(rn.addresses.iter())
-        {
-            out.push((ni, a.v, a.at));
-        }
-    }
-    out
-}
-
-fn addresses(p: &mut Problems, raw: &RawLab, _lab: &Lab) {
-    let mut seen: HashMap<IpAddr, SourceSpan> = HashMap::new();
-    for (_, net, at) in all_addresses(raw) {
-        if let Some(first) = seen.get(&net.addr()) {
-            let problem = p
-                .new_problem(
-                    "duplicate_address",
-                    format!("address {} is assigned twice", net.addr()),
-                )
-                .label(*first, "first assigned here")
-                .label(at, "assigned again here")
-                .help("every interface needs its own address");
-            p.push(problem);
-        } else {
-            seen.insert(net.addr(), at);
-        }
-        if let IpNet::V4(v4) = net
-            && v4.prefix_len() < 31
-            && (v4.addr() == v4.network() || v4.addr() == v4.broadcast())
-        {
-            let which = if v4.addr() == v4.network() {
-                "network"
-            } else {
-                "broadcast"
-            };
-            p.error(
-                "address",
-                format!("{} is the {which} address of {}", v4.addr(), v4.trunc()),
-                at,
-                format!("the {which} address cannot be an interface's"),
-                Some(format!(
-                    "hosts in {} go from {} to {}",
-                    v4.trunc(),
-                    v4.hosts().next().map(|a| a.to_string()).unwrap_or_default(),
-                    v4.hosts().last().map(|a| a.to_string()).unwrap_or_default()
-                )),
-            );
-        }
-        if net.addr().is_loopback() || net.addr().is_multicast() || net.addr().is_unspecified() {
-            p.error(
-                "address",
-                format!("{} cannot be an interface address", net.addr()),
-                at,
-                "loopback, multicast or unspecified",
-                None,
-            );
-        }
-    }
-}
-
-/// A gateway or route's next hop must sit on a subnet the node is attached to.
-fn next_hops(p: &mut Problems, raw: &RawLab, lab: &Lab) {
-    for (ni, rn) in raw.nodes.iter().enumerate() {
-        let connected: Vec<IpNet> = lab.addresses(ni).collect();
-        let mut hops: Vec<(IpAddr, SourceSpan, &str)> =
-            rn.gateways.iter().map(|g| (g.v, g.at, "gateway")).collect();
-        hops.extend(rn.routes.iter().map(|r| (r.via.v, r.via.at, "next hop")));
-        let mut families = HashMap::new();
-        for g in &rn.gateways {
-            if let Some(first) = families.insert(g.v.is_ipv4(), g.at) {
-                let problem = p
-                    .new_problem(
-                        "gateway",
-                        format!(
-                            "node `{}` has two IPv{} gateways",
-                            rn.name.v,
-                            if g.v.is_ipv4() { 4 } else { 6 }
-                        ),
-                    )
-                    .label(first, "first gateway")
-                    .label(g.at, "second gateway")
-                    .help("a node has one default route per IP version; use `routes:` for others");
-                p.push(problem);
-            }
-        }
-        for (hop, at, what) in hops {
-            if connected.iter().any(|n| n.addr() == hop) {
-                p.error(
-                    "gateway",
-                    format!("{what} {hop} is `{}`'s own address", rn.name.v),
-                    at,
-                    "a node cannot route through itself",
-                    None,
-                );
-            } else if !connected.iter().any(|n| n.contains(&hop)) {
-                let nets: Vec<String> = connected
-                    .iter()
-                    .filter(|n| n.addr().is_ipv4() == hop.is_ipv4())
-                    .map(|n| n.trunc().to_string())
-                    .collect();
-                let help = if nets.is_empty() {
-                    format!(
-                        "`{}` has no IPv{} address, so nothing is reachable directly",
-                        rn.name.v,
-                        if hop.is_ipv4() { 4 } else { 6 }
-                    )
-                } else {
-                    format!("`{}` is attached to {}", rn.name.v, nets.join(", "))
-                };
-                p.error(
-                    "gateway",
-                    format!("{what} {hop} is not on a subnet of `{}`", rn.name.v),
-                    at,
-                    "not directly reachable",
-                    Some(help),
-                );
             }
         }
     }

@@ -2,12 +2,12 @@
 //! on the VLANs they carry. The rules make the native (802.1Q) and emulated (bridge per VLAN)
 //! builds behave the same, so anything the emulation could not reproduce is refused here.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use miette::SourceSpan;
 
 use super::diag::Problems;
-use super::schema::RawLab;
+use super::schema::{RawLab, RawNode};
 use crate::model::name::IFNAME_MAX;
 use crate::model::{Endpoint, Lab, NodeKind, Port, PortMode, svi_name};
 
@@ -151,7 +151,50 @@ fn assign_ports(p: &mut Problems, raw: &RawLab, lab: &mut Lab) {
                 at: at.into(),
             });
         }
+        vlan_link_names(p, raw, rn, &ports);
         lab.nodes[ni].ports = ports;
+    }
+}
+
+/// The emulated build carries VLAN 10 of trunk `up` on a link of its own named `up.10`: a
+/// port of that name would collide with it. Refused in both builds, so that the file means
+/// the same in both.
+fn vlan_link_names(p: &mut Problems, raw: &RawLab, rn: &RawNode, ports: &[Port]) {
+    let tagged: HashMap<&str, Vec<u16>> = ports
+        .iter()
+        .filter(|port| matches!(port.mode, PortMode::Trunk { .. }))
+        .map(|port| (port.name.as_str(), port.mode.tagged()))
+        .collect();
+    for port in ports {
+        let Some((trunk, vid)) = port.name.rsplit_once('.') else {
+            continue;
+        };
+        let (Ok(vid), Some(vlans)) = (vid.parse::<u16>(), tagged.get(trunk)) else {
+            continue;
+        };
+        if !vlans.contains(&vid) {
+            continue;
+        }
+        let used_at = raw
+            .links
+            .iter()
+            .flat_map(|l| [&l.a, &l.b])
+            .chain(raw.taps.iter().map(|t| &t.end))
+            .find(|e| e.node == rn.name.v && e.iface == port.name)
+            .map_or(SourceSpan::from(port.at), |e| e.at);
+        p.error(
+            "port_name",
+            format!(
+                "port `{}:{}` has the name of trunk `{trunk}`'s link for VLAN {vid}",
+                rn.name.v, port.name
+            ),
+            used_at,
+            format!(
+                "where 802.1Q is emulated, VLAN {vid} of `{trunk}` is carried by `{}`",
+                port.name
+            ),
+            Some(format!("rename the port, such as `p{vid}`")),
+        );
     }
 }
 

@@ -8,20 +8,21 @@ use std::fmt;
 
 use miette::SourceSpan;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_saphyr::Spanned;
+use serde_saphyr::{Spanned, Tagged};
 
 /// A value and the bytes of the file it came from.
 #[derive(Debug, Clone)]
 pub struct Node {
     pub value: Value,
     pub span: SourceSpan,
+    /// An explicit YAML tag (`!foo`, `!!binary`), resolved (`tag:yaml.org,2002:binary`).
+    pub tag: Option<String>,
 }
 
 #[derive(Debug, Clone)]
 pub enum Value {
     Null,
     Bool(bool),
-    /// Integers keep their text so that `010` or `1e3` can be reported as written.
     Int(i64),
     Float(f64),
     Str(String),
@@ -55,6 +56,19 @@ impl Node {
             Value::Null | Value::Seq(_) | Value::Map(_) => None,
         }
     }
+
+    /// This node and every node below it, keys included, depth first.
+    pub fn walk<'n>(&'n self, visit: &mut impl FnMut(&'n Node)) {
+        visit(self);
+        match &self.value {
+            Value::Seq(items) => items.iter().for_each(|n| n.walk(visit)),
+            Value::Map(entries) => entries.iter().for_each(|(k, v)| {
+                k.walk(visit);
+                v.walk(visit);
+            }),
+            _ => {}
+        }
+    }
 }
 
 fn span_of<T>(s: &Spanned<T>) -> SourceSpan {
@@ -66,12 +80,10 @@ fn span_of<T>(s: &Spanned<T>) -> SourceSpan {
 
 impl<'de> Deserialize<'de> for Node {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let spanned = Spanned::<Value>::deserialize(d)?;
+        let spanned = Spanned::<Tagged<Value>>::deserialize(d)?;
         let span = span_of(&spanned);
-        Ok(Node {
-            value: spanned.value,
-            span,
-        })
+        let Tagged(value, tag) = spanned.value;
+        Ok(Node { value, span, tag })
     }
 }
 

@@ -333,7 +333,10 @@ fn seen(
     r.listener = res.listener();
     match (&res.outcome, res.peer) {
         (Outcome::Reply { .. }, Some(peer)) => {
-            r.got = format!("connected to vnet's listener, seen as {}", name_of(lab, peer));
+            r.got = format!(
+                "connected to vnet's listener, seen as {}",
+                name_of(lab, peer)
+            );
         }
         (Outcome::Reply { .. }, None) => r.got = "connected to the lab's own service".into(),
         _ => {}

@@ -119,6 +119,40 @@ fn hostile_inputs_are_refused_without_panic() {
         ),
         ("nul.yaml", b"nodes:\n  h1\x00: {}\n".to_vec(), "nul.yaml"),
         ("empty.yaml", Vec::new(), "the topology file is empty"),
+        // Long values: miette panicked on a label past column 65,535, and echoed the line.
+        (
+            "long-node-name.yaml",
+            format!("nodes:\n  {}: {{}}\n", "n".repeat(70_000)).into_bytes(),
+            "this line is 70006 bytes long",
+        ),
+        (
+            "long-ifname.yaml",
+            format!(
+                "nodes:\n  h1: {{interfaces: {{{}: 10.0.0.1/24}}}}\n",
+                "e".repeat(1 << 20)
+            )
+            .into_bytes(),
+            "vnet reads lines of at most 4096 bytes",
+        ),
+        (
+            "long-scalar.yaml",
+            format!("nodes:\n  h1: {{exec: \"{}\"}}\n", "x".repeat(15 << 20)).into_bytes(),
+            "vnet reads lines of at most 4096 bytes",
+        ),
+        (
+            "long-line.yaml",
+            format!("nodes: {{h1: {{}}}}\n# {}\n", "y".repeat(200_000)).into_bytes(),
+            "this line is 200002 bytes long",
+        ),
+        (
+            "long-block.yaml",
+            format!(
+                "nodes:\n  h1:\n    exec: |\n{}",
+                format!("      {}\n", "z".repeat(70)).repeat(15_000)
+            )
+            .into_bytes(),
+            "this value is 1065000 bytes long",
+        ),
     ];
     for (name, bytes, want) in cases {
         let path = dir.join(name);
@@ -133,12 +167,95 @@ fn hostile_inputs_are_refused_without_panic() {
         );
         assert!(!err.contains("panicked"), "{name}: {err}");
         assert!(
+            err.len() < 10_000,
+            "{name}: {} bytes of diagnostics",
+            err.len()
+        );
+        assert!(
             start.elapsed() < std::time::Duration::from_secs(10),
             "{name} took {:?}",
             start.elapsed()
         );
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A FIFO, a device, a directory or a socket is refused before it is read: a FIFO without a
+/// writer used to block `vnet validate` forever, `/dev/zero` to read 16 MB of NUL bytes.
+#[test]
+fn non_regular_files_are_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("lab.yaml");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+    let socket = dir.path().join("sock.yaml");
+    let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    for (path, what) in [
+        (fifo.as_path(), "(a FIFO)"),
+        (Path::new("/dev/zero"), "(a character device)"),
+        (dir.path(), "(a directory)"),
+        (socket.as_path(), "(a socket)"),
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_vnet"))
+            .args(["validate", path.to_str().unwrap()])
+            .env("NO_COLOR", "1")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let start = std::time::Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if start.elapsed() > std::time::Duration::from_secs(5) {
+                let _ = child.kill();
+                panic!("`vnet validate {}` still runs after 5 s", path.display());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        let mut err = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+        assert_eq!(status.code(), Some(3), "{}: {err}", path.display());
+        let err = flat(&err);
+        assert!(err.contains("not a regular file"), "{err}");
+        assert!(err.contains(what), "{err}");
+    }
+    // A symlink to a regular file is read as the file.
+    let link = dir.path().join("link.yaml");
+    std::os::unix::fs::symlink(repo("topologies/office-lan.yaml"), &link).unwrap();
+    assert_eq!(
+        vnet(&["validate", link.to_str().unwrap()]).status.code(),
+        Some(0)
+    );
+}
+
+/// Routes on `host` that take over the machine's default route are valid, but `up` makes them
+/// only with `--allow-machine-routes`: `validate` says so, each at its line.
+#[test]
+fn validate_warns_of_routes_that_take_over_the_machine() {
+    let dir = tempfile::tempdir().unwrap();
+    let lab = dir.path().join("lab.yaml");
+    std::fs::write(
+        &lab,
+        "nodes:\n  host:\n    interfaces: {vnet0: 10.9.0.1/24}\n    routes:\n      - {to: default, via: 10.9.0.2}\n      - {to: 128.0.0.0/1, via: 10.9.0.2}\n      - {to: 10.0.0.0/8, via: 10.9.0.2}\n  r1: {kind: router, interfaces: {eth0: 10.9.0.2/24}}\nlinks:\n  - [host:vnet0, r1:eth0]\n",
+    )
+    .unwrap();
+    let o = vnet(&["validate", lab.to_str().unwrap()]);
+    let (out, err) = (String::from_utf8_lossy(&o.stdout), flat(&stderr(&o)));
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("⚠ a default route on `host` replaces the machine's own IPv4 default route"),
+        "{err}"
+    );
+    assert!(err.contains("lab.yaml:5:14]"), "{err}");
+    assert!(
+        err.contains(
+            "the route to 128.0.0.0/1 on `host` takes over the machine's default route in effect"
+        ),
+        "{err}"
+    );
+    assert_eq!(err.matches("vnet::machine_route").count(), 2, "{err}");
+    assert!(out.contains("need `--allow-machine-routes`"), "{out}");
 }
 
 #[test]

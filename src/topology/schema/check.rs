@@ -3,15 +3,15 @@
 use super::fields::*;
 use super::*;
 use crate::topology::diag::Problems;
-use crate::topology::yaml::{Node, Value};
+use crate::topology::yaml::Node;
 
 pub(super) fn read_check(p: &mut Problems, n: &Node) -> Option<RawCheck> {
     let mut f = Fields::of(p, n, "an expectation")?;
     let from = f.get("from").and_then(|v| string(p, v, "from"));
     let to = f.get("to").and_then(|v| string(p, v, "to"));
     let reach = f.get("reach").map(|v| boolean(p, v, "reach"));
-    let layer = f.get("layer").and_then(|v| match &v.value {
-        Value::Int(n @ (2 | 3)) => Some(Sp { v: *n as u8, at: v.span }),
+    let layer = f.get("layer").and_then(|v| match number(p, v, "layer", "2")? {
+        n @ (2 | 3) => Some(Sp { v: n as u8, at: v.span }),
         _ => {
             p.error(
                 "layer",

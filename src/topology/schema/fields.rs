@@ -1,10 +1,6 @@
 //! Readers for the shapes and scalars of a topology: mappings with known keys, strings,
 //! numbers, addresses, names. Each records what is wrong and returns `None`.
 
-use std::net::IpAddr;
-
-use ipnet::IpNet;
-
 use super::Sp;
 use crate::model::name::{closest, ifname_problem, node_name_problem};
 use crate::topology::diag::Problems;
@@ -90,6 +86,42 @@ pub(super) fn string(p: &mut Problems, node: &Node, what: &str) -> Option<Sp<Str
     }
 }
 
+/// A shell command for `sh -c`: a NUL byte cannot be passed in an argument (the command
+/// would fail in `up`, after the lab is built), and other control characters are invisible
+/// in the plan and the logs. Tabs and line breaks (a `|` block of commands) are shell's own.
+pub(super) fn exec_command(p: &mut Problems, node: &Node) -> Option<Sp<String>> {
+    let text = string(p, node, "an exec command")?;
+    let Some(c) = text
+        .v
+        .chars()
+        .find(|c| c.is_control() && !matches!(c, '\t' | '\n'))
+    else {
+        return Some(text);
+    };
+    let (message, label) = if c == '\0' {
+        (
+            "an exec command contains a NUL byte".to_string(),
+            "no command line can carry it: `sh -c` would never run",
+        )
+    } else {
+        (
+            format!(
+                "an exec command contains the control character U+{:04X}",
+                u32::from(c)
+            ),
+            "invisible in the plan and the logs",
+        )
+    };
+    p.error(
+        "exec",
+        message,
+        node.span,
+        label,
+        Some("remove it; a command that needs the byte can make it with `printf '\\NNN'`".into()),
+    );
+    None
+}
+
 pub(super) fn boolean(p: &mut Problems, node: &Node, what: &str) -> Option<bool> {
     match &node.value {
         Value::Bool(b) => Some(*b),
@@ -106,25 +138,55 @@ pub(super) fn boolean(p: &mut Problems, node: &Node, what: &str) -> Option<bool>
     }
 }
 
-pub(super) fn mtu(p: &mut Problems, node: &Node) -> Option<u32> {
-    match &node.value {
-        Value::Int(n) if (68..=65535).contains(n) => Some(*n as u32),
-        Value::Int(n) => {
+/// A whole number, written as one: `"10"` is a string and `10.0` a fraction, both refused
+/// alike wherever a number is meant (an MTU, a VLAN id, a VNI, a port, a layer).
+pub(super) fn number(p: &mut Problems, node: &Node, what: &str, example: &str) -> Option<i64> {
+    let (found, label, help) = match &node.value {
+        Value::Int(n) => return Some(*n),
+        Value::Float(f) => {
+            // `{f:?}`: 1e3 reads `1000.0`, which says why it is not taken.
+            p.error(
+                "type",
+                format!("{what} must be a whole number, found {f:?}"),
+                node.span,
+                "not a whole number",
+                None,
+            );
+            return None;
+        }
+        Value::Str(s) if s.trim().parse::<f64>().is_ok() => (
+            "a string".to_string(),
+            "a number in quotes is a string".to_string(),
+            Some(format!("write the number without quotes: `{}`", s.trim())),
+        ),
+        other => (
+            other.kind().to_string(),
+            format!("expected a number such as {example}"),
+            None,
+        ),
+    };
+    p.error(
+        "type",
+        format!("{what} must be a number, found {found}"),
+        node.span,
+        label,
+        help,
+    );
+    None
+}
+
+pub(super) fn mtu(p: &mut Problems, node: &Node) -> Option<Sp<u32>> {
+    match number(p, node, "mtu", "1500")? {
+        n @ 68..=65535 => Some(Sp {
+            v: n as u32,
+            at: node.span,
+        }),
+        n => {
             p.error(
                 "mtu",
                 format!("MTU {n} is out of range"),
                 node.span,
                 "Linux accepts 68 to 65535",
-                None,
-            );
-            None
-        }
-        other => {
-            p.error(
-                "type",
-                format!("mtu must be a number, found {}", other.kind()),
-                node.span,
-                "expected a number such as 1500",
                 None,
             );
             None
@@ -212,66 +274,6 @@ pub(super) fn list<'n>(p: &mut Problems, node: &'n Node, what: &str) -> &'n [Nod
     }
 }
 
-/// An interface address: `10.0.1.11/24` or `fd00::1/64`; the prefix length is required.
-pub fn cidr(p: &mut Problems, node: &Node) -> Option<Sp<IpNet>> {
-    let text = string(p, node, "an address")?;
-    match text.v.parse::<IpNet>() {
-        Ok(net) => Some(Sp {
-            v: net,
-            at: node.span,
-        }),
-        Err(_) if text.v.parse::<IpAddr>().is_ok() => {
-            let suggestion = if text.v.contains(':') { "/64" } else { "/24" };
-            p.error(
-                "address",
-                format!("address `{}` has no prefix length", text.v),
-                node.span,
-                "needs a prefix length",
-                Some(format!(
-                    "write it in CIDR form, such as `{}{suggestion}`",
-                    text.v
-                )),
-            );
-            None
-        }
-        Err(_) => {
-            p.error(
-                "address",
-                format!("`{}` is not an IP address in CIDR form", text.v),
-                node.span,
-                "not an address",
-                Some("write addresses like `10.0.1.11/24` or `fd00:1::11/64`".into()),
-            );
-            None
-        }
-    }
-}
-
-pub(super) fn ip(p: &mut Problems, node: &Node, what: &str) -> Option<Sp<IpAddr>> {
-    let text = string(p, node, what)?;
-    match text.v.parse::<IpAddr>() {
-        Ok(a) => Some(Sp {
-            v: a,
-            at: node.span,
-        }),
-        Err(_) => {
-            let help = text
-                .v
-                .split_once('/')
-                .filter(|(a, _)| a.parse::<IpAddr>().is_ok())
-                .map(|(a, _)| format!("a {what} is a single address: `{a}`"));
-            p.error(
-                "address",
-                format!("`{}` is not an IP address", text.v),
-                node.span,
-                "not an address",
-                help,
-            );
-            None
-        }
-    }
-}
-
 pub(super) fn name_key(p: &mut Problems, key: &Node, what: &str) -> Option<Sp<String>> {
     let text = string(p, key, what)?;
     let problem = if what == "interface name" {
@@ -292,15 +294,12 @@ pub(super) fn name_key(p: &mut Problems, key: &Node, what: &str) -> Option<Sp<St
     Some(text)
 }
 
-pub(super) fn read_mac(p: &mut Problems, n: &Node) -> Option<String> {
+pub(super) fn read_mac(p: &mut Problems, n: &Node) -> Option<Sp<String>> {
     let text = string(p, n, "mac")?;
-    let bytes: Vec<_> = text
-        .v
-        .split(':')
-        .map(|b| u8::from_str_radix(b, 16))
-        .collect();
-    let ok = bytes.len() == 6 && bytes.iter().all(|b| b.is_ok()) && text.v.len() == 17;
-    if !ok {
+    let parts: Vec<&str> = text.v.split(':').collect();
+    // Two hex digits each: `from_str_radix` alone would take `+f`.
+    let hex = |b: &&str| b.len() == 2 && b.bytes().all(|c| c.is_ascii_hexdigit());
+    if parts.len() != 6 || !parts.iter().all(hex) {
         p.error(
             "mac",
             format!("`{}` is not a MAC address", text.v),
@@ -310,18 +309,36 @@ pub(super) fn read_mac(p: &mut Problems, n: &Node) -> Option<String> {
         );
         return None;
     }
-    if matches!(bytes[0], Ok(b) if b & 1 == 1) {
-        p.error(
-            "mac",
+    let bytes: Vec<u8> = parts
+        .iter()
+        .filter_map(|b| u8::from_str_radix(b, 16).ok())
+        .collect();
+    let unicast =
+        "an interface needs a unicast address; locally administered ones start with `02:`";
+    let refusal = if bytes.iter().all(|b| *b == 0) {
+        Some((
+            format!("`{}` is the all-zero MAC address", text.v),
+            "no interface can have it",
+        ))
+    } else if bytes.iter().all(|b| *b == 0xff) {
+        Some((
+            format!("`{}` is the broadcast MAC address", text.v),
+            "every station on the link receives frames sent to it",
+        ))
+    } else if bytes[0] & 1 == 1 {
+        Some((
             format!("`{}` is a multicast MAC address", text.v),
-            n.span,
             "the first byte is odd",
-            Some(
-                "an interface needs a unicast address; locally administered ones start with `02:`"
-                    .into(),
-            ),
-        );
+        ))
+    } else {
+        None
+    };
+    if let Some((message, label)) = refusal {
+        p.error("mac", message, n.span, label, Some(unicast.into()));
         return None;
     }
-    Some(text.v.to_ascii_lowercase())
+    Some(Sp {
+        v: text.v.to_ascii_lowercase(),
+        at: n.span,
+    })
 }

@@ -181,9 +181,10 @@ fn read_macvlan(p: &mut Problems, mut f: Fields<'_>, child: &Node, n: &Node) -> 
 }
 
 fn read_vxlan(p: &mut Problems, f: &mut Fields<'_>, n: &Node) -> Option<RawLinkKind> {
-    let vni = f.get("vni").and_then(|v| match &v.value {
-        Value::Int(x) if (1..(1 << 24)).contains(x) => Some(Sp {
-            v: *x as u32,
+    let vni_node = f.get("vni");
+    let vni = vni_node.and_then(|v| match number(p, v, "vni", "42")? {
+        x @ 1..0x100_0000 => Some(Sp {
+            v: x as u32,
             at: v.span,
         }),
         _ => {
@@ -207,7 +208,9 @@ fn read_vxlan(p: &mut Problems, f: &mut Fields<'_>, n: &Node) -> Option<RawLinkK
         })
         .unwrap_or_default();
     let Some(vni) = vni else {
-        p.error("missing_key", "a VXLAN link needs `vni:`", n.span, "no VNI", Some("for example `{type: vxlan, vni: 42, endpoints: [br1:vx, br2:vx], underlay: [host1, host2]}`".into()));
+        if vni_node.is_none() {
+            p.error("missing_key", "a VXLAN link needs `vni:`", n.span, "no VNI", Some("for example `{type: vxlan, vni: 42, endpoints: [br1:vx, br2:vx], underlay: [host1, host2]}`".into()));
+        }
         return None;
     };
     let Ok([u1, u2]) = <[Sp<String>; 2]>::try_from(underlay) else {

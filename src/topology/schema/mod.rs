@@ -8,6 +8,7 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use miette::SourceSpan;
 
+pub(crate) mod address;
 mod check;
 mod fields;
 mod link;
@@ -88,8 +89,8 @@ pub struct RawIface {
     /// `eth0.10`: an 802.1Q sub-interface of `eth0` in VLAN 10.
     pub vlan: Option<(String, u16)>,
     pub addresses: Vec<Sp<IpNet>>,
-    pub mac: Option<String>,
-    pub mtu: Option<u32>,
+    pub mac: Option<Sp<String>>,
+    pub mtu: Option<Sp<u32>>,
 }
 
 #[derive(Debug)]
@@ -109,7 +110,7 @@ pub struct RawEndpoint {
 pub struct RawLink {
     pub a: RawEndpoint,
     pub b: RawEndpoint,
-    pub mtu: Option<u32>,
+    pub mtu: Option<Sp<u32>>,
     pub kind: RawLinkKind,
     pub at: SourceSpan,
 }
@@ -218,6 +219,25 @@ pub fn read(p: &mut Problems, root: &Node) -> RawLab {
         }
     }
     match top.get("nodes") {
+        Some(n)
+            if matches!(&n.value, Value::Null)
+                || matches!(&n.value, Value::Map(m) if m.is_empty()) =>
+        {
+            let key = top
+                .entries
+                .iter()
+                .find(|(k, _)| matches!(&k.value, Value::Str(s) if s == "nodes"))
+                .map_or(n.span, |(k, _)| k.span);
+            p.error(
+                "no_nodes",
+                "the lab has no nodes",
+                key,
+                "nothing under `nodes:`",
+                Some(
+                    "add at least one node, such as `h1: {interfaces: {eth0: 10.0.0.1/24}}`".into(),
+                ),
+            );
+        }
         Some(n) => read_nodes(p, n, &mut lab),
         None => p.error(
             "missing_key",
@@ -276,7 +296,7 @@ fn machine_rules(p: &mut Problems, node: &RawNode, body: &Node) {
         (
             "gateway",
             !node.gateways.is_empty(),
-            "vnet never changes the machine's default route",
+            "it would replace the machine's default route",
         ),
         (
             "exec",
@@ -304,12 +324,17 @@ fn machine_rules(p: &mut Problems, node: &RawNode, body: &Node) {
             .iter()
             .find(|(k, _)| matches!(&k.value, Value::Str(s) if s == key))
         {
+            let help = if key == "gateway" {
+                "routes on the machine are `routes:` (to reach the lab); a default route there, `{to: default, via: ...}`, is made only by `vnet up --allow-machine-routes`"
+            } else {
+                "`host` takes `interfaces:` (the machine's ends of links) and `routes:` (to reach the lab)"
+            };
             p.error(
                 "machine",
                 format!("`{key}` is not allowed on `host`, the machine itself"),
                 k.span,
                 why,
-                Some("`host` takes `interfaces:` (the machine's ends of links) and `routes:` (to reach the lab)".into()),
+                Some(help.into()),
             );
         }
     }

@@ -2,10 +2,11 @@
 
 use std::net::SocketAddr;
 
+use super::address::*;
 use super::fields::*;
 use super::*;
 use crate::topology::diag::Problems;
-use crate::topology::yaml::{Node, Value};
+use crate::topology::yaml::Node;
 
 #[derive(Debug)]
 pub struct RawNat {
@@ -39,9 +40,29 @@ pub(super) fn read_nat(p: &mut Problems, n: &Node) -> Option<RawNat> {
     let mut publish = Vec::new();
     if let Some(list_node) = f.get("publish") {
         for item in list(p, list_node, "publish") {
-            if let Some(rule) = read_publish(p, item) {
-                publish.push(rule);
+            let Some(rule) = read_publish(p, item) else {
+                continue;
+            };
+            // nft would take both rules, and the first would win without a word.
+            let same = |r: &&RawPublish| {
+                r.on.v == rule.on.v && r.proto.v == rule.proto.v && r.port.v == rule.port.v
+            };
+            if let Some(first) = publish.iter().find(same) {
+                let problem = p
+                    .new_problem(
+                        "publish",
+                        format!(
+                            "{} port {} on `{}` is published twice",
+                            rule.proto.v, rule.port.v, rule.on.v
+                        ),
+                    )
+                    .label(first.port.at, "first published here")
+                    .label(rule.port.at, "published again here")
+                    .help("one published port leads to one destination; publish another port for the second");
+                p.push(problem);
+                continue;
             }
+            publish.push(rule);
         }
     }
     f.finish(p, NAT_KEYS, "nat");
@@ -54,34 +75,25 @@ pub(super) fn read_nat(p: &mut Problems, n: &Node) -> Option<RawNat> {
 
 fn read_publish(p: &mut Problems, n: &Node) -> Option<RawPublish> {
     let mut f = Fields::of(p, n, "a published port")?;
-    let on = f.get("on").and_then(|v| string(p, v, "on"));
+    let (on_node, port_node, to_node) = (f.get("on"), f.get("port"), f.get("to"));
+    let on = on_node.and_then(|v| string(p, v, "on"));
     let proto = f.get("proto").and_then(|v| string(p, v, "proto"));
-    let port = f.get("port").and_then(|v| port(p, v));
-    let to = f.get("to").and_then(|v| {
-        let text = string(p, v, "to")?;
-        match text.v.parse::<SocketAddr>() {
-            Ok(sa) => Some(Sp { v: sa, at: v.span }),
-            Err(_) => {
-                p.error(
-                    "publish",
-                    format!("`{}` is not ADDRESS:PORT", text.v),
-                    v.span,
-                    "where published connections go",
-                    Some("for example `to: 172.17.0.2:8080` (IPv6: `[fd00::2]:8080`)".into()),
-                );
-                None
-            }
-        }
-    });
+    let port = port_node.and_then(|v| port(p, v));
+    let to = to_node.and_then(|v| socket_addr(p, v));
     f.finish(p, PUBLISH_KEYS, "a published port");
     let (Some(on), Some(port), Some(to)) = (on, port, to) else {
-        p.error(
-            "missing_key",
-            "a published port needs `on:`, `port:` and `to:`",
-            n.span,
-            "incomplete",
-            Some("for example `{on: wan, proto: tcp, port: 49153, to: 172.17.0.2:8080}`".into()),
-        );
+        // A value that is there but wrong has been reported already.
+        if on_node.is_none() || port_node.is_none() || to_node.is_none() {
+            p.error(
+                "missing_key",
+                "a published port needs `on:`, `port:` and `to:`",
+                n.span,
+                "incomplete",
+                Some(
+                    "for example `{on: wan, proto: tcp, port: 49153, to: 172.17.0.2:8080}`".into(),
+                ),
+            );
+        }
         return None;
     };
     let proto = match proto {
@@ -110,11 +122,21 @@ fn read_publish(p: &mut Problems, n: &Node) -> Option<RawPublish> {
 }
 
 pub(super) fn port(p: &mut Problems, n: &Node) -> Option<Sp<u16>> {
-    match &n.value {
-        Value::Int(v) if (1..=65535).contains(v) => Some(Sp {
-            v: *v as u16,
+    match number(p, n, "a port", "8080")? {
+        v @ 1..=65535 => Some(Sp {
+            v: v as u16,
             at: n.span,
         }),
+        0 => {
+            p.error(
+                "port",
+                "port 0 cannot be published",
+                n.span,
+                "no connection is made to port 0",
+                Some("publish a port from 1 to 65535".into()),
+            );
+            None
+        }
         _ => {
             p.error(
                 "port",

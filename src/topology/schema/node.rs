@@ -1,5 +1,6 @@
 //! Nodes: hosts, routers, bridges and switches, their interfaces and routes.
 
+use super::address::*;
 use super::fields::*;
 use super::*;
 use crate::model::NodeKind;
@@ -146,7 +147,7 @@ pub(super) fn read_exec(p: &mut Problems, f: &mut Fields<'_>, node: &mut RawNode
     if let Some(e) = f.get("exec") {
         node.exec = one_or_many(e)
             .into_iter()
-            .filter_map(|c| string(p, c, "an exec command").map(|s| s.v))
+            .filter_map(|c| exec_command(p, c).map(|s| s.v))
             .collect();
     }
     if let Some(t) = f.get("exec_timeout") {

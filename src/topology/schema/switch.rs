@@ -1,10 +1,9 @@
 //! 802.1Q switches: port modes (access, trunk, native VLAN), port security, SVIs; and the
 //! `eth0.10` sub-interfaces of hosts and routers.
 
-use std::net::IpAddr;
-
 use miette::SourceSpan;
 
+use super::address::*;
 use super::fields::*;
 use super::*;
 use crate::model::name::ifname_problem;
@@ -16,33 +15,18 @@ pub const VID_MIN: i64 = 1;
 pub const VID_MAX: i64 = 4094;
 
 pub(super) fn vid(p: &mut Problems, n: &Node) -> Option<Sp<u16>> {
-    let value = match &n.value {
-        Value::Int(v) => Some(*v),
-        Value::Str(s) => s.parse::<i64>().ok(),
-        _ => None,
-    };
-    match value {
-        Some(v) if (VID_MIN..=VID_MAX).contains(&v) => Some(Sp {
+    match number(p, n, "a VLAN id", "10")? {
+        v @ VID_MIN..=VID_MAX => Some(Sp {
             v: v as u16,
             at: n.span,
         }),
-        Some(v) => {
+        v => {
             p.error(
                 "vlan_id",
                 format!("VLAN id {v} is out of range"),
                 n.span,
                 "802.1Q VLAN ids go from 1 to 4094",
                 Some("0 and 4095 are reserved by the standard".into()),
-            );
-            None
-        }
-        None => {
-            p.error(
-                "type",
-                format!("a VLAN id must be a number, found {}", n.value.kind()),
-                n.span,
-                "expected a VLAN id such as 10",
-                None,
             );
             None
         }
@@ -145,11 +129,25 @@ fn read_port(p: &mut Problems, name: Sp<String>, body: &Node) -> Option<RawPort>
         port.vlan = vid(p, v);
     }
     if let Some(t) = f.get("trunk") {
-        let vids: Vec<u16> = one_or_many(t)
-            .into_iter()
-            .filter_map(|n| vid(p, n))
-            .map(|v| v.v)
-            .collect();
+        let mut vids: Vec<Sp<u16>> = Vec::new();
+        for n in one_or_many(t) {
+            let Some(v) = vid(p, n) else { continue };
+            match vids.iter().find(|seen| seen.v == v.v) {
+                Some(first) => {
+                    let problem = p
+                        .new_problem(
+                            "vlan_id",
+                            format!("VLAN {} is listed twice in trunk `{}`", v.v, port.name.v),
+                        )
+                        .label(first.at, "first listed here")
+                        .label(v.at, "listed again here")
+                        .help("list each VLAN of a trunk once");
+                    p.push(problem);
+                }
+                None => vids.push(v),
+            }
+        }
+        let vids: Vec<u16> = vids.into_iter().map(|v| v.v).collect();
         port.trunk = Some(Sp {
             v: vids,
             at: t.span,
@@ -195,22 +193,10 @@ fn read_port(p: &mut Problems, name: Sp<String>, body: &Node) -> Option<RawPort>
 fn read_allow(p: &mut Problems, n: &Node) -> Option<RawAllow> {
     let mut f = Fields::of(p, n, "a port security entry")?;
     let mac = f.get("mac").and_then(|m| read_mac(p, m));
-    let ip = f.get("ip").and_then(|i| {
-        let text = string(p, i, "ip")?;
-        match text.v.parse::<IpAddr>() {
-            Ok(a) => Some(a),
-            Err(_) => {
-                p.error(
-                    "address",
-                    format!("`{}` is not an IP address", text.v),
-                    i.span,
-                    "not an address",
-                    None,
-                );
-                None
-            }
-        }
-    });
+    let ip = f
+        .get("ip")
+        .and_then(|i| ip(p, i, "port security address"))
+        .map(|a| a.v);
     f.finish(p, ALLOW_KEYS, "a port security entry");
     let Some(mac) = mac else {
         p.error(
@@ -223,7 +209,7 @@ fn read_allow(p: &mut Problems, n: &Node) -> Option<RawAllow> {
         return None;
     };
     Some(RawAllow {
-        mac,
+        mac: mac.v,
         ip,
         at: n.span,
     })
