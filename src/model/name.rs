@@ -134,7 +134,11 @@ impl std::fmt::Display for LabName {
 
 /// The closest candidate by edit distance, for "did you mean" hints.
 pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    let limit = (word.len() / 3).max(1) + 1;
+    // One edit in three letters at most: `l3` is not a slip for `t3`, `swich` is for `switch`.
+    if word.chars().count() < 3 {
+        return None;
+    }
+    let limit = (word.chars().count() / 3).max(1);
     candidates
         .into_iter()
         .map(|c| (edit_distance(word, c), c))
@@ -143,18 +147,29 @@ pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
         .map(|(_, c)| c)
 }
 
+/// Edits from one word to the other, a swap of two neighbouring letters counting as one
+/// (`eht0` is one slip from `eth0`).
 fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
     }
-    prev[b.len()]
+    for j in 0..=b.len() {
+        d[0][j] = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = best;
+        }
+    }
+    d[a.len()][b.len()]
 }
 
 #[cfg(test)]
@@ -189,5 +204,9 @@ mod tests {
         assert_eq!(closest("h11", ["h1", "r1", "br0"]), Some("h1"));
         assert_eq!(closest("routes", ["route", "gateway"]), Some("route"));
         assert_eq!(closest("zzzz", ["h1", "r1"]), None);
+        assert_eq!(closest("eht0", ["eth0", "eth1"]), Some("eth0"));
+        assert_eq!(closest("swich", ["host", "switch"]), Some("switch"));
+        // Too short to tell a slip from another name.
+        assert_eq!(closest("l3", ["t3"]), None);
     }
 }

@@ -266,7 +266,7 @@ fn diagnostics_point_at_the_line_and_column() {
     ]);
     let err = stderr(&o);
     assert!(err.contains("unknown-node.yaml:6:"), "{err}");
-    assert!(err.contains("did you mean `h1`?"), "{err}");
+    assert!(err.contains("did you mean `server1`?"), "{err}");
 }
 
 #[test]

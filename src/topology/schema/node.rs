@@ -27,15 +27,21 @@ pub(super) fn read_node(p: &mut Problems, name: Sp<String>, body: &Node) -> Opti
         return Some(node);
     }
     let mut f = Fields::of(p, body, &format!("node `{}`", node.name.v))?;
+    // An unknown kind must not make the node vanish: every link and check that names it
+    // would then be "unknown node" too. It is read as the kind it most likely means; when
+    // there is none, as the kind its keys suggest, its own problems not reported (they would
+    // be guesses).
+    let mut unsure = false;
     if let Some(k) = f.get("kind") {
-        let text = string(p, k, "kind")?;
-        node.kind = match text.v.as_str() {
+        let text = string(p, k, "kind").map(|t| t.v).unwrap_or_default();
+        node.kind = match text.as_str() {
             "host" => NodeKind::Host,
             "router" => NodeKind::Router,
             "bridge" => NodeKind::Bridge,
             "switch" => NodeKind::Switch,
             other => {
-                let help = match closest(other, KINDS.iter().copied()) {
+                let near = closest(other, KINDS.iter().copied());
+                let help = match near {
                     Some(near) => format!("did you mean `{near}`?"),
                     None => format!("known kinds: {}", KINDS.join(", ")),
                 };
@@ -46,10 +52,42 @@ pub(super) fn read_node(p: &mut Problems, name: Sp<String>, body: &Node) -> Opti
                     "unknown kind",
                     Some(help),
                 );
-                return None;
+                match near {
+                    Some("router") => NodeKind::Router,
+                    Some("bridge") => NodeKind::Bridge,
+                    Some("switch") => NodeKind::Switch,
+                    Some(_) => NodeKind::Host,
+                    None => {
+                        unsure = true;
+                        let has = |key: &str| {
+                            f.entries
+                                .iter()
+                                .any(|(k, _)| matches!(&k.value, Value::Str(s) if s == key))
+                        };
+                        if has("ports") || has("svi") {
+                            NodeKind::Switch
+                        } else if has("nat") {
+                            NodeKind::Router
+                        } else if has("interfaces") {
+                            NodeKind::Host
+                        } else {
+                            NodeKind::Bridge
+                        }
+                    }
+                }
             }
         };
     }
+    let reported = p.list.len();
+    let read = read_body(p, f, node);
+    if unsure {
+        p.list.truncate(reported);
+    }
+    read
+}
+
+/// The rest of a node, once its kind is known.
+fn read_body(p: &mut Problems, mut f: Fields<'_>, mut node: RawNode) -> Option<RawNode> {
     let what = format!("{} `{}`", node.kind.as_str(), node.name.v);
     if node.kind == NodeKind::Switch {
         super::switch::read_switch(p, &mut f, &mut node);
