@@ -10,6 +10,8 @@
 #   unit    unit tests and command-line tests (no root needed)
 #   host    end-to-end tests on this machine's kernel, as root, inside a throwaway
 #           network + mount namespace (the test binary isolates itself)
+#   soak    every bundled lab tested VNET_SOAK_RUNS times (default 5): the same verdict each
+#           time (scripts/soak-verdicts.sh; 200 runs by hand)
 #   kernel  the same end-to-end tests under Debian's stock kernel in qemu
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,6 +43,8 @@ count() { # sums libtest's "test result:" lines of the last lane
   echo "${p:-0} ${f:-0} ${i:-0}"
 }
 command -v bc >/dev/null || { apt-get install -y -qq bc >/dev/null; }
+# The verdict soak reads vnet's JSON with python3.
+command -v python3 >/dev/null || { apt-get install -y -qq python3-minimal >/dev/null; }
 lane_status=0
 run_lane() { # name, command...
   local name=$1; shift
@@ -67,6 +71,8 @@ fi
 cargo build --quiet --all-targets
 run_lane unit cargo test --quiet --lib --test cli
 run_lane host cargo test --quiet --test e2e
+# The same verdict every run: a few runs of every bundled lab here (the full soak is 200).
+run_lane soak env VNET_BIN="$PWD/target/debug/vnet" scripts/soak-verdicts.sh "${VNET_SOAK_RUNS:-5}"
 
 if [ "${VNET_SKIP_KERNEL_LANE:-0}" != 1 ]; then
   e2e=$(cargo test --test e2e --no-run --message-format=json 2>/dev/null \

@@ -73,7 +73,20 @@ pub struct Record {
     /// How the lab's 802.1Q switches were built, when it has any.
     #[serde(default)]
     pub vlan_mode: Option<crate::plan::VlanMode>,
+    /// [`digest`] of the topology file as it was read at `up`.
+    #[serde(default)]
+    pub digest: Option<String>,
     pub lab: Lab,
+}
+
+/// A fingerprint of a file's bytes (FNV-1a, 64 bits): enough to tell that it changed.
+pub fn digest(bytes: &[u8]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
 }
 
 pub const RECORD: &str = "lab.json";

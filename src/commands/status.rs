@@ -158,6 +158,9 @@ pub fn status(lab: Option<&str>, json: bool, all: bool) -> Outcome {
         }
         Some(name) => {
             let name = &super::lab_name(name)?;
+            if let Some(changed) = super::verify::changed_file(name) {
+                crate::errln!("vnet: warning: {changed}");
+            }
             let r = state::read_record(name).map_err(|_| {
                 Failure::system(miette!(
                     code = "vnet::not_running",

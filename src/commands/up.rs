@@ -33,7 +33,7 @@ pub fn up(file: &Path, progress: Progress, vlan: VlanModeArg, allowed: Allowed) 
     kernel_can_build(&loaded, file, mode)?;
     machine_changes_allowed(&loaded, file, allowed)?;
     clock.lap("read, checked", 0);
-    let lab = bring_up(&loaded.lab, file, progress, mode)?;
+    let lab = bring_up(&loaded, file, progress, mode)?;
     Ok(if lab { exit::OK } else { exit::FAILED })
 }
 
@@ -54,7 +54,7 @@ pub fn test(
     kernel_can_build(&loaded, file, mode)?;
     machine_changes_allowed(&loaded, file, allowed)?;
     clock.lap("read, checked", 0);
-    bring_up(lab, file, progress, mode)?;
+    bring_up(&loaded, file, progress, mode)?;
     clock.lap("up", 0);
     // From here on the lab exists: whatever happens, it is torn down before we return.
     let verdict = if apply::INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
@@ -182,7 +182,13 @@ fn choose_vlan_mode(lab: &Lab, requested: VlanModeArg) -> Result<VlanMode, Failu
     Ok(mode)
 }
 
-fn bring_up(lab: &Lab, file: &Path, progress: Progress, mode: VlanMode) -> Result<bool, Failure> {
+fn bring_up(
+    loaded: &crate::topology::Loaded,
+    file: &Path,
+    progress: Progress,
+    mode: VlanMode,
+) -> Result<bool, Failure> {
+    let lab = &loaded.lab;
     let started = Instant::now();
     let name = super::name_of(lab)?;
     let lock = match Lock::take(&name) {
@@ -283,6 +289,7 @@ fn bring_up(lab: &Lab, file: &Path, progress: Progress, mode: VlanMode) -> Resul
             file: file_text,
             started: now,
             vlan_mode: crate::plan::uses_vlans(lab).then_some(mode),
+            digest: Some(state::digest(loaded.source.as_bytes())),
             lab: lab.clone(),
         },
     )

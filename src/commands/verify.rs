@@ -28,7 +28,11 @@ pub struct Show {
 pub fn verify(arg: &str, all_pairs: bool, show: Show) -> Outcome {
     let path = Path::new(arg);
     let lab = if path.is_file() {
-        load(path)?.lab
+        let loaded = load(path)?;
+        if let Some(changed) = changed_since_up(&loaded) {
+            crate::errln!("vnet: warning: {changed}; the checks are the file's as it is now");
+        }
+        loaded.lab
     } else {
         match state::read_record(&super::lab_name(arg)?) {
             Ok(r) => r.lab,
@@ -51,6 +55,33 @@ pub fn verify(arg: &str, all_pairs: bool, show: Show) -> Outcome {
         )));
     }
     Ok(run_and_print(&lab, all_pairs, show).exit_code())
+}
+
+/// How the file differs from the one the running lab of its name was built from, if it does.
+pub fn changed_since_up(loaded: &crate::topology::Loaded) -> Option<String> {
+    let name = super::name_of(&loaded.lab).ok()?;
+    let record = state::read_record(&name).ok()?;
+    let was = record.digest.as_deref()?;
+    if was == state::digest(loaded.source.as_bytes()) {
+        return None;
+    }
+    let what = record.lab.differences(&loaded.lab);
+    let what = if what.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", what.join(", "))
+    };
+    Some(format!(
+        "the file changed since lab `{name}` was built from {}{what}",
+        record.file
+    ))
+}
+
+/// [`changed_since_up`] for the file a running lab was built from, if it is still there.
+pub fn changed_file(name: &state::LabName) -> Option<String> {
+    let record = state::read_record(name).ok()?;
+    let loaded = crate::topology::load(Path::new(&record.file)).ok()?;
+    changed_since_up(&loaded)
 }
 
 /// What a run of checks came to.

@@ -324,6 +324,62 @@ impl Proto {
 }
 
 impl Lab {
+    /// How `other` (the file as it is now) differs from this lab (as it was built), in
+    /// words: nodes and links added or removed, kinds changed, checks changed.
+    pub fn differences(&self, other: &Lab) -> Vec<String> {
+        let mut out = Vec::new();
+        for n in &other.nodes {
+            match self.nodes.iter().find(|m| m.name == n.name) {
+                None => out.push(format!("node `{}` added", n.name)),
+                Some(m) if m.kind != n.kind => out.push(format!(
+                    "node `{}` is a {} now, was a {}",
+                    n.name,
+                    n.kind.as_str(),
+                    m.kind.as_str()
+                )),
+                Some(m) if m.interfaces != n.interfaces || m.routes != n.routes => {
+                    out.push(format!("node `{}` changed", n.name))
+                }
+                Some(_) => {}
+            }
+        }
+        for m in &self.nodes {
+            if other.node_index(&m.name).is_none() {
+                out.push(format!("node `{}` removed", m.name));
+            }
+        }
+        let ends = |lab: &Lab| -> Vec<String> {
+            lab.links
+                .iter()
+                .map(|l| {
+                    format!(
+                        "{}:{} – {}:{}",
+                        lab.nodes[l.a.node].name, l.a.iface, lab.nodes[l.b.node].name, l.b.iface
+                    )
+                })
+                .collect()
+        };
+        let (was, now) = (ends(self), ends(other));
+        out.extend(
+            now.iter()
+                .filter(|l| !was.contains(l))
+                .map(|l| format!("link {l} added")),
+        );
+        out.extend(
+            was.iter()
+                .filter(|l| !now.contains(l))
+                .map(|l| format!("link {l} removed")),
+        );
+        if self.checks.len() != other.checks.len() {
+            out.push(format!(
+                "{} checks now, {} at `up`",
+                other.checks.len(),
+                self.checks.len()
+            ));
+        }
+        out
+    }
+
     /// The named network namespace a node lives in: `<lab>.<node>`, so two labs never collide.
     pub fn netns(&self, node: usize) -> String {
         if self.nodes[node].name == MACHINE {

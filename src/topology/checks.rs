@@ -145,31 +145,17 @@ fn check(p: &mut Problems, lab: &Lab, rc: &RawCheck) -> Option<Check> {
         _ => {}
     }
     let layer = rc.layer.as_ref().map_or(3, |l| l.v);
-    if layer == 2 {
-        let v4 = match to {
-            Target::Addr(a) => a.is_ipv4(),
-            Target::Node(t) => lab.addresses(t).any(|a| a.addr().is_ipv4()),
-        };
-        if !v4 {
-            p.error(
-                "layer",
-                "a layer-2 check needs an IPv4 address to ask for",
-                rc.to.at,
-                "no IPv4 address here",
-                Some("layer-2 checks ask with ARP, which is IPv4's".into()),
-            );
-            return None;
-        }
-        if proto != Proto::Icmp || port.is_some() || !via.is_empty() || rc.seen_as.is_some() {
-            p.error(
-                "layer",
-                "a layer-2 check only asks for an address",
-                rc.at,
-                "`proto`, ports, `via` and `seen_as` are layer 3 and above",
-                None,
-            );
-            return None;
-        }
+    if layer == 2
+        && (proto != Proto::Icmp || port.is_some() || !via.is_empty() || rc.seen_as.is_some())
+    {
+        p.error(
+            "layer",
+            "a layer-2 check only asks for an address",
+            rc.at,
+            "`proto`, ports, `via` and `seen_as` are layer 3 and above",
+            None,
+        );
+        return None;
     }
     match (proto, port) {
         (Proto::Icmp, Some(_)) => {
@@ -183,12 +169,28 @@ fn check(p: &mut Problems, lab: &Lab, rc: &RawCheck) -> Option<Check> {
             return None;
         }
         (Proto::Tcp | Proto::Udp, None) => {
+            // `fd00:b::2:80` is an IPv6 address, not an address and a port.
+            let help = match (to, rc.to.v.rsplit_once(':')) {
+                (Target::Addr(IpAddr::V6(_)), Some((addr, port)))
+                    if port.parse::<u16>().is_ok() && addr.parse::<IpAddr>().is_ok() =>
+                {
+                    format!(
+                        "an IPv6 address with a port is written in brackets: `to: \"[{addr}]:{port}\"`"
+                    )
+                }
+                (Target::Addr(IpAddr::V6(a)), _) => {
+                    format!(
+                        "an IPv6 address with a port is written in brackets: `to: \"[{a}]:PORT\"`"
+                    )
+                }
+                _ => format!("write `to: {}:PORT`", rc.to.v),
+            };
             p.error(
                 "port",
                 format!("a {} check needs a port", proto.as_str()),
                 rc.to.at,
                 "no port",
-                Some(format!("write `to: {}:PORT`", rc.to.v)),
+                Some(help),
             );
             return None;
         }
@@ -216,6 +218,32 @@ fn check(p: &mut Problems, lab: &Lab, rc: &RawCheck) -> Option<Check> {
             return None;
         }
         seen_as.as_ref()?;
+    }
+    if let (false, Proto::Tcp | Proto::Udp, None, Some(port)) = (rc.reach, proto, rc.listen, port) {
+        // vnet listens there itself, so the check connects unless the path is closed: on a
+        // router it proves a filter, not that no service of the lab answers.
+        let owner = match to {
+            Target::Node(n) => Some(n),
+            Target::Addr(a) => lab.owner(a),
+        };
+        if let Some(o) = owner.filter(|o| {
+            lab.nodes[*o].kind == crate::model::NodeKind::Router || lab.nodes[*o].nat.is_some()
+        }) {
+            let w = p
+                .new_problem(
+                    "listener",
+                    format!(
+                        "vnet opens a listener of its own on `{}` port {port} for this check",
+                        lab.nodes[o].name
+                    ),
+                )
+                .label(rc.to.at, "a router: vnet listens here if nobody does")
+                .help(
+                    "so `reach: false` holds only if the path itself is closed; add `listen: false` to prove instead that no service of the lab answers there",
+                )
+                .warning();
+            p.push(w);
+        }
     }
     if !via.is_empty() && !rc.reach {
         p.error(

@@ -1,11 +1,14 @@
-//! Layer-2 probes: an ARP request sent from an interface of the source node, answered or not.
+//! Layer-2 probes: who has this address, asked from an interface of the source node, answered
+//! or not. For IPv4 an ARP request, for IPv6 a neighbour solicitation.
 //!
-//! The request is an RFC 5227 probe (sender IP 0.0.0.0): a host answers it whatever its routes,
-//! subnets and reverse-path filters say, so the verdict speaks of the broadcast domain alone.
+//! Both ask as a host checking that an address is free does: the ARP request is an RFC 5227
+//! probe (sender IP 0.0.0.0), the solicitation comes from `::` as in duplicate address
+//! detection (RFC 4862). A host answers either whatever its routes, subnets and reverse-path
+//! filters say, so the verdict speaks of the broadcast domain alone.
 
 use std::collections::HashMap;
 use std::io;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::Instant;
 
@@ -13,13 +16,14 @@ use super::icmp::{Outcome, Timing};
 use crate::apply::netns;
 
 const ETH_P_ARP: u16 = 0x0806;
+const ETH_P_IPV6: u16 = 0x86dd;
 
 /// One layer-2 probe: from these interfaces of the source namespace, who has `target`?
 #[derive(Debug, Clone)]
 pub struct Probe {
     pub ns: String,
     pub ifaces: Vec<String>,
-    pub target: Ipv4Addr,
+    pub target: IpAddr,
 }
 
 pub fn probe_all(probes: &[Probe], timing: &Timing) -> Vec<Outcome> {
@@ -46,20 +50,22 @@ pub fn probe_all(probes: &[Probe], timing: &Timing) -> Vec<Outcome> {
     results
 }
 
-/// An ARP socket bound to one interface, and that interface's MAC.
+/// A packet socket bound to one interface for ARP or for IPv6, and that interface's MAC.
 struct Port {
     fd: OwnedFd,
     ifindex: i32,
     mac: [u8; 6],
+    v4: bool,
 }
 
-fn open_port(iface: &str) -> io::Result<Port> {
+fn open_port(iface: &str, v4: bool) -> io::Result<Port> {
+    let proto = if v4 { ETH_P_ARP } else { ETH_P_IPV6 };
     // SAFETY: plain socket(2) call; the result is checked before it is owned.
     let raw = unsafe {
         libc::socket(
             libc::AF_PACKET,
             libc::SOCK_DGRAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-            i32::from(ETH_P_ARP.to_be()),
+            i32::from(proto.to_be()),
         )
     };
     if raw < 0 {
@@ -71,7 +77,7 @@ fn open_port(iface: &str) -> io::Result<Port> {
     // SAFETY: sockaddr_ll is plain data; all-zero is a valid starting value.
     let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
     sll.sll_family = libc::AF_PACKET as u16;
-    sll.sll_protocol = ETH_P_ARP.to_be();
+    sll.sll_protocol = proto.to_be();
     sll.sll_ifindex = ifindex;
     // SAFETY: binds our socket to a correctly sized, initialised sockaddr_ll.
     let r = unsafe {
@@ -103,7 +109,12 @@ fn open_port(iface: &str) -> io::Result<Port> {
     for (m, d) in mac.iter_mut().zip(data.iter()) {
         *m = *d as u8;
     }
-    Ok(Port { fd, ifindex, mac })
+    Ok(Port {
+        fd,
+        ifindex,
+        mac,
+        v4,
+    })
 }
 
 fn request(mac: [u8; 6], target: Ipv4Addr) -> [u8; 28] {
@@ -119,15 +130,65 @@ fn request(mac: [u8; 6], target: Ipv4Addr) -> [u8; 28] {
     p
 }
 
-fn send(port: &Port, target: Ipv4Addr) -> io::Result<()> {
-    let packet = request(port.mac, target);
+/// The solicited-node multicast group of an address (RFC 4291 2.7.1): where its owner listens.
+fn solicited_node(target: Ipv6Addr) -> Ipv6Addr {
+    let o = target.octets();
+    Ipv6Addr::new(
+        0xff02,
+        0,
+        0,
+        0,
+        0,
+        1,
+        0xff00 | u16::from(o[13]),
+        u16::from_be_bytes([o[14], o[15]]),
+    )
+}
+
+/// A neighbour solicitation for `target` from `::` (duplicate address detection's), as an
+/// IPv6 packet: the owner answers with an advertisement to all nodes.
+fn solicitation(target: Ipv6Addr) -> Vec<u8> {
+    let dst = solicited_node(target);
+    let mut icmp = vec![135, 0, 0, 0, 0, 0, 0, 0];
+    icmp.extend_from_slice(&target.octets());
+    // The checksum covers a pseudo-header: source (::), destination, length, next header.
+    let mut pseudo = Vec::with_capacity(40 + icmp.len());
+    pseudo.extend_from_slice(&Ipv6Addr::UNSPECIFIED.octets());
+    pseudo.extend_from_slice(&dst.octets());
+    pseudo.extend_from_slice(&(icmp.len() as u32).to_be_bytes());
+    pseudo.extend_from_slice(&[0, 0, 0, 58]);
+    pseudo.extend_from_slice(&icmp);
+    let sum = super::icmp::checksum(&pseudo);
+    icmp[2..4].copy_from_slice(&sum.to_be_bytes());
+    let mut p = vec![0x60, 0, 0, 0];
+    p.extend_from_slice(&(icmp.len() as u16).to_be_bytes());
+    p.extend_from_slice(&[58, 255]);
+    p.extend_from_slice(&Ipv6Addr::UNSPECIFIED.octets());
+    p.extend_from_slice(&dst.octets());
+    p.extend_from_slice(&icmp);
+    p
+}
+
+fn send(port: &Port, target: IpAddr) -> io::Result<()> {
     // SAFETY: sockaddr_ll is plain data; all-zero is a valid starting value.
     let mut to: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
     to.sll_family = libc::AF_PACKET as u16;
-    to.sll_protocol = ETH_P_ARP.to_be();
     to.sll_ifindex = port.ifindex;
     to.sll_halen = 6;
-    to.sll_addr[..6].copy_from_slice(&[0xff; 6]);
+    let packet = match target {
+        IpAddr::V4(t) => {
+            to.sll_protocol = ETH_P_ARP.to_be();
+            to.sll_addr[..6].copy_from_slice(&[0xff; 6]);
+            request(port.mac, t).to_vec()
+        }
+        IpAddr::V6(t) => {
+            to.sll_protocol = ETH_P_IPV6.to_be();
+            let group = solicited_node(t).octets();
+            to.sll_addr[..6]
+                .copy_from_slice(&[0x33, 0x33, group[12], group[13], group[14], group[15]]);
+            solicitation(t)
+        }
+    };
     // SAFETY: sends our buffer to a correctly sized, initialised address.
     let r = unsafe {
         libc::sendto(
@@ -146,25 +207,36 @@ fn send(port: &Port, target: Ipv4Addr) -> io::Result<()> {
     }
 }
 
-/// Replies addressed to us: (sender IP) of every ARP reply waiting on the socket.
-fn replies(port: &Port) -> Vec<Ipv4Addr> {
+/// The addresses answered for on the socket: the sender IP of every ARP reply to us, the
+/// target of every neighbour advertisement.
+fn replies(port: &Port) -> Vec<IpAddr> {
     let mut out = Vec::new();
-    let mut buf = [0u8; 256];
+    let mut buf = [0u8; 1500];
     loop {
         // SAFETY: receives into our own buffer of the given size.
         let n = unsafe { libc::recv(port.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
-        if n < 28 {
-            if n < 0 {
-                break;
+        let Ok(n) = usize::try_from(n) else {
+            break;
+        };
+        let p = &buf[..n];
+        if port.v4 {
+            if n >= 28 && u16::from_be_bytes([p[6], p[7]]) == 2 && p[18..24] == port.mac {
+                out.push(Ipv4Addr::new(p[14], p[15], p[16], p[17]).into());
             }
-            continue;
-        }
-        let op = u16::from_be_bytes([buf[6], buf[7]]);
-        if op == 2 && buf[18..24] == port.mac {
-            out.push(Ipv4Addr::new(buf[14], buf[15], buf[16], buf[17]));
+        } else if let Some(target) = advertised(p) {
+            out.push(target.into());
         }
     }
     out
+}
+
+/// The target of a neighbour advertisement (an IPv6 packet, ICMPv6 type 136), if it is one.
+fn advertised(p: &[u8]) -> Option<Ipv6Addr> {
+    if p.len() < 40 + 24 || p[0] >> 4 != 6 || p[6] != 58 || p[40] != 136 {
+        return None;
+    }
+    let t: [u8; 16] = p[48..64].try_into().ok()?;
+    Some(Ipv6Addr::from(t))
 }
 
 fn in_namespace(ns: &str, probes: &[(usize, &Probe)], timing: &Timing) -> Vec<(usize, Outcome)> {
@@ -181,14 +253,15 @@ fn in_namespace(ns: &str, probes: &[(usize, &Probe)], timing: &Timing) -> Vec<(u
     if let Err(e) = nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET) {
         return fail(format!("cannot enter {ns}: {e}"));
     }
-    let mut ports: HashMap<&str, Port> = HashMap::new();
+    let mut ports: HashMap<(&str, bool), Port> = HashMap::new();
     let mut out: HashMap<usize, Outcome> = HashMap::new();
     for (i, p) in probes {
+        let v4 = p.target.is_ipv4();
         for iface in &p.ifaces {
-            if !ports.contains_key(iface.as_str()) {
-                match open_port(iface) {
+            if !ports.contains_key(&(iface.as_str(), v4)) {
+                match open_port(iface, v4) {
                     Ok(port) => {
-                        ports.insert(iface, port);
+                        ports.insert((iface, v4), port);
                     }
                     Err(e) => {
                         out.insert(*i, Outcome::Error(format!("cannot open {iface}: {e}")));
@@ -208,7 +281,7 @@ fn in_namespace(ns: &str, probes: &[(usize, &Probe)], timing: &Timing) -> Vec<(u
         }
         for (_, p, sent) in pending.iter_mut() {
             for iface in &p.ifaces {
-                if let Some(port) = ports.get(iface.as_str()) {
+                if let Some(port) = ports.get(&(iface.as_str(), p.target.is_ipv4())) {
                     let _ = send(port, p.target);
                 }
             }
@@ -229,9 +302,11 @@ fn in_namespace(ns: &str, probes: &[(usize, &Probe)], timing: &Timing) -> Vec<(u
             if unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) } <= 0 {
                 continue;
             }
-            let answered: Vec<(String, Ipv4Addr)> = ports
+            let answered: Vec<(String, IpAddr)> = ports
                 .iter()
-                .flat_map(|(name, port)| replies(port).into_iter().map(|ip| (name.to_string(), ip)))
+                .flat_map(|((name, _), port)| {
+                    replies(port).into_iter().map(|ip| (name.to_string(), ip))
+                })
                 .collect();
             pending.retain(|(i, p, sent)| {
                 let hit = answered

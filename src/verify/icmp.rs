@@ -366,7 +366,7 @@ pub(super) fn echo_request(v4: bool, ident: u16, seq: u16, token: u64) -> Vec<u8
     p
 }
 
-fn checksum(data: &[u8]) -> u16 {
+pub(super) fn checksum(data: &[u8]) -> u16 {
     let mut sum: u32 = 0;
     for chunk in data.chunks(2) {
         let word = u16::from_be_bytes([chunk[0], *chunk.get(1).unwrap_or(&0)]);

@@ -20,6 +20,8 @@ use icmp::Outcome;
 pub enum Method {
     /// An ARP request (layer 2).
     Arp,
+    /// An IPv6 neighbour solicitation (layer 2).
+    Ndp,
     /// ICMP echo (layer 3).
     Icmp,
     /// ICMP echo with growing TTL, traceroute's way (layer 3).
@@ -33,7 +35,7 @@ pub enum Method {
 impl Method {
     pub fn layer(self) -> u8 {
         match self {
-            Method::Arp => 2,
+            Method::Arp | Method::Ndp => 2,
             Method::Icmp | Method::Trace => 3,
             Method::Tcp | Method::Udp => 4,
         }
@@ -42,6 +44,7 @@ impl Method {
     pub fn as_str(self) -> &'static str {
         match self {
             Method::Arp => "arp",
+            Method::Ndp => "ndp",
             Method::Icmp => "icmp",
             Method::Trace => "trace",
             Method::Tcp => "tcp",
@@ -217,22 +220,23 @@ pub fn checks(lab: &Lab, timing: &icmp::Timing) -> Verdict {
         let targets: Vec<IpAddr> = if c.layer == 2 {
             match &c.to {
                 Target::Addr(a) => vec![*a],
-                Target::Node(n) => lab
-                    .addresses(*n)
-                    .map(|a| a.addr())
-                    .filter(IpAddr::is_ipv4)
-                    .collect(),
+                // ARP for a node's IPv4 addresses; neighbour discovery when it has only IPv6.
+                Target::Node(n) => {
+                    let all: Vec<IpAddr> = lab.addresses(*n).map(|a| a.addr()).collect();
+                    let v4: Vec<IpAddr> = all.iter().copied().filter(IpAddr::is_ipv4).collect();
+                    if v4.is_empty() { all } else { v4 }
+                }
             }
         } else {
             addresses(lab, c.from, &c.to)
         };
         for a in targets {
             let job = match (c.layer, a, c.proto, c.port) {
-                (2, IpAddr::V4(v4), _, _) => {
+                (2, _, _, _) => {
                     l2.push(arp::Probe {
                         ns: lab.netns(c.from),
                         ifaces: l2_interfaces(lab, c.from),
-                        target: v4,
+                        target: a,
                     });
                     Job::Arp(l2.len() - 1)
                 }
@@ -284,7 +288,11 @@ pub fn checks(lab: &Lab, timing: &icmp::Timing) -> Verdict {
             match job {
                 Job::Arp(i) => row(
                     lab,
-                    Method::Arp,
+                    if address.is_ipv4() {
+                        Method::Arp
+                    } else {
+                        Method::Ndp
+                    },
                     c.from,
                     to,
                     address,

@@ -104,7 +104,7 @@ pub fn matrix(v: &Verdict) -> String {
         builder.push_record(row);
     }
     let legend = if cell.values().any(|m| *m == "–") {
-        "\n✓ reaches   – isolated, as the file's `reach: false` checks expect   ✗ not as expected"
+        "\n✓ reaches  – isolated, as the file expects  ✗ not as expected  ! could not run"
     } else {
         ""
     };

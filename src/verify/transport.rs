@@ -127,6 +127,7 @@ fn listen(
         return;
     }
     let note = |token: &[u8], peer: IpAddr| {
+        let peer = peer.to_canonical();
         let text = String::from_utf8_lossy(token).trim().to_owned();
         // A UDP client numbers its tries (`TOKEN/2`); the client is the token.
         let text = match text.rsplit_once('/') {
@@ -140,7 +141,7 @@ fn listen(
     match proto {
         Proto::Tcp => {
             // Someone already listens (`listen: false` or a user's service): leave it to them.
-            let Ok(l) = TcpListener::bind(any(*v4, *port)) else {
+            let Ok(l) = bind(*v4, *port, socket2::Type::STREAM).map(TcpListener::from) else {
                 let _ = ready.send(());
                 return;
             };
@@ -162,7 +163,7 @@ fn listen(
             }
         }
         Proto::Udp => {
-            let Ok(sock) = UdpSocket::bind(any(*v4, *port)) else {
+            let Ok(sock) = bind(*v4, *port, socket2::Type::DGRAM).map(UdpSocket::from) else {
                 let _ = ready.send(());
                 return;
             };
@@ -180,6 +181,24 @@ fn listen(
             let _ = ready.send(());
         }
     }
+}
+
+/// A listening socket for one IP version only: an IPv6 socket that also took IPv4 would keep
+/// the IPv4 listener from binding (or take its connections, as `::ffff:a.b.c.d`), depending
+/// on which came first.
+fn bind(v4: bool, port: u16, ty: socket2::Type) -> std::io::Result<socket2::Socket> {
+    use socket2::{Domain, Socket};
+    let domain = if v4 { Domain::IPV4 } else { Domain::IPV6 };
+    let s = Socket::new(domain, ty, None)?;
+    if !v4 {
+        s.set_only_v6(true)?;
+    }
+    s.set_reuse_address(true)?;
+    s.bind(&any(v4, port).into())?;
+    if ty == socket2::Type::STREAM {
+        s.listen(64)?;
+    }
+    Ok(s)
 }
 
 fn error_outcome(e: &std::io::Error) -> Outcome {

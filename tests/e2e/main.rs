@@ -15,6 +15,7 @@ mod hostile;
 mod machine;
 mod mess;
 mod private;
+mod verdicts;
 mod vlan;
 
 fn main() {
@@ -33,6 +34,7 @@ fn main() {
     trials.extend(faults::trials());
     trials.extend(mess::trials());
     trials.extend(hostile::trials());
+    trials.extend(verdicts::trials());
     let mut skipped = Vec::new();
     let trials: Vec<Trial> = trials
         .into_iter()
