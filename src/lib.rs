@@ -70,22 +70,16 @@ pub fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> u8 {
             };
         }
     };
-    if let Some(why) = state::check_root() {
-        errln!(
-            "{:?}",
-            miette::miette!(
-                code = "vnet::state_dir",
-                help = "set VNET_STATE_DIR to an absolute path, or unset it to use /run/vnet",
-                "{why}"
-            )
-        );
-        return commands::exit::USAGE;
-    }
-    match commands::dispatch(cli) {
+    let outcome = match state::check_root() {
+        Some(why) => Err(commands::Error::StateDir { why }),
+        None => commands::dispatch(cli),
+    };
+    match outcome {
         Ok(code) => code,
-        Err(failure) => {
-            errln!("{:?}", failure.report);
-            failure.code
+        Err(e) => {
+            let code = e.exit_code();
+            errln!("{:?}", miette::Report::new(e));
+            code
         }
     }
 }

@@ -33,10 +33,13 @@ pub enum Fact {
     MachineForwarding { table: String, before: String },
 }
 
-/// A step the kernel (or the system) refused.
-#[derive(Debug)]
+/// A step the kernel (or the system) refused: the step in `ip` syntax, the errno, and a hint
+/// of what to do about it.
+#[derive(Debug, thiserror::Error)]
+#[error("`{step}` failed: {error}{}", detail_text(.detail))]
 pub struct StepError {
     pub step: Box<Step>,
+    #[source]
     pub error: io::Error,
     /// Output of a failed `exec:` command, or other detail.
     pub detail: Option<String>,
@@ -54,22 +57,32 @@ impl StepError {
     pub fn hint(&self) -> Option<String> {
         errno::hint(&self.step, &self.error)
     }
-}
 
-impl std::fmt::Display for StepError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "`{}` failed: {}", self.step, self.error)?;
-        if let Some(d) = &self.detail {
-            write!(f, "\n{d}")?;
+    /// The error with its hint, on lines of their own: for lists of failures.
+    pub fn with_hint(&self) -> String {
+        match self.hint() {
+            Some(h) => format!("{self}\n  hint: {h}"),
+            None => self.to_string(),
         }
-        if let Some(h) = self.hint() {
-            write!(f, "\n  hint: {h}")?;
-        }
-        Ok(())
     }
 }
 
-impl std::error::Error for StepError {}
+fn detail_text(detail: &Option<String>) -> String {
+    detail
+        .as_ref()
+        .map(|d| format!("\n{d}"))
+        .unwrap_or_default()
+}
+
+impl miette::Diagnostic for StepError {
+    fn code<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        Some(Box::new("vnet::kernel"))
+    }
+    fn help<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        self.hint()
+            .map(|h| Box::new(h) as Box<dyn std::fmt::Display + 'a>)
+    }
+}
 
 /// The kernel, or a stand-in for it in unit tests.
 pub trait Backend {
@@ -80,21 +93,15 @@ pub trait Backend {
     fn undo(&mut self, steps: &[Step]) -> Vec<StepError>;
 }
 
-#[derive(Debug)]
+/// Why a plan did not get applied.
+#[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
-    Step(StepError),
-    Journal(io::Error),
+    #[error(transparent)]
+    Step(#[from] StepError),
+    #[error("cannot write the lab's journal: {0}")]
+    Journal(#[source] io::Error),
+    #[error("interrupted")]
     Interrupted,
-}
-
-impl std::fmt::Display for ApplyError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ApplyError::Step(e) => e.fmt(f),
-            ApplyError::Journal(e) => write!(f, "cannot write the lab's journal: {e}"),
-            ApplyError::Interrupted => f.write_str("interrupted"),
-        }
-    }
 }
 
 /// Fault injection for the crash tests: `VNET_KILL_AFTER_STEPS=N` makes `up` kill itself with

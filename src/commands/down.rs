@@ -1,6 +1,4 @@
-use miette::miette;
-
-use super::{Failure, Outcome, exit, lab_name, require_root};
+use super::{Error, Outcome, exit, lab_name, require_root};
 use crate::apply::destroy;
 use crate::apply::netlink::NetlinkBackend;
 use crate::plan::Step;
@@ -24,8 +22,8 @@ fn down_all() -> Outcome {
     let (labs, unproven) = state::scan();
     let mut failures: Vec<String> = Vec::new();
     for name in &labs {
-        if let Err(f) = down_one(name) {
-            crate::errln!("{:?}", f.report);
+        if let Err(e) = down_one(name) {
+            crate::errln!("{:?}", miette::Report::new(e));
             failures.push(name.to_string());
         }
     }
@@ -81,32 +79,15 @@ fn down_all() -> Outcome {
     if failures.is_empty() {
         Ok(exit::OK)
     } else {
-        Err(Failure::system(miette!(
-            "could not remove lab(s): {}",
-            failures.join(", ")
-        )))
+        Err(Error::NotAllDown { labs: failures })
     }
 }
 
 /// Tears one lab down: what its journal lists, then whatever still carries its mark (the
 /// journal may be damaged, truncated or gone), then its state files by name. A lab that is not
 /// running is not an error (down is idempotent); anything of it left is.
-pub fn down_one(name: &LabName) -> Result<(), Failure> {
-    let lock = match Lock::take(name) {
-        Ok(l) => l,
-        Err(LockError::Busy) => {
-            return Err(Failure::system(miette!(
-                code = "vnet::busy",
-                "another vnet is working on lab `{name}` right now; try again when it is done"
-            )));
-        }
-        Err(LockError::Io(e)) => {
-            return Err(Failure::system(miette!(
-                "cannot lock lab `{name}` in {}: {e}",
-                state::root().display()
-            )));
-        }
-    };
+pub fn down_one(name: &LabName) -> Result<(), Error> {
+    let lock = lock(name)?;
     let dir = state::lab_dir(name);
     let proof = state::proof(name);
     let mut failures: Vec<String> = Vec::new();
@@ -115,12 +96,12 @@ pub fn down_one(name: &LabName) -> Result<(), Failure> {
     match &proof {
         Some(Proof::Journal | Proof::Record(_)) => {
             journaled = true;
-            let mut backend = NetlinkBackend::new(dir.join(state::EXEC_LOG))
-                .map_err(|e| Failure::system(miette!("cannot start netlink: {e}")))?;
+            let mut backend =
+                NetlinkBackend::new(dir.join(state::EXEC_LOG)).map_err(Error::Netlink)?;
             let damage = match teardown::teardown(&dir, name, &mut backend) {
                 Ok(damage) => damage,
                 Err(f) => {
-                    failures.extend(f.failures.iter().map(|e| e.to_string()));
+                    failures.extend(f.failures.iter().map(|e| e.with_hint()));
                     f.damage
                 }
             };
@@ -152,7 +133,7 @@ pub fn down_one(name: &LabName) -> Result<(), Failure> {
     failures.extend(
         destroy::delete_namespaces(&marked)
             .iter()
-            .map(|e| e.to_string()),
+            .map(|e| e.with_hint()),
     );
     // Never "down" while something of the lab that vnet can find is still there.
     let still: Vec<String> = destroy::marked_of(name.as_str())
@@ -166,15 +147,10 @@ pub fn down_one(name: &LabName) -> Result<(), Failure> {
         crate::errln!("vnet: {n}");
     }
     if !failures.is_empty() {
-        let lines: Vec<String> = failures.iter().map(|e| format!("  {e}")).collect();
-        return Err(Failure::system(miette!(
-            code = "vnet::teardown",
-            help = format!(
-                "what could be removed was; the state is kept, so `vnet down {name}` can try again"
-            ),
-            "lab `{name}` is not fully down:\n{}",
-            lines.join("\n")
-        )));
+        return Err(Error::NotFullyDown {
+            lab: name.to_string(),
+            failures,
+        });
     }
     if journaled && let Err(left) = state::remove_lab_state(name) {
         for l in left {
@@ -195,6 +171,20 @@ pub fn down_one(name: &LabName) -> Result<(), Failure> {
         crate::outln!("lab `{name}` is down (nothing of it carried its mark)");
     }
     Ok(())
+}
+
+/// Takes the lab's lock without waiting: another vnet working on it is an error.
+pub fn lock(name: &LabName) -> Result<Lock, Error> {
+    Lock::take(name).map_err(|e| match e {
+        LockError::Busy => Error::Busy {
+            lab: name.to_string(),
+        },
+        LockError::Io(error) => Error::State {
+            what: "lock the lab",
+            dir: state::root().display().to_string(),
+            error,
+        },
+    })
 }
 
 /// "2 namespaces, 1 link, 1 NAT table"

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use super::{Failure, Outcome, exit, load};
+use super::{Error, Outcome, exit, load};
 use crate::cli::{ExpectArg, GenOpts, GenShape, VlanModeArg};
 use crate::export::{self, Form};
 use crate::generate::{self as gen_lab, Expect, Options, Shape};
@@ -33,7 +33,7 @@ pub fn generate(shape: &GenShape) -> Outcome {
     Ok(exit::OK)
 }
 
-fn options(o: &GenOpts) -> Result<Options, Failure> {
+fn options(o: &GenOpts) -> Result<Options, Error> {
     if let Some(why) = o
         .name
         .as_deref()
@@ -53,11 +53,8 @@ fn options(o: &GenOpts) -> Result<Options, Failure> {
     })
 }
 
-fn usage(message: String) -> Failure {
-    Failure {
-        code: exit::USAGE,
-        report: miette::miette!(code = "vnet::gen", "{message}"),
-    }
+fn usage(message: String) -> Error {
+    Error::Usage(message)
 }
 
 pub fn export(file: &Path, batch: bool, down: bool, vlan: VlanModeArg) -> Outcome {

@@ -11,6 +11,7 @@ use crate::topology::{self, LoadError, Loaded};
 
 mod doctor;
 mod down;
+pub mod error;
 mod exec;
 mod generate;
 pub mod progress;
@@ -28,29 +29,9 @@ pub mod exit {
     pub const SYSTEM: u8 = 4;
 }
 
-/// A command that could not do its job: the exit code and what to tell the user.
-pub struct Failure {
-    pub code: u8,
-    pub report: Report,
-}
+pub use error::Error;
 
-impl Failure {
-    pub fn system(report: Report) -> Self {
-        Failure {
-            code: exit::SYSTEM,
-            report,
-        }
-    }
-
-    pub fn usage(report: Report) -> Self {
-        Failure {
-            code: exit::USAGE,
-            report,
-        }
-    }
-}
-
-pub type Outcome = Result<u8, Failure>;
+pub type Outcome = Result<u8, Error>;
 
 pub fn dispatch(cli: Cli) -> Outcome {
     let json = match &cli.command {
@@ -143,7 +124,7 @@ pub fn dispatch(cli: Cli) -> Outcome {
 }
 
 /// Loads a topology, printing its warnings; a bad file is exit code 3.
-pub fn load(file: &Path) -> Result<Loaded, Failure> {
+pub fn load(file: &Path) -> Result<Loaded, Error> {
     match topology::load(file) {
         Ok(loaded) => {
             for w in &loaded.warnings {
@@ -151,18 +132,9 @@ pub fn load(file: &Path) -> Result<Loaded, Failure> {
             }
             Ok(loaded)
         }
-        Err(LoadError::Read { file, error }) => Err(Failure {
-            code: exit::INVALID,
-            report: miette::miette!(code = "vnet::read", "cannot read {file}: {error}"),
-        }),
-        Err(LoadError::Syntax(report)) => Err(Failure {
-            code: exit::INVALID,
-            report,
-        }),
-        Err(LoadError::Invalid(invalid)) => Err(Failure {
-            code: exit::INVALID,
-            report: Report::new(invalid),
-        }),
+        Err(LoadError::Read { file, error }) => Err(Error::Read { file, error }),
+        Err(LoadError::Syntax(report)) => Err(Error::Syntax(error::Reported(report))),
+        Err(LoadError::Invalid(invalid)) => Err(Error::Invalid(invalid)),
     }
 }
 
@@ -204,23 +176,19 @@ pub fn missing_features(
 }
 
 /// vnet changes the kernel's network configuration: that takes root.
-pub fn require_root() -> Result<(), Failure> {
+pub fn require_root() -> Result<(), Error> {
     if nix::unistd::geteuid().is_root() {
         return Ok(());
     }
-    Err(Failure::system(miette::miette!(
-        code = "vnet::not_root",
-        help = "run it with sudo; `vnet validate` works without root",
-        "vnet needs root to create network namespaces"
-    )))
+    Err(Error::NotRoot)
 }
 
 /// A lab named on the command line: a running lab's name, or a topology file that names one.
 /// Anything else (`..`, `""`, a name with `/`) is a usage error before any path is built.
-pub fn lab_name(arg: &str) -> Result<LabName, Failure> {
+pub fn lab_name(arg: &str) -> Result<LabName, Error> {
     let path = Path::new(arg);
     let looks_like_file = arg.ends_with(".yaml") || arg.ends_with(".yml") || arg.contains('/');
-    let from_file = |path: &Path| -> Result<LabName, Failure> {
+    let from_file = |path: &Path| -> Result<LabName, Error> {
         let lab = load(path)?.lab;
         name_of(&lab)
     };
@@ -228,33 +196,24 @@ pub fn lab_name(arg: &str) -> Result<LabName, Failure> {
         if path.is_file() {
             return from_file(path);
         }
-        return Err(Failure::usage(miette::miette!(
-            code = "vnet::lab_name",
-            help = "name a running lab (`vnet status` lists them) or its topology file",
-            "{} is neither a topology file nor a lab's name",
-            shown(arg)
-        )));
+        return Err(Error::NotALab { arg: shown(arg) });
     }
     match LabName::new(arg) {
         Ok(name) if path.is_file() && !crate::state::is_running(&name) => from_file(path),
         Ok(name) => Ok(name),
         Err(_) if path.is_file() => from_file(path),
-        Err(why) => Err(Failure::usage(miette::miette!(
-            code = "vnet::lab_name",
-            help = "a lab's name is lowercase letters, digits and `-`, as in its topology's `name:`; `vnet status` lists running labs",
-            "{} is not a lab's name: {why}",
-            shown(arg)
-        ))),
+        Err(why) => Err(Error::BadLabName {
+            arg: shown(arg),
+            why,
+        }),
     }
 }
 
 /// A lab's own name (a topology's, valid by construction) as a [`LabName`].
-pub fn name_of(lab: &crate::model::Lab) -> Result<LabName, Failure> {
-    LabName::new(&lab.name).map_err(|why| {
-        Failure::system(miette::miette!(
-            "lab name `{}` is not valid: {why}",
-            lab.name
-        ))
+pub fn name_of(lab: &crate::model::Lab) -> Result<LabName, Error> {
+    LabName::new(&lab.name).map_err(|why| Error::BadLabName {
+        arg: shown(&lab.name),
+        why,
     })
 }
 

@@ -1,9 +1,8 @@
-use miette::miette;
 use tabled::{Table, Tabled};
 
 use crate::terminal::count;
 
-use super::{Failure, Outcome, exit};
+use super::{Outcome, exit};
 use crate::apply::netns;
 use crate::model::{Lab, NodeKind, PortMode};
 use crate::state;
@@ -161,12 +160,8 @@ pub fn status(lab: Option<&str>, json: bool, all: bool) -> Outcome {
             if let Some(changed) = super::verify::changed_file(name) {
                 crate::errln!("vnet: warning: {changed}");
             }
-            let r = state::read_record(name).map_err(|_| {
-                Failure::system(miette!(
-                    code = "vnet::not_running",
-                    help = "`vnet status` lists running labs",
-                    "no running lab `{name}`"
-                ))
+            let r = state::read_record(name).map_err(|_| super::Error::NotRunning {
+                lab: name.to_string(),
             })?;
             if json {
                 crate::jsonln!(r);

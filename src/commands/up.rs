@@ -1,16 +1,14 @@
 use std::path::Path;
 use std::time::Instant;
 
-use miette::miette;
-
 use super::progress::{Lap, Reporter};
-use super::{Failure, Outcome, exit, load, require_root};
+use super::{Error, Outcome, exit, load, require_root};
 use crate::apply::{self, ApplyError, netlink::NetlinkBackend, netns};
 use crate::cli::{Progress, VlanModeArg};
 use crate::journal::{Header, Journal};
 use crate::model::Lab;
 use crate::plan::{Step, VlanMode};
-use crate::state::{self, Lock, LockError};
+use crate::state;
 use crate::teardown;
 use crate::topology::Problem;
 use crate::topology::diag::{Refusal, Refused};
@@ -69,9 +67,9 @@ pub fn test(
     clock.lap("down", 0);
     down?;
     match verdict {
-        None => Err(Failure::system(miette!(
-            "interrupted; the lab was torn down"
-        ))),
+        None => Err(Error::Interrupted {
+            rolled: "the lab was torn down".into(),
+        }),
         Some(tally) => Ok(tally.exit_code()),
     }
 }
@@ -82,20 +80,20 @@ fn kernel_can_build(
     loaded: &crate::topology::Loaded,
     file: &Path,
     mode: VlanMode,
-) -> Result<(), Failure> {
+) -> Result<(), Error> {
     let gaps = super::missing_features(loaded, file, mode == VlanMode::Native, false);
     refuse_if_any(file, Refusal::KernelLacks, gaps)
 }
 
-fn refuse_if_any(file: &Path, why: Refusal, problems: Vec<Problem>) -> Result<(), Failure> {
+fn refuse_if_any(file: &Path, why: Refusal, problems: Vec<Problem>) -> Result<(), Error> {
     if problems.is_empty() {
         return Ok(());
     }
-    Err(Failure::system(miette::Report::new(Refused {
+    Err(Error::Refused(Refused {
         file: file.display().to_string(),
         why,
         problems,
-    })))
+    }))
 }
 
 /// What the lab would change on the machine beyond its own links is refused, each change at
@@ -105,7 +103,7 @@ fn machine_changes_allowed(
     loaded: &crate::topology::Loaded,
     file: &Path,
     allowed: Allowed,
-) -> Result<(), Failure> {
+) -> Result<(), Error> {
     let mut problems = machine_nat_problems(loaded, file, allowed.nat);
     if !allowed.routes {
         problems.extend(loaded.machine_routes.iter().cloned());
@@ -165,7 +163,7 @@ fn machine_nat_problems(
 }
 
 /// Native 802.1Q when the kernel has it (or when asked), else the emulation; said out loud.
-fn choose_vlan_mode(lab: &Lab, requested: VlanModeArg) -> Result<VlanMode, Failure> {
+fn choose_vlan_mode(lab: &Lab, requested: VlanModeArg) -> Result<VlanMode, Error> {
     if !crate::plan::uses_vlans(lab) {
         return Ok(VlanMode::Native);
     }
@@ -187,52 +185,24 @@ fn bring_up(
     file: &Path,
     progress: Progress,
     mode: VlanMode,
-) -> Result<bool, Failure> {
+) -> Result<bool, Error> {
     let lab = &loaded.lab;
     let started = Instant::now();
     let name = super::name_of(lab)?;
-    let lock = match Lock::take(&name) {
-        Ok(l) => l,
-        Err(LockError::Busy) => {
-            return Err(Failure::system(miette!(
-                code = "vnet::busy",
-                help = "wait for it to finish, or check `vnet status`",
-                "another vnet is working on lab `{}` right now",
-                lab.name
-            )));
-        }
-        Err(LockError::Io(e)) => {
-            return Err(Failure::system(miette!(
-                "cannot lock lab `{}` in {}: {e}",
-                lab.name,
-                state::root().display()
-            )));
-        }
-    };
+    let lock = super::down::lock(&name)?;
     if state::is_running(&name) {
         let from = state::read_record(&name)
             .map(|r| r.file)
             .unwrap_or_else(|_| "?".into());
-        return Err(Failure::system(miette!(
-            code = "vnet::already_running",
-            help = format!(
-                "`vnet down {}` first, or give this lab another `name:`",
-                lab.name
-            ),
-            "lab `{}` is already running (from {from})",
-            lab.name
-        )));
+        return Err(Error::AlreadyRunning {
+            lab: lab.name.clone(),
+            from,
+        });
     }
     for i in 0..lab.nodes.len() {
         let ns = lab.netns(i);
         if !ns.is_empty() && matches!(netns::inode(&ns), Ok(Some(_))) {
-            return Err(Failure::system(miette!(
-                code = "vnet::netns_exists",
-                help = format!(
-                    "vnet never takes over what it did not create; remove it (`ip netns del {ns}`) if it is a leftover, or rename the lab"
-                ),
-                "namespace `{ns}` already exists and is not part of a running lab"
-            )));
+            return Err(Error::NetnsExists { ns });
         }
     }
     if let Some(machine) = lab.node_index(crate::model::MACHINE) {
@@ -240,30 +210,25 @@ fn bring_up(
         for link in &lab.links {
             for e in [&link.a, &link.b].into_iter().filter(|e| e.node == machine) {
                 if nix::net::if_::if_nametoindex(e.iface.as_str()).is_ok() {
-                    return Err(Failure::system(miette!(
-                        code = "vnet::interface_exists",
-                        help = "vnet never takes over what it did not create; choose another name for the machine's end of the link",
-                        "interface `{}` already exists on this machine",
-                        e.iface
-                    )));
+                    return Err(Error::InterfaceExists {
+                        name: e.iface.clone(),
+                    });
                 }
             }
         }
     }
     let dir = state::lab_dir(&name);
     if let Some(state::Proof::None(why)) = state::proof(&name) {
-        return Err(Failure::system(miette!(
-            code = "vnet::stale_state",
-            help = format!(
-                "`vnet down {name}` removes what carries the lab's mark; remove {} yourself if it is not vnet's",
-                dir.display()
-            ),
-            "{} is in the way: {why}",
-            dir.display()
-        )));
+        return Err(Error::StaleState {
+            lab: name.to_string(),
+            dir: dir.display().to_string(),
+            why,
+        });
     }
-    let io_fail = |what: &str, e: std::io::Error| {
-        Failure::system(miette!("cannot {what} in {}: {e}", dir.display()))
+    let io_fail = |what: &'static str, error: std::io::Error| Error::State {
+        what,
+        dir: dir.display().to_string(),
+        error,
     };
     std::fs::create_dir_all(state::root()).map_err(|e| io_fail("create the state directory", e))?;
     std::fs::create_dir(&dir).map_err(|e| io_fail("create the lab's state", e))?;
@@ -297,8 +262,7 @@ fn bring_up(
 
     let plan = crate::plan::plan(lab, mode);
     let mut reporter = Reporter::new(progress, plan.len() as u64, &lab.name);
-    let mut backend = NetlinkBackend::new(dir.join(state::EXEC_LOG))
-        .map_err(|e| Failure::system(miette!("cannot start netlink: {e}")))?;
+    let mut backend = NetlinkBackend::new(dir.join(state::EXEC_LOG)).map_err(Error::Netlink)?;
     let result = apply::run(&plan, &mut backend, &mut journal, &mut |stage, n| {
         reporter.stage(stage, n);
         pause_for_fault_injection(stage);
@@ -370,34 +334,15 @@ fn bring_up(
                 ),
             };
             drop(lock);
-            let report = match err {
-                ApplyError::Step(e) => {
-                    let hint = e.hint();
-                    let detail = e
-                        .detail
-                        .clone()
-                        .map(|d| format!("\n{d}"))
-                        .unwrap_or_default();
-                    match hint {
-                        Some(h) => miette!(
-                            code = "vnet::kernel",
-                            help = h,
-                            "`{}` failed: {}{detail}\n{rolled}",
-                            e.step,
-                            e.error
-                        ),
-                        None => miette!(
-                            code = "vnet::kernel",
-                            "`{}` failed: {}{detail}\n{rolled}",
-                            e.step,
-                            e.error
-                        ),
-                    }
-                }
-                ApplyError::Journal(e) => miette!("cannot write the journal: {e}\n{rolled}"),
-                ApplyError::Interrupted => miette!("interrupted; {rolled}"),
-            };
-            Err(Failure::system(report))
+            Err(match err {
+                ApplyError::Step(failed) => Error::Kernel {
+                    hint: failed.hint(),
+                    failed,
+                    rolled,
+                },
+                ApplyError::Journal(error) => Error::Journal { error, rolled },
+                ApplyError::Interrupted => Error::Interrupted { rolled },
+            })
         }
     }
 }
@@ -432,13 +377,13 @@ mod tests {
         match machine_changes_allowed(&l, Path::new("lab.yaml"), allowed) {
             Ok(()) => None,
             Err(f) => {
-                assert_eq!(f.code, super::super::exit::SYSTEM);
+                assert_eq!(f.exit_code(), super::super::exit::SYSTEM);
                 let mut out = String::new();
                 let _ = miette::GraphicalReportHandler::new_themed(
                     miette::GraphicalTheme::unicode_nocolor(),
                 )
                 .with_width(200)
-                .render_report(&mut out, f.report.as_ref());
+                .render_report(&mut out, &f);
                 Some(out)
             }
         }

@@ -12,18 +12,9 @@ pub fn validate(file: &Path) -> Outcome {
                 && std::fs::canonicalize(&r.file).ok() != std::fs::canonicalize(file).ok()
         });
     if let Some(r) = running_elsewhere {
-        return Err(super::Failure {
-            code: exit::INVALID,
-            report: miette::miette!(
-                code = "vnet::lab_name_taken",
-                help = format!(
-                    "give this lab another `name:`, or stop the other one with `vnet down {}`",
-                    lab.name
-                ),
-                "a lab named `{}` is already running, from {}",
-                lab.name,
-                r.file
-            ),
+        return Err(super::Error::NameTaken {
+            lab: lab.name.clone(),
+            file: r.file,
         });
     }
     for w in super::missing_features(&loaded, file, false, true) {

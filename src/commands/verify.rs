@@ -1,9 +1,7 @@
 use std::path::Path;
 
-use miette::miette;
-
 use super::progress::Reporter;
-use super::{Failure, Outcome, exit, load, require_root};
+use super::{Error, Outcome, exit, load, require_root};
 use crate::cli::Progress;
 use crate::model::{Lab, NodeKind};
 use crate::state;
@@ -34,25 +32,18 @@ pub fn verify(arg: &str, all_pairs: bool, show: Show) -> Outcome {
         }
         loaded.lab
     } else {
-        match state::read_record(&super::lab_name(arg)?) {
-            Ok(r) => r.lab,
-            Err(_) => {
-                return Err(Failure::system(miette!(
-                    code = "vnet::not_running",
-                    help = "start it with `vnet up FILE`; `vnet status` lists running labs",
-                    "no running lab `{arg}` (and no such file)"
-                )));
-            }
-        }
+        let name = super::lab_name(arg)?;
+        state::read_record(&name)
+            .map_err(|_| Error::NotRunning {
+                lab: name.to_string(),
+            })?
+            .lab
     };
     require_root()?;
     if !state::is_running(&super::name_of(&lab)?) {
-        return Err(Failure::system(miette!(
-            code = "vnet::not_running",
-            help = format!("start it with `vnet up {arg}`"),
-            "lab `{}` is not running",
-            lab.name
-        )));
+        return Err(Error::NotRunning {
+            lab: lab.name.clone(),
+        });
     }
     Ok(run_and_print(&lab, all_pairs, show).exit_code())
 }
