@@ -69,7 +69,7 @@ if grep -rnE '\b(dbg|todo|unimplemented)!' src/; then
 fi
 
 cargo build --quiet --all-targets
-run_lane unit cargo test --quiet --lib --test cli
+run_lane unit cargo test --quiet --lib --test cli --test architecture
 run_lane host cargo test --quiet --test e2e
 # The same verdict every run: a few runs of every bundled lab here (the full soak is 200).
 run_lane soak env VNET_BIN="$PWD/target/debug/vnet" scripts/soak-verdicts.sh "${VNET_SOAK_RUNS:-5}"

@@ -11,8 +11,17 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::apply::Fact;
 use crate::plan::Step;
+
+/// Something the kernel told us while applying that teardown will need.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "fact", rename_all = "kebab-case")]
+pub enum Fact {
+    /// A namespace vnet created, and its inode: the proof that it is the lab's.
+    Netns { ns: String, inode: u64 },
+    /// What the machine's IPv4 forwarding was before the lab's NAT table (`--allow-machine-nat`).
+    MachineForwarding { table: String, before: String },
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Header {

@@ -4,8 +4,6 @@
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use serde::{Deserialize, Serialize};
-
 pub mod destroy;
 pub mod errno;
 pub mod exec;
@@ -23,15 +21,7 @@ pub mod tap;
 use crate::journal::Journal;
 use crate::plan::{Plan, Step};
 
-/// Something the kernel told us while applying that teardown will need.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "fact", rename_all = "kebab-case")]
-pub enum Fact {
-    /// A namespace vnet created, and its inode: the proof that it is the lab's.
-    Netns { ns: String, inode: u64 },
-    /// What the machine's IPv4 forwarding was before the lab's NAT table (`--allow-machine-nat`).
-    MachineForwarding { table: String, before: String },
-}
+pub use crate::journal::Fact;
 
 /// A step the kernel (or the system) refused: the step in `ip` syntax, the errno, and a hint
 /// of what to do about it.

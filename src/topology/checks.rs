@@ -3,9 +3,9 @@
 use std::net::{IpAddr, SocketAddr};
 
 use super::diag::Problems;
+use super::resolve::resolve_node;
 use super::schema::address::padded;
 use super::schema::{RawCheck, RawLab, Sp};
-use super::validate::resolve_node;
 use crate::model::{Check, Lab, Proto, Target};
 
 /// `to:` as written: a node or an address, maybe with a port (`web:80`, `10.0.0.1:80`,

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use miette::SourceSpan;
 
 use super::diag::Problems;
+use super::resolve::{BRIDGE_MAX_PORTS, resolve_node};
 use super::schema::{RawEndpoint, RawLab, RawLink, RawLinkKind, RawTap};
-use super::validate::{BRIDGE_MAX_PORTS, resolve_node};
 use crate::model::name::closest;
 use crate::model::{Endpoint, Interface, Lab, Link, LinkKind, MACHINE, NodeKind, Tap};
 

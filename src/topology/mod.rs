@@ -12,6 +12,7 @@ pub mod input;
 pub mod links;
 pub mod mtu;
 pub mod needs;
+pub mod resolve;
 pub mod routes;
 pub mod schema;
 pub mod segments;

@@ -6,11 +6,7 @@ use petgraph::unionfind::UnionFind;
 
 use super::diag::Problems;
 use super::schema::RawLab;
-use crate::model::name::closest;
 use crate::model::{Interface, Lab, Node, NodeKind, Route};
-
-/// The Linux bridge refuses a 1025th port (BR_MAX_PORTS).
-pub const BRIDGE_MAX_PORTS: usize = 1024;
 
 pub fn build(p: &mut Problems, raw: RawLab, lab_name: String) -> Lab {
     let mut lab = Lab {
@@ -123,37 +119,6 @@ pub fn build(p: &mut Problems, raw: RawLab, lab_name: String) -> Lab {
     loops(p, &raw, &lab);
     super::checks::checks(p, &raw, &mut lab);
     lab
-}
-
-pub(super) fn resolve_node(
-    p: &mut Problems,
-    lab: &Lab,
-    name: &str,
-    at: SourceSpan,
-) -> Option<usize> {
-    if let Some(i) = lab.node_index(name) {
-        return Some(i);
-    }
-    let help = match closest(name, lab.nodes.iter().map(|n| n.name.as_str())) {
-        Some(near) => format!("did you mean `{near}`?"),
-        None if lab.nodes.is_empty() => "there are no nodes under `nodes:`".into(),
-        None => format!(
-            "known nodes: {}",
-            lab.nodes
-                .iter()
-                .map(|n| n.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    };
-    p.error(
-        "unknown_node",
-        format!("unknown node `{name}`"),
-        at,
-        "not declared under `nodes:`",
-        Some(help),
-    );
-    None
 }
 
 fn unused_interfaces(p: &mut Problems, raw: &RawLab) {
