@@ -10,7 +10,9 @@
 
 use std::fmt::Write as _;
 
+use crate::model::name::LabName;
 use crate::plan::{Plan, Step};
+use crate::teardown;
 
 /// Which kind of script.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,41 +34,69 @@ pub fn up(plan: &Plan, lab: &str, form: Form) -> String {
     out
 }
 
-/// The script that removes the lab: the machine's links (when they carry the lab's mark),
-/// the processes started inside, then every namespace, newest first.
+/// The script that removes the lab: exactly what `vnet down` undoes, as
+/// [`teardown::undo_steps`] lists it for this plan, in the order `down` goes: the machine's
+/// NAT, the machine's links (when they carry the lab's mark), the processes started inside,
+/// the namespaces (newest first), the lab's cgroup.
 pub fn down(plan: &Plan, lab: &str, form: Form) -> String {
     let mut out = header(lab, "removes", form);
-    let tag = crate::plan::owner_tag(lab);
-    for s in plan.steps() {
-        if let Step::MachineNat { table, .. } = s {
-            let _ = writeln!(
-                out,
-                "# the machine's NAT; net.ipv4.ip_forward stays 1: set it back to 0 if it was 0 before `up`\nnft delete table inet {table}"
-            );
+    let undo = match LabName::new(lab) {
+        Ok(name) => {
+            let journal = crate::journal::Contents {
+                steps: plan.steps().cloned().collect(),
+                ..Default::default()
+            };
+            teardown::undo_steps(&journal, &name)
         }
-        if let Step::MoveLink { name, .. } = s {
-            // Only a link that carries the lab's mark is the lab's.
+        Err(_) => Vec::new(),
+    };
+    for s in &undo {
+        if let Step::DelMachineNat { table, .. } = s {
             let _ = writeln!(
                 out,
-                "if ip link show {name} 2>/dev/null | grep -q ' alias {tag}$'; then ip link del {name}; fi"
+                "# the machine's NAT table, and forwarding back to what its comment says it was
+before=$(nft list table inet {table} 2>/dev/null | sed -n 's/.*ip_forward=\\([01]\\).*/\\1/p')
+nft delete table inet {table} 2>/dev/null || true
+if [ -n \"$before\" ]; then sysctl -qw net.ipv4.ip_forward=\"$before\"; fi"
             );
         }
     }
-    let mut namespaces: Vec<&str> = plan
-        .steps()
+    for s in &undo {
+        if let Step::DelLink { dev, tag, .. } = s {
+            // Only a link that carries the lab's mark is the lab's.
+            let _ = writeln!(
+                out,
+                "if ip link show {dev} 2>/dev/null | grep -q ' alias {tag}$'; then ip link del {dev}; fi"
+            );
+        }
+    }
+    let namespaces: Vec<&str> = undo
+        .iter()
         .filter_map(|s| match s {
-            Step::AddNetns { ns } => Some(ns.as_str()),
+            Step::DelNetns { ns, .. } => Some(ns.as_str()),
             _ => None,
         })
         .collect();
-    namespaces.reverse();
-    if plan.steps().any(|s| matches!(s, Step::Exec { .. })) {
+    let stops: Vec<&str> = undo
+        .iter()
+        .filter_map(|s| match s {
+            Step::StopProcesses { lab } => Some(lab.as_str()),
+            _ => None,
+        })
+        .collect();
+    for lab in &stops {
         let _ = writeln!(
             out,
-            "# processes started inside the lab, found by namespace"
+            "# processes started inside the lab: its cgroup, and what runs in its namespaces
+cg=$(findmnt -n -t cgroup2 -o TARGET 2>/dev/null | head -n1)/vnet/{lab}@$(stat -Lc %i /proc/self/ns/net)
+if [ -e \"$cg/cgroup.kill\" ]; then echo 1 > \"$cg/cgroup.kill\"; fi"
         );
-        for ns in &namespaces {
-            let _ = writeln!(out, "ip netns pids {ns} 2>/dev/null | xargs -r kill -KILL");
+        // Only `exec:` starts processes in a namespace (and `vnet exec`, which a script
+        // cannot know of): without it, a thousand `ip netns pids` would find nothing.
+        if plan.steps().any(|s| matches!(s, Step::Exec { .. })) {
+            for ns in &namespaces {
+                let _ = writeln!(out, "ip netns pids {ns} 2>/dev/null | xargs -r kill -KILL");
+            }
         }
     }
     let _ = writeln!(out, "# namespaces ({})", namespaces.len());
@@ -83,6 +113,12 @@ pub fn down(plan: &Plan, lab: &str, form: Form) -> String {
                 .collect();
             heredoc(&mut out, "ip -batch -", &lines);
         }
+    }
+    if !stops.is_empty() {
+        let _ = writeln!(
+            out,
+            "if [ -d \"$cg\" ]; then rmdir \"$cg\" 2>/dev/null || true; rmdir \"$(dirname \"$cg\")\" 2>/dev/null || true; fi"
+        );
     }
     let _ = writeln!(out, "echo 'lab {lab} is down' >&2");
     out
@@ -349,6 +385,73 @@ mod tests {
             d.find("ip netns del office.web").unwrap() < d.find("ip netns del office.pc1").unwrap(),
             "newest first"
         );
+    }
+
+    /// The down script removes what `vnet down` undoes for the same plan, nothing more or
+    /// less: it is made from the same undo steps.
+    #[test]
+    fn the_down_script_is_what_down_undoes() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/topologies");
+        let mut n = 0;
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            let file = e.file_name().to_string_lossy().into_owned();
+            if !file.ends_with(".yaml") {
+                continue;
+            }
+            let lab = bundled(&file);
+            for mode in [VlanMode::Native, VlanMode::Emulated] {
+                let p = plan(&lab, mode);
+                let journal = crate::journal::Contents {
+                    steps: p.steps().cloned().collect(),
+                    ..Default::default()
+                };
+                let name = LabName::new(&lab.name).unwrap();
+                let undo = crate::teardown::undo_steps(&journal, &name);
+                for form in [Form::Plain, Form::Batch] {
+                    let script = down(&p, &lab.name, form);
+                    let lines: Vec<&str> = script.lines().collect();
+                    let mut expected = Vec::new();
+                    for s in &undo {
+                        expected.push(match s {
+                            Step::DelNetns { ns, .. } if form == Form::Plain => {
+                                format!("ip netns del {ns}")
+                            }
+                            Step::DelNetns { ns, .. } => format!("netns del {ns}"),
+                            Step::DelLink { dev, .. } => {
+                                format!("then ip link del {dev}; fi")
+                            }
+                            Step::DelMachineNat { table, .. } => {
+                                format!("nft delete table inet {table} 2>/dev/null || true")
+                            }
+                            Step::StopProcesses { lab } => format!("/vnet/{lab}@"),
+                            other => panic!("{file}: teardown makes {other}, the script lacks it"),
+                        });
+                    }
+                    for want in &expected {
+                        assert!(
+                            lines.iter().any(|l| l.contains(want.as_str())),
+                            "{file}: the down script lacks `{want}`:\n{script}"
+                        );
+                    }
+                    // Nothing else is deleted.
+                    let deletions = lines
+                        .iter()
+                        .filter(|l| {
+                            l.contains("netns del ")
+                                || l.contains(" link del ")
+                                || l.contains("nft delete table")
+                        })
+                        .count();
+                    let undone = undo
+                        .iter()
+                        .filter(|s| !matches!(s, Step::StopProcesses { .. }))
+                        .count();
+                    assert_eq!(deletions, undone, "{file}:\n{script}");
+                }
+            }
+            n += 1;
+        }
+        assert!(n >= 9);
     }
 
     #[test]
