@@ -1,7 +1,7 @@
 //! What vnet prints for people: tables that fit the terminal, and words in the right number.
 
 use tabled::Table;
-use tabled::settings::peaker::Priority;
+use tabled::settings::peaker::Peaker;
 use tabled::settings::{Style, Width};
 
 /// The width tables must fit: the terminal's, or `COLUMNS` when output is not a terminal (a
@@ -22,18 +22,73 @@ pub fn width() -> Option<usize> {
 }
 
 /// A table in vnet's style, its widest columns wrapped so that it fits [`width`].
-pub fn fit(mut table: Table) -> String {
+pub fn fit(table: Table) -> String {
+    fit_to(table, width())
+}
+
+/// [`fit`] to a width of the caller's (`None`: no limit).
+pub fn fit_to(mut table: Table, width: Option<usize>) -> String {
     table.with(Style::rounded());
-    if let Some(w) = width() {
+    if let Some(w) = width.filter(|w| table.total_width() > *w) {
+        let prose = prose_columns(&table);
         table.with(
             Width::wrap(w)
-                .priority(Priority::max(true))
+                .priority(ProseFirst(prose.clone()))
                 .keep_words(true),
         );
         // A word longer than its column is broken rather than overflowing the line.
-        table.with(Width::wrap(w).priority(Priority::max(true)));
+        table.with(Width::wrap(w).priority(ProseFirst(prose)));
     }
     table.to_string()
+}
+
+/// The columns of running text (`got`, `detail`, ...), which wrap well, by their header.
+fn prose_columns(table: &Table) -> Vec<usize> {
+    const PROSE: [&str; 8] = [
+        "interfaces",
+        "got",
+        "expect",
+        "detail",
+        "what to do",
+        "addresses",
+        "file",
+        "health",
+    ];
+    table
+        .get_records()
+        .iter()
+        .next()
+        .map(|header| {
+            header
+                .iter()
+                .enumerate()
+                .filter(|(_, cell)| PROSE.contains(&cell.as_ref().trim()))
+                .map(|(i, _)| i)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Narrows the widest column of running text first, down to a readable width; only then
+/// any other column.
+#[derive(Clone)]
+struct ProseFirst(Vec<usize>);
+
+impl Peaker for ProseFirst {
+    fn peak(&mut self, mins: &[usize], widths: &[usize]) -> Option<usize> {
+        const READABLE: usize = 14;
+        let room = |i: usize| mins.is_empty() || widths[i] > mins[i];
+        self.0
+            .iter()
+            .copied()
+            .filter(|&i| i < widths.len() && widths[i] > READABLE && room(i))
+            .max_by_key(|&i| widths[i])
+            .or_else(|| {
+                (0..widths.len())
+                    .filter(|&i| widths[i] > 4 && room(i))
+                    .max_by_key(|&i| widths[i])
+            })
+    }
 }
 
 /// `1 step`, `2 steps`, `1 switch`, `2 switches`.

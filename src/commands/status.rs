@@ -86,6 +86,10 @@ pub fn nodes_listing(lab: &Lab, all: bool, more_hint: &str) -> String {
 }
 
 fn nodes_table_of(lab: &Lab, shown: usize) -> String {
+    nodes_table_to(lab, shown, crate::terminal::width())
+}
+
+fn nodes_table_to(lab: &Lab, shown: usize, width: Option<usize>) -> String {
     let rows: Vec<NodeRow> = lab
         .nodes
         .iter()
@@ -102,7 +106,7 @@ fn nodes_table_of(lab: &Lab, shown: usize) -> String {
             interfaces: interfaces(n),
         })
         .collect();
-    crate::terminal::fit(Table::new(rows))
+    crate::terminal::fit_to(Table::new(rows), width)
 }
 
 #[derive(Tabled, serde::Serialize)]
@@ -184,4 +188,36 @@ pub fn status(lab: Option<&str>, json: bool, all: bool) -> Outcome {
         }
     }
     Ok(exit::OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn office() -> Lab {
+        let text = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/topologies/office-lan.yaml"
+        ))
+        .unwrap();
+        crate::topology::parse("office-lan.yaml", "office-lan", &text)
+            .unwrap()
+            .lab
+    }
+
+    #[test]
+    fn a_lab_reads_as_a_summary_and_its_nodes() {
+        let lab = office();
+        insta::assert_snapshot!(format!(
+            "{}\n{}",
+            summary(&lab),
+            nodes_table_to(&lab, SHOWN, None)
+        ));
+    }
+
+    #[test]
+    fn the_nodes_fit_60_columns() {
+        let table = nodes_table_to(&office(), SHOWN, Some(60));
+        assert!(table.lines().all(|l| l.chars().count() <= 60), "{table}");
+    }
 }

@@ -162,7 +162,14 @@ pub fn run_and_print(lab: &Lab, all_pairs: bool, show: Show) -> Tally {
                 crate::outln!("{}", failures(&v));
             }
         } else {
-            crate::outln!("{}", report::matrix(&v));
+            let matrix = report::matrix(&v);
+            let wide = matrix.lines().map(|l| l.chars().count()).max().unwrap_or(0);
+            // A matrix cannot wrap: wider than the terminal, it is left out unless asked for.
+            if show.full || crate::terminal::width().is_none_or(|w| wide <= w) {
+                crate::outln!("{matrix}");
+            } else {
+                crate::outln!("(the all-pairs matrix is {wide} columns wide; `--full` prints it)");
+            }
             if !v.ok() {
                 crate::outln!("{}", report::failures(&v));
             }

@@ -5,17 +5,15 @@ use std::collections::BTreeMap;
 use tabled::{Table, Tabled};
 
 use super::{Row, Status, Verdict};
-use crate::terminal::{count, fit};
+use crate::terminal::{count, fit, fit_to};
 
 #[derive(Tabled)]
 struct Line {
-    layer: String,
-    from: String,
-    to: String,
+    check: String,
     address: String,
+    probe: String,
     expect: String,
     got: String,
-    rtt: String,
     verdict: &'static str,
 }
 
@@ -42,20 +40,18 @@ pub fn table(v: &Verdict) -> String {
 
 fn line(r: &Row) -> Line {
     Line {
-        layer: format!("L{} {}", r.layer, r.method.as_str()),
-        from: r.from.clone(),
-        to: r.to.clone(),
+        check: format!("{} → {}", r.from, r.to),
         address: r.address.to_string(),
+        probe: format!("L{} {}", r.layer, r.method.as_str()),
         expect: match (r.expect, r.expect_text.is_empty()) {
             (true, true) => "reach".into(),
             (true, false) => format!("reach, {}", r.expect_text),
             (false, _) => "no reach".into(),
         },
-        got: r.got.clone(),
-        rtt: match (r.rtt_ms, r.try_no) {
-            (Some(ms), Some(t)) if t > 1 => format!("{ms:.2} ms (try {t})"),
-            (Some(ms), _) => format!("{ms:.2} ms"),
-            (None, _) => "-".into(),
+        got: match (r.rtt_ms, r.try_no) {
+            (Some(ms), Some(t)) if t > 1 => format!("{} in {ms:.2} ms (try {t})", r.got),
+            (Some(ms), _) => format!("{} in {ms:.2} ms", r.got),
+            (None, _) => r.got.clone(),
         },
         verdict: match r.verdict {
             Status::Pass => "ok",
@@ -108,7 +104,8 @@ pub fn matrix(v: &Verdict) -> String {
     } else {
         ""
     };
-    format!("{}{legend}", fit(builder.build()))
+    // A matrix is read by its columns: it is never wrapped.
+    format!("{}{legend}", fit_to(builder.build(), None))
 }
 
 /// Only the rows that did not pass, for large runs where the full table would drown them.
@@ -126,4 +123,96 @@ pub fn failures_first(v: &Verdict, n: usize) -> String {
         .map(line)
         .collect();
     fit(Table::new(lines))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::{Method, transport::Listener};
+
+    fn row(method: Method, to: &str, expect: bool, got: &str, verdict: Status) -> Row {
+        Row {
+            layer: method.layer(),
+            method,
+            from: "pc1".into(),
+            to: to.into(),
+            address: "10.0.1.12".parse().unwrap(),
+            expect,
+            expect_text: String::new(),
+            got: got.into(),
+            rtt_ms: (verdict == Status::Pass && expect).then_some(0.12),
+            try_no: (verdict == Status::Pass && expect).then_some(if to == "pc3" { 2 } else { 1 }),
+            listener: (method == Method::Tcp).then_some(Listener::Vnet),
+            verdict,
+            pass: verdict == Status::Pass,
+        }
+    }
+
+    fn verdict() -> Verdict {
+        let rows = vec![
+            row(Method::Icmp, "pc2", true, "reply", Status::Pass),
+            row(Method::Icmp, "pc3", true, "reply", Status::Pass),
+            row(Method::Arp, "pc2", true, "reply", Status::Pass),
+            row(
+                Method::Tcp,
+                "web:80",
+                true,
+                "connected to vnet's listener, seen as 10.0.1.11 (pc1)",
+                Status::Pass,
+            ),
+            row(Method::Icmp, "web", false, "reply", Status::Fail),
+            row(
+                Method::Icmp,
+                "gone",
+                true,
+                "probe could not run: cannot enter lab.pc1: No such file or directory (os error 2)",
+                Status::Error,
+            ),
+        ];
+        Verdict {
+            rows,
+            passed: 4,
+            failed: 1,
+            errors: 1,
+            seconds: 1.25,
+        }
+    }
+
+    #[test]
+    fn the_table_reads_as_the_readme_shows_it() {
+        let v = verdict();
+        let table = fit_to(
+            Table::new(v.rows.iter().map(line).collect::<Vec<_>>()),
+            None,
+        );
+        insta::assert_snapshot!(format!("{table}\n{}", summary(&v)));
+    }
+
+    #[test]
+    fn the_table_fits_80_columns() {
+        let v = verdict();
+        let table = fit_to(
+            Table::new(v.rows.iter().map(line).collect::<Vec<_>>()),
+            Some(80),
+        );
+        assert!(table.lines().all(|l| l.chars().count() <= 80), "{table}");
+        insta::assert_snapshot!(table);
+    }
+
+    #[test]
+    fn the_matrix_marks_each_pair() {
+        let mut v = verdict();
+        v.rows.truncate(0);
+        for (from, to, expect, status) in [
+            ("a", "b", true, Status::Pass),
+            ("b", "a", true, Status::Fail),
+            ("a", "c", false, Status::Pass),
+            ("c", "a", true, Status::Error),
+        ] {
+            let mut r = row(Method::Icmp, to, expect, "", status);
+            r.from = from.into();
+            v.rows.push(r);
+        }
+        insta::assert_snapshot!(matrix(&v));
+    }
 }
