@@ -724,7 +724,7 @@ _vnet() {
             return 0
             ;;
         vnet__subcmd__verify)
-            opts="-h --all-pairs --json --full --progress --help"
+            opts="-h --all-pairs --json --full --stages --progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -59,6 +59,7 @@ never\t''"
 complete -c vnet -n "__fish_vnet_using_subcommand verify" -l all-pairs -d 'Probe every host from every other host and print a matrix'
 complete -c vnet -n "__fish_vnet_using_subcommand verify" -l json -d 'Print the verdict as JSON'
 complete -c vnet -n "__fish_vnet_using_subcommand verify" -l full -d 'Every row (and the all-pairs matrix) however large the lab; by default a large run shows its summary and its failures'
+complete -c vnet -n "__fish_vnet_using_subcommand verify" -l stages -d 'Also run the file\'s `stages:` (actions that change the lab, each followed by its checks); `vnet test` always does'
 complete -c vnet -n "__fish_vnet_using_subcommand verify" -s h -l help -d 'Print help'
 complete -c vnet -n "__fish_vnet_using_subcommand status" -l json
 complete -c vnet -n "__fish_vnet_using_subcommand status" -l all -d 'Every node of the lab, however many (by default a summary and the first 20)'

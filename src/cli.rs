@@ -74,6 +74,10 @@ pub enum Command {
         /// run shows its summary and its failures
         #[arg(long)]
         full: bool,
+        /// Also run the file's `stages:` (actions that change the lab, each followed by its
+        /// checks); `vnet test` always does
+        #[arg(long)]
+        stages: bool,
         /// Progress display
         #[arg(long, value_enum, default_value_t = Progress::Auto)]
         progress: Progress,

@@ -454,9 +454,22 @@ mod tests {
         assert!(n >= 9);
     }
 
+    /// The office LAN without NAT: no shell step between its namespaces' `ip` steps.
+    const ROUTED_OFFICE: &str = "name: office
+nodes:
+  pc1: {interfaces: {eth0: [10.0.1.11/24, fd00:1::11/64]}, gateway: [10.0.1.1, fd00:1::1]}
+  sw1: {kind: bridge}
+  gw: {kind: router, interfaces: {lan: [10.0.1.1/24, fd00:1::1/64], wan: 203.0.113.1/24}}
+links:
+  - [pc1:eth0, sw1:p1]
+  - [gw:lan, sw1:p3]
+";
+
     #[test]
     fn the_batch_script_runs_one_ip_per_namespace() {
-        let lab = bundled("office-lan.yaml");
+        let lab = crate::topology::parse("o.yaml", "o", ROUTED_OFFICE.as_bytes())
+            .unwrap()
+            .lab;
         let s = up(&plan(&lab, VlanMode::Native), &lab.name, Form::Batch);
         assert!(
             s.contains("ip -batch - <<'EOF'\nnetns add office.pc1\n"),
@@ -478,7 +491,7 @@ mod tests {
         assert!(s.find("type veth peer").unwrap() < s.find("ip -n office.pc1 -batch").unwrap());
         let d = down(&plan(&lab, VlanMode::Native), &lab.name, Form::Batch);
         assert!(
-            d.contains("ip -batch - <<'EOF'\nnetns del office.web\n"),
+            d.contains("ip -batch - <<'EOF'\nnetns del office.gw\n"),
             "{d}"
         );
     }

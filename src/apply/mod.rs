@@ -4,12 +4,14 @@
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+pub mod act;
 pub mod destroy;
 pub mod errno;
 pub mod exec;
 pub mod machine_nat;
 pub mod netlink;
 pub mod netns;
+pub mod packet;
 pub mod probe;
 pub mod procs;
 pub mod ready;

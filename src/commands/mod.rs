@@ -65,6 +65,7 @@ pub fn dispatch(cli: Cli) -> Outcome {
             all_pairs,
             json,
             full,
+            stages,
             progress,
         } => verify::verify(
             &lab,
@@ -73,6 +74,7 @@ pub fn dispatch(cli: Cli) -> Outcome {
                 json,
                 full,
                 progress,
+                stages,
             },
         ),
         Command::Status { lab, json, all } => status::status(lab.as_deref(), json, all),
@@ -99,6 +101,7 @@ pub fn dispatch(cli: Cli) -> Outcome {
                 json,
                 full,
                 progress,
+                stages: true,
             },
             vlan_mode,
             up::Allowed {

@@ -54,7 +54,7 @@ pub fn summary(lab: &Lab) -> String {
         let kind = if n.name == crate::model::MACHINE {
             "machine"
         } else {
-            n.kind.as_str()
+            n.kind_name()
         };
         match kinds.iter_mut().find(|(k, _)| *k == kind) {
             Some((_, c)) => *c += 1,
@@ -97,7 +97,7 @@ fn nodes_table_to(lab: &Lab, shown: usize, width: Option<usize>) -> String {
         .enumerate()
         .map(|(i, n)| NodeRow {
             node: n.name.clone(),
-            kind: n.kind.as_str(),
+            kind: n.kind_name(),
             namespace: if n.name == crate::model::MACHINE {
                 "(the machine)".into()
             } else {

@@ -21,6 +21,8 @@ pub struct Show {
     /// Every row however many.
     pub full: bool,
     pub progress: Progress,
+    /// Run the file's `stages:` after its checks (they change the lab).
+    pub stages: bool,
 }
 
 pub fn verify(arg: &str, all_pairs: bool, show: Show) -> Outcome {
@@ -176,12 +178,66 @@ pub fn run_and_print(lab: &Lab, all_pairs: bool, show: Show) -> Tally {
             crate::outln!("all pairs: {}", report::summary(&v));
         }
     }
+    if show.stages && !lab.stages.is_empty() {
+        let stages = run_stages(lab, show, &timing, &mut tally);
+        out.insert("stages".into(), serde_json::Value::Array(stages));
+    }
     if show.json {
         out.insert("ok".into(), (tally.failed == 0 && tally.errors == 0).into());
         out.insert("exit".into(), tally.exit_code().into());
         crate::jsonln!(serde_json::Value::Object(out));
     }
     tally
+}
+
+/// The lab's scenario, stage by stage: its actions, then its checks. An action that fails
+/// ends the scenario there (what follows would test a lab other than the file's).
+fn run_stages(lab: &Lab, show: Show, timing: &Timing, tally: &mut Tally) -> Vec<serde_json::Value> {
+    let log = state::LabName::new(&lab.name)
+        .map(|n| state::lab_dir(&n).join(state::EXEC_LOG))
+        .unwrap_or_default();
+    let mut out = Vec::new();
+    for (i, stage) in lab.stages.iter().enumerate() {
+        crate::outln!("stage {}: {}", i + 1, stage.name);
+        let mut done = Vec::new();
+        let mut broke = None;
+        for a in &stage.actions {
+            match crate::apply::act::perform(lab, a, &log) {
+                Ok(what) => {
+                    crate::outln!("  {what}");
+                    done.push(serde_json::json!({ "did": what }));
+                }
+                Err(e) => {
+                    crate::outln!("  could not be done: {e}");
+                    done.push(serde_json::json!({ "error": e.to_string() }));
+                    broke = Some(e.to_string());
+                    break;
+                }
+            }
+        }
+        if let Some(e) = broke {
+            tally.errors += 1;
+            out.push(serde_json::json!({
+                "name": stage.name, "actions": done, "error": e,
+            }));
+            crate::outln!(
+                "the scenario stops here: the lab is no longer the one the file describes"
+            );
+            break;
+        }
+        let v = verify::run_checks(lab, &stage.checks, timing);
+        tally.add(&v);
+        if !show.json && !v.rows.is_empty() {
+            crate::outln!("{}", report::table(&v));
+            crate::outln!("stage {}: {}", i + 1, report::summary(&v));
+        }
+        out.push(serde_json::json!({
+            "name": stage.name,
+            "actions": done,
+            "checks": serde_json::to_value(&v).unwrap_or_default(),
+        }));
+    }
+    out
 }
 
 /// The failing rows, the first [`FAILURES_SHOWN`] of them, and how many more there are.

@@ -52,6 +52,41 @@ pub struct Lab {
     #[serde(default)]
     pub taps: Vec<Tap>,
     pub checks: Vec<Check>,
+    /// What happens to the lab after its checks, in order: actions, each followed by checks.
+    #[serde(default)]
+    pub stages: Vec<Stage>,
+}
+
+/// One step of a scenario: things done to the running lab, then what must hold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stage {
+    pub name: String,
+    pub actions: Vec<Action>,
+    pub checks: Vec<Check>,
+    pub at: At,
+}
+
+/// Something done to a running lab on purpose.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Action {
+    /// Forged, unsolicited ARP replies (and requests) from `from` telling `to` that `claim`
+    /// is at `from`'s MAC: the article's ARP spoofing.
+    ArpSpoof {
+        from: usize,
+        claim: IpAddr,
+        to: usize,
+        at: At,
+    },
+    /// `ip link set IFACE down` (or up) in the node.
+    Link {
+        node: usize,
+        iface: String,
+        up: bool,
+        at: At,
+    },
+    /// A shell command inside the node, as `exec:` runs it.
+    Exec { node: usize, cmd: String, at: At },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -90,6 +125,10 @@ pub struct Node {
     pub exec_timeout_ms: Option<u64>,
     /// Spanning tree on a bridge (lets bridges form loops on purpose).
     pub stp: bool,
+    /// A bridge that floods every frame to every port, never learning where a MAC lives
+    /// (`kind: hub`).
+    #[serde(default)]
+    pub hub: bool,
     /// A switch's ports, one per link that ends on it, with their VLAN settings.
     #[serde(default)]
     pub ports: Vec<Port>,
@@ -100,6 +139,13 @@ pub struct Node {
     #[serde(default)]
     pub nat: Option<Nat>,
     pub at: At,
+}
+
+impl Node {
+    /// The kind as the file writes it: `hub` for a bridge that floods.
+    pub fn kind_name(&self) -> &'static str {
+        if self.hub { "hub" } else { self.kind.as_str() }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -293,6 +339,16 @@ pub struct Check {
     /// Nodes the path must pass, in order.
     #[serde(default)]
     pub via: Vec<usize>,
+    /// Nodes on whose interfaces the probe's frames must arrive (`seen_by`), or must not
+    /// (`unseen_by`): what a hub floods and a learning bridge does not.
+    #[serde(default)]
+    pub seen_by: Vec<usize>,
+    #[serde(default)]
+    pub unseen_by: Vec<usize>,
+    /// A neighbour-cache check instead of a probe: `from`'s entry for the address `to` is
+    /// (`reach: true`) or is not (`false`) this node's MAC.
+    #[serde(default)]
+    pub neighbour_is: Option<usize>,
     pub at: At,
 }
 

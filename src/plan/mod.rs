@@ -319,6 +319,7 @@ fn plan_bridge(lab: &Lab, i: usize, st: &mut Stages) {
         name: node.name.clone(),
         stp: node.stp,
         vlan_filtering: false,
+        hub: node.hub,
     });
     for iface in &node.interfaces {
         let is_device = iface.name == node.name;

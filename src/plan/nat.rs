@@ -7,7 +7,7 @@ use ipnet::IpNet;
 
 use crate::model::{Lab, Nat};
 
-/// `masquerade: [wan]` is `POSTROUTING -o wan -j MASQUERADE`; a published port is
+/// `masquerade: [wan]` is `POSTROUTING -o wan -j MASQUERADE` (IPv4); a published port is
 /// `PREROUTING -i wan -p tcp --dport 49153 -j DNAT --to 172.17.0.2:8080`.
 pub(super) fn ruleset(nat: &Nat) -> String {
     format!("table inet vnet_nat {{\n{}}}\n", chains(nat, None))
@@ -78,8 +78,9 @@ fn chains(nat: &Nat, sources: Option<&[IpNet]>) -> String {
     );
     for out in &nat.masquerade {
         match sources {
+            // IPv4, as iptables' MASQUERADE: IPv6 is routed, not translated.
             None => {
-                let _ = writeln!(r, "    oifname \"{out}\" masquerade");
+                let _ = writeln!(r, "    oifname \"{out}\" meta nfproto ipv4 masquerade");
             }
             Some(nets) => {
                 for (family, v4) in [("ip", true), ("ip6", false)] {

@@ -36,6 +36,9 @@ pub enum Step {
         stp: bool,
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         vlan_filtering: bool,
+        /// A hub: `ageing_time 0`, it forgets every MAC at once and so floods every frame.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        hub: bool,
     },
     /// `ip netns exec NS bridge vlan add dev DEV vid VID [pvid untagged] [self]`
     BridgeVlan {
@@ -198,6 +201,7 @@ impl fmt::Display for Step {
                 name,
                 stp,
                 vlan_filtering,
+                hub,
             } => {
                 write!(
                     f,
@@ -205,6 +209,9 @@ impl fmt::Display for Step {
                     ip(ns),
                     arg("name", name)
                 )?;
+                if *hub {
+                    write!(f, " ageing_time 0")?;
+                }
                 if *stp {
                     // What vnet sets too: ports forward after 2 x 2 s, not 2 x 15 s.
                     write!(f, " stp_state 1 forward_delay 200")?;

@@ -16,6 +16,7 @@ pub(super) fn plan_switch(lab: &Lab, i: usize, mode: VlanMode, st: &mut Stages) 
                 name: node.name.clone(),
                 stp: node.stp,
                 vlan_filtering: true,
+                hub: false,
             });
             for port in &node.ports {
                 st.ports.push(Step::SetMaster {
@@ -67,6 +68,7 @@ pub(super) fn plan_switch(lab: &Lab, i: usize, mode: VlanMode, st: &mut Stages) 
                     name: svi_name(*vid),
                     stp: node.stp,
                     vlan_filtering: false,
+                    hub: false,
                 });
             }
             for port in &node.ports {

@@ -5,8 +5,8 @@ use std::net::{IpAddr, SocketAddr};
 use super::diag::Problems;
 use super::resolve::resolve_node;
 use super::schema::address::padded;
-use super::schema::{RawCheck, RawLab, Sp};
-use crate::model::{Check, Lab, Proto, Target};
+use super::schema::{RawAction, RawCheck, RawLab, Sp};
+use crate::model::{Action, Check, Lab, Proto, Stage, Target};
 
 /// `to:` as written: a node or an address, maybe with a port (`web:80`, `10.0.0.1:80`,
 /// `[fd00::1]:80`).
@@ -78,9 +78,163 @@ pub fn checks(p: &mut Problems, raw: &RawLab, lab: &mut Lab) {
             lab.checks.push(c);
         }
     }
+    for rs in &raw.stages {
+        let actions = rs
+            .actions
+            .iter()
+            .filter_map(|a| action(p, lab, a))
+            .collect();
+        let checks = rs.checks.iter().filter_map(|c| check(p, lab, c)).collect();
+        lab.stages.push(Stage {
+            name: rs.name.v.clone(),
+            actions,
+            checks,
+            at: rs.at.into(),
+        });
+    }
+}
+
+/// A stage's action, its names resolved.
+fn action(p: &mut Problems, lab: &Lab, a: &RawAction) -> Option<Action> {
+    match a {
+        RawAction::ArpSpoof {
+            from,
+            claim,
+            to,
+            at,
+        } => {
+            let from = resolve_node(p, lab, &from.v, from.at);
+            let to = resolve_node(p, lab, &to.v, to.at);
+            let (from, to) = (from?, to?);
+            if !claim.v.is_ipv4() {
+                p.error(
+                    "action",
+                    "ARP spoofing claims an IPv4 address",
+                    claim.at,
+                    "ARP is IPv4's",
+                    None,
+                );
+                return None;
+            }
+            Some(Action::ArpSpoof {
+                from,
+                claim: claim.v,
+                to,
+                at: (*at).into(),
+            })
+        }
+        RawAction::Link {
+            node,
+            iface,
+            up,
+            at,
+        } => {
+            let n = resolve_node(p, lab, &node.v, node.at)?;
+            let has = lab.nodes[n].interfaces.iter().any(|i| i.name == iface.v)
+                || lab.links.iter().any(|l| {
+                    [&l.a, &l.b]
+                        .iter()
+                        .any(|e| e.node == n && e.iface == iface.v)
+                });
+            if !has {
+                p.error(
+                    "action",
+                    format!("node `{}` has no interface `{}`", node.v, iface.v),
+                    iface.at,
+                    "not one of its interfaces",
+                    None,
+                );
+                return None;
+            }
+            Some(Action::Link {
+                node: n,
+                iface: iface.v.clone(),
+                up: *up,
+                at: (*at).into(),
+            })
+        }
+        RawAction::Exec { on, run, at } => {
+            let node = resolve_node(p, lab, &on.v, on.at)?;
+            if lab.netns(node).is_empty() {
+                p.error(
+                    "action",
+                    "commands on the machine are yours to run, not the lab's",
+                    on.at,
+                    "`host` is the machine itself",
+                    None,
+                );
+                return None;
+            }
+            Some(Action::Exec {
+                node,
+                cmd: run.v.clone(),
+                at: (*at).into(),
+            })
+        }
+    }
+}
+
+/// `{on: victim, neighbour: 10.0.1.1, is: gw}`.
+fn neighbour_check(p: &mut Problems, lab: &Lab, rc: &RawCheck, is: &Sp<String>) -> Option<Check> {
+    let on = resolve_node(p, lab, &rc.from.v, rc.from.at);
+    let node = resolve_node(p, lab, &is.v, is.at);
+    let addr = match rc.to.v.parse::<IpAddr>() {
+        Ok(a) => Some(a),
+        Err(_) => {
+            p.error(
+                "neighbour",
+                format!("`{}` is not an address", rc.to.v),
+                rc.to.at,
+                "a neighbour entry is for an address",
+                Some("write the address whose entry is read, such as `neighbour: 10.0.1.1`".into()),
+            );
+            None
+        }
+    };
+    let (on, node, addr) = (on?, node?, addr?);
+    if lab.netns(on).is_empty() {
+        p.error(
+            "neighbour",
+            "vnet reads the neighbour caches of the lab's nodes, not the machine's",
+            rc.from.at,
+            "`host` is the machine itself",
+            None,
+        );
+        return None;
+    }
+    Some(Check {
+        from: on,
+        to: Target::Addr(addr),
+        reach: rc.reach,
+        layer: 2,
+        proto: Proto::Icmp,
+        port: None,
+        seen_as: None,
+        listen: false,
+        via: Vec::new(),
+        seen_by: Vec::new(),
+        unseen_by: Vec::new(),
+        neighbour_is: Some(node),
+        at: rc.at.into(),
+    })
 }
 
 fn check(p: &mut Problems, lab: &Lab, rc: &RawCheck) -> Option<Check> {
+    if let Some(is) = &rc.neighbour_is {
+        return neighbour_check(p, lab, rc, is);
+    }
+    let seen_by: Vec<Option<usize>> = rc
+        .seen_by
+        .iter()
+        .map(|v| resolve_node(p, lab, &v.v, v.at))
+        .collect();
+    let unseen_by: Vec<Option<usize>> = rc
+        .unseen_by
+        .iter()
+        .map(|v| resolve_node(p, lab, &v.v, v.at))
+        .collect();
+    let seen_by: Vec<usize> = seen_by.into_iter().collect::<Option<_>>()?;
+    let unseen_by: Vec<usize> = unseen_by.into_iter().collect::<Option<_>>()?;
     let from = resolve_node(p, lab, &rc.from.v, rc.from.at);
     let to = parse_target(p, lab, &rc.to);
     let proto = proto(p, rc);
@@ -265,6 +419,9 @@ fn check(p: &mut Problems, lab: &Lab, rc: &RawCheck) -> Option<Check> {
         seen_as,
         listen: rc.listen.unwrap_or(true),
         via,
+        seen_by,
+        unseen_by,
+        neighbour_is: None,
         at: rc.at.into(),
     })
 }

@@ -15,6 +15,7 @@ pub fn build(p: &mut Problems, raw: RawLab, lab_name: String) -> Lab {
         links: Vec::new(),
         taps: Vec::new(),
         checks: Vec::new(),
+        stages: Vec::new(),
     };
     for rn in &raw.nodes {
         let mut interfaces: Vec<Interface> = rn
@@ -78,6 +79,7 @@ pub fn build(p: &mut Problems, raw: RawLab, lab_name: String) -> Lab {
             exec: rn.exec.clone(),
             exec_timeout_ms: rn.exec_timeout,
             stp: rn.stp,
+            hub: rn.hub,
             ports: Vec::new(),
             nat: rn.nat.as_ref().map(|n| crate::model::Nat {
                 masquerade: n.masquerade.iter().map(|m| m.v.clone()).collect(),

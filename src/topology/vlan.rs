@@ -152,7 +152,39 @@ fn assign_ports(p: &mut Problems, raw: &RawLab, lab: &mut Lab) {
             });
         }
         vlan_link_names(p, raw, rn, &ports);
+        bound_to_a_router(p, rn, lab, ni);
         lab.nodes[ni].ports = ports;
+    }
+}
+
+/// An IP bound (`allow: [{ip: ...}]`) on a port that faces a router drops everything the
+/// router forwards: forwarded packets carry their senders' addresses, not the router's.
+fn bound_to_a_router(p: &mut Problems, rn: &RawNode, lab: &Lab, switch: usize) {
+    for rp in &rn.ports {
+        let far = lab.links.iter().find_map(|l| match (&l.a, &l.b) {
+            (a, b) if a.node == switch && a.iface == rp.name.v => Some(b.node),
+            (a, b) if b.node == switch && b.iface == rp.name.v => Some(a.node),
+            _ => None,
+        });
+        let Some(far) = far
+            .filter(|f| lab.nodes[*f].kind == NodeKind::Router || !lab.nodes[*f].svis.is_empty())
+        else {
+            continue;
+        };
+        for a in rp.allow.iter().filter(|a| a.ip.is_some()) {
+            let w = p
+                .new_problem(
+                    "allow_router",
+                    format!(
+                        "port `{}:{}` binds an IP, but it faces router `{}`",
+                        rn.name.v, rp.name.v, lab.nodes[far].name
+                    ),
+                )
+                .label(a.at, "this binding drops every packet the router forwards")
+                .help("a router forwards packets with their senders' addresses, not its own: bind its MAC only, `{mac: ...}`")
+                .warning();
+            p.push(w);
+        }
     }
 }
 

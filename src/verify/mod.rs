@@ -7,6 +7,8 @@ use serde::Serialize;
 
 pub mod arp;
 pub mod icmp;
+pub mod neighbour;
+pub mod observe;
 pub mod report;
 pub mod trace;
 pub mod transport;
@@ -22,6 +24,10 @@ pub enum Method {
     Arp,
     /// An IPv6 neighbour solicitation (layer 2).
     Ndp,
+    /// A node's neighbour cache read (layer 2).
+    Neighbour,
+    /// A probe's frames watched for at another node (layer 2).
+    Frame,
     /// ICMP echo (layer 3).
     Icmp,
     /// ICMP echo with growing TTL, traceroute's way (layer 3).
@@ -35,7 +41,7 @@ pub enum Method {
 impl Method {
     pub fn layer(self) -> u8 {
         match self {
-            Method::Arp | Method::Ndp => 2,
+            Method::Arp | Method::Ndp | Method::Neighbour | Method::Frame => 2,
             Method::Icmp | Method::Trace => 3,
             Method::Tcp | Method::Udp => 4,
         }
@@ -45,6 +51,8 @@ impl Method {
         match self {
             Method::Arp => "arp",
             Method::Ndp => "ndp",
+            Method::Neighbour => "neighbour",
+            Method::Frame => "frame",
             Method::Icmp => "icmp",
             Method::Trace => "trace",
             Method::Tcp => "tcp",
@@ -207,16 +215,50 @@ enum Job {
     Icmp(usize),
     Trace(usize),
     Transport(usize),
+    Neighbour(usize),
+    /// Observation probe `.0`, its observer `.1`, which must (`.2`) see the frames or not.
+    Observe(usize, usize, bool),
 }
 
 /// Runs the lab's checks, all at once: ARP for layer 2, ICMP echo for layer 3, TTL-limited
 /// echo for `via`, TCP or UDP (with vnet's listeners) for ports.
 pub fn checks(lab: &Lab, timing: &icmp::Timing) -> Verdict {
+    run_checks(lab, &lab.checks, timing)
+}
+
+/// [`checks`] for a list of checks of the lab's (a stage's, say).
+pub fn run_checks(lab: &Lab, checks: &[crate::model::Check], timing: &icmp::Timing) -> Verdict {
     let start = Instant::now();
     let mut jobs = Vec::new();
     let (mut l2, mut l3, mut traces, mut transports) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for (ci, c) in lab.checks.iter().enumerate() {
+    let (mut neighbours, mut observed) = (Vec::new(), Vec::new());
+    for (ci, c) in checks.iter().enumerate() {
+        if let (Some(of), Target::Addr(addr)) = (c.neighbour_is, &c.to) {
+            neighbours.push(neighbour::Probe {
+                ns: lab.netns(c.from),
+                addr: *addr,
+                of: lab.netns(of),
+            });
+            jobs.push((ci, *addr, Job::Neighbour(neighbours.len() - 1)));
+            continue;
+        }
+        let observers: Vec<(usize, bool)> = c
+            .seen_by
+            .iter()
+            .map(|n| (*n, true))
+            .chain(c.unseen_by.iter().map(|n| (*n, false)))
+            .collect();
+        if let (false, Some(dst)) = (observers.is_empty(), addresses(lab, c.from, &c.to).first()) {
+            observed.push(observe::Probe {
+                from_ns: lab.netns(c.from),
+                dst: *dst,
+                observers: observers.iter().map(|(n, _)| lab.netns(*n)).collect(),
+            });
+            for (k, (_, seen)) in observers.iter().enumerate() {
+                jobs.push((ci, *dst, Job::Observe(observed.len() - 1, k, *seen)));
+            }
+        }
         let targets: Vec<IpAddr> = if c.layer == 2 {
             match &c.to {
                 Target::Addr(a) => vec![*a],
@@ -265,22 +307,26 @@ pub fn checks(lab: &Lab, timing: &icmp::Timing) -> Verdict {
             jobs.push((ci, a, job));
         }
     }
-    let (o2, o3, ot, ox) = std::thread::scope(|s| {
+    let (o2, o3, ot, ox, on, oo) = std::thread::scope(|s| {
         let t2 = s.spawn(|| arp::probe_all(&l2, timing));
         let tt = s.spawn(|| trace::trace_all(&traces, timing));
         let tx = s.spawn(|| transport::probe_all(&transports, timing));
+        let tn = s.spawn(|| neighbour::check_all(&neighbours, timing));
+        let to = s.spawn(|| observe::observe_all(&observed, timing));
         let o3 = icmp::probe_all(&l3, timing);
         (
             t2.join().unwrap_or_default(),
             o3,
             tt.join().unwrap_or_default(),
             tx.join().unwrap_or_default(),
+            tn.join().unwrap_or_default(),
+            to.join().unwrap_or_default(),
         )
     });
     let rows = jobs
         .into_iter()
         .map(|(ci, address, job)| {
-            let c = &lab.checks[ci];
+            let c = &checks[ci];
             let to = match (&c.to, c.port) {
                 (t, Some(port)) => format!("{}:{port}", lab.target_label(t)),
                 (t, None) => lab.target_label(t),
@@ -317,6 +363,26 @@ pub fn checks(lab: &Lab, timing: &icmp::Timing) -> Verdict {
                         peer: None,
                     });
                     seen(lab, c, to, address, res)
+                }
+                Job::Neighbour(i) => {
+                    let found = on
+                        .get(i)
+                        .cloned()
+                        .unwrap_or(neighbour::Found::Error("not checked".into()));
+                    cached(lab, c, address, found)
+                }
+                Job::Observe(i, k, seen) => {
+                    let counted = oo
+                        .get(i)
+                        .and_then(|o| o.get(k).cloned())
+                        .unwrap_or_else(|| Err("not observed".into()));
+                    let observer = if seen {
+                        c.seen_by.get(k)
+                    } else {
+                        c.unseen_by.get(k - c.seen_by.len())
+                    };
+                    let observer = observer.map_or("?", |n| lab.nodes[*n].name.as_str());
+                    watched(lab, c, to, address, observer, seen, counted)
                 }
             }
         })
@@ -364,6 +430,98 @@ fn seen(
         r.expect_text = format!("seen as {}", lab.target_label(expected));
     }
     r
+}
+
+/// A neighbour-cache row: whose MAC the entry holds.
+fn cached(lab: &Lab, c: &crate::model::Check, address: IpAddr, found: neighbour::Found) -> Row {
+    let node = c.neighbour_is.map_or("?", |n| lab.nodes[n].name.as_str());
+    let (got, verdict) = match &found {
+        neighbour::Found::Entry { mac, theirs } => (
+            format!(
+                "{mac} ({})",
+                if *theirs {
+                    format!("{node}'s")
+                } else {
+                    format!("not {node}'s")
+                }
+            ),
+            if *theirs == c.reach {
+                Status::Pass
+            } else {
+                Status::Fail
+            },
+        ),
+        neighbour::Found::Missing => (
+            "no entry, even after asking".to_owned(),
+            if c.reach { Status::Fail } else { Status::Pass },
+        ),
+        neighbour::Found::Error(e) => (format!("could not read: {e}"), Status::Error),
+    };
+    Row {
+        layer: 2,
+        method: Method::Neighbour,
+        from: lab.nodes[c.from].name.clone(),
+        to: format!("neighbour {address}"),
+        address,
+        expect: c.reach,
+        expect_text: format!("{} {node}'s MAC", if c.reach { "is" } else { "is not" }),
+        got,
+        rtt_ms: None,
+        try_no: None,
+        listener: None,
+        verdict,
+        pass: verdict == Status::Pass,
+    }
+}
+
+/// A frame-observation row: did the probe's frames arrive at `observer`?
+fn watched(
+    lab: &Lab,
+    c: &crate::model::Check,
+    to: String,
+    address: IpAddr,
+    observer: &str,
+    must_see: bool,
+    counted: Result<usize, String>,
+) -> Row {
+    let (got, verdict) = match counted {
+        Ok(n) => (
+            match n {
+                0 => format!(
+                    "none of {} echo requests arrived at {observer}",
+                    observe::SENT
+                ),
+                n => format!(
+                    "{n} of {} echo requests arrived at {observer}",
+                    observe::SENT
+                ),
+            },
+            if (n > 0) == must_see {
+                Status::Pass
+            } else {
+                Status::Fail
+            },
+        ),
+        Err(e) => (format!("probe could not run: {e}"), Status::Error),
+    };
+    Row {
+        layer: 2,
+        method: Method::Frame,
+        from: lab.nodes[c.from].name.clone(),
+        to,
+        address,
+        expect: must_see,
+        expect_text: format!(
+            "{} by {observer}",
+            if must_see { "seen" } else { "not seen" }
+        ),
+        got,
+        rtt_ms: None,
+        try_no: None,
+        listener: None,
+        verdict,
+        pass: verdict == Status::Pass,
+    }
 }
 
 /// An address, with the node that has it when there is one: `10.0.0.1 (r1)`.

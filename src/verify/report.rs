@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use tabled::{Table, Tabled};
 
-use super::{Row, Status, Verdict};
+use super::{Method, Row, Status, Verdict};
 use crate::terminal::{count, fit, fit_to};
 
 #[derive(Tabled)]
@@ -40,10 +40,15 @@ pub fn table(v: &Verdict) -> String {
 
 fn line(r: &Row) -> Line {
     Line {
-        check: format!("{} → {}", r.from, r.to),
+        check: match r.method {
+            Method::Neighbour => format!("{}'s entry for {}", r.from, r.address),
+            _ => format!("{} → {}", r.from, r.to),
+        },
         address: r.address.to_string(),
         probe: format!("L{} {}", r.layer, r.method.as_str()),
         expect: match (r.expect, r.expect_text.is_empty()) {
+            // These say all they expect in words.
+            _ if matches!(r.method, Method::Frame | Method::Neighbour) => r.expect_text.clone(),
             (true, true) => "reach".into(),
             (true, false) => format!("reach, {}", r.expect_text),
             (false, _) => "no reach".into(),
@@ -128,7 +133,7 @@ pub fn failures_first(v: &Verdict, n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::verify::{Method, transport::Listener};
+    use crate::verify::transport::Listener;
 
     fn row(method: Method, to: &str, expect: bool, got: &str, verdict: Status) -> Row {
         Row {

@@ -47,6 +47,7 @@ impl NetlinkBackend {
                 name,
                 stp,
                 vlan_filtering,
+                hub,
             } => {
                 let h = self.spaces[ns].handle.clone();
                 let state = if *stp {
@@ -67,6 +68,10 @@ impl NetlinkBackend {
                 if *stp {
                     // The kernel's minimum: ports start forwarding after 2 x 2 s, not 2 x 15 s.
                     b = b.forward_delay(200);
+                }
+                if *hub {
+                    // A MAC forgotten as soon as it is learned: every frame goes everywhere.
+                    b = b.append_info_data(InfoBridge::AgeingTime(0));
                 }
                 Request::Link(h, b.build(), true)
             }

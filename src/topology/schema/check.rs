@@ -3,10 +3,24 @@
 use super::fields::*;
 use super::*;
 use crate::topology::diag::Problems;
-use crate::topology::yaml::Node;
+use crate::topology::yaml::{Node, Value};
+
+/// An `expect:` list.
+pub(super) fn read_checks(p: &mut Problems, n: &Node) -> Vec<RawCheck> {
+    list(p, n, "expect")
+        .iter()
+        .filter_map(|item| read_check(p, item))
+        .collect()
+}
 
 pub(super) fn read_check(p: &mut Problems, n: &Node) -> Option<RawCheck> {
     let mut f = Fields::of(p, n, "an expectation")?;
+    if f.entries
+        .iter()
+        .any(|(k, _)| matches!(&k.value, Value::Str(s) if s == "on" || s == "neighbour"))
+    {
+        return read_neighbour(p, n, f);
+    }
     let from = f.get("from").and_then(|v| string(p, v, "from"));
     let to = f.get("to").and_then(|v| string(p, v, "to"));
     let reach = f.get("reach").map(|v| boolean(p, v, "reach"));
@@ -26,15 +40,19 @@ pub(super) fn read_check(p: &mut Problems, n: &Node) -> Option<RawCheck> {
     let proto = f.get("proto").and_then(|v| string(p, v, "proto"));
     let seen_as = f.get("seen_as").and_then(|v| string(p, v, "seen_as"));
     let listen = f.get("listen").and_then(|v| boolean(p, v, "listen"));
-    let via = f
-        .get("via")
-        .map(|v| {
-            one_or_many(v)
-                .into_iter()
-                .filter_map(|n| string(p, n, "via"))
-                .collect()
-        })
-        .unwrap_or_default();
+    let mut names = |key: &str| -> Vec<Sp<String>> {
+        f.get(key)
+            .map(|v| {
+                one_or_many(v)
+                    .into_iter()
+                    .filter_map(|n| string(p, n, key))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let via = names("via");
+    let seen_by = names("seen_by");
+    let unseen_by = names("unseen_by");
     f.finish(p, CHECK_KEYS, "an expectation");
     let (Some(from), Some(to)) = (from, to) else {
         p.error(
@@ -58,6 +76,67 @@ pub(super) fn read_check(p: &mut Problems, n: &Node) -> Option<RawCheck> {
         seen_as,
         listen,
         via,
+        seen_by,
+        unseen_by,
+        neighbour_is: None,
+        at: n.span,
+    })
+}
+
+/// `{on: victim, neighbour: 10.0.1.1, is: gw}` (or `is_not: attacker`): what `victim`'s
+/// neighbour (ARP/NDP) cache says of the address.
+fn read_neighbour(p: &mut Problems, n: &Node, mut f: Fields<'_>) -> Option<RawCheck> {
+    let on = f.get("on").and_then(|v| string(p, v, "on"));
+    let addr = f.get("neighbour").and_then(|v| string(p, v, "neighbour"));
+    let is = f.get("is").and_then(|v| string(p, v, "is"));
+    let is_not = f.get("is_not").and_then(|v| string(p, v, "is_not"));
+    f.finish(p, NEIGHBOUR_KEYS, "a neighbour check");
+    let (node, reach) = match (is, is_not) {
+        (Some(node), None) => (node, true),
+        (None, Some(node)) => (node, false),
+        (Some(_), Some(other)) => {
+            p.error(
+                "neighbour",
+                "a neighbour check takes `is:` or `is_not:`, not both",
+                other.at,
+                "one of the two",
+                None,
+            );
+            return None;
+        }
+        (None, None) => {
+            p.error(
+                "neighbour",
+                "a neighbour check needs `is:` (or `is_not:`) naming the node whose MAC it must hold",
+                n.span,
+                "whose MAC?",
+                Some("for example `{on: victim, neighbour: 10.0.1.1, is: gw}`".into()),
+            );
+            return None;
+        }
+    };
+    let (Some(on), Some(addr)) = (on, addr) else {
+        p.error(
+            "missing_key",
+            "a neighbour check needs `on:` (the node whose cache is read) and `neighbour:` (the address)",
+            n.span,
+            "incomplete check",
+            Some("for example `{on: victim, neighbour: 10.0.1.1, is: gw}`".into()),
+        );
+        return None;
+    };
+    Some(RawCheck {
+        from: on,
+        to: addr,
+        reach,
+        layer: None,
+        proto: None,
+        seen_as: None,
+        listen: None,
+        via: Vec::new(),
+        seen_by: Vec::new(),
+        unseen_by: Vec::new(),
+        neighbour_is: Some(node),
         at: n.span,
     })
 }

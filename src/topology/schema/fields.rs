@@ -89,7 +89,10 @@ pub(super) fn string(p: &mut Problems, node: &Node, what: &str) -> Option<Sp<Str
 /// A shell command for `sh -c`: a NUL byte cannot be passed in an argument (the command
 /// would fail in `up`, after the lab is built), and other control characters are invisible
 /// in the plan and the logs. Tabs and line breaks (a `|` block of commands) are shell's own.
-pub(super) fn exec_command(p: &mut Problems, node: &Node) -> Option<Sp<String>> {
+pub(in crate::topology::schema) fn exec_command(
+    p: &mut Problems,
+    node: &Node,
+) -> Option<Sp<String>> {
     let text = string(p, node, "an exec command")?;
     let Some(c) = text
         .v

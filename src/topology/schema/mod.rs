@@ -14,6 +14,7 @@ mod fields;
 mod link;
 mod nat;
 mod node;
+mod stage;
 mod switch;
 
 use super::diag::Problems;
@@ -37,6 +38,37 @@ pub struct RawLab {
     pub links: Vec<RawLink>,
     pub taps: Vec<RawTap>,
     pub checks: Vec<RawCheck>,
+    pub stages: Vec<RawStage>,
+}
+
+/// `stages:` entry: a name, actions (`do:`), then checks (`expect:`).
+#[derive(Debug)]
+pub struct RawStage {
+    pub name: Sp<String>,
+    pub actions: Vec<RawAction>,
+    pub checks: Vec<RawCheck>,
+    pub at: SourceSpan,
+}
+
+#[derive(Debug)]
+pub enum RawAction {
+    ArpSpoof {
+        from: Sp<String>,
+        claim: Sp<IpAddr>,
+        to: Sp<String>,
+        at: SourceSpan,
+    },
+    Link {
+        node: Sp<String>,
+        iface: Sp<String>,
+        up: bool,
+        at: SourceSpan,
+    },
+    Exec {
+        on: Sp<String>,
+        run: Sp<String>,
+        at: SourceSpan,
+    },
 }
 
 #[derive(Debug)]
@@ -52,6 +84,8 @@ pub struct RawNode {
     /// How long each `exec:` command may run, in milliseconds (`exec_timeout:`).
     pub exec_timeout: Option<u64>,
     pub stp: bool,
+    /// `kind: hub`: a bridge that floods every frame to every port (it never learns).
+    pub hub: bool,
     /// A switch's port settings (`ports:`); ports not listed are access ports in VLAN 1.
     pub ports: Vec<RawPort>,
     /// A layer-3 switch's interfaces into its VLANs (`svi: {10: 10.0.10.1/24}`).
@@ -152,10 +186,21 @@ pub struct RawCheck {
     pub listen: Option<bool>,
     /// Nodes the packets must pass, in order (traceroute).
     pub via: Vec<Sp<String>>,
+    /// Nodes where the probe's frames must arrive, or must not.
+    pub seen_by: Vec<Sp<String>>,
+    pub unseen_by: Vec<Sp<String>>,
+    /// A neighbour-cache check (`{on: victim, neighbour: 10.0.1.1, is: gw}`): the node whose
+    /// MAC the entry must (`is:`) or must not (`is_not:`) hold.
+    pub neighbour_is: Option<Sp<String>>,
     pub at: SourceSpan,
 }
 
-pub(super) const TOP_KEYS: &[&str] = &["name", "nodes", "links", "expect"];
+pub(super) const TOP_KEYS: &[&str] = &["name", "nodes", "links", "expect", "stages"];
+pub(super) const STAGE_KEYS: &[&str] = &["name", "do", "expect"];
+pub(super) const ACTIONS: &[&str] = &["arp_spoof", "link_down", "link_up", "exec"];
+pub(super) const ARP_SPOOF_KEYS: &[&str] = &["from", "claim", "to"];
+pub(super) const EXEC_ACTION_KEYS: &[&str] = &["on", "run"];
+pub(super) const NEIGHBOUR_KEYS: &[&str] = &["on", "neighbour", "is", "is_not"];
 pub(super) const HOST_KEYS: &[&str] = &[
     "kind",
     "interfaces",
@@ -172,7 +217,16 @@ pub(super) const LINK_KEYS: &[&str] = &["endpoints", "mtu", "type", "vni", "unde
 pub(super) const TAP_KEYS: &[&str] = &["tap", "owner", "group"];
 pub(super) const MACVLAN_KEYS: &[&str] = &["macvlan", "parent", "mode"];
 pub(super) const CHECK_KEYS: &[&str] = &[
-    "from", "to", "reach", "layer", "proto", "seen_as", "listen", "via",
+    "from",
+    "to",
+    "reach",
+    "layer",
+    "proto",
+    "seen_as",
+    "listen",
+    "via",
+    "seen_by",
+    "unseen_by",
 ];
 pub(super) const SWITCH_KEYS: &[&str] = &[
     "kind",
@@ -186,7 +240,7 @@ pub(super) const SWITCH_KEYS: &[&str] = &[
 ];
 pub(super) const PORT_KEYS: &[&str] = &["vlan", "trunk", "native", "allow"];
 pub(super) const ALLOW_KEYS: &[&str] = &["mac", "ip"];
-pub(super) const KINDS: &[&str] = &["host", "router", "bridge", "switch"];
+pub(super) const KINDS: &[&str] = &["host", "router", "bridge", "hub", "switch"];
 
 pub fn read(p: &mut Problems, root: &Node) -> RawLab {
     let mut lab = RawLab::default();
@@ -257,9 +311,12 @@ pub fn read(p: &mut Problems, root: &Node) -> RawLab {
         }
     }
     if let Some(n) = top.get("expect") {
-        for item in list(p, n, "expect") {
-            if let Some(c) = check::read_check(p, item) {
-                lab.checks.push(c);
+        lab.checks = check::read_checks(p, n);
+    }
+    if let Some(n) = top.get("stages") {
+        for item in list(p, n, "stages") {
+            if let Some(s) = stage::read_stage(p, item) {
+                lab.stages.push(s);
             }
         }
     }

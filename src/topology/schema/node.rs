@@ -19,6 +19,7 @@ pub(super) fn read_node(p: &mut Problems, name: Sp<String>, body: &Node) -> Opti
         exec: Vec::new(),
         exec_timeout: None,
         stp: false,
+        hub: false,
         ports: Vec::new(),
         svis: Vec::new(),
         nat: None,
@@ -38,6 +39,10 @@ pub(super) fn read_node(p: &mut Problems, name: Sp<String>, body: &Node) -> Opti
             "host" => NodeKind::Host,
             "router" => NodeKind::Router,
             "bridge" => NodeKind::Bridge,
+            "hub" => {
+                node.hub = true;
+                NodeKind::Bridge
+            }
             "switch" => NodeKind::Switch,
             other => {
                 let near = closest(other, KINDS.iter().copied());
@@ -54,7 +59,7 @@ pub(super) fn read_node(p: &mut Problems, name: Sp<String>, body: &Node) -> Opti
                 );
                 match near {
                     Some("router") => NodeKind::Router,
-                    Some("bridge") => NodeKind::Bridge,
+                    Some("bridge" | "hub") => NodeKind::Bridge,
                     Some("switch") => NodeKind::Switch,
                     Some(_) => NodeKind::Host,
                     None => {

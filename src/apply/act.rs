@@ -1,0 +1,168 @@
+//! Things done to a running lab on purpose, by a stage of its scenario or by `vnet attack`:
+//! forged ARP, a link taken down or brought back, a command run inside a node.
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::Path;
+use std::time::Duration;
+
+use super::packet::{self, ETH_P_ARP, PacketSocket};
+use super::{exec, netns, procs};
+use crate::model::{Action, Lab};
+
+/// Does the action; says in words what was done.
+pub fn perform(lab: &Lab, action: &Action, log: &Path) -> io::Result<String> {
+    match action {
+        Action::ArpSpoof {
+            from, claim, to, ..
+        } => {
+            let IpAddr::V4(claim) = claim else {
+                return Err(io::Error::other("ARP spoofing claims an IPv4 address"));
+            };
+            arp_spoof(lab, *from, *claim, *to, ROUNDS)
+        }
+        Action::Link {
+            node, iface, up, ..
+        } => {
+            set_link(&lab.netns(*node), iface, *up)?;
+            Ok(format!(
+                "link {}:{iface} {}",
+                lab.nodes[*node].name,
+                if *up { "up" } else { "down" }
+            ))
+        }
+        Action::Exec { node, cmd, .. } => {
+            let ns = lab.netns(*node);
+            let file = netns::open(&ns)?;
+            let pen = procs::Pen::new(&lab.name);
+            let limits = exec::Limits {
+                timeout: Duration::from_millis(
+                    lab.nodes[*node]
+                        .exec_timeout_ms
+                        .unwrap_or(crate::model::EXEC_TIMEOUT_MS),
+                ),
+                pen: &pen,
+            };
+            exec::run_logged(&file, cmd, log, &limits).map_err(|(e, detail)| {
+                io::Error::other(match detail {
+                    Some(d) => format!("{e}\n{d}"),
+                    None => e.to_string(),
+                })
+            })?;
+            Ok(format!("ran `{cmd}` in {}", lab.nodes[*node].name))
+        }
+    }
+}
+
+/// Forged packets are sent in rounds this far apart, for longer than the kernel's `locktime`
+/// (1 s), within which a neighbour entry just confirmed ignores a new MAC.
+const ROUNDS: usize = 4;
+const ROUND_GAP: Duration = Duration::from_millis(400);
+
+/// The node's interface (and its IPv4 address) on the subnet of `addr`, or failing that its
+/// first linked interface.
+fn facing(lab: &Lab, node: usize, addr: Option<Ipv4Addr>) -> Option<(String, Option<Ipv4Addr>)> {
+    let n = &lab.nodes[node];
+    let on_subnet = n.interfaces.iter().find_map(|i| {
+        i.addresses.iter().find_map(|a| match (a.addr(), addr) {
+            (IpAddr::V4(mine), Some(theirs)) if a.contains(&IpAddr::V4(theirs)) => {
+                Some((i.name.clone(), Some(mine)))
+            }
+            _ => None,
+        })
+    });
+    on_subnet.or_else(|| {
+        lab.links.iter().find_map(|l| {
+            [&l.a, &l.b].into_iter().find(|e| e.node == node).map(|e| {
+                let v4 = n
+                    .interfaces
+                    .iter()
+                    .find(|i| i.name == e.iface)
+                    .and_then(|i| {
+                        i.addresses.iter().find_map(|a| match a.addr() {
+                            IpAddr::V4(v) => Some(v),
+                            IpAddr::V6(_) => None,
+                        })
+                    });
+                (e.iface.clone(), v4)
+            })
+        })
+    })
+}
+
+/// The article's ARP spoofing: `from` tells `to`, unasked, that `claim` is at `from`'s MAC.
+/// Forged replies update an entry the victim has; forged requests for the victim's own
+/// address make it create one (a host learns the sender of a request addressed to it).
+pub fn arp_spoof(
+    lab: &Lab,
+    from: usize,
+    claim: Ipv4Addr,
+    to: usize,
+    rounds: usize,
+) -> io::Result<String> {
+    let (victim_if, victim_ip) = facing(lab, to, Some(claim))
+        .ok_or_else(|| io::Error::other("the victim has no interface"))?;
+    let victim_ip = victim_ip.ok_or_else(|| {
+        io::Error::other(format!(
+            "{} has no IPv4 address on {victim_if} to send the lie to",
+            lab.nodes[to].name
+        ))
+    })?;
+    let (attacker_if, _) = facing(lab, from, Some(victim_ip))
+        .ok_or_else(|| io::Error::other("the attacker has no interface"))?;
+    let victim_mac = in_node(lab, to, || packet::mac_of(&victim_if))?;
+    let sent = in_node(lab, from, || -> io::Result<[u8; 6]> {
+        let mine = packet::mac_of(&attacker_if)?;
+        let s = PacketSocket::open(Some(&attacker_if), ETH_P_ARP, false)?;
+        for round in 0..rounds {
+            if round > 0 {
+                std::thread::sleep(ROUND_GAP);
+            }
+            s.send_to(
+                &packet::arp(2, mine, claim, victim_mac, victim_ip),
+                victim_mac,
+            )?;
+            s.send_to(&packet::arp(1, mine, claim, [0; 6], victim_ip), victim_mac)?;
+        }
+        Ok(mine)
+    })?;
+    Ok(format!(
+        "{} told {} ({victim_ip}) {} times that {claim} is at {} ({}:{attacker_if})",
+        lab.nodes[from].name,
+        lab.nodes[to].name,
+        rounds * 2,
+        packet::mac_text(&sent),
+        lab.nodes[from].name,
+    ))
+}
+
+fn in_node<T: Send>(
+    lab: &Lab,
+    node: usize,
+    f: impl FnOnce() -> io::Result<T> + Send,
+) -> io::Result<T> {
+    let file = netns::open(&lab.netns(node))?;
+    netns::in_netns(&file, f)?
+}
+
+/// `ip -n NS link set IFACE up|down`.
+pub fn set_link(ns: &str, iface: &str, up: bool) -> io::Result<()> {
+    let file = netns::open(ns)?;
+    netns::in_netns(&file, || -> io::Result<()> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        rt.block_on(async {
+            let (conn, handle, _) = rtnetlink::new_connection()?;
+            tokio::spawn(conn);
+            let msg = rtnetlink::LinkUnspec::new_with_name(iface);
+            let msg = if up { msg.up() } else { msg.down() }.build();
+            handle
+                .link()
+                .set(msg)
+                .execute()
+                .await
+                .map_err(|e| io::Error::other(e.to_string()))
+        })
+    })?
+}
