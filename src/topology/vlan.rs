@@ -98,8 +98,18 @@ fn assign_ports(p: &mut Problems, raw: &RawLab, lab: &mut Lab) {
             }
         }
         let mut ports = Vec::new();
+        let mut by_mac_used = vec![false; rn.mac_vlans.len()];
         for name in linked {
             let declared = rn.ports.iter().find(|rp| rp.name.v == name);
+            // MAC-based VLAN: the port takes the VLAN of the MAC plugged into it.
+            let by_mac = far_mac(lab, ni, &name).and_then(|mac| {
+                rn.mac_vlans
+                    .iter()
+                    .position(|(m, _)| m.v.eq_ignore_ascii_case(&mac))
+            });
+            if let Some(k) = by_mac {
+                by_mac_used[k] = true;
+            }
             let (mode, allow, at) = match declared {
                 Some(rp) => {
                     let mode = match (&rp.vlan, &rp.trunk) {
@@ -108,7 +118,10 @@ fn assign_ports(p: &mut Problems, raw: &RawLab, lab: &mut Lab) {
                             native: rp.native.as_ref().map(|n| n.v),
                         },
                         (Some(v), None) => PortMode::Access(v.v),
-                        (None, None) => PortMode::Access(1),
+                        (None, None) => by_mac
+                            .map_or(PortMode::Access(1), |k| {
+                                PortMode::Access(rn.mac_vlans[k].1.v)
+                            }),
                     };
                     let allow = rp
                         .allow
@@ -120,7 +133,11 @@ fn assign_ports(p: &mut Problems, raw: &RawLab, lab: &mut Lab) {
                         .collect();
                     (mode, allow, rp.name.at)
                 }
-                None => (PortMode::Access(1), Vec::new(), rn.name.at),
+                None => (
+                    by_mac.map_or(PortMode::Access(1), |k| PortMode::Access(rn.mac_vlans[k].1.v)),
+                    Vec::new(),
+                    rn.name.at,
+                ),
             };
             if let PortMode::Trunk { vlans, .. } = &mode {
                 for v in vlans {
@@ -151,10 +168,39 @@ fn assign_ports(p: &mut Problems, raw: &RawLab, lab: &mut Lab) {
                 at: at.into(),
             });
         }
+        for ((mac, _), used) in rn.mac_vlans.iter().zip(by_mac_used) {
+            if !used {
+                let w = p
+                    .new_problem(
+                        "mac_vlan",
+                        format!("no port of `{}` has {} behind it", rn.name.v, mac.v),
+                    )
+                    .label(mac.at, "this MAC is not on any linked interface")
+                    .help("a MAC-based VLAN follows the `mac:` of the interface linked to a port: give that interface this MAC")
+                    .warning();
+                p.push(w);
+            }
+        }
         vlan_link_names(p, raw, rn, &ports);
         bound_to_a_router(p, rn, lab, ni);
         lab.nodes[ni].ports = ports;
     }
+}
+
+/// The `mac:` of the interface at the far end of the switch's port, if it declares one.
+fn far_mac(lab: &Lab, switch: usize, port: &str) -> Option<String> {
+    lab.links.iter().find_map(|l| {
+        let far = match (&l.a, &l.b) {
+            (a, b) if a.node == switch && a.iface == port => b,
+            (a, b) if b.node == switch && b.iface == port => a,
+            _ => return None,
+        };
+        lab.nodes[far.node]
+            .interfaces
+            .iter()
+            .find(|i| i.name == far.iface)
+            .and_then(|i| i.mac.clone())
+    })
 }
 
 /// An IP bound (`allow: [{ip: ...}]`) on a port that faces a router drops everything the

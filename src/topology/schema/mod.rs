@@ -90,6 +90,9 @@ pub struct RawNode {
     pub ports: Vec<RawPort>,
     /// A layer-3 switch's interfaces into its VLANs (`svi: {10: 10.0.10.1/24}`).
     pub svis: Vec<RawSvi>,
+    /// MAC-based VLANs (`mac_vlans: {"02:00:00:00:00:31": 10}`): a port's VLAN follows the
+    /// MAC of what is plugged into it.
+    pub mac_vlans: Vec<(Sp<String>, Sp<u16>)>,
     /// A router's address translation.
     pub nat: Option<RawNat>,
 }
@@ -237,6 +240,7 @@ pub(super) const SWITCH_KEYS: &[&str] = &[
     "stp",
     "exec",
     "exec_timeout",
+    "mac_vlans",
 ];
 pub(super) const PORT_KEYS: &[&str] = &["vlan", "trunk", "native", "allow"];
 pub(super) const ALLOW_KEYS: &[&str] = &["mac", "ip"];

@@ -22,6 +22,7 @@ pub(super) fn read_node(p: &mut Problems, name: Sp<String>, body: &Node) -> Opti
         hub: false,
         ports: Vec::new(),
         svis: Vec::new(),
+        mac_vlans: Vec::new(),
         nat: None,
     };
     if matches!(body.value, Value::Null) {

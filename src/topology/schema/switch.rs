@@ -97,6 +97,15 @@ pub(super) fn read_switch(p: &mut Problems, f: &mut Fields<'_>, node: &mut RawNo
             }
         }
     }
+    if let Some(m) = f.get("mac_vlans")
+        && let Some(map) = Fields::of(p, m, "mac_vlans")
+    {
+        for (key, body) in map.entries {
+            if let (Some(mac), Some(vlan)) = (read_mac(p, key), vid(p, body)) {
+                node.mac_vlans.push((mac, vlan));
+            }
+        }
+    }
     if let Some(svi) = f.get("svi")
         && let Some(map) = Fields::of(p, svi, "svi")
     {
