@@ -118,10 +118,9 @@ fn assign_ports(p: &mut Problems, raw: &RawLab, lab: &mut Lab) {
                             native: rp.native.as_ref().map(|n| n.v),
                         },
                         (Some(v), None) => PortMode::Access(v.v),
-                        (None, None) => by_mac
-                            .map_or(PortMode::Access(1), |k| {
-                                PortMode::Access(rn.mac_vlans[k].1.v)
-                            }),
+                        (None, None) => by_mac.map_or(PortMode::Access(1), |k| {
+                            PortMode::Access(rn.mac_vlans[k].1.v)
+                        }),
                     };
                     let allow = rp
                         .allow
@@ -134,7 +133,9 @@ fn assign_ports(p: &mut Problems, raw: &RawLab, lab: &mut Lab) {
                     (mode, allow, rp.name.at)
                 }
                 None => (
-                    by_mac.map_or(PortMode::Access(1), |k| PortMode::Access(rn.mac_vlans[k].1.v)),
+                    by_mac.map_or(PortMode::Access(1), |k| {
+                        PortMode::Access(rn.mac_vlans[k].1.v)
+                    }),
                     Vec::new(),
                     rn.name.at,
                 ),
