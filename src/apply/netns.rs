@@ -22,11 +22,10 @@ pub fn path(ns: &str) -> PathBuf {
     Path::new(NETNS_DIR).join(ns)
 }
 
-/// A namespace vnet just made: a handle to it, a netlink socket inside it, its inode.
+/// A namespace vnet just made, and its inode. Nothing of it stays open: a lab of thousands
+/// of namespaces must not need a descriptor each, so later stages reopen what they need.
 pub struct Made {
     pub ns: String,
-    pub file: File,
-    pub netlink: rtnetlink::sys::Socket,
     pub inode: u64,
 }
 
@@ -61,7 +60,7 @@ pub fn prepare_dir() -> io::Result<()> {
 }
 
 /// Creates the namespaces, spread over a few threads. Each thread unshares into a fresh
-/// namespace, pins it with a bind mount, and opens the netlink socket vnet will use there.
+/// namespace and pins it with a bind mount.
 pub fn create_all(names: &[String]) -> Vec<(String, io::Result<Made>)> {
     let made = on_threads(names, workers(), |ns| create_on_this_thread(ns));
     names.iter().cloned().zip(made).collect()
@@ -119,13 +118,10 @@ fn create_on_this_thread(ns: &str) -> io::Result<Made> {
         let _ = std::fs::remove_file(&path);
         return Err(e);
     }
-    let netlink = rtnetlink::sys::Socket::new(rtnetlink::sys::protocols::NETLINK_ROUTE)?;
-    let file = File::open(&path)?;
-    let inode = file.metadata()?.ino();
+    // The mount point now shows the namespace's own inode (nsfs), not the marker file's.
+    let inode = std::fs::metadata(&path)?.ino();
     Ok(Made {
         ns: ns.to_owned(),
-        file,
-        netlink,
         inode,
     })
 }
@@ -204,6 +200,29 @@ pub fn delete_all(names: &[&str]) -> Vec<io::Result<()>> {
     done
 }
 
+/// Descriptors left for what is not counted: stdio, the journal, sockets, the runtime.
+const RESERVED: usize = 64;
+
+/// How many more descriptors this process may open now: its soft `RLIMIT_NOFILE` less the
+/// descriptors it has open.
+pub fn spare_descriptors() -> usize {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the struct it is given, nothing else.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return 256;
+    }
+    // Less one: the directory being read is open while it is read.
+    let open = std::fs::read_dir("/proc/self/fd")
+        .map(|d| d.count().saturating_sub(1))
+        .unwrap_or(RESERVED);
+    usize::try_from(limit.rlim_cur)
+        .unwrap_or(usize::MAX)
+        .saturating_sub(open)
+}
+
 /// Runs `f` on a fresh thread that has entered the namespace `fd`.
 pub fn in_netns<T: Send>(fd: &File, f: impl FnOnce() -> T + Send) -> io::Result<T> {
     std::thread::scope(|s| {
@@ -216,40 +235,67 @@ pub fn in_netns<T: Send>(fd: &File, f: impl FnOnce() -> T + Send) -> io::Result<
     })
 }
 
-/// Runs `f` for every namespace, a few threads each entering namespaces in turn.
+/// Runs `f` for every namespace already open, a few threads each entering them in turn.
 pub fn in_each<T: Send, F>(targets: &[(&str, &File)], f: F) -> Vec<(String, io::Result<T>)>
 where
     F: Fn(&str) -> io::Result<T> + Sync,
 {
-    in_each_with(targets, || Ok(()), |(), ns| f(ns))
+    spread(
+        targets,
+        |(ns, _)| ns,
+        |(_, fd)| Ok(setns(fd.as_fd(), CloneFlags::CLONE_NEWNET)?),
+        || Ok(()),
+        |(), ns| f(ns),
+    )
 }
 
-/// As [`in_each`], with state of each thread's own made by `init` (when `init` fails, every
-/// namespace of that thread gets its error).
-pub fn in_each_with<S, T: Send, I, F>(
-    targets: &[(&str, &File)],
-    init: I,
-    f: F,
-) -> Vec<(String, io::Result<T>)>
+/// As [`in_each`] for namespaces named, not open: each thread opens the one it enters and
+/// closes it once inside, so no more are open than there are threads. With state of each
+/// thread's own made by `init` (when `init` fails, every namespace of that thread gets its
+/// error).
+pub fn in_each_with<S, T: Send, I, F>(names: &[&str], init: I, f: F) -> Vec<(String, io::Result<T>)>
 where
     I: Fn() -> io::Result<S> + Sync,
     F: Fn(&mut S, &str) -> io::Result<T> + Sync,
 {
-    let workers = targets.len().clamp(1, workers());
-    let chunk = targets.len().div_ceil(workers).max(1);
-    let (init, f) = (&init, &f);
+    spread(
+        names,
+        |ns| ns,
+        |ns| Ok(setns(open(ns)?.as_fd(), CloneFlags::CLONE_NEWNET)?),
+        init,
+        f,
+    )
+}
+
+/// The items cut in order into one run per worker thread; each thread makes its state, then
+/// for each item enters the namespace `name` names and runs `f` there.
+fn spread<X: Sync, S, T: Send, N, E, I, F>(
+    items: &[X],
+    name: N,
+    enter: E,
+    init: I,
+    f: F,
+) -> Vec<(String, io::Result<T>)>
+where
+    N: Fn(&X) -> &str + Sync,
+    E: Fn(&X) -> io::Result<()> + Sync,
+    I: Fn() -> io::Result<S> + Sync,
+    F: Fn(&mut S, &str) -> io::Result<T> + Sync,
+{
+    let workers = items.len().clamp(1, workers());
+    let chunk = items.len().div_ceil(workers).max(1);
+    let (name, enter, init, f) = (&name, &enter, &init, &f);
     std::thread::scope(|s| {
-        let handles: Vec<_> = targets
+        let handles: Vec<_> = items
             .chunks(chunk)
             .map(|part| {
                 s.spawn(move || {
                     let mut state = init();
                     part.iter()
-                        .map(|(ns, fd)| {
+                        .map(|item| {
+                            let ns = name(item);
                             let r = match &mut state {
-                                Ok(state) => setns(fd.as_fd(), CloneFlags::CLONE_NEWNET)
-                                    .map_err(io::Error::from)
-                                    .and_then(|()| f(state, ns)),
+                                Ok(state) => enter(item).and_then(|()| f(state, ns)),
                                 Err(e) => Err(io::Error::new(e.kind(), e.to_string())),
                             };
                             (ns.to_string(), r)
