@@ -15,6 +15,7 @@ use rtnetlink::packet_route::AddressFamily;
 use rtnetlink::packet_route::link::LinkExtentMask;
 use rtnetlink::{Handle, LinkUnspec};
 
+mod inside;
 mod pool;
 mod request;
 
@@ -190,8 +191,9 @@ impl NetlinkBackend {
         first_error.map_or(Ok(()), Err)
     }
 
-    /// Steps that are done from inside the namespace (sysctls, TAP ioctls), a few threads
-    /// each entering namespaces in turn, each opening the namespace it enters.
+    /// Steps that are done from inside the namespace (sysctls, TAP ioctls, `lo` up and
+    /// marked), a few threads each entering namespaces in turn, each opening the namespace
+    /// it enters.
     fn in_namespaces(&mut self, steps: &[Step]) -> Result<(), StepError> {
         let unchanged = self.already_set(steps)?;
         let mut by_ns: HashMap<&str, Vec<&Step>> = HashMap::new();
@@ -218,11 +220,14 @@ impl NetlinkBackend {
                 return Ok(Err((sysctls[i].0, e)));
             }
             for s in steps {
-                if let Step::AddTap {
-                    dev, owner, group, ..
-                } = s
-                    && let Err(e) = super::tap::create(dev, *owner, *group)
-                {
+                let done = match s {
+                    Step::AddTap {
+                        dev, owner, group, ..
+                    } => super::tap::create(dev, *owner, *group),
+                    Step::LoopbackUp { tag, .. } => inside::loopback_up(tag),
+                    _ => Ok(()),
+                };
+                if let Err(e) = done {
                     return Ok(Err((*s, e)));
                 }
             }
@@ -458,10 +463,12 @@ impl Backend for NetlinkBackend {
             }
             _ => {}
         }
-        let (settings, netlink): (Vec<Step>, Vec<Step>) = steps
-            .iter()
-            .cloned()
-            .partition(|s| matches!(s, Step::Sysctl { .. } | Step::AddTap { .. }));
+        let (settings, netlink): (Vec<Step>, Vec<Step>) = steps.iter().cloned().partition(|s| {
+            matches!(
+                s,
+                Step::Sysctl { .. } | Step::AddTap { .. } | Step::LoopbackUp { .. }
+            )
+        });
         if !settings.is_empty() {
             self.in_namespaces(&settings)?;
         }

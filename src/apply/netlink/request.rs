@@ -34,15 +34,6 @@ impl NetlinkBackend {
     pub(super) fn request(&mut self, step: &Step) -> Result<Request, StepError> {
         let e = |err: io::Error| StepError::new(step, err);
         Ok(match step {
-            Step::LoopbackUp { ns, tag } => {
-                let h = self.handle(step, ns)?;
-                // `lo` is always index 1 in a fresh namespace.
-                let msg = LinkUnspec::new_with_index(1)
-                    .up()
-                    .alias(tag.clone())
-                    .build();
-                Request::Link(h, msg, false)
-            }
             Step::AddBridge {
                 ns,
                 name,
@@ -173,6 +164,7 @@ impl NetlinkBackend {
             }
             Step::AddRoute { ns, to, via } => Request::Route(self.handle(step, ns)?, *to, *via),
             Step::AddNetns { .. }
+            | Step::LoopbackUp { .. }
             | Step::Sysctl { .. }
             | Step::Exec { .. }
             | Step::Nft { .. }
