@@ -49,11 +49,35 @@ pub fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> u8 {
             };
         }
     };
+    // `vnet exec` becomes the user's command, which gets the user's limits.
+    if !matches!(cli.command, cli::Command::Exec { .. }) {
+        raise_open_file_limit();
+    }
     match commands::dispatch(cli) {
         Ok(code) => code,
         Err(failure) => {
             errln!("{:?}", failure.report);
             failure.code
+        }
+    }
+}
+
+/// Raises the soft limit on open files to the hard one: a safety net. vnet keeps no
+/// descriptor per namespace, and what it keeps at once (a bounded pool of namespaces,
+/// probes in waves) is sized to what the limit leaves; should some path still need more, a
+/// login shell's usual 1024 is then not what stops it. Never above the hard limit: that one
+/// is the administrator's.
+fn raise_open_file_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit read and write only the struct they are given.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
+        {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
         }
     }
 }
