@@ -11,6 +11,7 @@ mod crash;
 mod doctor;
 mod faults;
 mod harness;
+mod limits;
 mod machine;
 mod mess;
 mod private;
@@ -31,6 +32,7 @@ fn main() {
     trials.extend(machine::trials());
     trials.extend(faults::trials());
     trials.extend(mess::trials());
+    trials.extend(limits::trials());
     let mut skipped = Vec::new();
     let trials: Vec<Trial> = trials
         .into_iter()
