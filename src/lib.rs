@@ -70,6 +70,10 @@ pub fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> u8 {
             };
         }
     };
+    // `vnet exec` becomes the user's command, which gets the user's limits.
+    if !matches!(cli.command, cli::Command::Exec { .. }) {
+        apply::exec::raise_open_file_limit();
+    }
     let outcome = match state::check_root() {
         Some(why) => Err(commands::Error::StateDir { why }),
         None => commands::dispatch(cli),

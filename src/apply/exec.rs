@@ -9,20 +9,56 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use nix::sched::{CloneFlags, setns};
 
 use super::procs::Pen;
 
-/// Arranges for `cmd` to run inside the namespace `ns`.
+/// The soft open-file limit vnet was started with, when it raised its own (0: untouched).
+/// The user's commands get the limit the user gave, not vnet's.
+static USER_OPEN_FILES: AtomicU64 = AtomicU64::new(0);
+
+/// Raises vnet's soft open-file limit to the hard one (a safety net for large labs), and
+/// remembers the old one for the commands vnet starts.
+pub fn raise_open_file_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit read and write only the struct they are given.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
+        {
+            let user = limit.rlim_cur;
+            limit.rlim_cur = limit.rlim_max;
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
+                USER_OPEN_FILES.store(user, Ordering::SeqCst);
+            }
+        }
+    }
+}
+
+/// Arranges for `cmd` to run inside the namespace `ns`, with the user's open-file limit.
 pub fn enter(cmd: &mut Command, ns: &File) {
     let fd = ns.as_raw_fd();
-    // SAFETY: the closure runs in the child between fork and exec; it only calls setns(2),
-    // which is async-signal-safe, on a descriptor the parent keeps open until after spawn.
+    let user = USER_OPEN_FILES.load(Ordering::SeqCst);
+    // SAFETY: the closure runs in the child between fork and exec; it only calls setns(2) and
+    // setrlimit(2), both async-signal-safe, on a descriptor the parent keeps open until after
+    // spawn and a struct on the child's stack.
     unsafe {
         cmd.pre_exec(move || {
+            if user != 0 {
+                let mut limit = libc::rlimit {
+                    rlim_cur: 0,
+                    rlim_max: 0,
+                };
+                if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 {
+                    limit.rlim_cur = user;
+                    libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+                }
+            }
             let fd = BorrowedFd::borrow_raw(fd);
             setns(fd, CloneFlags::CLONE_NEWNET).map_err(io::Error::from)
         });

@@ -56,12 +56,7 @@ pub fn wait(plan: &Plan, limit: Duration) -> Result<Duration, NotReady> {
     let mut left = expected(plan);
     loop {
         let names: Vec<String> = left.keys().cloned().collect();
-        let files: Vec<(String, io::Result<std::fs::File>)> =
-            names.iter().map(|n| (n.clone(), netns::open(n))).collect();
-        let targets: Vec<(&str, &std::fs::File)> = files
-            .iter()
-            .filter_map(|(n, f)| f.as_ref().ok().map(|f| (n.as_str(), f)))
-            .collect();
+        let targets: Vec<&str> = names.iter().map(String::as_str).collect();
         let seen = netns::in_each_with(
             &targets,
             || {
@@ -104,7 +99,6 @@ pub fn wait(plan: &Plan, limit: Duration) -> Result<Duration, NotReady> {
                 not_ready.extend(waiting);
             }
         }
-        left.retain(|ns, _| files.iter().any(|(n, f)| n == ns && f.is_ok()));
         if left.is_empty() {
             return Ok(start.elapsed());
         }

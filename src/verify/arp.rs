@@ -33,7 +33,9 @@ pub fn probe_all(probes: &[Probe], timing: &Timing) -> Vec<Outcome> {
     }
     let mut results = vec![Outcome::Timeout; probes.len()];
     let groups: Vec<_> = by_ns.into_iter().collect();
-    for wave in groups.chunks(256) {
+    // A socket per interface of each source namespace of a wave is open at once.
+    let ports = probes.iter().map(|p| p.ifaces.len()).max().unwrap_or(1);
+    for wave in groups.chunks(super::at_once(ports)) {
         let done: Vec<Vec<(usize, Outcome)>> = std::thread::scope(|s| {
             let hs: Vec<_> = wave
                 .iter()
@@ -246,11 +248,11 @@ fn in_namespace(ns: &str, probes: &[(usize, &Probe)], timing: &Timing) -> Vec<(u
             .map(|(i, _)| (*i, Outcome::Error(e.clone())))
             .collect()
     };
-    let file = match netns::open(ns) {
-        Ok(f) => f,
-        Err(e) => return fail(format!("cannot enter {ns}: {e}")),
-    };
-    if let Err(e) = nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET) {
+    // Closed once inside: only the sockets stay open while the probes run.
+    let entered = netns::open(ns).and_then(|f| {
+        nix::sched::setns(&f, nix::sched::CloneFlags::CLONE_NEWNET).map_err(io::Error::from)
+    });
+    if let Err(e) = entered {
         return fail(format!("cannot enter {ns}: {e}"));
     }
     let mut ports: HashMap<(&str, bool), Port> = HashMap::new();

@@ -95,8 +95,9 @@ pub fn probe_all(probes: &[(String, IpAddr)], timing: &Timing) -> Vec<Outcome> {
     let mut results = vec![Outcome::Timeout; probes.len()];
     let token: u64 = random_token();
     let sources: Vec<_> = by_source.into_iter().collect();
-    // Bounded so that thousands of sources do not mean thousands of threads at once.
-    for wave in sources.chunks(256) {
+    // Bounded so that thousands of sources do not mean thousands of threads, or of sockets
+    // (one per IP version), at once.
+    for wave in sources.chunks(super::at_once(2)) {
         let outcomes: Vec<Vec<(usize, Outcome)>> = std::thread::scope(|s| {
             let handles: Vec<_> = wave
                 .iter()
@@ -141,12 +142,12 @@ fn from_source(
             .map(|(i, _)| (*i, Outcome::Error(format!("cannot enter {ns}: {e}"))))
             .collect()
     };
-    let file = match netns::open(ns) {
-        Ok(f) => f,
-        Err(e) => return fail(e),
-    };
-    if let Err(e) = nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET) {
-        return fail(e.into());
+    // Closed once inside: a thousand sources must not hold a thousand namespaces open.
+    let entered = netns::open(ns).and_then(|f| {
+        nix::sched::setns(&f, nix::sched::CloneFlags::CLONE_NEWNET).map_err(io::Error::from)
+    });
+    if let Err(e) = entered {
+        return fail(e);
     }
     let v4 = targets.iter().any(|(_, a)| a.is_ipv4());
     let v6 = targets.iter().any(|(_, a)| a.is_ipv6());

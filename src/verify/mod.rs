@@ -71,6 +71,13 @@ pub enum Status {
     Error,
 }
 
+/// How many probes of one kind may run at once, each holding up to `each` descriptors: the
+/// four kinds run side by side, so each takes at most a quarter of what the open-file limit
+/// leaves, and never more than 256 threads.
+fn at_once(each: usize) -> usize {
+    (crate::apply::netns::spare_descriptors() / 4 / each.max(1)).clamp(1, 256)
+}
+
 /// One probe's verdict, as reported.
 #[derive(Debug, Clone, Serialize)]
 pub struct Row {

@@ -25,15 +25,21 @@ pub struct Path {
 }
 
 pub fn trace_all(probes: &[(String, IpAddr)], timing: &Timing) -> Vec<Path> {
-    std::thread::scope(|s| {
-        let hs: Vec<_> = probes
-            .iter()
-            .map(|(ns, dst)| s.spawn(move || trace(ns, *dst, timing)))
-            .collect();
-        hs.into_iter()
-            .map(|h| h.join().unwrap_or_default())
-            .collect()
-    })
+    // One socket per trace: in waves, should a file have more traces than descriptors to spare.
+    probes
+        .chunks(super::at_once(1))
+        .flat_map(|wave| {
+            std::thread::scope(|s| {
+                let hs: Vec<_> = wave
+                    .iter()
+                    .map(|(ns, dst)| s.spawn(move || trace(ns, *dst, timing)))
+                    .collect();
+                hs.into_iter()
+                    .map(|h| h.join().unwrap_or_default())
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect()
 }
 
 fn trace(ns: &str, dst: IpAddr, timing: &Timing) -> Path {

@@ -77,16 +77,27 @@ pub fn probe_all(probes: &[Probe], timing: &Timing) -> Vec<Result> {
         for _ in 0..listeners.len() {
             let _ = ready_rx.recv_timeout(Duration::from_secs(2));
         }
-        let handles: Vec<_> = probes
-            .iter()
-            .enumerate()
-            .map(|(i, p)| s.spawn(move || client(p, &format!("vnet-{token:016x}-{i}"), timing)))
-            .collect();
-        let outcomes: Vec<Outcome> = handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or(Outcome::Error("the probe thread panicked".into()))
+        // One socket per client: in waves, should a file have more checks than descriptors
+        // to spare; the listeners stay up throughout.
+        let numbered: Vec<(usize, &Probe)> = probes.iter().enumerate().collect();
+        let outcomes: Vec<Outcome> = numbered
+            .chunks(super::at_once(1))
+            .flat_map(|wave| {
+                std::thread::scope(|w| {
+                    let handles: Vec<_> = wave
+                        .iter()
+                        .map(|(i, p)| {
+                            w.spawn(move || client(p, &format!("vnet-{token:016x}-{i}"), timing))
+                        })
+                        .collect();
+                    handles
+                        .into_iter()
+                        .map(|h| {
+                            h.join()
+                                .unwrap_or(Outcome::Error("the probe thread panicked".into()))
+                        })
+                        .collect::<Vec<_>>()
+                })
             })
             .collect();
         stop.store(true, Ordering::SeqCst);

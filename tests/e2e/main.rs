@@ -12,6 +12,7 @@ mod doctor;
 mod faults;
 mod harness;
 mod hostile;
+mod limits;
 mod machine;
 mod mess;
 mod private;
@@ -35,6 +36,7 @@ fn main() {
     trials.extend(mess::trials());
     trials.extend(hostile::trials());
     trials.extend(verdicts::trials());
+    trials.extend(limits::trials());
     let mut skipped = Vec::new();
     let trials: Vec<Trial> = trials
         .into_iter()

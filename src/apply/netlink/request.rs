@@ -23,9 +23,10 @@ use crate::plan::{End, Step};
 
 impl NetlinkBackend {
     fn index(&self, step: &Step, ns: &str, dev: &str) -> Result<u32, StepError> {
-        self.spaces
-            .get(ns)
-            .and_then(|s| s.index.get(dev).copied())
+        self.space(step, ns)?
+            .index
+            .get(dev)
+            .copied()
             .ok_or_else(|| StepError::new(step, io::Error::from_raw_os_error(libc::ENODEV)))
     }
 
@@ -33,15 +34,6 @@ impl NetlinkBackend {
     pub(super) fn request(&mut self, step: &Step) -> Result<Request, StepError> {
         let e = |err: io::Error| StepError::new(step, err);
         Ok(match step {
-            Step::LoopbackUp { ns, tag } => {
-                let h = self.spaces[ns].handle.clone();
-                // `lo` is always index 1 in a fresh namespace.
-                let msg = LinkUnspec::new_with_index(1)
-                    .up()
-                    .alias(tag.clone())
-                    .build();
-                Request::Link(h, msg, false)
-            }
             Step::AddBridge {
                 ns,
                 name,
@@ -49,7 +41,7 @@ impl NetlinkBackend {
                 vlan_filtering,
                 hub,
             } => {
-                let h = self.spaces[ns].handle.clone();
+                let h = self.handle(step, ns)?;
                 let state = if *stp {
                     BridgeStpState::KernelStp
                 } else {
@@ -77,28 +69,23 @@ impl NetlinkBackend {
             }
             Step::AddVeth { a, b, mtu } => {
                 let root = self.root().map_err(e)?;
-                let msg = veth_message(
-                    a,
-                    b,
-                    *mtu,
-                    &self.spaces[&a.ns].file,
-                    &self.spaces[&b.ns].file,
-                )
-                .map_err(e)?;
+                let msg =
+                    veth_message(a, b, *mtu, self.file(step, &a.ns)?, self.file(step, &b.ns)?)
+                        .map_err(e)?;
                 Request::Link(root, msg, true)
             }
             Step::SetMaster { ns, dev, master } => {
                 let br = self.index(step, ns, master)?;
                 let msg = LinkUnspec::new_with_name(dev).controller(br).build();
-                Request::Link(self.spaces[ns].handle.clone(), msg, false)
+                Request::Link(self.handle(step, ns)?, msg, false)
             }
             Step::LinkUp { ns, dev } => {
                 let msg = LinkUnspec::new_with_name(dev).up().build();
-                Request::Link(self.spaces[ns].handle.clone(), msg, false)
+                Request::Link(self.handle(step, ns)?, msg, false)
             }
             Step::AddAddress { ns, dev, addr } => {
                 let idx = self.index(step, ns, dev)?;
-                Request::Address(self.spaces[ns].handle.clone(), idx, *addr)
+                Request::Address(self.handle(step, ns)?, idx, *addr)
             }
             Step::BridgeVlan {
                 ns,
@@ -117,7 +104,7 @@ impl NetlinkBackend {
                 if *bridge_self {
                     b = b.bridge_self();
                 }
-                Request::Link(self.spaces[ns].handle.clone(), b.build(), false)
+                Request::Link(self.handle(step, ns)?, b.build(), false)
             }
             Step::AddVlan {
                 ns,
@@ -127,7 +114,7 @@ impl NetlinkBackend {
             } => {
                 let idx = self.index(step, ns, parent)?;
                 let msg = LinkVlan::new(name, idx, *vid).build();
-                Request::Link(self.spaces[ns].handle.clone(), msg, true)
+                Request::Link(self.handle(step, ns)?, msg, true)
             }
             Step::AddMacvlan {
                 parent,
@@ -143,14 +130,14 @@ impl NetlinkBackend {
                 };
                 let temporary = self.temporary_name();
                 let mut msg = LinkMacVlan::new(&temporary, idx, mode)
-                    .setns_by_fd(self.spaces[&child.ns].file.as_raw_fd());
+                    .setns_by_fd(self.file(step, &child.ns)?.as_raw_fd());
                 if let Some(mac) = &child.mac {
                     msg = msg.address(parse_mac(mac).map_err(e)?);
                 }
                 Request::Born {
-                    creator: self.spaces[&parent.ns].handle.clone(),
+                    creator: self.handle(step, &parent.ns)?,
                     msg: msg.build(),
-                    home: self.spaces[&child.ns].handle.clone(),
+                    home: self.handle(step, &child.ns)?,
                     temporary,
                     name: child.dev.clone(),
                 }
@@ -170,20 +157,19 @@ impl NetlinkBackend {
                     .local(*local)
                     .remote(*remote)
                     .port(4789)
-                    .setns_by_fd(self.spaces[&end.ns].file.as_raw_fd())
+                    .setns_by_fd(self.file(step, &end.ns)?.as_raw_fd())
                     .build();
                 Request::Born {
-                    creator: self.spaces[underlay_ns].handle.clone(),
+                    creator: self.handle(step, underlay_ns)?,
                     msg,
-                    home: self.spaces[&end.ns].handle.clone(),
+                    home: self.handle(step, &end.ns)?,
                     temporary,
                     name: end.dev.clone(),
                 }
             }
-            Step::AddRoute { ns, to, via } => {
-                Request::Route(self.spaces[ns].handle.clone(), *to, *via)
-            }
+            Step::AddRoute { ns, to, via } => Request::Route(self.handle(step, ns)?, *to, *via),
             Step::AddNetns { .. }
+            | Step::LoopbackUp { .. }
             | Step::Sysctl { .. }
             | Step::Exec { .. }
             | Step::Nft { .. }

@@ -273,7 +273,7 @@ fn netns_dir() -> Result<String, Refusal> {
         .map(|(_, made)| made)
         .unwrap_or_else(|| Err(io::Error::other("no namespace was made")));
     let created = match made {
-        // Its file and socket close here, so nothing of ours keeps the namespace alive.
+        // Nothing of ours stays open in it, so nothing keeps the namespace alive.
         Ok(_) => Ok(()),
         // The name belongs to someone else: never delete what vnet did not make.
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
