@@ -155,38 +155,24 @@ pub struct RawCheck {
     pub at: SourceSpan,
 }
 
-pub(super) const TOP_KEYS: &[&str] = &["name", "nodes", "links", "expect"];
-pub(super) const HOST_KEYS: &[&str] = &[
-    "kind",
-    "interfaces",
-    "gateway",
-    "routes",
-    "nat",
-    "exec",
-    "exec_timeout",
-];
-pub(super) const BRIDGE_KEYS: &[&str] = &["kind", "stp", "addresses", "exec", "exec_timeout"];
-pub(super) const IFACE_KEYS: &[&str] = &["addresses", "mac", "mtu"];
-pub(super) const ROUTE_KEYS: &[&str] = &["to", "via"];
-pub(super) const LINK_KEYS: &[&str] = &["endpoints", "mtu", "type", "vni", "underlay"];
-pub(super) const TAP_KEYS: &[&str] = &["tap", "owner", "group"];
-pub(super) const MACVLAN_KEYS: &[&str] = &["macvlan", "parent", "mode"];
-pub(super) const CHECK_KEYS: &[&str] = &[
-    "from", "to", "reach", "layer", "proto", "seen_as", "listen", "via",
-];
-pub(super) const SWITCH_KEYS: &[&str] = &[
-    "kind",
-    "ports",
-    "svi",
-    "gateway",
-    "routes",
-    "stp",
-    "exec",
-    "exec_timeout",
-];
-pub(super) const PORT_KEYS: &[&str] = &["vlan", "trunk", "native", "allow"];
-pub(super) const ALLOW_KEYS: &[&str] = &["mac", "ip"];
-pub(super) const KINDS: &[&str] = &["host", "router", "bridge", "switch"];
+// The keys the reader knows are the format's (see `format`): the schema and the reader
+// cannot disagree about which keys exist.
+use super::format;
+pub(super) const TOP_KEYS: &[&str] = &format::keys(&format::TOP);
+pub(super) const HOST_KEYS: &[&str] = &format::keys(&format::HOST);
+pub(super) const BRIDGE_KEYS: &[&str] = &format::keys(&format::BRIDGE);
+pub(super) const IFACE_KEYS: &[&str] = &format::keys(&format::INTERFACE);
+pub(super) const ROUTE_KEYS: &[&str] = &format::keys(&format::ROUTE);
+pub(super) const LINK_KEYS: &[&str] = &format::keys(&format::LINK);
+pub(super) const TAP_KEYS: &[&str] = &format::keys(&format::TAP);
+pub(super) const MACVLAN_KEYS: &[&str] = &format::keys(&format::MACVLAN);
+pub(super) const CHECK_KEYS: &[&str] = &format::keys(&format::CHECK);
+pub(super) const SWITCH_KEYS: &[&str] = &format::keys(&format::SWITCH);
+pub(super) const PORT_KEYS: &[&str] = &format::keys(&format::PORT);
+pub(super) const ALLOW_KEYS: &[&str] = &format::keys(&format::ALLOW);
+pub(super) const NAT_KEYS: &[&str] = &format::keys(&format::NAT_FIELDS);
+pub(super) const PUBLISH_KEYS: &[&str] = &format::keys(&format::PUBLISH);
+pub(super) const KINDS: &[&str] = &format::KINDS;
 
 pub fn read(p: &mut Problems, root: &Node) -> RawLab {
     let mut lab = RawLab::default();
