@@ -151,7 +151,11 @@ fn detail(r: &Row, check: Option<&str>, place: Option<&str>) -> String {
         lines.push(format!("at: {place}"));
     }
     lines.push(format!("from: {}", r.from));
-    lines.push(format!("to: {} ({})", r.to, r.address));
+    if r.to == r.address.to_string() {
+        lines.push(format!("to: {}", r.to));
+    } else {
+        lines.push(format!("to: {} ({})", r.to, r.address));
+    }
     lines.push(format!("probe: {} (layer {})", r.method.as_str(), r.layer));
     lines.push(format!("expected: {}", expected(r)));
     lines.push(format!("got: {}", r.got));
@@ -268,11 +272,20 @@ pub fn all_pairs_case(lab: &Lab, src: Source<'_>, v: &Verdict) -> Case {
     let detail = bad.iter().map(|r| pair(r)).collect::<Vec<_>>().join("\n");
     let outcome = if v.failed > 0 {
         Outcome::Failed {
-            message: format!(
-                "{} of {} pairs not as the file expects: {message}",
-                v.failed,
-                v.rows.len()
-            ),
+            message: if v.errors > 0 {
+                format!(
+                    "{} of {} pairs not as the file expects, {} could not run: {message}",
+                    v.failed,
+                    v.rows.len(),
+                    v.errors
+                )
+            } else {
+                format!(
+                    "{} of {} pairs not as the file expects: {message}",
+                    v.failed,
+                    v.rows.len()
+                )
+            },
             detail,
         }
     } else if v.errors > 0 {
@@ -481,7 +494,7 @@ mod tests {
         let Outcome::Failed { message, .. } = &case.outcome else {
             panic!("{:?}", case.outcome)
         };
-        assert!(message.starts_with("1 of 8 pairs not as the file expects: a → b (10.0.0.2): expected reach, got no reply"), "{message}");
+        assert!(message.starts_with("1 of 8 pairs not as the file expects, 1 could not run: a → b (10.0.0.2): expected reach, got no reply"), "{message}");
         assert_eq!(case.name, "all pairs (8 probes)");
     }
 }
