@@ -40,6 +40,9 @@ _vnet() {
             vnet,plan)
                 cmd="vnet__subcmd__plan"
                 ;;
+            vnet,schema)
+                cmd="vnet__subcmd__schema"
+                ;;
             vnet,status)
                 cmd="vnet__subcmd__status"
                 ;;
@@ -103,6 +106,9 @@ _vnet() {
             vnet__subcmd__help,plan)
                 cmd="vnet__subcmd__help__subcmd__plan"
                 ;;
+            vnet__subcmd__help,schema)
+                cmd="vnet__subcmd__help__subcmd__schema"
+                ;;
             vnet__subcmd__help,status)
                 cmd="vnet__subcmd__help__subcmd__status"
                 ;;
@@ -134,7 +140,7 @@ _vnet() {
 
     case "${cmd}" in
         vnet)
-            opts="-h -V --help --version validate plan up verify status exec down test doctor gen export completions help"
+            opts="-h -V --no-annotations --help --version validate plan up verify status exec down test doctor gen export completions schema help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -148,7 +154,7 @@ _vnet() {
             return 0
             ;;
         vnet__subcmd__completions)
-            opts="-h --help bash elvish fish powershell zsh"
+            opts="-h --no-annotations --help bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -162,7 +168,7 @@ _vnet() {
             return 0
             ;;
         vnet__subcmd__doctor)
-            opts="-h --json --help"
+            opts="-h --json --no-annotations --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -176,7 +182,7 @@ _vnet() {
             return 0
             ;;
         vnet__subcmd__down)
-            opts="-h --all --progress --help"
+            opts="-h --all --progress --json --no-annotations --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -194,7 +200,7 @@ _vnet() {
             return 0
             ;;
         vnet__subcmd__exec)
-            opts="-h --help"
+            opts="-h --no-annotations --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -208,7 +214,7 @@ _vnet() {
             return 0
             ;;
         vnet__subcmd__export)
-            opts="-h --script --batch --down --vlan-mode --help"
+            opts="-h --script --batch --down --vlan-mode --no-annotations --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -226,7 +232,7 @@ _vnet() {
             return 0
             ;;
         vnet__subcmd__gen)
-            opts="-h --help single linear tree help"
+            opts="-h --json --no-annotations --help single linear tree help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -310,7 +316,7 @@ _vnet() {
             return 0
             ;;
         vnet__subcmd__gen__subcmd__linear)
-            opts="-h --name --max-ports --expect --help"
+            opts="-h --name --max-ports --expect --json --no-annotations --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -336,7 +342,7 @@ _vnet() {
             return 0
             ;;
         vnet__subcmd__gen__subcmd__single)
-            opts="-h --name --max-ports --expect --help"
+            opts="-h --name --max-ports --expect --json --no-annotations --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -362,7 +368,7 @@ _vnet() {
             return 0
             ;;
         vnet__subcmd__gen__subcmd__tree)
-            opts="-h --depth --fanout --name --max-ports --expect --help"
+            opts="-h --depth --fanout --name --max-ports --expect --json --no-annotations --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -396,7 +402,7 @@ _vnet() {
             return 0
             ;;
         vnet__subcmd__help)
-            opts="validate plan up verify status exec down test doctor gen export completions help"
+            opts="validate plan up verify status exec down test doctor gen export completions schema help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -563,6 +569,20 @@ _vnet() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        vnet__subcmd__help__subcmd__schema)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         vnet__subcmd__help__subcmd__status)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -634,7 +654,7 @@ _vnet() {
             return 0
             ;;
         vnet__subcmd__plan)
-            opts="-h --vlan-mode --help"
+            opts="-h --vlan-mode --json --no-annotations --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -651,8 +671,22 @@ _vnet() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        vnet__subcmd__schema)
+            opts="-h --no-annotations --help topology validate plan up down verify test status doctor gen error"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         vnet__subcmd__status)
-            opts="-h --json --all --help"
+            opts="-h --json --all --no-annotations --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -666,7 +700,7 @@ _vnet() {
             return 0
             ;;
         vnet__subcmd__test)
-            opts="-h --all-pairs --json --full --progress --vlan-mode --allow-machine-nat --allow-machine-routes --help"
+            opts="-h --all-pairs --json --full --progress --vlan-mode --allow-machine-nat --allow-machine-routes --junit --no-annotations --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -680,6 +714,10 @@ _vnet() {
                     COMPREPLY=($(compgen -W "auto native emulated" -- "${cur}"))
                     return 0
                     ;;
+                --junit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -688,7 +726,7 @@ _vnet() {
             return 0
             ;;
         vnet__subcmd__up)
-            opts="-h --progress --vlan-mode --allow-machine-nat --allow-machine-routes --help"
+            opts="-h --progress --vlan-mode --allow-machine-nat --allow-machine-routes --json --no-annotations --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -710,7 +748,7 @@ _vnet() {
             return 0
             ;;
         vnet__subcmd__validate)
-            opts="-h --help"
+            opts="-h --json --no-annotations --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -724,7 +762,7 @@ _vnet() {
             return 0
             ;;
         vnet__subcmd__verify)
-            opts="-h --all-pairs --json --full --stages --progress --help"
+            opts="-h --all-pairs --json --full --stages --progress --junit --no-annotations --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -732,6 +770,10 @@ _vnet() {
             case "${prev}" in
                 --progress)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --junit)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)

@@ -21,15 +21,22 @@ if [ "$(id -u)" != 0 ]; then
   exit 2
 fi
 
-# Packages the suite needs. nftables: the `nft` binary for NAT rulesets.
+# Packages the suite needs. nftables: the `nft` binary for NAT rulesets; libxml2-utils:
+# `xmllint`, which validates the JUnit reports against tests/junit/junit.xsd.
 need=()
-for pkg in nftables iproute2; do
+for pkg in nftables iproute2 libxml2-utils; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
   echo "== installing ${need[*]}"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+# cargo-deb builds the Debian package the e2e test `package::*` unpacks and runs.
+if ! command -v cargo-deb >/dev/null && [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bin/cargo-deb" ]; then
+  echo "== installing cargo-deb"
+  cargo install --quiet cargo-deb --locked
 fi
 
 log=$(mktemp)

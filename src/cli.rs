@@ -14,6 +14,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// No GitHub Actions annotations or step summary, even under GitHub Actions (as
+    /// VNET_ANNOTATIONS=0; VNET_ANNOTATIONS=1 forces them elsewhere)
+    #[arg(long, global = true)]
+    pub no_annotations: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -34,13 +38,21 @@ pub enum VlanModeArg {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check a topology file and report every problem at once (no root needed)
-    Validate { file: PathBuf },
+    Validate {
+        file: PathBuf,
+        /// Print the verdict and every problem (file, line, column) as JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the kernel operations `up` would perform, in `ip` syntax
     Plan {
         file: PathBuf,
         /// Which VLAN build to print (`auto` prints the native one)
         #[arg(long, value_enum, default_value_t = VlanModeArg::Auto)]
         vlan_mode: VlanModeArg,
+        /// Print the stages and their steps as JSON
+        #[arg(long)]
+        json: bool,
     },
     /// Build the lab: namespaces, links, bridges, addresses, routes
     Up {
@@ -59,6 +71,9 @@ pub enum Command {
         /// a prefix shorter than /8 or /16; gone when `down` removes the lab's links)
         #[arg(long)]
         allow_machine_routes: bool,
+        /// Print what was made, and how long each stage took, as JSON
+        #[arg(long)]
+        json: bool,
     },
     /// Run the lab's `expect:` checks against the running lab
     Verify {
@@ -81,6 +96,9 @@ pub enum Command {
         /// Progress display
         #[arg(long, value_enum, default_value_t = Progress::Auto)]
         progress: Progress,
+        /// Also write the verdict as a JUnit XML report to FILE (one test case per check)
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
     },
     /// Show running labs, or one lab's nodes, interfaces and addresses
     Status {
@@ -110,6 +128,9 @@ pub enum Command {
         /// Progress display
         #[arg(long, value_enum, default_value_t = Progress::Auto)]
         progress: Progress,
+        /// Print what was removed as JSON
+        #[arg(long)]
+        json: bool,
     },
     /// up + verify + down; down always runs, also on failure and Ctrl-C
     Test {
@@ -132,6 +153,9 @@ pub enum Command {
         /// Let `routes:` on `host` take over the machine's default route (as for `up`)
         #[arg(long)]
         allow_machine_routes: bool,
+        /// Also write the verdict as a JUnit XML report to FILE (one test case per check)
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
     },
     /// Check what this machine's kernel can do for vnet, and what to do about the rest
     Doctor {
@@ -143,6 +167,9 @@ pub enum Command {
     Gen {
         #[command(subcommand)]
         shape: GenShape,
+        /// Print the topology as JSON data (with its YAML text) instead of YAML
+        #[arg(long, global = true)]
+        json: bool,
     },
     /// Print the lab as a shell script of `ip`/`bridge`/`nft` commands that builds (or removes) it
     Export {
@@ -162,6 +189,29 @@ pub enum Command {
     },
     /// Print a shell completion script
     Completions { shell: clap_complete::Shell },
+    /// Print the JSON Schema of the topology format (for editors), or of a command's `--json`
+    Schema {
+        /// Which schema: the topology file's, or the JSON output of a command
+        #[arg(value_enum, default_value_t = SchemaArg::Topology)]
+        of: SchemaArg,
+    },
+}
+
+/// The schemas `vnet schema` prints: the topology's, and each `--json` output's.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum SchemaArg {
+    Topology,
+    Validate,
+    Plan,
+    Up,
+    Down,
+    Verify,
+    Test,
+    Status,
+    Doctor,
+    Gen,
+    /// The document a `--json` command prints when it fails before its own
+    Error,
 }
 
 /// The shapes of `vnet gen`, as Mininet's `--topo single,N | linear,N | tree,depth=D,fanout=F`.

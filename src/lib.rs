@@ -29,6 +29,10 @@ macro_rules! outln {
     }};
 }
 
+/// Set once a command has printed its JSON document: a failure after it must not print a
+/// second one.
+pub static JSON_PRINTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// The one JSON document of a `--json` command, on stdout.
 #[macro_export]
 macro_rules! jsonln {
@@ -36,6 +40,7 @@ macro_rules! jsonln {
         use std::io::Write as _;
         let text = serde_json::to_string_pretty(&$value).unwrap_or_default();
         let _ = writeln!(std::io::stdout(), "{text}");
+        $crate::JSON_PRINTED.store(true, std::sync::atomic::Ordering::Relaxed);
     }};
 }
 
@@ -50,6 +55,7 @@ macro_rules! errln {
 
 pub mod model;
 pub mod plan;
+pub mod report;
 pub mod state;
 pub mod teardown;
 pub mod terminal;

@@ -17,6 +17,7 @@ const RANKS: &[(&str, u32)] = &[
     ("verify", 6),
     ("teardown", 6),
     ("export", 7),
+    ("report", 7),
     ("cli", 8),
     ("commands", 9),
 ];

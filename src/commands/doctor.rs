@@ -32,6 +32,7 @@ struct JsonRow<'a> {
 
 #[derive(Serialize)]
 struct Report<'a> {
+    version: u32,
     kernel: String,
     /// Whether vnet can build labs here at all.
     ok: bool,
@@ -54,6 +55,7 @@ pub fn doctor(json: bool) -> Outcome {
     let ok = lacking.is_empty();
     if json {
         let report = Report {
+            version: super::verify::JSON_VERSION,
             kernel: kernel_release(),
             ok,
             features: results.iter().map(|(f, p)| json_row(*f, p)).collect(),

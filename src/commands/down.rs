@@ -1,3 +1,5 @@
+use serde::Serialize;
+
 use super::{Error, Outcome, exit, lab_name, require_root};
 use crate::apply::destroy;
 use crate::apply::netlink::NetlinkBackend;
@@ -5,26 +7,79 @@ use crate::plan::Step;
 use crate::state::{self, LabName, Lock, LockError, Proof};
 use crate::teardown;
 
-pub fn down(lab: Option<&str>, all: bool) -> Outcome {
-    require_root()?;
-    if all {
-        return down_all();
+/// What `down` did to one lab, for `--json`.
+#[derive(Debug, Default, Serialize)]
+pub struct Removed {
+    pub lab: String,
+    /// `down` (it was running), `swept` (no state, found by its mark), `not running`.
+    pub was: &'static str,
+    /// The lab's namespaces (`<lab>.<node>`) removed.
+    pub namespaces: Vec<String>,
+    /// Its links on the machine (`host`) removed.
+    pub machine_links: Vec<String>,
+    /// Its nftables table on the machine, if it had one.
+    pub nat_table: Option<String>,
+    /// What `down` said on the way (a damaged journal, directories left alone).
+    pub notes: Vec<String>,
+    pub seconds: f64,
+}
+
+impl Removed {
+    /// What the steps found by the lab's mark remove.
+    fn add(&mut self, steps: &[Step]) {
+        for s in steps {
+            match s {
+                Step::DelNetns { ns, .. } if !self.namespaces.contains(ns) => {
+                    self.namespaces.push(ns.clone())
+                }
+                Step::DelLink { ns, dev, .. }
+                    if ns.is_empty() && !self.machine_links.contains(dev) =>
+                {
+                    self.machine_links.push(dev.clone())
+                }
+                Step::DelMachineNat { table, .. } => self.nat_table = Some(table.clone()),
+                _ => {}
+            }
+        }
     }
-    let name = lab_name(lab.unwrap_or_default())?;
-    down_one(&name)?;
-    Ok(exit::OK)
+}
+
+pub fn down(lab: Option<&str>, all: bool, json: bool) -> Outcome {
+    require_root()?;
+    let (removed, outcome) = if all {
+        down_all()
+    } else {
+        let name = lab_name(lab.unwrap_or_default())?;
+        match down_one(&name) {
+            Ok(r) => (vec![r], Ok(exit::OK)),
+            Err(e) => (Vec::new(), Err(e)),
+        }
+    };
+    if json && outcome.is_ok() {
+        crate::jsonln!(serde_json::json!({
+            "version": super::verify::JSON_VERSION,
+            "labs": removed,
+            "ok": true,
+            "exit": exit::OK,
+        }));
+    }
+    outcome
 }
 
 /// Every lab whose state proves it vnet's; directories that only look like a lab's are named
 /// and left alone. With the machine's one state directory, also labs whose state is gone but
 /// whose namespaces, links and table still carry their mark.
-fn down_all() -> Outcome {
+fn down_all() -> (Vec<Removed>, Outcome) {
     let (labs, unproven) = state::scan();
     let mut failures: Vec<String> = Vec::new();
+    let mut removed = Vec::new();
     for name in &labs {
-        if let Err(e) = down_one(name) {
-            crate::errln!("{:?}", miette::Report::new(e));
-            failures.push(name.to_string());
+        match down_one(name) {
+            Ok(r) => removed.push(r),
+            Err(e) => {
+                crate::errln!("{:?}", miette::Report::new(e));
+                failures.push(name.to_string());
+            }
         }
     }
     for (dir, why) in &unproven {
@@ -53,6 +108,7 @@ fn down_all() -> Outcome {
         }
     }
     for (orphan, steps) in orphans {
+        let started = std::time::Instant::now();
         let mut steps = steps;
         steps.insert(
             0,
@@ -66,6 +122,14 @@ fn down_all() -> Outcome {
                 "lab `{orphan}` had no state left; removed {} found by its mark",
                 what_was_swept(&steps)
             );
+            let mut r = Removed {
+                lab: orphan.clone(),
+                was: "swept",
+                ..Removed::default()
+            };
+            r.add(&steps);
+            r.seconds = started.elapsed().as_secs_f64();
+            removed.push(r);
         } else {
             for e in &errors {
                 crate::errln!("  {e}");
@@ -76,20 +140,45 @@ fn down_all() -> Outcome {
     if labs.is_empty() && swept == 0 {
         crate::outln!("no lab is running");
     }
-    if failures.is_empty() {
+    let outcome = if failures.is_empty() {
         Ok(exit::OK)
     } else {
         Err(Error::NotAllDown { labs: failures })
-    }
+    };
+    (removed, outcome)
 }
 
 /// Tears one lab down: what its journal lists, then whatever still carries its mark (the
 /// journal may be damaged, truncated or gone), then its state files by name. A lab that is not
 /// running is not an error (down is idempotent); anything of it left is.
-pub fn down_one(name: &LabName) -> Result<(), Error> {
+pub fn down_one(name: &LabName) -> Result<Removed, Error> {
+    let started = std::time::Instant::now();
     let lock = lock(name)?;
     let dir = state::lab_dir(name);
     let proof = state::proof(name);
+    let mut removed = Removed {
+        lab: name.to_string(),
+        ..Removed::default()
+    };
+    // What the journal's lab had: what its teardown removes.
+    if let Ok(record) = state::read_record(name) {
+        let lab = &record.lab;
+        removed.namespaces = (0..lab.nodes.len())
+            .map(|n| lab.netns(n))
+            .filter(|ns| !ns.is_empty())
+            .collect();
+        if let Some(machine) = lab.node_index(crate::model::MACHINE) {
+            removed.machine_links = lab
+                .links
+                .iter()
+                .flat_map(|l| [&l.a, &l.b])
+                .filter(|e| e.node == machine)
+                .map(|e| e.iface.clone())
+                .collect();
+        }
+        removed.nat_table =
+            crate::plan::machine_nat(lab).map(|_| crate::plan::machine_nat_table(&lab.name));
+    }
     let mut failures: Vec<String> = Vec::new();
     let mut notes: Vec<String> = Vec::new();
     let mut journaled = false;
@@ -146,6 +235,8 @@ pub fn down_one(name: &LabName) -> Result<(), Error> {
     for n in &notes {
         crate::errln!("vnet: {n}");
     }
+    removed.add(&marked);
+    removed.notes = notes;
     if !failures.is_empty() {
         return Err(Error::NotFullyDown {
             lab: name.to_string(),
@@ -158,19 +249,23 @@ pub fn down_one(name: &LabName) -> Result<(), Error> {
         }
     }
     drop(lock);
+    removed.was = "down";
     if journaled {
         crate::outln!("lab `{name}` is down");
     } else if found_by_mark > 0 {
+        removed.was = "swept";
         crate::outln!(
             "lab `{name}` had no state left; removed {} found by its mark",
             what_was_swept(&marked)
         );
     } else if proof.is_none() {
+        removed.was = "not running";
         crate::outln!("lab `{name}` is not running");
     } else {
         crate::outln!("lab `{name}` is down (nothing of it carried its mark)");
     }
-    Ok(())
+    removed.seconds = started.elapsed().as_secs_f64();
+    Ok(removed)
 }
 
 /// Takes the lab's lock without waiting: another vnet working on it is an error.

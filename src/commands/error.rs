@@ -196,6 +196,17 @@ pub enum Error {
         error: io::Error,
     },
 
+    #[error("cannot write the report {file}")]
+    #[diagnostic(
+        code(vnet::report),
+        help("check that the directory exists and is writable")
+    )]
+    Report {
+        file: String,
+        #[source]
+        error: io::Error,
+    },
+
     #[error("cannot run `{program}` in {ns}")]
     #[diagnostic(code(vnet::exec))]
     Exec {

@@ -7,7 +7,12 @@ use crate::cli::{ExpectArg, GenOpts, GenShape, VlanModeArg};
 use crate::export::{self, Form};
 use crate::generate::{self as gen_lab, Expect, Options, Shape};
 
-pub fn generate(shape: &GenShape) -> Outcome {
+pub fn generate(shape: &GenShape, json: bool) -> Outcome {
+    let name = match shape {
+        GenShape::Single { .. } => "single",
+        GenShape::Linear { .. } => "linear",
+        GenShape::Tree { .. } => "tree",
+    };
     let (shape, opts) = match shape {
         GenShape::Single { hosts, opts } => (Shape::Single { hosts: *hosts }, opts),
         GenShape::Linear { switches, opts } => (
@@ -29,8 +34,37 @@ pub fn generate(shape: &GenShape) -> Outcome {
         ),
     };
     let text = gen_lab::generate(shape, &options(opts)?).map_err(|e| usage(e.to_string()))?;
-    print(&text);
+    if json {
+        crate::jsonln!(document(name, &text));
+    } else {
+        print(&text);
+    }
     Ok(exit::OK)
+}
+
+/// `gen --json`: the topology as data (what vnet reads from the YAML; it validates against
+/// `vnet schema`, and vnet reads it back as a topology, JSON being YAML), with the YAML text.
+fn document(shape: &str, yaml: &str) -> serde_json::Value {
+    let topology = crate::topology::yaml::parse(yaml)
+        .map(|root| root.to_json())
+        .unwrap_or_default();
+    let count = |key: &str| match &topology[key] {
+        serde_json::Value::Object(m) => m.len(),
+        serde_json::Value::Array(a) => a.len(),
+        _ => 0,
+    };
+    serde_json::json!({
+        "version": super::verify::JSON_VERSION,
+        "lab": topology["name"],
+        "shape": shape,
+        "nodes": count("nodes"),
+        "links": count("links"),
+        "checks": count("expect"),
+        "topology": topology,
+        "yaml": yaml,
+        "ok": true,
+        "exit": exit::OK,
+    })
 }
 
 fn options(o: &GenOpts) -> Result<Options, Error> {

@@ -9,11 +9,13 @@ use crate::model::feature::Feature;
 use crate::state::LabName;
 use crate::topology::{self, LoadError, Loaded};
 
+pub mod ci;
 mod doctor;
 mod down;
 pub mod error;
 mod exec;
 mod generate;
+pub mod json;
 pub mod progress;
 mod status;
 mod up;
@@ -38,19 +40,60 @@ pub fn dispatch(cli: Cli) -> Outcome {
         Command::Verify { json, .. }
         | Command::Status { json, .. }
         | Command::Test { json, .. }
+        | Command::Validate { json, .. }
+        | Command::Plan { json, .. }
+        | Command::Up { json, .. }
+        | Command::Down { json, .. }
+        | Command::Gen { json, .. }
         | Command::Doctor { json } => *json,
         _ => false,
     };
     crate::JSON_ON_STDOUT.store(json, std::sync::atomic::Ordering::Relaxed);
+    // The reports of `--junit FILE` and GitHub Actions, for the commands that probe.
+    let reports = match &cli.command {
+        Command::Verify { lab, junit, .. } => ci::Reports::new(
+            format!("vnet verify {lab}"),
+            junit.clone(),
+            cli.no_annotations,
+        ),
+        Command::Test { file, junit, .. } => ci::Reports::new(
+            format!("vnet test {}", file.display()),
+            junit.clone(),
+            cli.no_annotations,
+        ),
+        _ => ci::Reports::default(),
+    };
+    let no_annotations = cli.no_annotations;
+    let outcome = run_command(cli, &reports);
+    if let Err(e) = &outcome {
+        // A failure is reported where CI looks: the JUnit file, the annotations, and with
+        // `--json` a document on stdout unless the command printed its own.
+        match reports.failed(e) {
+            Ok(()) => ci::annotate_unreported(e, no_annotations, &reports),
+            Err(report) => crate::errln!("{:?}", Report::new(report)),
+        }
+        if json && !crate::JSON_PRINTED.load(std::sync::atomic::Ordering::Relaxed) {
+            crate::jsonln!(json::error_document(e));
+        }
+    }
+    outcome
+}
+
+fn run_command(cli: Cli, reports: &ci::Reports) -> Outcome {
     match cli.command {
-        Command::Validate { file } => validate::validate(&file),
-        Command::Plan { file, vlan_mode } => validate::plan(&file, vlan_mode),
+        Command::Validate { file, json } => validate::validate(&file, json),
+        Command::Plan {
+            file,
+            vlan_mode,
+            json,
+        } => validate::plan(&file, vlan_mode, json),
         Command::Up {
             file,
             progress,
             vlan_mode,
             allow_machine_nat,
             allow_machine_routes,
+            json,
         } => up::up(
             &file,
             progress,
@@ -59,6 +102,7 @@ pub fn dispatch(cli: Cli) -> Outcome {
                 nat: allow_machine_nat,
                 routes: allow_machine_routes,
             },
+            json,
         ),
         Command::Verify {
             lab,
@@ -67,6 +111,7 @@ pub fn dispatch(cli: Cli) -> Outcome {
             full,
             stages,
             progress,
+            junit: _,
         } => verify::verify(
             &lab,
             all_pairs,
@@ -76,12 +121,18 @@ pub fn dispatch(cli: Cli) -> Outcome {
                 progress,
                 stages,
             },
+            reports,
         ),
         Command::Status { lab, json, all } => status::status(lab.as_deref(), json, all),
         Command::Exec { target, command } => exec::exec(&target, &command),
-        Command::Down { lab, all, progress } => {
+        Command::Down {
+            lab,
+            all,
+            progress,
+            json,
+        } => {
             let watch = progress::DeletionWatch::start(progress);
-            let done = down::down(lab.as_deref(), all);
+            let done = down::down(lab.as_deref(), all, json);
             watch.finish();
             done
         }
@@ -94,6 +145,7 @@ pub fn dispatch(cli: Cli) -> Outcome {
             vlan_mode,
             allow_machine_nat,
             allow_machine_routes,
+            junit: _,
         } => up::test(
             &file,
             all_pairs,
@@ -108,9 +160,10 @@ pub fn dispatch(cli: Cli) -> Outcome {
                 nat: allow_machine_nat,
                 routes: allow_machine_routes,
             },
+            reports,
         ),
         Command::Doctor { json } => doctor::doctor(json),
-        Command::Gen { shape } => generate::generate(&shape),
+        Command::Gen { shape, json } => generate::generate(&shape, json),
         Command::Export {
             file,
             script: _,
@@ -121,6 +174,11 @@ pub fn dispatch(cli: Cli) -> Outcome {
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "vnet", &mut std::io::stdout());
+            Ok(exit::OK)
+        }
+        Command::Schema { of } => {
+            use std::io::Write as _;
+            let _ = write!(std::io::stdout(), "{}", json::schema(of));
             Ok(exit::OK)
         }
     }

@@ -152,7 +152,10 @@ pub fn status(lab: Option<&str>, json: bool, all: bool) -> Outcome {
                 })
                 .collect();
             if json {
-                crate::jsonln!(rows);
+                crate::jsonln!(serde_json::json!({
+                    "version": super::verify::JSON_VERSION,
+                    "labs": rows,
+                }));
             } else if rows.is_empty() {
                 crate::outln!("no lab is running");
             } else {
@@ -168,7 +171,12 @@ pub fn status(lab: Option<&str>, json: bool, all: bool) -> Outcome {
                 lab: name.to_string(),
             })?;
             if json {
-                crate::jsonln!(r);
+                // The record as `up` wrote it (lab.json), with the document's version.
+                let mut doc = serde_json::to_value(&r).unwrap_or_default();
+                if let serde_json::Value::Object(m) = &mut doc {
+                    m.insert("version".into(), super::verify::JSON_VERSION.into());
+                }
+                crate::jsonln!(doc);
             } else {
                 let mode = r
                     .vlan_mode

@@ -22,7 +22,13 @@ pub struct Allowed {
     pub routes: bool,
 }
 
-pub fn up(file: &Path, progress: Progress, vlan: VlanModeArg, allowed: Allowed) -> Outcome {
+pub fn up(
+    file: &Path,
+    progress: Progress,
+    vlan: VlanModeArg,
+    allowed: Allowed,
+    json: bool,
+) -> Outcome {
     let mut clock = Lap::start();
     let loaded = load(file)?;
     require_root()?;
@@ -31,8 +37,51 @@ pub fn up(file: &Path, progress: Progress, vlan: VlanModeArg, allowed: Allowed) 
     kernel_can_build(&loaded, file, mode)?;
     machine_changes_allowed(&loaded, file, allowed)?;
     clock.lap("read, checked", 0);
-    let lab = bring_up(&loaded, file, progress, mode)?;
-    Ok(if lab { exit::OK } else { exit::FAILED })
+    let built = bring_up(&loaded, file, progress, mode)?;
+    if json {
+        crate::jsonln!(built_document(&loaded.lab, file, mode, &built));
+    }
+    Ok(exit::OK)
+}
+
+/// What `up` made and how long it took, for `--json`.
+#[derive(Debug, Default)]
+pub struct Built {
+    pub steps: usize,
+    /// Each stage: its name, its steps, and how long it took.
+    pub stages: Vec<(String, usize, f64)>,
+    pub seconds: f64,
+}
+
+fn built_document(lab: &Lab, file: &Path, mode: VlanMode, built: &Built) -> serde_json::Value {
+    let nodes: Vec<serde_json::Value> = (0..lab.nodes.len())
+        .map(|i| {
+            let n = &lab.nodes[i];
+            serde_json::json!({
+                "name": n.name,
+                "kind": if lab.netns(i).is_empty() { "machine" } else { n.kind.as_str() },
+                "namespace": lab.netns(i),
+            })
+        })
+        .collect();
+    let stages: Vec<serde_json::Value> = built
+        .stages
+        .iter()
+        .map(|(name, steps, seconds)| serde_json::json!({"name": name, "steps": steps, "seconds": seconds}))
+        .collect();
+    serde_json::json!({
+        "version": super::verify::JSON_VERSION,
+        "lab": lab.name,
+        "file": file.display().to_string(),
+        "vlan_mode": crate::plan::uses_vlans(lab).then(|| mode.as_str()),
+        "nodes": nodes,
+        "links": lab.links.len(),
+        "steps": built.steps,
+        "stages": stages,
+        "seconds": built.seconds,
+        "ok": true,
+        "exit": exit::OK,
+    })
 }
 
 pub fn test(
@@ -41,6 +90,7 @@ pub fn test(
     show: super::verify::Show,
     vlan: VlanModeArg,
     allowed: Allowed,
+    reports: &super::ci::Reports,
 ) -> Outcome {
     let progress = show.progress;
     let mut clock = Lap::start();
@@ -58,7 +108,14 @@ pub fn test(
     let verdict = if apply::INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
         None
     } else {
-        Some(super::verify::run_and_print(lab, all_pairs, show))
+        let probed = super::verify::run_and_print(lab, all_pairs, show);
+        let shown = file.display().to_string();
+        let src = crate::report::cases::Source {
+            file: &shown,
+            text: Some(&loaded.source),
+        };
+        // Written before `down`: the report is there even if tearing down fails.
+        Some(super::verify::report(reports, lab, src, &probed))
     };
     clock.lap("verify", 0);
     let watch = super::progress::DeletionWatch::start(progress);
@@ -70,7 +127,7 @@ pub fn test(
         None => Err(Error::Interrupted {
             rolled: "the lab was torn down".into(),
         }),
-        Some(tally) => Ok(tally.exit_code()),
+        Some(outcome) => outcome,
     }
 }
 
@@ -185,7 +242,7 @@ fn bring_up(
     file: &Path,
     progress: Progress,
     mode: VlanMode,
-) -> Result<bool, Error> {
+) -> Result<Built, Error> {
     let lab = &loaded.lab;
     let started = Instant::now();
     let name = super::name_of(lab)?;
@@ -263,8 +320,17 @@ fn bring_up(
     let plan = crate::plan::plan(lab, mode);
     let mut reporter = Reporter::new(progress, plan.len() as u64, &lab.name);
     let mut backend = NetlinkBackend::new(dir.join(state::EXEC_LOG)).map_err(Error::Netlink)?;
+    let mut built = Built {
+        steps: plan.len(),
+        ..Built::default()
+    };
+    let mut lap = Instant::now();
     let result = apply::run(&plan, &mut backend, &mut journal, &mut |stage, n| {
         reporter.stage(stage, n);
+        built
+            .stages
+            .push((stage.to_owned(), n, lap.elapsed().as_secs_f64()));
+        lap = Instant::now();
         pause_for_fault_injection(stage);
     });
     let result = result.map(|()| {
@@ -314,7 +380,8 @@ fn bring_up(
                 plan.len(),
                 started.elapsed().as_secs_f64()
             );
-            Ok(true)
+            built.seconds = started.elapsed().as_secs_f64();
+            Ok(built)
         }
         Err(err) => {
             let rollback = teardown::teardown(&dir, &name, &mut backend);

@@ -1,9 +1,11 @@
 use std::path::Path;
 
+use super::ci::Reports;
 use super::progress::Reporter;
 use super::{Error, Outcome, exit, load, require_root};
 use crate::cli::Progress;
 use crate::model::{Lab, NodeKind};
+use crate::report::cases::Source;
 use crate::state;
 use crate::verify::{self, icmp::Timing, report};
 
@@ -25,21 +27,27 @@ pub struct Show {
     pub stages: bool,
 }
 
-pub fn verify(arg: &str, all_pairs: bool, show: Show) -> Outcome {
+pub fn verify(arg: &str, all_pairs: bool, show: Show, reports: &Reports) -> Outcome {
     let path = Path::new(arg);
-    let lab = if path.is_file() {
+    // The checks, and the file (with its text, when it is the one the lab was built from) that
+    // reports point into.
+    let (lab, file, text) = if path.is_file() {
         let loaded = load(path)?;
-        if let Some(changed) = changed_since_up(&loaded) {
+        let changed = changed_since_up(&loaded);
+        if let Some(changed) = &changed {
             crate::errln!("vnet: warning: {changed}; the checks are the file's as it is now");
         }
-        loaded.lab
+        (loaded.lab, arg.to_owned(), Some(loaded.source.to_string()))
     } else {
         let name = super::lab_name(arg)?;
-        state::read_record(&name)
-            .map_err(|_| Error::NotRunning {
-                lab: name.to_string(),
-            })?
-            .lab
+        let record = state::read_record(&name).map_err(|_| Error::NotRunning {
+            lab: name.to_string(),
+        })?;
+        let text = std::fs::read(&record.file)
+            .ok()
+            .filter(|bytes| record.digest.as_deref() == Some(&state::digest(bytes)))
+            .and_then(|bytes| String::from_utf8(bytes).ok());
+        (record.lab, super::ci::shown_path(&record.file), text)
     };
     require_root()?;
     if !state::is_running(&super::name_of(&lab)?) {
@@ -47,7 +55,42 @@ pub fn verify(arg: &str, all_pairs: bool, show: Show) -> Outcome {
             lab: lab.name.clone(),
         });
     }
-    Ok(run_and_print(&lab, all_pairs, show).exit_code())
+    let probed = run_and_print(&lab, all_pairs, show);
+    let src = Source {
+        file: &file,
+        text: text.as_deref(),
+    };
+    report(reports, &lab, src, &probed)
+}
+
+/// Writes the reports of a verdict; the verdict's exit code stands unless it was a pass and
+/// a report could not be written.
+pub fn report(reports: &Reports, lab: &Lab, src: Source<'_>, probed: &Probed) -> Outcome {
+    let code = probed.tally.exit_code();
+    match reports.probed(
+        lab,
+        src,
+        probed.checks.as_ref(),
+        probed.all_pairs.as_ref(),
+        &probed.stages,
+    ) {
+        Ok(()) => Ok(code),
+        Err(e) if code == exit::OK => Err(e),
+        Err(e) => {
+            crate::errln!("{:?}", miette::Report::new(e));
+            Ok(code)
+        }
+    }
+}
+
+/// The verdicts of a run: what was probed, and what it came to.
+#[derive(Debug)]
+pub struct Probed {
+    pub tally: Tally,
+    pub checks: Option<verify::Verdict>,
+    pub all_pairs: Option<verify::Verdict>,
+    /// The stages that ran, by index: their checks' verdict, or why an action could not be done.
+    pub stages: Vec<(usize, Result<verify::Verdict, String>)>,
 }
 
 /// How the file differs from the one the running lab of its name was built from, if it does.
@@ -108,9 +151,11 @@ impl Tally {
 pub const JSON_VERSION: u32 = 1;
 
 /// Probes and prints (or, with `--json`, prints one document on stdout).
-pub fn run_and_print(lab: &Lab, all_pairs: bool, show: Show) -> Tally {
+pub fn run_and_print(lab: &Lab, all_pairs: bool, show: Show) -> Probed {
     let timing = Timing::default();
     let mut tally = Tally::default();
+    let mut probed_checks = None;
+    let mut probed_pairs = None;
     let mut out = serde_json::Map::new();
     out.insert("version".into(), JSON_VERSION.into());
     out.insert("lab".into(), lab.name.clone().into());
@@ -136,6 +181,7 @@ pub fn run_and_print(lab: &Lab, all_pairs: bool, show: Show) -> Tally {
             crate::outln!("{}", report::table(&v));
             crate::outln!("checks: {}", report::summary(&v));
         }
+        probed_checks = Some(v);
     }
     if all_pairs {
         let hosts = (0..lab.nodes.len())
@@ -177,9 +223,11 @@ pub fn run_and_print(lab: &Lab, all_pairs: bool, show: Show) -> Tally {
             }
             crate::outln!("all pairs: {}", report::summary(&v));
         }
+        probed_pairs = Some(v);
     }
+    let mut staged = Vec::new();
     if show.stages && !lab.stages.is_empty() {
-        let stages = run_stages(lab, show, &timing, &mut tally);
+        let stages = run_stages(lab, show, &timing, &mut tally, &mut staged);
         out.insert("stages".into(), serde_json::Value::Array(stages));
     }
     if show.json {
@@ -187,12 +235,23 @@ pub fn run_and_print(lab: &Lab, all_pairs: bool, show: Show) -> Tally {
         out.insert("exit".into(), tally.exit_code().into());
         crate::jsonln!(serde_json::Value::Object(out));
     }
-    tally
+    Probed {
+        tally,
+        checks: probed_checks,
+        all_pairs: probed_pairs,
+        stages: staged,
+    }
 }
 
 /// The lab's scenario, stage by stage: its actions, then its checks. An action that fails
 /// ends the scenario there (what follows would test a lab other than the file's).
-fn run_stages(lab: &Lab, show: Show, timing: &Timing, tally: &mut Tally) -> Vec<serde_json::Value> {
+fn run_stages(
+    lab: &Lab,
+    show: Show,
+    timing: &Timing,
+    tally: &mut Tally,
+    verdicts: &mut Vec<(usize, Result<verify::Verdict, String>)>,
+) -> Vec<serde_json::Value> {
     let log = state::LabName::new(&lab.name)
         .map(|n| state::lab_dir(&n).join(state::EXEC_LOG))
         .unwrap_or_default();
@@ -217,6 +276,7 @@ fn run_stages(lab: &Lab, show: Show, timing: &Timing, tally: &mut Tally) -> Vec<
         }
         if let Some(e) = broke {
             tally.errors += 1;
+            verdicts.push((i, Err(e.clone())));
             out.push(serde_json::json!({
                 "name": stage.name, "actions": done, "error": e,
             }));
@@ -236,6 +296,7 @@ fn run_stages(lab: &Lab, show: Show, timing: &Timing, tally: &mut Tally) -> Vec<
             "actions": done,
             "checks": serde_json::to_value(&v).unwrap_or_default(),
         }));
+        verdicts.push((i, Ok(v)));
     }
     out
 }

@@ -8,6 +8,7 @@ use miette::NamedSource;
 pub mod addresses;
 pub mod checks;
 pub mod diag;
+pub mod format;
 pub mod input;
 pub mod links;
 pub mod mtu;

@@ -71,6 +71,28 @@ impl Node {
     }
 }
 
+impl Node {
+    /// The tree as JSON data, the way a JSON Schema sees the file: keys become strings
+    /// (`svi: {10: ...}` has the key `"10"`), a float that is not finite becomes null.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value as J;
+        match &self.value {
+            Value::Null => J::Null,
+            Value::Bool(b) => J::Bool(*b),
+            Value::Int(i) => J::from(*i),
+            Value::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
+            Value::Str(s) => J::String(s.clone()),
+            Value::Seq(items) => J::Array(items.iter().map(Node::to_json).collect()),
+            Value::Map(entries) => J::Object(
+                entries
+                    .iter()
+                    .map(|(k, v)| (k.scalar_text().unwrap_or_default(), v.to_json()))
+                    .collect(),
+            ),
+        }
+    }
+}
+
 fn span_of<T>(s: &Spanned<T>) -> SourceSpan {
     let sp = s.referenced.span();
     let off = sp.byte_offset().unwrap_or(sp.offset()) as usize;

@@ -332,3 +332,7 @@ fn completions_in_the_repo_are_current() {
         );
     }
 }
+
+mod man;
+mod reports;
+mod schemas;

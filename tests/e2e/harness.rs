@@ -12,6 +12,8 @@ use nix::sched::{CloneFlags, unshare};
 pub enum Feature {
     /// 802.1Q devices and VLAN-filtering bridges (CONFIG_VLAN_8021Q, CONFIG_BRIDGE_VLAN_FILTERING).
     NativeVlans,
+    /// A program on PATH, and the package (or command) that installs it.
+    Program(&'static str, &'static str),
 }
 
 impl Feature {
@@ -19,13 +21,26 @@ impl Feature {
     pub fn missing(self) -> Option<String> {
         match self {
             Feature::NativeVlans => vnet::apply::probe::native_vlans_missing(),
+            Feature::Program(name, from) => (!on_path(name)).then(|| {
+                format!("`{name}` is not installed ({from}; scripts/test.sh installs it)")
+            }),
         }
     }
+}
+
+/// Whether a program is on PATH.
+pub fn on_path(name: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(name).is_file()))
 }
 
 pub struct Test {
     pub name: String,
     pub needs: Vec<Feature>,
+    /// About the machine's tools and the repository (reports, examples, packages), not the
+    /// kernel: run in the host lane, left out of the stock-kernel lane's guest, which has
+    /// neither.
+    pub host_lane_only: bool,
     pub run: Box<dyn FnOnce() -> Result<(), String> + Send>,
 }
 
@@ -34,12 +49,18 @@ impl Test {
         Test {
             name: name.to_owned(),
             needs: Vec::new(),
+            host_lane_only: false,
             run: Box::new(run),
         }
     }
 
     pub fn needs(mut self, f: Feature) -> Self {
         self.needs.push(f);
+        self
+    }
+
+    pub fn host_lane_only(mut self) -> Self {
+        self.host_lane_only = true;
         self
     }
 

@@ -6,6 +6,7 @@
 
 use libtest_mimic::{Arguments, Trial};
 
+mod ci_examples;
 mod core;
 mod crash;
 mod doctor;
@@ -15,7 +16,9 @@ mod hostile;
 mod limits;
 mod machine;
 mod mess;
+mod package;
 mod private;
+mod reports;
 mod verdicts;
 mod vlan;
 
@@ -37,6 +40,18 @@ fn main() {
     trials.extend(hostile::trials());
     trials.extend(verdicts::trials());
     trials.extend(limits::trials());
+    trials.extend(reports::trials());
+    trials.extend(ci_examples::trials());
+    trials.extend(package::trials());
+    let kernel_lane = std::env::var_os("VNET_KERNEL_LANE").is_some();
+    // Not skipped there (that lane must skip nothing): not that lane's tests at all.
+    trials.retain(|t| {
+        let keep = !(kernel_lane && t.host_lane_only);
+        if !keep {
+            println!("NOT IN THIS LANE {}: runs in the host lane (the machine's tools and the repository)", t.name);
+        }
+        keep
+    });
     let mut skipped = Vec::new();
     let trials: Vec<Trial> = trials
         .into_iter()

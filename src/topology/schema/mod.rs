@@ -198,53 +198,29 @@ pub struct RawCheck {
     pub at: SourceSpan,
 }
 
-pub(super) const TOP_KEYS: &[&str] = &["name", "nodes", "links", "expect", "stages"];
-pub(super) const STAGE_KEYS: &[&str] = &["name", "do", "expect"];
-pub(super) const ACTIONS: &[&str] = &["arp_spoof", "link_down", "link_up", "exec"];
-pub(super) const ARP_SPOOF_KEYS: &[&str] = &["from", "claim", "to"];
-pub(super) const EXEC_ACTION_KEYS: &[&str] = &["on", "run"];
-pub(super) const NEIGHBOUR_KEYS: &[&str] = &["on", "neighbour", "is", "is_not"];
-pub(super) const HOST_KEYS: &[&str] = &[
-    "kind",
-    "interfaces",
-    "gateway",
-    "routes",
-    "nat",
-    "exec",
-    "exec_timeout",
-];
-pub(super) const BRIDGE_KEYS: &[&str] = &["kind", "stp", "addresses", "exec", "exec_timeout"];
-pub(super) const IFACE_KEYS: &[&str] = &["addresses", "mac", "mtu"];
-pub(super) const ROUTE_KEYS: &[&str] = &["to", "via"];
-pub(super) const LINK_KEYS: &[&str] = &["endpoints", "mtu", "type", "vni", "underlay"];
-pub(super) const TAP_KEYS: &[&str] = &["tap", "owner", "group"];
-pub(super) const MACVLAN_KEYS: &[&str] = &["macvlan", "parent", "mode"];
-pub(super) const CHECK_KEYS: &[&str] = &[
-    "from",
-    "to",
-    "reach",
-    "layer",
-    "proto",
-    "seen_as",
-    "listen",
-    "via",
-    "seen_by",
-    "unseen_by",
-];
-pub(super) const SWITCH_KEYS: &[&str] = &[
-    "kind",
-    "ports",
-    "svi",
-    "gateway",
-    "routes",
-    "stp",
-    "exec",
-    "exec_timeout",
-    "mac_vlans",
-];
-pub(super) const PORT_KEYS: &[&str] = &["vlan", "trunk", "native", "allow"];
-pub(super) const ALLOW_KEYS: &[&str] = &["mac", "ip"];
-pub(super) const KINDS: &[&str] = &["host", "router", "bridge", "hub", "switch"];
+// The keys the reader knows are the format's (see `format`): the schema and the reader
+// cannot disagree about which keys exist.
+use super::format;
+pub(super) const TOP_KEYS: &[&str] = &format::keys(&format::TOP);
+pub(super) const HOST_KEYS: &[&str] = &format::keys(&format::HOST);
+pub(super) const BRIDGE_KEYS: &[&str] = &format::keys(&format::BRIDGE);
+pub(super) const IFACE_KEYS: &[&str] = &format::keys(&format::INTERFACE);
+pub(super) const ROUTE_KEYS: &[&str] = &format::keys(&format::ROUTE);
+pub(super) const LINK_KEYS: &[&str] = &format::keys(&format::LINK);
+pub(super) const TAP_KEYS: &[&str] = &format::keys(&format::TAP);
+pub(super) const MACVLAN_KEYS: &[&str] = &format::keys(&format::MACVLAN);
+pub(super) const CHECK_KEYS: &[&str] = &format::keys(&format::CHECK);
+pub(super) const SWITCH_KEYS: &[&str] = &format::keys(&format::SWITCH);
+pub(super) const PORT_KEYS: &[&str] = &format::keys(&format::PORT);
+pub(super) const ALLOW_KEYS: &[&str] = &format::keys(&format::ALLOW);
+pub(super) const NAT_KEYS: &[&str] = &format::keys(&format::NAT_FIELDS);
+pub(super) const PUBLISH_KEYS: &[&str] = &format::keys(&format::PUBLISH);
+pub(super) const STAGE_KEYS: &[&str] = &format::keys(&format::STAGE);
+pub(super) const ACTIONS: &[&str] = &format::keys(&format::ACTIONS);
+pub(super) const ARP_SPOOF_KEYS: &[&str] = &format::keys(&format::ARP_SPOOF);
+pub(super) const EXEC_ACTION_KEYS: &[&str] = &format::keys(&format::EXEC_ACTION);
+pub(super) const NEIGHBOUR_KEYS: &[&str] = &format::keys(&format::NEIGHBOUR);
+pub(super) const KINDS: &[&str] = &format::KINDS;
 
 pub fn read(p: &mut Problems, root: &Node) -> RawLab {
     let mut lab = RawLab::default();

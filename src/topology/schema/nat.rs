@@ -23,9 +23,6 @@ pub struct RawPublish {
     pub to: Sp<SocketAddr>,
 }
 
-const NAT_KEYS: &[&str] = &["masquerade", "publish"];
-const PUBLISH_KEYS: &[&str] = &["on", "proto", "port", "to"];
-
 pub(super) fn read_nat(p: &mut Problems, n: &Node) -> Option<RawNat> {
     let mut f = Fields::of(p, n, "nat")?;
     let masquerade = f
