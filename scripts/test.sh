@@ -27,6 +27,9 @@ need=()
 for pkg in nftables iproute2 libxml2-utils; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
+# bc sums the lanes' counts; the verdict soak reads vnet's JSON with python3.
+command -v bc >/dev/null || need+=(bc)
+command -v python3 >/dev/null || need+=(python3-minimal)
 if [ ${#need[@]} -gt 0 ]; then
   echo "== installing ${need[*]}"
   apt-get update -qq
@@ -49,9 +52,6 @@ count() { # sums libtest's "test result:" lines of the last lane
   i=$(grep -E '^test result:' "$log" | sed -E 's/.* ([0-9]+) ignored.*/\1/' | paste -sd+ | bc)
   echo "${p:-0} ${f:-0} ${i:-0}"
 }
-command -v bc >/dev/null || { apt-get install -y -qq bc >/dev/null; }
-# The verdict soak reads vnet's JSON with python3.
-command -v python3 >/dev/null || { apt-get install -y -qq python3-minimal >/dev/null; }
 lane_status=0
 run_lane() { # name, command...
   local name=$1; shift
