@@ -129,6 +129,12 @@ pub struct Node {
     /// (`kind: hub`).
     #[serde(default)]
     pub hub: bool,
+    /// The node whose namespace this bridge lives in (`in:`), as docker0 in the Docker host.
+    #[serde(default)]
+    pub inside: Option<usize>,
+    /// Interfaces of a router between which nothing is forwarded (`isolate:`).
+    #[serde(default)]
+    pub isolate: Vec<String>,
     /// A switch's ports, one per link that ends on it, with their VLAN settings.
     #[serde(default)]
     pub ports: Vec<Port>,
@@ -436,10 +442,15 @@ impl Lab {
         out
     }
 
-    /// The named network namespace a node lives in: `<lab>.<node>`, so two labs never collide.
+    /// The named network namespace a node lives in: `<lab>.<node>`, so two labs never collide;
+    /// a bridge `in:` another node, that node's.
     pub fn netns(&self, node: usize) -> String {
         if self.nodes[node].name == MACHINE {
             return String::new();
+        }
+        // A bridge inside another node lives in that node's namespace (never nested).
+        if let Some(host) = self.nodes[node].inside.filter(|h| *h != node) {
+            return name::netns(&self.name, &self.nodes[host].name);
         }
         name::netns(&self.name, &self.nodes[node].name)
     }
