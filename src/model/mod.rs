@@ -467,9 +467,29 @@ impl Lab {
             .flat_map(|i| i.addresses.iter().copied())
     }
 
-    /// The node that has this address, if any.
+    /// The interfaces in a node's namespace: its own, and the devices of bridges inside it
+    /// (`in:`), which carry the bridge's addresses.
+    pub fn local_interfaces(&self, node: usize) -> impl Iterator<Item = &Interface> + '_ {
+        let inner = self
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(move |(j, n)| *j != node && n.inside == Some(node))
+            .flat_map(|(_, n)| n.interfaces.iter().filter(move |x| x.name == n.name));
+        self.nodes[node].interfaces.iter().chain(inner)
+    }
+
+    /// The bridges that live in a node's namespace (`in:`).
+    pub fn bridges_inside(&self, node: usize) -> impl Iterator<Item = usize> + '_ {
+        (0..self.nodes.len()).filter(move |&j| j != node && self.nodes[j].inside == Some(node))
+    }
+
+    /// The node that has this address, if any; for the address of a bridge inside another
+    /// node (`in:`), that node, whose namespace holds it.
     pub fn owner(&self, addr: IpAddr) -> Option<usize> {
-        (0..self.nodes.len()).find(|&n| self.addresses(n).any(|a| a.addr() == addr))
+        (0..self.nodes.len())
+            .find(|&n| self.addresses(n).any(|a| a.addr() == addr))
+            .map(|n| self.nodes[n].inside.unwrap_or(n))
     }
 
     /// How a check's target reads in reports: the node's name or the address.

@@ -113,6 +113,7 @@ pub fn build(p: &mut Problems, raw: RawLab, lab_name: String) -> Lab {
         });
     }
     placements(p, &raw, &mut lab);
+    isolations(p, &raw, &lab);
     super::links::links(p, &raw, &mut lab);
     super::links::nat_interfaces(p, &raw, &lab);
     super::mtu::mtus(p, &raw);
@@ -173,9 +174,14 @@ fn placements(p: &mut Problems, raw: &RawLab, lab: &mut Lab) {
     // Ports of bridges in one namespace, and that namespace's own interfaces, are one set of
     // names.
     for (i, rn) in raw.nodes.iter().enumerate() {
-        let Some(h) = lab.nodes[i].inside else { continue };
+        let Some(h) = lab.nodes[i].inside else {
+            continue;
+        };
         for link in &raw.links {
-            for e in [&link.a, &link.b].into_iter().filter(|e| e.node == rn.name.v) {
+            for e in [&link.a, &link.b]
+                .into_iter()
+                .filter(|e| e.node == rn.name.v)
+            {
                 let clash = lab.nodes[h].interfaces.iter().any(|x| x.name == e.iface)
                     || raw.nodes.iter().enumerate().any(|(j, other)| {
                         j != i
@@ -195,10 +201,62 @@ fn placements(p: &mut Problems, raw: &RawLab, lab: &mut Lab) {
                         ),
                         e.at,
                         "another interface there has this name",
-                        Some("the bridge lives inside that node: give its ports names of their own".into()),
+                        Some(
+                            "the bridge lives inside that node: give its ports names of their own"
+                                .into(),
+                        ),
                     );
                 }
             }
+        }
+    }
+}
+
+/// `isolate:` names interfaces of a router, or bridges inside it, two at least.
+fn isolations(p: &mut Problems, raw: &RawLab, lab: &Lab) {
+    for (i, rn) in raw.nodes.iter().enumerate() {
+        let Some(first) = rn.isolate.first() else {
+            continue;
+        };
+        let node = &lab.nodes[i];
+        if node.name == crate::model::MACHINE || node.kind != NodeKind::Router {
+            p.error(
+                "isolate",
+                "`isolate:` is for routers",
+                first.at,
+                "only a router forwards between its interfaces",
+                Some(if node.name == crate::model::MACHINE {
+                    "vnet sets no filter on the machine itself".to_owned()
+                } else {
+                    format!("make `{}` a router (`kind: router`)", node.name)
+                }),
+            );
+            continue;
+        }
+        let local: Vec<&str> = lab.local_interfaces(i).map(|x| x.name.as_str()).collect();
+        for name in &rn.isolate {
+            if !local.contains(&name.v.as_str()) {
+                let help = match crate::model::name::closest(&name.v, local.iter().copied()) {
+                    Some(near) => format!("did you mean `{near}`?"),
+                    None => format!("its interfaces: {}", local.join(", ")),
+                };
+                p.error(
+                    "isolate",
+                    format!("`{}` has no interface `{}`", node.name, name.v),
+                    name.at,
+                    "not an interface of this router, nor a bridge inside it",
+                    Some(help),
+                );
+            }
+        }
+        if rn.isolate.len() < 2 {
+            p.error(
+                "isolate",
+                "`isolate:` needs two interfaces at least: the networks kept apart",
+                first.at,
+                "only one here",
+                Some("for example `isolate: [docker0, br-app]`".into()),
+            );
         }
     }
 }
