@@ -129,6 +129,12 @@ pub struct Node {
     /// (`kind: hub`).
     #[serde(default)]
     pub hub: bool,
+    /// The node whose namespace this bridge lives in (`in:`), as docker0 in the Docker host.
+    #[serde(default)]
+    pub inside: Option<usize>,
+    /// Interfaces of a router between which nothing is forwarded (`isolate:`).
+    #[serde(default)]
+    pub isolate: Vec<String>,
     /// A switch's ports, one per link that ends on it, with their VLAN settings.
     #[serde(default)]
     pub ports: Vec<Port>,
@@ -436,10 +442,15 @@ impl Lab {
         out
     }
 
-    /// The named network namespace a node lives in: `<lab>.<node>`, so two labs never collide.
+    /// The named network namespace a node lives in: `<lab>.<node>`, so two labs never collide;
+    /// a bridge `in:` another node, that node's.
     pub fn netns(&self, node: usize) -> String {
         if self.nodes[node].name == MACHINE {
             return String::new();
+        }
+        // A bridge inside another node lives in that node's namespace (never nested).
+        if let Some(host) = self.nodes[node].inside.filter(|h| *h != node) {
+            return name::netns(&self.name, &self.nodes[host].name);
         }
         name::netns(&self.name, &self.nodes[node].name)
     }
@@ -456,9 +467,29 @@ impl Lab {
             .flat_map(|i| i.addresses.iter().copied())
     }
 
-    /// The node that has this address, if any.
+    /// The interfaces in a node's namespace: its own, and the devices of bridges inside it
+    /// (`in:`), which carry the bridge's addresses.
+    pub fn local_interfaces(&self, node: usize) -> impl Iterator<Item = &Interface> + '_ {
+        let inner = self
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(move |(j, n)| *j != node && n.inside == Some(node))
+            .flat_map(|(_, n)| n.interfaces.iter().filter(move |x| x.name == n.name));
+        self.nodes[node].interfaces.iter().chain(inner)
+    }
+
+    /// The bridges that live in a node's namespace (`in:`).
+    pub fn bridges_inside(&self, node: usize) -> impl Iterator<Item = usize> + '_ {
+        (0..self.nodes.len()).filter(move |&j| j != node && self.nodes[j].inside == Some(node))
+    }
+
+    /// The node that has this address, if any; for the address of a bridge inside another
+    /// node (`in:`), that node, whose namespace holds it.
     pub fn owner(&self, addr: IpAddr) -> Option<usize> {
-        (0..self.nodes.len()).find(|&n| self.addresses(n).any(|a| a.addr() == addr))
+        (0..self.nodes.len())
+            .find(|&n| self.addresses(n).any(|a| a.addr() == addr))
+            .map(|n| self.nodes[n].inside.unwrap_or(n))
     }
 
     /// How a check's target reads in reports: the node's name or the address.

@@ -163,6 +163,7 @@ pub fn optional_sysctl(key: &str) -> bool {
 fn speaks_ipv6(lab: &Lab, i: usize) -> bool {
     let node = &lab.nodes[i];
     lab.addresses(i).any(|a| a.addr().is_ipv6())
+        || lab.bridges_inside(i).any(|b| speaks_ipv6(lab, b))
         || node.gateways.iter().any(std::net::IpAddr::is_ipv6)
         || node.routes.iter().any(|r| r.via.is_ipv6())
 }
@@ -191,12 +192,14 @@ pub fn plan(lab: &Lab, mode: VlanMode) -> Plan {
     let tag = owner_tag(&lab.name);
     for (i, node) in lab.nodes.iter().enumerate() {
         let ns = lab.netns(i);
-        // The machine's own namespace exists already, and its settings are not the lab's.
-        if !ns.is_empty() {
+        // The machine's own namespace exists already, and its settings are not the lab's; a
+        // bridge inside another node lives in that node's, set up with it.
+        if !ns.is_empty() && node.inside.is_none() {
             st.namespaces.push(Step::AddNetns { ns: ns.clone() });
             let forward = node.kind == NodeKind::Router
                 || (node.kind == NodeKind::Switch && !node.svis.is_empty());
-            let bridges = matches!(node.kind, NodeKind::Bridge | NodeKind::Switch);
+            let bridges = matches!(node.kind, NodeKind::Bridge | NodeKind::Switch)
+                || lab.bridges_inside(i).next().is_some();
             for (key, value) in sysctls(forward, speaks_ipv6(lab, i), bridges) {
                 st.settings.push(Step::Sysctl {
                     ns: ns.clone(),
@@ -222,9 +225,15 @@ pub fn plan(lab: &Lab, mode: VlanMode) -> Plan {
             }),
             Some(n) => st.firewall.push(Step::Nft {
                 ns: ns.clone(),
-                ruleset: nat::ruleset(n),
+                ruleset: nat::ruleset(lab, i, n),
             }),
             None => {}
+        }
+        if !node.isolate.is_empty() {
+            st.firewall.push(Step::Nft {
+                ns: ns.clone(),
+                ruleset: nat::isolation(&node.isolate),
+            });
         }
         for gw in &node.gateways {
             let to = if gw.is_ipv4() { "0.0.0.0/0" } else { "::/0" };

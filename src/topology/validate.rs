@@ -80,6 +80,8 @@ pub fn build(p: &mut Problems, raw: RawLab, lab_name: String) -> Lab {
             exec_timeout_ms: rn.exec_timeout,
             stp: rn.stp,
             hub: rn.hub,
+            inside: None,
+            isolate: rn.isolate.iter().map(|i| i.v.clone()).collect(),
             ports: Vec::new(),
             nat: rn.nat.as_ref().map(|n| crate::model::Nat {
                 masquerade: n.masquerade.iter().map(|m| m.v.clone()).collect(),
@@ -110,6 +112,8 @@ pub fn build(p: &mut Problems, raw: RawLab, lab_name: String) -> Lab {
             at: rn.name.at.into(),
         });
     }
+    placements(p, &raw, &mut lab);
+    isolations(p, &raw, &lab);
     super::links::links(p, &raw, &mut lab);
     super::links::nat_interfaces(p, &raw, &lab);
     super::mtu::mtus(p, &raw);
@@ -121,6 +125,140 @@ pub fn build(p: &mut Problems, raw: RawLab, lab_name: String) -> Lab {
     loops(p, &raw, &lab);
     super::checks::checks(p, &raw, &mut lab);
     lab
+}
+
+/// Bridges that live inside another node (`in:`): it must be a host or router of the lab (not
+/// the machine), and nothing of the bridge may take a name that node's interfaces have.
+fn placements(p: &mut Problems, raw: &RawLab, lab: &mut Lab) {
+    for (i, rn) in raw.nodes.iter().enumerate() {
+        let Some(inside) = &rn.inside else { continue };
+        let Some(h) = super::resolve::resolve_node(p, lab, &inside.v, inside.at) else {
+            continue;
+        };
+        let host = &lab.nodes[h];
+        let why = if host.name == crate::model::MACHINE {
+            Some("vnet puts no bridge on the machine itself")
+        } else if !matches!(host.kind, NodeKind::Host | NodeKind::Router) {
+            Some("a bridge lives inside a host or a router")
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            p.error(
+                "inside",
+                format!("bridge `{}` cannot live inside `{}`", rn.name.v, inside.v),
+                inside.at,
+                why,
+                None,
+            );
+            continue;
+        }
+        if host.interfaces.iter().any(|x| x.name == rn.name.v) {
+            p.error(
+                "inside",
+                format!(
+                    "`{}` already has an interface `{}`, the name of the bridge inside it",
+                    inside.v, rn.name.v
+                ),
+                rn.name.at,
+                "the bridge device would take this name",
+                Some(format!(
+                    "drop `{}:{}` and give the bridge its address (`addresses:`), as docker0 has",
+                    inside.v, rn.name.v
+                )),
+            );
+            continue;
+        }
+        lab.nodes[i].inside = Some(h);
+    }
+    // Ports of bridges in one namespace, and that namespace's own interfaces, are one set of
+    // names.
+    for (i, rn) in raw.nodes.iter().enumerate() {
+        let Some(h) = lab.nodes[i].inside else {
+            continue;
+        };
+        for link in &raw.links {
+            for e in [&link.a, &link.b]
+                .into_iter()
+                .filter(|e| e.node == rn.name.v)
+            {
+                let clash = lab.nodes[h].interfaces.iter().any(|x| x.name == e.iface)
+                    || raw.nodes.iter().enumerate().any(|(j, other)| {
+                        j != i
+                            && lab.nodes[j].inside == Some(h)
+                            && raw
+                                .links
+                                .iter()
+                                .flat_map(|l| [&l.a, &l.b])
+                                .any(|o| o.node == other.name.v && o.iface == e.iface)
+                    });
+                if clash {
+                    p.error(
+                        "inside",
+                        format!(
+                            "port `{}:{}` takes a name already used in `{}`'s namespace",
+                            rn.name.v, e.iface, lab.nodes[h].name
+                        ),
+                        e.at,
+                        "another interface there has this name",
+                        Some(
+                            "the bridge lives inside that node: give its ports names of their own"
+                                .into(),
+                        ),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// `isolate:` names interfaces of a router, or bridges inside it, two at least.
+fn isolations(p: &mut Problems, raw: &RawLab, lab: &Lab) {
+    for (i, rn) in raw.nodes.iter().enumerate() {
+        let Some(first) = rn.isolate.first() else {
+            continue;
+        };
+        let node = &lab.nodes[i];
+        if node.name == crate::model::MACHINE || node.kind != NodeKind::Router {
+            p.error(
+                "isolate",
+                "`isolate:` is for routers",
+                first.at,
+                "only a router forwards between its interfaces",
+                Some(if node.name == crate::model::MACHINE {
+                    "vnet sets no filter on the machine itself".to_owned()
+                } else {
+                    format!("make `{}` a router (`kind: router`)", node.name)
+                }),
+            );
+            continue;
+        }
+        let local: Vec<&str> = lab.local_interfaces(i).map(|x| x.name.as_str()).collect();
+        for name in &rn.isolate {
+            if !local.contains(&name.v.as_str()) {
+                let help = match crate::model::name::closest(&name.v, local.iter().copied()) {
+                    Some(near) => format!("did you mean `{near}`?"),
+                    None => format!("its interfaces: {}", local.join(", ")),
+                };
+                p.error(
+                    "isolate",
+                    format!("`{}` has no interface `{}`", node.name, name.v),
+                    name.at,
+                    "not an interface of this router, nor a bridge inside it",
+                    Some(help),
+                );
+            }
+        }
+        if rn.isolate.len() < 2 {
+            p.error(
+                "isolate",
+                "`isolate:` needs two interfaces at least: the networks kept apart",
+                first.at,
+                "only one here",
+                Some("for example `isolate: [docker0, br-app]`".into()),
+            );
+        }
+    }
 }
 
 fn unused_interfaces(p: &mut Problems, raw: &RawLab) {

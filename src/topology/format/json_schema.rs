@@ -129,7 +129,7 @@ fn node() -> Value {
 fn machine() -> Value {
     let fields: Vec<Field> = HOST
         .iter()
-        .filter(|f| f.key != "gateway")
+        .filter(|f| f.key != "gateway" && f.key != "isolate")
         .copied()
         .collect();
     let mut o = object(

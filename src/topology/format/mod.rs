@@ -207,10 +207,32 @@ const MAC_VLANS: Field = field(
     },
 );
 
+const ISOLATE: Field = field(
+    "isolate",
+    "A router's interfaces (or bridges inside it) between which nothing is forwarded, as Docker isolates its networks from each other.",
+    "[\"docker0\", \"br-app\"]",
+    strings,
+);
+const INSIDE: Field = field(
+    "in",
+    "The host or router whose namespace the bridge lives in, as docker0 lives in the Docker host; the bridge's `addresses:` are then that node's.",
+    "\"dockerhost\"",
+    node_name,
+);
+
 /// Hosts and routers (and `host`, the machine).
-pub const HOST: [Field; 7] = [KIND, INTERFACES, GATEWAY, ROUTES, NAT, EXEC, EXEC_TIMEOUT];
+pub const HOST: [Field; 8] = [
+    KIND,
+    INTERFACES,
+    GATEWAY,
+    ROUTES,
+    NAT,
+    ISOLATE,
+    EXEC,
+    EXEC_TIMEOUT,
+];
 /// Bridges and hubs.
-pub const BRIDGE: [Field; 5] = [KIND, STP, BRIDGE_ADDRESSES, EXEC, EXEC_TIMEOUT];
+pub const BRIDGE: [Field; 6] = [KIND, STP, BRIDGE_ADDRESSES, INSIDE, EXEC, EXEC_TIMEOUT];
 pub const SWITCH: [Field; 9] = [
     KIND,
     PORTS,

@@ -86,6 +86,12 @@ pub struct RawNode {
     pub stp: bool,
     /// `kind: hub`: a bridge that floods every frame to every port (it never learns).
     pub hub: bool,
+    /// A bridge that lives in another node's namespace (`in: dockerhost`), as docker0 lives
+    /// in the Docker host's.
+    pub inside: Option<Sp<String>>,
+    /// A router's interfaces between which nothing is forwarded (`isolate: [docker0, br1]`):
+    /// Docker's isolation of its networks from each other.
+    pub isolate: Vec<Sp<String>>,
     /// A switch's port settings (`ports:`); ports not listed are access ports in VLAN 1.
     pub ports: Vec<RawPort>,
     /// A layer-3 switch's interfaces into its VLANs (`svi: {10: 10.0.10.1/24}`).

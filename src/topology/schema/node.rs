@@ -20,6 +20,8 @@ pub(super) fn read_node(p: &mut Problems, name: Sp<String>, body: &Node) -> Opti
         exec_timeout: None,
         stp: false,
         hub: false,
+        inside: None,
+        isolate: Vec::new(),
         ports: Vec::new(),
         svis: Vec::new(),
         mac_vlans: Vec::new(),
@@ -130,6 +132,9 @@ fn read_body(p: &mut Problems, mut f: Fields<'_>, mut node: RawNode) -> Option<R
                 .collect();
         }
         read_exec(p, &mut f, &mut node);
+        if let Some(v) = f.get("in") {
+            node.inside = string(p, v, "in");
+        }
         if let Some((k, _)) = f
             .entries
             .iter()
@@ -168,6 +173,12 @@ fn read_body(p: &mut Problems, mut f: Fields<'_>, mut node: RawNode) -> Option<R
         }
     }
     read_routing(p, &mut f, &mut node);
+    if let Some(i) = f.get("isolate") {
+        node.isolate = one_or_many(i)
+            .into_iter()
+            .filter_map(|n| string(p, n, "an interface"))
+            .collect();
+    }
     if let Some(n) = f.get("nat") {
         node.nat = super::nat::read_nat(p, n);
         // The machine forwards once its NAT is allowed (`--allow-machine-nat`).
