@@ -37,10 +37,9 @@ pub fn on_path(name: &str) -> bool {
 pub struct Test {
     pub name: String,
     pub needs: Vec<Feature>,
-    /// About the machine's tools and the repository (reports, examples, packages), not the
-    /// kernel: run in the host lane, left out of the stock-kernel lane's guest, which has
-    /// neither.
-    pub host_lane_only: bool,
+    /// Why it runs in the host lane only (it is about the machine's tools, the repository or
+    /// vnet's own limits, not the kernel), if it does: left out of the stock-kernel lane.
+    pub host_lane_only: Option<&'static str>,
     pub run: Box<dyn FnOnce() -> Result<(), String> + Send>,
 }
 
@@ -49,7 +48,7 @@ impl Test {
         Test {
             name: name.to_owned(),
             needs: Vec::new(),
-            host_lane_only: false,
+            host_lane_only: None,
             run: Box::new(run),
         }
     }
@@ -59,8 +58,12 @@ impl Test {
         self
     }
 
-    pub fn host_lane_only(mut self) -> Self {
-        self.host_lane_only = true;
+    pub fn host_lane_only(self) -> Self {
+        self.host_lane_only_because("the machine's tools and the repository")
+    }
+
+    pub fn host_lane_only_because(mut self, why: &'static str) -> Self {
+        self.host_lane_only = Some(why);
         self
     }
 
