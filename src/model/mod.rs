@@ -10,6 +10,7 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 pub mod feature;
+pub mod impair;
 pub mod name;
 
 /// The node that stands for the machine itself (its own network namespace).
@@ -286,6 +287,20 @@ pub struct Link {
     pub mtu: Option<u32>,
     #[serde(default)]
     pub kind: LinkKind,
+    /// What each end does to what it sends (`impair:`), if anything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub impair: Option<LinkImpair>,
+    pub at: At,
+}
+
+/// A link's impairments: of what end `a` sends, and of what end `b` sends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkImpair {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub a: Option<impair::Impair>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub b: Option<impair::Impair>,
+    /// Where `impair:` is written.
     pub at: At,
 }
 
