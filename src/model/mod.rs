@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod feature;
 pub mod impair;
+pub mod measure;
 pub mod name;
 
 /// The node that stands for the machine itself (its own network namespace).
@@ -364,6 +365,12 @@ pub struct Check {
     /// (`reach: true`) or is not (`false`) this node's MAC.
     #[serde(default)]
     pub neighbour_is: Option<usize>,
+    /// Bounds on what is measured (`rtt:`, `loss:`, `rate:`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measure: Option<measure::Measure>,
+    /// Retry until the check holds, for at most this long (`within:`), in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub within_ms: Option<u64>,
     pub at: At,
 }
 

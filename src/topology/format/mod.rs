@@ -389,7 +389,7 @@ pub const MACVLAN: [Field; 3] = [
     ),
 ];
 
-pub const CHECK: [Field; 10] = [
+pub const CHECK: [Field; 14] = [
     field(
         "from",
         "The node the probe is sent from.",
@@ -449,6 +449,30 @@ pub const CHECK: [Field; 10] = [
         "Nodes that must not see the probe's frames (a learning bridge sends them one way).",
         "[\"eve\"]",
         || json!({"anyOf": [node_name(), {"type": "array", "items": node_name()}]}),
+    ),
+    field(
+        "rtt",
+        "A bound on the median round trip of 10 echo requests: `< 60ms` (`<`, `<=`, `>`, `>=`; `<` if left out).",
+        "\"< 60ms\"",
+        || json!({"type": "string", "pattern": "^\\s*(<=|>=|<|>)?\\s*[0-9.]+\\s*(ns|us|µs|ms|s)\\s*$"}),
+    ),
+    field(
+        "loss",
+        "A bound on the share of 10 echo requests that go unanswered: `< 5%` (`<=` if left out).",
+        "\"< 5%\"",
+        || json!({"type": "string", "pattern": "^\\s*(<=|>=|<|>)?\\s*[0-9.]+%\\s*$"}),
+    ),
+    field(
+        "rate",
+        "With `proto: tcp`: a bound on the throughput of vnet's own 1.5 s bulk TCP transfer to its own listener: `>= 9mbit` (`>=` if left out); no port needed.",
+        "\">= 9mbit\"",
+        || json!({"type": "string", "pattern": "^\\s*(<=|>=|<|>)?\\s*[0-9.]+\\s*([kmgKMG]?(bit|bps))(/s)?\\s*$"}),
+    ),
+    field(
+        "within",
+        "Retry the check until it holds, for at most this long (`30s`, `500ms`): convergence after a fault; the report says when it first held.",
+        "\"30s\"",
+        exec_timeout,
     ),
 ];
 

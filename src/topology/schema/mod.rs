@@ -197,6 +197,12 @@ pub struct RawCheck {
     /// A neighbour-cache check (`{on: victim, neighbour: 10.0.1.1, is: gw}`): the node whose
     /// MAC the entry must (`is:`) or must not (`is_not:`) hold.
     pub neighbour_is: Option<Sp<String>>,
+    /// Bounds on what is measured (`rtt:`, `loss:`, `rate:`).
+    pub rtt: Option<Sp<crate::model::measure::Bound>>,
+    pub loss: Option<Sp<crate::model::measure::Bound>>,
+    pub rate: Option<Sp<crate::model::measure::Bound>>,
+    /// `within:`, in milliseconds.
+    pub within: Option<u64>,
     pub at: SourceSpan,
 }
 
