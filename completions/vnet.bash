@@ -37,6 +37,12 @@ _vnet() {
             vnet,help)
                 cmd="vnet__subcmd__help"
                 ;;
+            vnet,impair)
+                cmd="vnet__subcmd__impair"
+                ;;
+            vnet,link)
+                cmd="vnet__subcmd__link"
+                ;;
             vnet,plan)
                 cmd="vnet__subcmd__plan"
                 ;;
@@ -103,6 +109,12 @@ _vnet() {
             vnet__subcmd__help,help)
                 cmd="vnet__subcmd__help__subcmd__help"
                 ;;
+            vnet__subcmd__help,impair)
+                cmd="vnet__subcmd__help__subcmd__impair"
+                ;;
+            vnet__subcmd__help,link)
+                cmd="vnet__subcmd__help__subcmd__link"
+                ;;
             vnet__subcmd__help,plan)
                 cmd="vnet__subcmd__help__subcmd__plan"
                 ;;
@@ -140,7 +152,7 @@ _vnet() {
 
     case "${cmd}" in
         vnet)
-            opts="-h -V --no-annotations --help --version validate plan up verify status exec down test doctor gen export completions schema help"
+            opts="-h -V --no-annotations --help --version validate plan up verify status exec impair link down test doctor gen export completions schema help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -402,7 +414,7 @@ _vnet() {
             return 0
             ;;
         vnet__subcmd__help)
-            opts="validate plan up verify status exec down test doctor gen export completions schema help"
+            opts="validate plan up verify status exec impair link down test doctor gen export completions schema help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -555,6 +567,34 @@ _vnet() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        vnet__subcmd__help__subcmd__impair)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vnet__subcmd__help__subcmd__link)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         vnet__subcmd__help__subcmd__plan)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -646,6 +686,70 @@ _vnet() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vnet__subcmd__impair)
+            opts="-h --delay --jitter --loss --duplicate --reorder --corrupt --rate --clear --no-annotations --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --delay)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --jitter)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --loss)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --duplicate)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --reorder)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --corrupt)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rate)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vnet__subcmd__link)
+            opts="-h --every --times --no-annotations --help down up"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --every)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --times)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

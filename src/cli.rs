@@ -117,6 +117,53 @@ pub enum Command {
         #[arg(last = true, required = true)]
         command: Vec<String>,
     },
+    /// Impair what a node's interface sends in a running lab (netem, TBF), or --clear it
+    Impair {
+        /// The running lab
+        lab: String,
+        /// The sending end, `NODE:IFACE` (an end of a veth link)
+        end: String,
+        /// One-way delay: 40ms, 250us, 1s
+        #[arg(long, allow_hyphen_values = true)]
+        delay: Option<String>,
+        /// Jitter of the delay, optionally with its correlation: "5ms" or "5ms 25%"
+        #[arg(long, allow_hyphen_values = true)]
+        jitter: Option<String>,
+        /// Random loss: 1%, or "1% 25%" with a correlation
+        #[arg(long, allow_hyphen_values = true)]
+        loss: Option<String>,
+        /// Duplicated packets: 1%
+        #[arg(long, allow_hyphen_values = true)]
+        duplicate: Option<String>,
+        /// Packets sent ahead of the delayed others: 25% (needs --delay)
+        #[arg(long, allow_hyphen_values = true)]
+        reorder: Option<String>,
+        /// Packets with a flipped bit: 0.1%
+        #[arg(long, allow_hyphen_values = true)]
+        corrupt: Option<String>,
+        /// A rate limit: 10mbit, 500kbit, 1gbit
+        #[arg(long, allow_hyphen_values = true)]
+        rate: Option<String>,
+        /// Remove every impairment of the interface (also the file's)
+        #[arg(long, conflicts_with_all = ["delay", "jitter", "loss", "duplicate", "reorder", "corrupt", "rate"])]
+        clear: bool,
+    },
+    /// Take a node's interface in a running lab down or up, or flap it (--every 2s --times 5)
+    Link {
+        /// The running lab
+        lab: String,
+        /// `NODE:IFACE` (an end of a veth link)
+        end: String,
+        /// `down` or `up`
+        #[arg(value_parser = ["down", "up"])]
+        state: String,
+        /// Flap: down, wait this long, up, wait, ... (`2s`, `500ms`)
+        #[arg(long)]
+        every: Option<String>,
+        /// How many times to flap with --every
+        #[arg(long, default_value_t = 5, requires = "every")]
+        times: u32,
+    },
     /// Remove exactly what vnet created for a lab; safe to repeat
     Down {
         /// A lab name or its topology file

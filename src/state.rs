@@ -77,6 +77,25 @@ pub struct Record {
     #[serde(default)]
     pub digest: Option<String>,
     pub lab: Lab,
+    /// What `vnet impair` and `vnet link` changed since `up`.
+    #[serde(default, skip_serializing_if = "Runtime::is_empty")]
+    pub runtime: Runtime,
+}
+
+/// Faults made at runtime, by `node:iface`: impairments set (`None`: cleared, the file's
+/// removed) and interfaces taken down.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Runtime {
+    #[serde(default)]
+    pub impair: std::collections::BTreeMap<String, Option<crate::model::impair::Impair>>,
+    #[serde(default)]
+    pub down: std::collections::BTreeSet<String>,
+}
+
+impl Runtime {
+    pub fn is_empty(&self) -> bool {
+        self.impair.is_empty() && self.down.is_empty()
+    }
 }
 
 /// A fingerprint of a file's bytes (FNV-1a, 64 bits): enough to tell that it changed.

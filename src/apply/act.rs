@@ -166,3 +166,73 @@ pub fn set_link(ns: &str, iface: &str, up: bool) -> io::Result<()> {
         })
     })?
 }
+
+/// `tc -n NS qdisc del dev DEV root`, then the shape's qdiscs (none: the device is left with
+/// its default queue): what `vnet impair` and a stage's `impair:`/`clear:` do.
+pub fn set_impair(
+    ns: &str,
+    dev: &str,
+    shape: Option<&crate::plan::shape::Shape>,
+) -> Result<(), super::StepError> {
+    use crate::plan::Step;
+    let clear = Step::Unimpair {
+        ns: ns.to_owned(),
+        dev: dev.to_owned(),
+    };
+    let file = netns::open(ns).map_err(|e| super::StepError::new(&clear, e))?;
+    let shape = shape.cloned();
+    let (ns, dev) = (ns.to_owned(), dev.to_owned());
+    netns::in_netns(&file, move || -> Result<(), super::StepError> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| super::StepError::new(&clear, e))?;
+        rt.block_on(async {
+            let (conn, handle, _) =
+                rtnetlink::new_connection().map_err(|e| super::StepError::new(&clear, e))?;
+            tokio::spawn(conn);
+            use futures_util::TryStreamExt;
+            let index = handle
+                .link()
+                .get()
+                .match_name(dev.clone())
+                .execute()
+                .try_next()
+                .await
+                .ok()
+                .flatten()
+                .map(|l| l.header.index as i32)
+                .ok_or_else(|| {
+                    super::StepError::new(&clear, io::Error::from_raw_os_error(libc::ENODEV))
+                })?;
+            match super::tc::send(handle.clone(), super::tc::delete_root(index)).await {
+                Err(e) if !matches!(e.raw_os_error(), Some(libc::ENOENT | libc::EINVAL)) => {
+                    return Err(super::StepError::new(&clear, e));
+                }
+                _ => {}
+            }
+            if let Some(shape) = shape {
+                let step = Step::Impair {
+                    ns: ns.clone(),
+                    dev: dev.clone(),
+                    shape: shape.clone(),
+                };
+                for r in super::tc::shape_requests(index, &shape) {
+                    super::tc::send(handle.clone(), r)
+                        .await
+                        .map_err(|e| super::StepError::new(&step, e))?;
+                }
+            }
+            Ok(())
+        })
+    })
+    .map_err(|e| {
+        super::StepError::new(
+            &Step::Unimpair {
+                ns: String::new(),
+                dev: String::new(),
+            },
+            e,
+        )
+    })?
+}

@@ -23,6 +23,12 @@ pub fn hint(step: &Step, err: &io::Error) -> Option<String> {
         (libc::EOPNOTSUPP, _) => {
             "this kernel lacks the feature; `vnet doctor` lists what it supports"
         }
+        (libc::ENOENT, Step::Impair { .. }) => {
+            "this kernel lacks the qdisc (netem: CONFIG_NET_SCH_NETEM, TBF: CONFIG_NET_SCH_TBF); `vnet doctor` lists what it supports"
+        }
+        (libc::EINVAL, Step::Impair { .. }) => {
+            "the kernel refused the qdisc's settings (some netem settings need a newer kernel)"
+        }
         (libc::ENOENT, Step::Exec { .. }) => "the command's program was not found",
         (libc::ENODEV, _) => "the interface does not exist (was it created by an earlier step?)",
         (libc::ERANGE | libc::EINVAL, Step::AddVeth { mtu: Some(_), .. }) => {

@@ -19,6 +19,7 @@ pub mod ready;
 pub mod record;
 pub mod sysctl;
 pub mod tap;
+pub mod tc;
 
 use crate::journal::Journal;
 use crate::plan::{Plan, Step};

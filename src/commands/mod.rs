@@ -14,6 +14,7 @@ mod doctor;
 mod down;
 pub mod error;
 mod exec;
+mod fault;
 mod generate;
 pub mod json;
 pub mod progress;
@@ -163,6 +164,38 @@ fn run_command(cli: Cli, reports: &ci::Reports) -> Outcome {
             reports,
         ),
         Command::Doctor { json } => doctor::doctor(json),
+        Command::Impair {
+            lab,
+            end,
+            delay,
+            jitter,
+            loss,
+            duplicate,
+            reorder,
+            corrupt,
+            rate,
+            clear,
+        } => fault::impair(
+            &lab,
+            &end,
+            &fault::Settings {
+                delay,
+                jitter,
+                loss,
+                duplicate,
+                reorder,
+                corrupt,
+                rate,
+            },
+            clear,
+        ),
+        Command::Link {
+            lab,
+            end,
+            state,
+            every,
+            times,
+        } => fault::link(&lab, &end, &state, every.as_deref(), times),
         Command::Gen { shape, json } => generate::generate(&shape, json),
         Command::Export {
             file,

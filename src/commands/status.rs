@@ -192,6 +192,20 @@ pub fn status(lab: Option<&str>, json: bool, all: bool) -> Outcome {
                         &format!("`vnet status {name} --all` lists every one")
                     )
                 );
+                for l in &r.lab.links {
+                    let Some(imp) = &l.impair else { continue };
+                    for (e, i) in [(&l.a, &imp.a), (&l.b, &imp.b)] {
+                        if let Some(i) = i {
+                            let end = format!("{}:{}", r.lab.nodes[e.node].name, e.iface);
+                            if !r.runtime.impair.contains_key(&end) {
+                                crate::outln!("{end}: impaired (as the file says): {i}");
+                            }
+                        }
+                    }
+                }
+                for d in super::fault::differences(&r) {
+                    crate::outln!("{d} (differs from the file)");
+                }
             }
         }
     }

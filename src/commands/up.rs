@@ -313,6 +313,7 @@ fn bring_up(
             vlan_mode: crate::plan::uses_vlans(lab).then_some(mode),
             digest: Some(state::digest(loaded.source.as_bytes())),
             lab: lab.clone(),
+            runtime: state::Runtime::default(),
         },
     )
     .map_err(|e| io_fail("write the lab record", e))?;

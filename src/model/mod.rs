@@ -10,6 +10,8 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 pub mod feature;
+pub mod impair;
+pub mod measure;
 pub mod name;
 
 /// The node that stands for the machine itself (its own network namespace).
@@ -292,6 +294,20 @@ pub struct Link {
     pub mtu: Option<u32>,
     #[serde(default)]
     pub kind: LinkKind,
+    /// What each end does to what it sends (`impair:`), if anything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub impair: Option<LinkImpair>,
+    pub at: At,
+}
+
+/// A link's impairments: of what end `a` sends, and of what end `b` sends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkImpair {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub a: Option<impair::Impair>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub b: Option<impair::Impair>,
+    /// Where `impair:` is written.
     pub at: At,
 }
 
@@ -355,6 +371,12 @@ pub struct Check {
     /// (`reach: true`) or is not (`false`) this node's MAC.
     #[serde(default)]
     pub neighbour_is: Option<usize>,
+    /// Bounds on what is measured (`rtt:`, `loss:`, `rate:`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measure: Option<measure::Measure>,
+    /// Retry until the check holds, for at most this long (`within:`), in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub within_ms: Option<u64>,
     pub at: At,
 }
 

@@ -12,6 +12,7 @@ mod nat;
 #[cfg(test)]
 mod props;
 mod security;
+pub mod shape;
 pub mod step;
 mod switch;
 
@@ -181,6 +182,8 @@ pub(crate) struct Stages {
     /// Devices stacked on others: 802.1Q, macvlan; and bridge VLAN entries.
     pub devices: Vec<Step>,
     pub interfaces: Vec<Step>,
+    /// Qdiscs that impair what a device sends (`impair:`).
+    pub impairments: Vec<Step>,
     /// nftables: port security on switches, NAT on routers.
     pub firewall: Vec<Step>,
     pub routes: Vec<Step>,
@@ -279,6 +282,7 @@ pub fn plan(lab: &Lab, mode: VlanMode) -> Plan {
         ("ports", st.ports),
         ("devices", st.devices),
         ("interfaces", st.interfaces),
+        ("impairments", st.impairments),
         ("firewall", st.firewall),
         ("routes", st.routes),
         ("exec", st.exec),
@@ -438,6 +442,17 @@ fn plan_link(lab: &Lab, link: &crate::model::Link, mode: VlanMode, st: &mut Stag
         end(lab, &link.a, link.a.iface.clone()),
         end(lab, &link.b, link.b.iface.clone()),
     );
+    if let Some(imp) = &link.impair {
+        for (e, i) in [(&a, &imp.a), (&b, &imp.b)] {
+            if let Some(i) = i {
+                st.impairments.push(Step::Impair {
+                    ns: e.ns.clone(),
+                    dev: e.dev.clone(),
+                    shape: shape::Shape::of(i, mtu.unwrap_or(1500)),
+                });
+            }
+        }
+    }
     match &link.kind {
         LinkKind::Macvlan { mode } => {
             // The parent exists once the links are made: the child is stacked on it.

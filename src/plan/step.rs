@@ -114,6 +114,16 @@ pub enum Step {
     },
     /// `ip -n NS link set DEV up`
     LinkUp { ns: String, dev: String },
+    /// `tc -n NS qdisc add dev DEV root handle 1: netem ...` and/or `... tbf ...`: an
+    /// impairment of what DEV sends.
+    Impair {
+        ns: String,
+        dev: String,
+        shape: super::shape::Shape,
+    },
+    /// `tc -n NS qdisc del dev DEV root`: back to the device's default queue. Only `vnet
+    /// impair` and stages change a running lab's impairments.
+    Unimpair { ns: String, dev: String },
     /// `ip -n NS route add TO via VIA`
     AddRoute { ns: String, to: IpNet, via: IpAddr },
     /// `ip netns exec NS timeout SECONDS sh -c CMD`
@@ -176,6 +186,8 @@ impl Step {
             | Step::AddAddress { ns, .. }
             | Step::LinkUp { ns, .. }
             | Step::AddRoute { ns, .. }
+            | Step::Impair { ns, .. }
+            | Step::Unimpair { ns, .. }
             | Step::Exec { ns, .. }
             | Step::DelNetns { ns, .. }
             | Step::DelLink { ns, .. }
@@ -321,6 +333,14 @@ impl fmt::Display for Step {
             }
             Step::AddAddress { ns, dev, addr } => write!(f, "{} addr add {addr} dev {dev}", ip(ns)),
             Step::LinkUp { ns, dev } => write!(f, "{} link set {} up", ip(ns), arg("dev", dev)),
+            Step::Impair { ns, dev, shape } => f.write_str(&shape.tc_lines(ns, dev).join("\n")),
+            Step::Unimpair { ns, dev } => {
+                if ns.is_empty() {
+                    write!(f, "tc qdisc del dev {dev} root")
+                } else {
+                    write!(f, "tc -n {ns} qdisc del dev {dev} root")
+                }
+            }
             Step::AddRoute { ns, to, via } => {
                 let is_default = to.prefix_len() == 0;
                 if is_default {

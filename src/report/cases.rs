@@ -438,6 +438,7 @@ mod tests {
             listener: None,
             verdict,
             pass: verdict == Status::Pass,
+            measured: Default::default(),
         }
     }
 

@@ -215,6 +215,8 @@ fn neighbour_check(p: &mut Problems, lab: &Lab, rc: &RawCheck, is: &Sp<String>) 
         seen_by: Vec::new(),
         unseen_by: Vec::new(),
         neighbour_is: Some(node),
+        measure: None,
+        within_ms: None,
         at: rc.at.into(),
     })
 }
@@ -322,6 +324,7 @@ fn check(p: &mut Problems, lab: &Lab, rc: &RawCheck) -> Option<Check> {
             );
             return None;
         }
+        (Proto::Tcp, None) if rc.rate.is_some() => {}
         (Proto::Tcp | Proto::Udp, None) => {
             // `fd00:b::2:80` is an IPv6 address, not an address and a port.
             let help = match (to, rc.to.v.rsplit_once(':')) {
@@ -409,6 +412,7 @@ fn check(p: &mut Problems, lab: &Lab, rc: &RawCheck) -> Option<Check> {
         );
         return None;
     }
+    let measure = measured(p, rc, proto, port, layer, &via)?;
     Some(Check {
         from,
         to,
@@ -422,6 +426,91 @@ fn check(p: &mut Problems, lab: &Lab, rc: &RawCheck) -> Option<Check> {
         seen_by,
         unseen_by,
         neighbour_is: None,
+        measure,
+        within_ms: rc.within,
         at: rc.at.into(),
+    })
+}
+
+/// `rtt:` and `loss:` measure ICMP echo, `rate:` a TCP transfer; all of a path that must reach.
+/// `Some(None)`: nothing measured; `None`: refused (reported).
+fn measured(
+    p: &mut Problems,
+    rc: &RawCheck,
+    proto: Proto,
+    port: Option<u16>,
+    layer: u8,
+    via: &[usize],
+) -> Option<Option<crate::model::measure::Measure>> {
+    let (rtt, loss, rate) = (&rc.rtt, &rc.loss, &rc.rate);
+    if rtt.is_none() && loss.is_none() && rate.is_none() {
+        return Some(None);
+    }
+    let mut ok = true;
+    let first = [rtt, loss, rate]
+        .into_iter()
+        .flatten()
+        .map(|b| b.at)
+        .next()
+        .unwrap_or(rc.at);
+    if !rc.reach {
+        p.error(
+            "measure",
+            "a measuring check must reach",
+            first,
+            "nothing to measure when nothing arrives",
+            Some("drop `reach: false`, or the bound".into()),
+        );
+        ok = false;
+    }
+    if layer == 2 || !via.is_empty() {
+        p.error(
+            "measure",
+            "`rtt`, `loss` and `rate` measure layer 3 and 4, without `via`",
+            first,
+            "not with `layer: 2` or `via:`",
+            Some("write the measurement as a check of its own".into()),
+        );
+        ok = false;
+    }
+    for b in [rtt, loss].into_iter().flatten() {
+        if proto != Proto::Icmp {
+            p.error(
+                "measure",
+                "`rtt` and `loss` measure ICMP echo",
+                b.at,
+                "not with `proto: tcp|udp`",
+                Some("write them on a check without `proto:` (ICMP)".into()),
+            );
+            ok = false;
+        }
+    }
+    if let Some(b) = rate {
+        if proto != Proto::Tcp {
+            p.error(
+                "measure",
+                "`rate` needs `proto: tcp`",
+                b.at,
+                "vnet measures throughput with a TCP transfer",
+                Some("add `proto: tcp` (no port needed: vnet listens on one of its own)".into()),
+            );
+            ok = false;
+        } else if port.is_some() && rc.listen == Some(false) {
+            p.error(
+                "measure",
+                "`rate` needs vnet's own listener",
+                b.at,
+                "with `listen: false` vnet cannot count what arrives",
+                None,
+            );
+            ok = false;
+        }
+    }
+    ok.then(|| {
+        Some(crate::model::measure::Measure {
+            rtt_us: rtt.as_ref().map(|b| b.v),
+            loss_ppb: loss.as_ref().map(|b| b.v),
+            rate_bps: rate.as_ref().map(|b| b.v),
+        })
     })
 }

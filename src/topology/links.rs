@@ -7,9 +7,10 @@ use miette::SourceSpan;
 
 use super::diag::Problems;
 use super::resolve::{BRIDGE_MAX_PORTS, resolve_node};
+use super::schema::impair::RawImpair;
 use super::schema::{RawEndpoint, RawLab, RawLink, RawLinkKind, RawTap};
 use crate::model::name::closest;
-use crate::model::{Endpoint, Interface, Lab, Link, LinkKind, MACHINE, NodeKind, Tap};
+use crate::model::{Endpoint, Interface, Lab, Link, LinkImpair, LinkKind, MACHINE, NodeKind, Tap};
 
 pub(super) fn resolve_endpoint(
     p: &mut Problems,
@@ -129,11 +130,16 @@ pub fn links(p: &mut Problems, raw: &RawLab, lab: &mut Lab) {
         if clash {
             continue;
         }
+        let impair = rl
+            .impair
+            .as_ref()
+            .and_then(|i| impairment(p, lab, i, &a, &b));
         lab.links.push(Link {
             a,
             b,
             mtu: rl.mtu.as_ref().map(|m| m.v),
             kind,
+            impair,
             at: rl.at.into(),
         });
     }
@@ -173,6 +179,87 @@ pub fn links(p: &mut Problems, raw: &RawLab, lab: &mut Lab) {
             );
         }
     }
+}
+
+/// A link's impairment, each direction named by the end that sends it: the link's settings,
+/// and over them those written under that end's name (`h1`, or `h1:eth0` when both ends are
+/// on one node). Never on the machine: vnet adds no qdisc to an interface of the machine.
+fn impairment(
+    p: &mut Problems,
+    lab: &Lab,
+    raw: &RawImpair,
+    a: &Endpoint,
+    b: &Endpoint,
+) -> Option<LinkImpair> {
+    let label = |e: &Endpoint| format!("{}:{}", lab.nodes[e.node].name, e.iface);
+    let mut mine: [Option<crate::model::impair::Impair>; 2] = [None, None];
+    for (key, settings, _) in &raw.ends {
+        let matches = |e: &Endpoint| key.v == lab.nodes[e.node].name || key.v == label(e);
+        let which = match (matches(a), matches(b)) {
+            (true, false) => 0,
+            (false, true) => 1,
+            (true, true) => {
+                p.error(
+                    "impair",
+                    format!("`{}` names both ends of this link", key.v),
+                    key.at,
+                    "which direction?",
+                    Some(format!(
+                        "name the end by its interface: `{}` or `{}`",
+                        label(a),
+                        label(b)
+                    )),
+                );
+                continue;
+            }
+            (false, false) => {
+                p.error(
+                    "unknown_key",
+                    format!("unknown key `{}` in an impairment", key.v),
+                    key.at,
+                    "neither a setting nor an end of this link",
+                    Some(format!(
+                        "settings: {}; one direction: the sending end, `{}` or `{}`",
+                        crate::topology::schema::impair_keys().join(", "),
+                        lab.nodes[a.node].name,
+                        lab.nodes[b.node].name
+                    )),
+                );
+                continue;
+            }
+        };
+        mine[which] = Some(settings.clone());
+    }
+    let [ma, mb] = mine;
+    let effective = |m: Option<crate::model::impair::Impair>| {
+        let all = match m {
+            Some(m) => raw.both.overlaid(&m),
+            None => raw.both.clone(),
+        };
+        (!all.is_empty()).then_some(all)
+    };
+    let (ia, ib) = (effective(ma), effective(mb));
+    let mut ok = true;
+    for (e, i) in [(a, &ia), (b, &ib)] {
+        if i.is_some() && lab.nodes[e.node].name == MACHINE {
+            p.error(
+                "impair",
+                format!("no impairment on `{}`, the machine's end", label(e)),
+                raw.at,
+                "would add a qdisc to an interface of the machine",
+                Some("impair only what the lab's end sends: put the settings under that end's name, like `{lab_node: {delay: 10ms}}`".into()),
+            );
+            ok = false;
+        }
+    }
+    if !ok || (ia.is_none() && ib.is_none()) {
+        return None;
+    }
+    Some(LinkImpair {
+        a: ia,
+        b: ib,
+        at: raw.at.into(),
+    })
 }
 
 /// NAT rules name the router's own interfaces; published ports lead somewhere in the lab.

@@ -27,6 +27,26 @@ pub fn needs(lab: &Lab, native_vlans: bool) -> Vec<Need> {
             LinkKind::Vxlan { .. } => need(Feature::Vxlan, l.at, "this VXLAN link".into()),
             LinkKind::Veth => {}
         }
+        if let Some(i) = &l.impair {
+            let ends = [&i.a, &i.b];
+            if ends
+                .iter()
+                .any(|e| e.as_ref().is_some_and(|x| x.needs_netem()))
+            {
+                need(
+                    Feature::Netem,
+                    i.at,
+                    "this link's impairment (delay, jitter, loss, duplicate, reorder or corrupt)"
+                        .into(),
+                );
+            }
+            if ends
+                .iter()
+                .any(|e| e.as_ref().is_some_and(|x| x.rate_bps.is_some()))
+            {
+                need(Feature::Tbf, i.at, "this link's rate limit".into());
+            }
+        }
     }
     for t in &lab.taps {
         need(Feature::Tap, t.at, format!("TAP device `{}`", t.name));

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 pub mod arp;
 pub mod icmp;
+pub mod measure;
 pub mod neighbour;
 pub mod observe;
 pub mod report;
@@ -103,6 +104,9 @@ pub struct Row {
     pub verdict: Status,
     /// `verdict == "pass"`.
     pub pass: bool,
+    /// What a measuring check measured (`rtt:`, `loss:`, `rate:`), and `within:`'s timing.
+    #[serde(flatten)]
+    pub measured: measure::Measured,
 }
 
 impl Row {
@@ -233,8 +237,8 @@ pub fn checks(lab: &Lab, timing: &icmp::Timing) -> Verdict {
     run_checks(lab, &lab.checks, timing)
 }
 
-/// [`checks`] for a list of checks of the lab's (a stage's, say).
-pub fn run_checks(lab: &Lab, checks: &[crate::model::Check], timing: &icmp::Timing) -> Verdict {
+/// [`checks`] for a list of checks of the lab's (a stage's, say), each tried once.
+pub fn probe_checks(lab: &Lab, checks: &[crate::model::Check], timing: &icmp::Timing) -> Verdict {
     let start = Instant::now();
     let mut jobs = Vec::new();
     let (mut l2, mut l3, mut traces, mut transports) =
@@ -338,7 +342,7 @@ pub fn run_checks(lab: &Lab, checks: &[crate::model::Check], timing: &icmp::Timi
                 (t, Some(port)) => format!("{}:{port}", lab.target_label(t)),
                 (t, None) => lab.target_label(t),
             };
-            match job {
+            let r = match job {
                 Job::Arp(i) => row(
                     lab,
                     if address.is_ipv4() {
@@ -391,9 +395,44 @@ pub fn run_checks(lab: &Lab, checks: &[crate::model::Check], timing: &icmp::Timi
                     let observer = observer.map_or("?", |n| lab.nodes[*n].name.as_str());
                     watched(lab, c, to, address, observer, seen, counted)
                 }
+            };
+            match &c.measure {
+                Some(m) => measure::judge(lab, c, m, r),
+                None => r,
             }
         })
         .collect();
+    verdict(rows, start)
+}
+
+/// [`probe_checks`], with `within:` checks tried again until they hold or their time is up
+/// (each alone, in the order written; the others together, as always).
+pub fn run_checks(lab: &Lab, checks: &[crate::model::Check], timing: &icmp::Timing) -> Verdict {
+    if checks.iter().all(|c| c.within_ms.is_none()) {
+        return probe_checks(lab, checks, timing);
+    }
+    let start = Instant::now();
+    let mut rows = Vec::new();
+    let mut batch: Vec<crate::model::Check> = Vec::new();
+    for c in checks {
+        let Some(ms) = c.within_ms else {
+            batch.push(c.clone());
+            continue;
+        };
+        if !batch.is_empty() {
+            rows.extend(probe_checks(lab, &batch, timing).rows);
+            batch.clear();
+        }
+        rows.extend(measure::until_it_holds(
+            lab,
+            c,
+            Duration::from_millis(ms),
+            timing,
+        ));
+    }
+    if !batch.is_empty() {
+        rows.extend(probe_checks(lab, &batch, timing).rows);
+    }
     verdict(rows, start)
 }
 
@@ -478,6 +517,7 @@ fn cached(lab: &Lab, c: &crate::model::Check, address: IpAddr, found: neighbour:
         listener: None,
         verdict,
         pass: verdict == Status::Pass,
+        measured: measure::Measured::default(),
     }
 }
 
@@ -528,6 +568,7 @@ fn watched(
         listener: None,
         verdict,
         pass: verdict == Status::Pass,
+        measured: measure::Measured::default(),
     }
 }
 
@@ -605,6 +646,7 @@ fn traced(
         listener: None,
         verdict,
         pass: verdict == Status::Pass,
+        measured: measure::Measured::default(),
     }
 }
 
@@ -632,6 +674,7 @@ fn row(
         listener: None,
         verdict,
         pass: verdict == Status::Pass,
+        measured: measure::Measured::default(),
     }
 }
 

@@ -150,6 +150,7 @@ mod tests {
             listener: (method == Method::Tcp).then_some(Listener::Vnet),
             verdict,
             pass: verdict == Status::Pass,
+            measured: Default::default(),
         }
     }
 

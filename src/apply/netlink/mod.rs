@@ -336,6 +336,7 @@ impl NetlinkBackend {
                     Some((ns, dev))
                 }
                 Step::AddVlan { ns, parent, .. } => Some((ns, parent)),
+                Step::Impair { ns, dev, .. } | Step::Unimpair { ns, dev } => Some((ns, dev)),
                 Step::AddMacvlan { parent, .. } => Some((&parent.ns, &parent.dev)),
                 _ => None,
             };
@@ -386,14 +387,15 @@ impl NetlinkBackend {
             for s in run {
                 requests.push((s, self.request(s)?));
             }
-            let sent = self.rt.block_on(async {
-                stream::iter(requests.into_iter().map(|(s, r)| async move {
-                    r.send().await.map_err(|e| StepError::new(s, nl_err(e)))
-                }))
-                .buffer_unordered(IN_FLIGHT)
-                .try_collect::<Vec<()>>()
-                .await
-            });
+            let sent =
+                self.rt.block_on(async {
+                    stream::iter(requests.into_iter().map(|(s, r)| async move {
+                        r.send().await.map_err(|e| StepError::new(s, e))
+                    }))
+                    .buffer_unordered(IN_FLIGHT)
+                    .try_collect::<Vec<()>>()
+                    .await
+                });
             // New links make a namespace's indexes stale; they are looked up again when needed.
             for s in run {
                 let created: Vec<&str> = match s {

@@ -168,6 +168,22 @@ impl NetlinkBackend {
                 }
             }
             Step::AddRoute { ns, to, via } => Request::Route(self.handle(step, ns)?, *to, *via),
+            Step::Impair { ns, dev, shape } => {
+                let idx = self.index(step, ns, dev)? as i32;
+                Request::Tc(
+                    self.handle(step, ns)?,
+                    crate::apply::tc::shape_requests(idx, shape),
+                    false,
+                )
+            }
+            Step::Unimpair { ns, dev } => {
+                let idx = self.index(step, ns, dev)? as i32;
+                Request::Tc(
+                    self.handle(step, ns)?,
+                    vec![crate::apply::tc::delete_root(idx)],
+                    true,
+                )
+            }
             Step::AddNetns { .. }
             | Step::LoopbackUp { .. }
             | Step::Sysctl { .. }
@@ -246,10 +262,31 @@ pub(super) enum Request {
     },
     Address(Handle, u32, ipnet::IpNet),
     Route(Handle, ipnet::IpNet, IpAddr),
+    /// Traffic-control requests, sent one after the other (a child qdisc needs its parent);
+    /// `true`: "no such qdisc" is what was wanted (deleting a root that is the default).
+    Tc(Handle, Vec<TcRequest>, bool),
 }
 
+type TcRequest =
+    rtnetlink::packet_core::NetlinkMessage<rtnetlink::packet_route::RouteNetlinkMessage>;
+
 impl Request {
-    pub(super) async fn send(self) -> Result<(), rtnetlink::Error> {
+    pub(super) async fn send(self) -> io::Result<()> {
+        if let Request::Tc(h, requests, absent_ok) = self {
+            for r in requests {
+                match crate::apply::tc::send(h.clone(), r).await {
+                    Err(e)
+                        if absent_ok
+                            && matches!(e.raw_os_error(), Some(libc::ENOENT | libc::EINVAL)) => {}
+                    other => other?,
+                }
+            }
+            return Ok(());
+        }
+        self.send_link().await.map_err(super::nl_err)
+    }
+
+    async fn send_link(self) -> Result<(), rtnetlink::Error> {
         match self {
             Request::Link(h, msg, true) => h.link().add(msg).execute().await,
             Request::Link(h, msg, false) => h.link().set(msg).execute().await,
@@ -303,6 +340,7 @@ impl Request {
                 }
                 _ => Err(rtnetlink::Error::RequestFailed),
             },
+            Request::Tc(..) => Err(rtnetlink::Error::RequestFailed),
         }
     }
 }

@@ -10,7 +10,8 @@ use nix::sched::{CloneFlags, unshare};
 use serde::Serialize;
 
 mod kernel;
-pub mod tc;
+
+use super::tc;
 
 pub use crate::model::feature::Feature;
 

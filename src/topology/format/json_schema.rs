@@ -62,6 +62,10 @@ pub(super) fn exec_timeout() -> Value {
     ]})
 }
 
+pub(super) fn chance() -> Value {
+    json!({"type": "string", "pattern": "^\\s*[0-9.]+%(\\s+[0-9.]+%)?\\s*$"})
+}
+
 pub(super) fn list_of(def: &str) -> Value {
     json!({"anyOf": [{"type": "array", "items": {"$ref": format!("#/definitions/{def}")}}, {"type": "null"}]})
 }
@@ -167,6 +171,12 @@ pub fn json_schema() -> Value {
             "interface": object("An interface in the long form.", &INTERFACE, &[]),
             "route": object("A static route.", &ROUTE, &["to", "via"]),
             "link": link_forms,
+            "impair": {
+                "type": "object",
+                "description": "An impairment: settings for both directions; a key naming an end of the link (its node, or `node:interface`) holds settings for what that end sends.",
+                "properties": properties(&IMPAIR),
+                "additionalProperties": object("What one end sends: these settings over the link's.", &IMPAIR, &[]),
+            },
             "check": {"anyOf": [
                 object("A check: from a node to a node, an address or a port; what must (or must not) answer.", &CHECK, &["from", "to"]),
                 object("A neighbour-cache check: which MAC a node holds for an address.", &NEIGHBOUR, &["on", "neighbour"]),

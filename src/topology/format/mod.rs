@@ -283,7 +283,7 @@ pub const ROUTE: [Field; 2] = [
     ),
 ];
 
-pub const LINK: [Field; 5] = [
+pub const LINK: [Field; 6] = [
     field(
         "endpoints",
         "The two ends, `node:interface`.",
@@ -308,6 +308,64 @@ pub const LINK: [Field; 5] = [
         "The two nodes whose first IPv4 addresses carry the VXLAN tunnel (UDP 4789).",
         "[\"host1\", \"host2\"]",
         || json!({"type": "array", "items": node_name(), "minItems": 2, "maxItems": 2}),
+    ),
+    field(
+        "impair",
+        "What the link does to packets on purpose (netem, TBF): settings for both directions, or under an end's node name for what that end sends.",
+        "{\"delay\": \"40ms\", \"jitter\": \"5ms\", \"loss\": \"1%\", \"rate\": \"10mbit\"}",
+        || json!({"$ref": "#/definitions/impair"}),
+    ),
+];
+
+/// An impairment's settings (of both directions, or of one under the sending end's name).
+pub const IMPAIR: [Field; 8] = [
+    field(
+        "delay",
+        "One-way delay added to every packet sent (netem): `40ms`, `250us`, `1s`. A round trip crosses it twice.",
+        "\"40ms\"",
+        || json!({"type": "string", "pattern": "^\\s*[0-9.]+\\s*(ns|us|µs|ms|s)\\s*$"}),
+    ),
+    field(
+        "jitter",
+        "Random variation of the delay, optionally with its correlation: `5ms` or `5ms 25%`.",
+        "\"5ms\"",
+        || json!({"type": "string", "pattern": "^\\s*[0-9.]+\\s*(ns|us|µs|ms|s)(\\s+[0-9.]+%)?\\s*$"}),
+    ),
+    field(
+        "distribution",
+        "How the jitter is spread: `uniform` (default) or `normal`.",
+        "\"normal\"",
+        || json!({"enum": crate::model::impair::Distribution::NAMES}),
+    ),
+    field(
+        "loss",
+        "Packets dropped at random, optionally with a correlation to the previous packet: `1%` or `1% 25%`.",
+        "\"1%\"",
+        chance,
+    ),
+    field(
+        "duplicate",
+        "Packets sent twice: `1%` (with an optional correlation).",
+        "\"0.5%\"",
+        chance,
+    ),
+    field(
+        "reorder",
+        "Packets sent at once, overtaking the delayed others (needs `delay`): `25%` (with an optional correlation).",
+        "\"25%\"",
+        chance,
+    ),
+    field(
+        "corrupt",
+        "Packets with a flipped bit: `0.1%` (with an optional correlation).",
+        "\"0.1%\"",
+        chance,
+    ),
+    field(
+        "rate",
+        "A rate limit (TBF, with a bucket and queue sized from the rate): `10mbit`, `500kbit`, `1gbit`.",
+        "\"10mbit\"",
+        || json!({"type": "string", "pattern": "^\\s*[0-9.]+\\s*([kmgKMG]?(bit|bps))(/s)?\\s*$"}),
     ),
 ];
 
@@ -353,7 +411,7 @@ pub const MACVLAN: [Field; 3] = [
     ),
 ];
 
-pub const CHECK: [Field; 10] = [
+pub const CHECK: [Field; 14] = [
     field(
         "from",
         "The node the probe is sent from.",
@@ -413,6 +471,30 @@ pub const CHECK: [Field; 10] = [
         "Nodes that must not see the probe's frames (a learning bridge sends them one way).",
         "[\"eve\"]",
         || json!({"anyOf": [node_name(), {"type": "array", "items": node_name()}]}),
+    ),
+    field(
+        "rtt",
+        "A bound on the median round trip of 10 echo requests: `< 60ms` (`<`, `<=`, `>`, `>=`; `<` if left out).",
+        "\"< 60ms\"",
+        || json!({"type": "string", "pattern": "^\\s*(<=|>=|<|>)?\\s*[0-9.]+\\s*(ns|us|µs|ms|s)\\s*$"}),
+    ),
+    field(
+        "loss",
+        "A bound on the share of 10 echo requests that go unanswered: `< 5%` (`<=` if left out).",
+        "\"< 5%\"",
+        || json!({"type": "string", "pattern": "^\\s*(<=|>=|<|>)?\\s*[0-9.]+%\\s*$"}),
+    ),
+    field(
+        "rate",
+        "With `proto: tcp`: a bound on the throughput of vnet's own 1.5 s bulk TCP transfer to its own listener: `>= 9mbit` (`>=` if left out); no port needed.",
+        "\">= 9mbit\"",
+        || json!({"type": "string", "pattern": "^\\s*(<=|>=|<|>)?\\s*[0-9.]+\\s*([kmgKMG]?(bit|bps))(/s)?\\s*$"}),
+    ),
+    field(
+        "within",
+        "Retry the check until it holds, for at most this long (`30s`, `500ms`): convergence after a fault; the report says when it first held.",
+        "\"30s\"",
+        exec_timeout,
     ),
 ];
 
@@ -608,6 +690,7 @@ pub fn objects() -> Vec<(&'static str, &'static [Field])> {
         ("interface", &INTERFACE),
         ("route", &ROUTE),
         ("link", &LINK),
+        ("impair", &IMPAIR),
         ("tap", &TAP),
         ("macvlan", &MACVLAN),
         ("check", &CHECK),

@@ -47,6 +47,9 @@ fn placed(object: &str, body: &str) -> String {
         "link" | "tap" | "macvlan" => {
             format!("{{\"nodes\": {{\"n1\": {node}}}, \"links\": [{body}]}}")
         }
+        "impair" => format!(
+            "{{\"nodes\": {{\"n1\": {node}, \"n2\": {node}}}, \"links\": [{{\"endpoints\": [\"n1:eth0\", \"n2:eth0\"], \"impair\": {body}}}]}}"
+        ),
         "check" | "neighbour check" => {
             format!("{{\"nodes\": {{\"n1\": {node}}}, \"expect\": [{body}]}}")
         }

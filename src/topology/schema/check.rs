@@ -2,8 +2,33 @@
 
 use super::fields::*;
 use super::*;
+use crate::model::measure;
 use crate::topology::diag::Problems;
 use crate::topology::yaml::{Node, Value};
+
+/// A bound of a measuring check: `< 60ms`, `< 5%`, `>= 9mbit`.
+fn bound(
+    p: &mut Problems,
+    v: &Node,
+    key: &str,
+    parse: fn(&str) -> Result<measure::Bound, String>,
+    example: &str,
+) -> Option<Sp<measure::Bound>> {
+    let text = string(p, v, key)?;
+    match parse(&text.v) {
+        Ok(b) => Some(Sp { v: b, at: v.span }),
+        Err(e) => {
+            p.error(
+                "measure",
+                format!("bad `{key}` bound: {e}"),
+                v.span,
+                "not a bound",
+                Some(format!("write it like {example}")),
+            );
+            None
+        }
+    }
+}
 
 /// An `expect:` list.
 pub(super) fn read_checks(p: &mut Problems, n: &Node) -> Vec<RawCheck> {
@@ -53,6 +78,16 @@ pub(super) fn read_check(p: &mut Problems, n: &Node) -> Option<RawCheck> {
     let via = names("via");
     let seen_by = names("seen_by");
     let unseen_by = names("unseen_by");
+    let rtt = f
+        .get("rtt")
+        .and_then(|v| bound(p, v, "rtt", measure::parse_rtt, "`< 60ms`"));
+    let loss = f
+        .get("loss")
+        .and_then(|v| bound(p, v, "loss", measure::parse_loss, "`< 5%`"));
+    let rate = f
+        .get("rate")
+        .and_then(|v| bound(p, v, "rate", measure::parse_rate, "`>= 9mbit`"));
+    let within = f.get("within").and_then(|v| duration(p, v, "within"));
     f.finish(p, CHECK_KEYS, "an expectation");
     let (Some(from), Some(to)) = (from, to) else {
         p.error(
@@ -78,6 +113,10 @@ pub(super) fn read_check(p: &mut Problems, n: &Node) -> Option<RawCheck> {
         via,
         seen_by,
         unseen_by,
+        rtt,
+        loss,
+        rate,
+        within,
         neighbour_is: None,
         at: n.span,
     })
@@ -136,6 +175,10 @@ fn read_neighbour(p: &mut Problems, n: &Node, mut f: Fields<'_>) -> Option<RawCh
         via: Vec::new(),
         seen_by: Vec::new(),
         unseen_by: Vec::new(),
+        rtt: None,
+        loss: None,
+        rate: None,
+        within: None,
         neighbour_is: Some(node),
         at: n.span,
     })

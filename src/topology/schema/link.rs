@@ -48,14 +48,31 @@ pub(super) enum Item {
 }
 
 pub(super) fn read_link(p: &mut Problems, n: &Node) -> Option<Item> {
-    let (ends, mtu_value, kind) = match &n.value {
-        Value::Seq(items) => (items.as_slice(), None, RawLinkKind::Veth),
+    let (ends, mtu_value, kind, impair) = match &n.value {
+        Value::Seq(items) => (items.as_slice(), None, RawLinkKind::Veth, None),
         Value::Map(_) => {
             let mut f = Fields::of(p, n, "a link")?;
+            let impair = f.get("impair");
             if let Some(t) = f.get("tap") {
+                if let Some(i) = impair {
+                    cannot_impair(
+                        p,
+                        i,
+                        "a TAP device",
+                        "its other end is a virtual machine's, outside the lab: vnet cannot shape what the machine sends; impair a veth link of the bridge instead",
+                    );
+                }
                 return read_tap(p, f, t, n).map(Item::Tap);
             }
             if let Some(child) = f.get("macvlan") {
+                if let Some(i) = impair {
+                    cannot_impair(
+                        p,
+                        i,
+                        "a macvlan",
+                        "a macvlan child shares its parent's wire; impair the parent's veth link instead",
+                    );
+                }
                 return read_macvlan(p, f, child, n).map(Item::Link);
             }
             let ends = f.get("endpoints");
@@ -64,7 +81,17 @@ pub(super) fn read_link(p: &mut Problems, n: &Node) -> Option<Item> {
                 None => RawLinkKind::Veth,
                 Some(t) => match string(p, t, "type")?.v.as_str() {
                     "veth" => RawLinkKind::Veth,
-                    "vxlan" => read_vxlan(p, &mut f, n)?,
+                    "vxlan" => {
+                        if let Some(i) = impair {
+                            cannot_impair(
+                                p,
+                                i,
+                                "a VXLAN link",
+                                "its packets travel inside the underlay's; impair the underlay's veth link instead",
+                            );
+                        }
+                        read_vxlan(p, &mut f, n)?
+                    }
                     other => {
                         p.error("link_type", format!("unknown link type `{other}`"), t.span, "not a link type", Some("links are `veth` (the default) or `vxlan`; macvlan and TAP have forms of their own (`macvlan:`, `tap:`)".into()));
                         return None;
@@ -82,7 +109,11 @@ pub(super) fn read_link(p: &mut Problems, n: &Node) -> Option<Item> {
                 );
                 return None;
             };
-            (list(p, ends, "endpoints"), m, kind)
+            let impair = match (&kind, impair) {
+                (RawLinkKind::Veth, Some(i)) => super::impair::read_impair(p, i).map(Box::new),
+                _ => None,
+            };
+            (list(p, ends, "endpoints"), m, kind, impair)
         }
         other => {
             p.error(
@@ -122,8 +153,20 @@ pub(super) fn read_link(p: &mut Problems, n: &Node) -> Option<Item> {
         b,
         mtu: mtu_value,
         kind,
+        impair,
         at: (start, end - start).into(),
     }))
+}
+
+/// `impair:` where no qdisc can do what it says.
+fn cannot_impair(p: &mut Problems, n: &Node, what: &str, why: &str) {
+    p.error(
+        "impair",
+        format!("an impairment cannot apply to {what}"),
+        n.span,
+        "no impairment here",
+        Some(why.to_owned()),
+    );
 }
 
 fn read_tap(p: &mut Problems, mut f: Fields<'_>, t: &Node, n: &Node) -> Option<RawTap> {
@@ -176,6 +219,7 @@ fn read_macvlan(p: &mut Problems, mut f: Fields<'_>, child: &Node, n: &Node) -> 
         b: b?,
         mtu: None,
         kind: RawLinkKind::Macvlan { mode },
+        impair: None,
         at: n.span,
     })
 }

@@ -11,6 +11,7 @@ use miette::SourceSpan;
 pub(crate) mod address;
 mod check;
 mod fields;
+pub mod impair;
 mod link;
 mod nat;
 mod node;
@@ -155,6 +156,7 @@ pub struct RawLink {
     pub b: RawEndpoint,
     pub mtu: Option<Sp<u32>>,
     pub kind: RawLinkKind,
+    pub impair: Option<Box<impair::RawImpair>>,
     pub at: SourceSpan,
 }
 
@@ -201,6 +203,12 @@ pub struct RawCheck {
     /// A neighbour-cache check (`{on: victim, neighbour: 10.0.1.1, is: gw}`): the node whose
     /// MAC the entry must (`is:`) or must not (`is_not:`) hold.
     pub neighbour_is: Option<Sp<String>>,
+    /// Bounds on what is measured (`rtt:`, `loss:`, `rate:`).
+    pub rtt: Option<Sp<crate::model::measure::Bound>>,
+    pub loss: Option<Sp<crate::model::measure::Bound>>,
+    pub rate: Option<Sp<crate::model::measure::Bound>>,
+    /// `within:`, in milliseconds.
+    pub within: Option<u64>,
     pub at: SourceSpan,
 }
 
@@ -213,6 +221,12 @@ pub(super) const BRIDGE_KEYS: &[&str] = &format::keys(&format::BRIDGE);
 pub(super) const IFACE_KEYS: &[&str] = &format::keys(&format::INTERFACE);
 pub(super) const ROUTE_KEYS: &[&str] = &format::keys(&format::ROUTE);
 pub(super) const LINK_KEYS: &[&str] = &format::keys(&format::LINK);
+pub(super) const IMPAIR_KEYS: &[&str] = &format::keys(&format::IMPAIR);
+
+/// The settings an impairment takes, for messages outside the reader.
+pub fn impair_keys() -> &'static [&'static str] {
+    IMPAIR_KEYS
+}
 pub(super) const TAP_KEYS: &[&str] = &format::keys(&format::TAP);
 pub(super) const MACVLAN_KEYS: &[&str] = &format::keys(&format::MACVLAN);
 pub(super) const CHECK_KEYS: &[&str] = &format::keys(&format::CHECK);

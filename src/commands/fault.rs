@@ -1,0 +1,267 @@
+//! `vnet impair` and `vnet link`: faults made in a running lab, recorded in its state so that
+//! `status` shows them and what differs from the file.
+
+use std::time::Duration;
+
+use super::{Error, Outcome, exit, require_root};
+use crate::model::impair::{self, Chance, Impair, Jitter};
+use crate::model::{Lab, LinkKind};
+use crate::plan::shape::Shape;
+use crate::state;
+
+/// The settings `vnet impair` takes, as typed.
+#[derive(Debug, Default)]
+pub struct Settings {
+    pub delay: Option<String>,
+    pub jitter: Option<String>,
+    pub loss: Option<String>,
+    pub duplicate: Option<String>,
+    pub reorder: Option<String>,
+    pub corrupt: Option<String>,
+    pub rate: Option<String>,
+}
+
+impl Settings {
+    fn impair(&self) -> Result<Impair, Error> {
+        let bad = |what: &str, e: String| Error::Usage(format!("--{what}: {e}"));
+        let chance = |what: &str, v: &Option<String>| -> Result<Option<Chance>, Error> {
+            v.as_deref()
+                .map(|t| impair::parse_chance(t).map_err(|e| bad(what, e)))
+                .transpose()
+        };
+        let i = Impair {
+            delay_ns: self
+                .delay
+                .as_deref()
+                .map(|t| impair::parse_time(t).map_err(|e| bad("delay", e)))
+                .transpose()?,
+            jitter: self
+                .jitter
+                .as_deref()
+                .map(|t| {
+                    impair::parse_jitter(t)
+                        .map(|(ns, c)| Jitter {
+                            ns,
+                            correlation_ppb: c,
+                            distribution: Default::default(),
+                        })
+                        .map_err(|e| bad("jitter", e))
+                })
+                .transpose()?,
+            loss: chance("loss", &self.loss)?,
+            duplicate: chance("duplicate", &self.duplicate)?,
+            reorder: chance("reorder", &self.reorder)?,
+            corrupt: chance("corrupt", &self.corrupt)?,
+            rate_bps: self
+                .rate
+                .as_deref()
+                .map(|t| impair::parse_rate(t).map_err(|e| bad("rate", e)))
+                .transpose()?,
+        };
+        if i.is_empty() {
+            return Err(Error::Usage(
+                "say what to impair (--delay, --jitter, --loss, --duplicate, --reorder, --corrupt, --rate), or --clear".into(),
+            ));
+        }
+        if (i.jitter.is_some() || i.reorder.is_some()) && i.delay_ns.is_none() {
+            return Err(Error::Usage("--jitter and --reorder need --delay".into()));
+        }
+        Ok(i)
+    }
+}
+
+/// The running lab's record, locked, and the veth end `node:iface` names.
+fn target(
+    lab: &str,
+    end: &str,
+) -> Result<(state::LabName, state::Lock, state::Record, usize), Error> {
+    require_root()?;
+    let name = super::lab_name(lab)?;
+    let lock = state::Lock::take(&name).map_err(|_| Error::Busy {
+        lab: name.to_string(),
+    })?;
+    let record = state::read_record(&name).map_err(|_| Error::NotRunning {
+        lab: name.to_string(),
+    })?;
+    let Some((node, iface)) = end.split_once(':') else {
+        return Err(Error::Usage(format!(
+            "`{}` is not NODE:IFACE",
+            super::shown(end)
+        )));
+    };
+    let Some(n) = record.lab.node_index(node) else {
+        return Err(Error::NoSuchNode {
+            lab: name.to_string(),
+            node: super::shown(node),
+            known: record
+                .lab
+                .nodes
+                .iter()
+                .map(|n| n.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        });
+    };
+    if !linked(&record.lab, n, iface) {
+        return Err(Error::Usage(format!(
+            "`{node}:{}` is not an end of a veth link of lab `{name}`",
+            super::shown(iface)
+        )));
+    }
+    Ok((name, lock, record, n))
+}
+
+fn linked(lab: &Lab, node: usize, iface: &str) -> bool {
+    lab.nodes[node].name != crate::model::MACHINE
+        && lab.links.iter().any(|l| {
+            l.kind == LinkKind::Veth
+                && [&l.a, &l.b]
+                    .iter()
+                    .any(|e| e.node == node && e.iface == iface)
+        })
+}
+
+fn mtu_of(lab: &Lab, node: usize, iface: &str) -> u32 {
+    lab.links
+        .iter()
+        .find(|l| {
+            [&l.a, &l.b]
+                .iter()
+                .any(|e| e.node == node && e.iface == iface)
+        })
+        .and_then(|l| l.mtu)
+        .unwrap_or(1500)
+}
+
+fn save(name: &state::LabName, record: &state::Record) -> Result<(), Error> {
+    let dir = state::lab_dir(name);
+    state::write_record(&dir, record).map_err(|error| Error::State {
+        what: "record the runtime change",
+        dir: dir.display().to_string(),
+        error,
+    })
+}
+
+/// `vnet impair LAB NODE:IFACE [--delay ..] ... | --clear`.
+pub fn impair(lab: &str, end: &str, settings: &Settings, clear: bool) -> Outcome {
+    let wanted = if clear {
+        None
+    } else {
+        Some(settings.impair()?)
+    };
+    let (name, _lock, mut record, n) = target(lab, end)?;
+    let iface = end.split_once(':').map_or("", |(_, i)| i);
+    let ns = record.lab.netns(n);
+    let shape = wanted
+        .as_ref()
+        .map(|i| Shape::of(i, mtu_of(&record.lab, n, iface)));
+    if let Err(failed) = crate::apply::act::set_impair(&ns, iface, shape.as_ref()) {
+        let hint = crate::apply::errno::hint(&failed.step, &failed.error);
+        // The old qdiscs go first: a refused new one leaves the device with its default.
+        let rolled = if matches!(*failed.step, crate::plan::Step::Impair { .. }) {
+            record.runtime.impair.insert(end.to_owned(), None);
+            save(&name, &record)?;
+            format!("{end} is left with no impairment")
+        } else {
+            format!("{end} is unchanged")
+        };
+        return Err(Error::Kernel {
+            failed,
+            rolled,
+            hint,
+        });
+    }
+    match (&wanted, &shape) {
+        (Some(i), Some(s)) => {
+            crate::outln!("{end}: {i}");
+            for line in s.tc_lines(&ns, iface) {
+                crate::outln!("  {line}");
+            }
+        }
+        _ => crate::outln!("{end}: no impairment (tc -n {ns} qdisc del dev {iface} root)"),
+    }
+    record.runtime.impair.insert(end.to_owned(), wanted);
+    save(&name, &record)?;
+    Ok(exit::OK)
+}
+
+/// `vnet link LAB NODE:IFACE down|up [--every 2s --times N]`: with `--every`, a flap: down,
+/// wait, up, wait, N times, ending up.
+pub fn link(lab: &str, end: &str, state_word: &str, every: Option<&str>, times: u32) -> Outcome {
+    let up = match state_word {
+        "up" => true,
+        "down" => false,
+        other => {
+            return Err(Error::Usage(format!(
+                "`{}` is neither `up` nor `down`",
+                super::shown(other)
+            )));
+        }
+    };
+    let every = every
+        .map(|t| {
+            crate::model::impair::parse_time(t)
+                .map(Duration::from_nanos)
+                .map_err(|e| Error::Usage(format!("--every: {e}")))
+        })
+        .transpose()?;
+    let (name, _lock, mut record, n) = target(lab, end)?;
+    let iface = end.split_once(':').map_or("", |(_, i)| i).to_owned();
+    let ns = record.lab.netns(n);
+    let set = |up: bool| -> Result<(), Error> {
+        crate::apply::act::set_link(&ns, &iface, up).map_err(|error| {
+            let step = crate::plan::Step::LinkUp {
+                ns: ns.clone(),
+                dev: iface.clone(),
+            };
+            let failed = crate::apply::StepError::new(&step, error);
+            let hint = crate::apply::errno::hint(&failed.step, &failed.error);
+            Error::Kernel {
+                failed,
+                rolled: String::new(),
+                hint,
+            }
+        })
+    };
+    match every {
+        None => {
+            set(up)?;
+            crate::outln!("{end}: {state_word}");
+            if up {
+                record.runtime.down.remove(end);
+            } else {
+                record.runtime.down.insert(end.to_owned());
+            }
+        }
+        Some(gap) => {
+            for i in 1..=times.max(1) {
+                set(false)?;
+                crate::outln!("{end}: down ({i}/{times})");
+                std::thread::sleep(gap);
+                set(true)?;
+                crate::outln!("{end}: up ({i}/{times})");
+                if i < times {
+                    std::thread::sleep(gap);
+                }
+            }
+            record.runtime.down.remove(end);
+        }
+    }
+    save(&name, &record)?;
+    Ok(exit::OK)
+}
+
+/// What differs from the file, in words, for `status`.
+pub fn differences(record: &state::Record) -> Vec<String> {
+    let mut out = Vec::new();
+    for (end, now) in &record.runtime.impair {
+        match now {
+            Some(i) => out.push(format!("{end}: impaired at runtime: {i}")),
+            None => out.push(format!("{end}: impairment cleared at runtime")),
+        }
+    }
+    for end in &record.runtime.down {
+        out.push(format!("{end}: down (taken down at runtime)"));
+    }
+    out
+}

@@ -1,0 +1,298 @@
+//! Checks that measure: the median round trip and the loss of [`PROBES`] echo requests, the
+//! throughput of a short bulk TCP transfer from the source to vnet's own listener at the
+//! target (both sockets made in their namespaces, in process), and `within:` retries.
+
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use super::icmp::{self, Outcome};
+use super::{Row, Status};
+use crate::apply::netns;
+use crate::model::measure::{Bound, Measure, PROBES, TRANSFER_MS};
+use crate::model::{Check, Lab, impair};
+
+/// What a measuring check measured, as its row reports it.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Measured {
+    /// The median round trip of the answered echo requests.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rtt_median_ms: Option<f64>,
+    /// The share of echo requests that went unanswered, in percent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loss_percent: Option<f64>,
+    /// How many echo requests were sent for `rtt_median_ms` and `loss_percent`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probes: Option<u32>,
+    /// The TCP transfer's throughput, in Mbit/s.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_mbit: Option<f64>,
+    /// With `within:`: seconds from the first try until the check held (absent: it never did).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held_after_s: Option<f64>,
+    /// With `within:`: how many times the check was tried.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempts: Option<u32>,
+}
+
+/// Measures what the check bounds on one row that reached, and judges the row by the bounds.
+pub fn judge(lab: &Lab, c: &Check, m: &Measure, mut row: Row) -> Row {
+    if !(row.pass && row.expect) {
+        return row;
+    }
+    let ns = lab.netns(c.from);
+    let mut words = Vec::new();
+    let mut fails = Vec::new();
+    let mut expect = Vec::new();
+    if m.rtt_us.is_some() || m.loss_ppb.is_some() {
+        match echo(&ns, row.address, PROBES) {
+            Err(e) => return errored(row, format!("probe could not run: {e}")),
+            Ok(rtts) => {
+                let lost = PROBES - rtts.len() as u32;
+                let loss = f64::from(lost) * 100.0 / f64::from(PROBES);
+                row.measured.probes = Some(PROBES);
+                row.measured.loss_percent = Some(loss);
+                if let Some(b) = m.loss_ppb {
+                    let bound = b.value as f64 / 1e7;
+                    expect.push(format!(
+                        "loss {} {}",
+                        b.op.as_str(),
+                        impair::percent(b.value as u32)
+                    ));
+                    if !b.op.holds(loss, bound) {
+                        fails.push("loss");
+                    }
+                }
+                words.push(format!("{lost}/{PROBES} lost"));
+                if let Some(b) = m.rtt_us {
+                    expect.push(format!(
+                        "rtt {} {}",
+                        b.op.as_str(),
+                        impair::time(b.value * 1000)
+                    ));
+                    match median(&rtts) {
+                        Some(med) => {
+                            row.measured.rtt_median_ms = Some(round3(med));
+                            words.push(format!("median rtt {:.2} ms", med));
+                            if !b.op.holds(med, b.value as f64 / 1000.0) {
+                                fails.push("rtt");
+                            }
+                        }
+                        None => fails.push("rtt"),
+                    }
+                }
+            }
+        }
+    }
+    if let Some(b) = m.rate_bps {
+        expect.push(format!("rate {} {}", b.op.as_str(), impair::rate(b.value)));
+        match transfer(lab, c, row.address) {
+            Err(e) => return errored(row, format!("transfer could not run: {e}")),
+            Ok(bps) => {
+                row.measured.rate_mbit = Some(round3(bps / 1e6));
+                row.method = super::Method::Tcp;
+                row.layer = 4;
+                words.push(format!(
+                    "{:.2} Mbit/s over {:.1} s",
+                    bps / 1e6,
+                    TRANSFER_MS as f64 / 1000.0
+                ));
+                if !rate_holds(b, bps) {
+                    fails.push("rate");
+                }
+            }
+        }
+    }
+    let said = expect.join(", ");
+    row.expect_text = if row.expect_text.is_empty() {
+        said
+    } else {
+        format!("{}, {said}", row.expect_text)
+    };
+    row.got = format!("{}; {}", row.got, words.join(", "));
+    if fails.is_empty() {
+        row
+    } else {
+        row.judged(Status::Fail)
+    }
+}
+
+fn rate_holds(b: Bound, bps: f64) -> bool {
+    b.op.holds(bps, b.value as f64)
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+fn errored(mut row: Row, why: String) -> Row {
+    row.got = why;
+    row.judged(Status::Error)
+}
+
+fn median(v: &[f64]) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    let n = s.len();
+    Some(if n % 2 == 1 {
+        s[n / 2]
+    } else {
+        (s[n / 2 - 1] + s[n / 2]) / 2.0
+    })
+}
+
+/// `n` echo requests one after the other, each waited for up to a second: the round trips
+/// (ms) of those answered.
+pub fn echo(ns: &str, dst: IpAddr, n: u32) -> io::Result<Vec<f64>> {
+    let timing = icmp::Timing {
+        tries: vec![Duration::from_secs(1)],
+    };
+    let mut rtts = Vec::new();
+    for _ in 0..n {
+        match icmp::probe_all(&[(ns.to_owned(), dst)], &timing).pop() {
+            Some(Outcome::Reply { rtt, .. }) => rtts.push(rtt.as_secs_f64() * 1000.0),
+            Some(Outcome::Error(e)) => return Err(io::Error::other(e)),
+            _ => {}
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(rtts)
+}
+
+/// A bulk TCP transfer of [`TRANSFER_MS`] from the check's source to a listener of vnet's
+/// in the namespace that owns the address; the throughput the receiver saw, in bits/s (from
+/// its first byte to the sender's end, queued bytes drained included).
+fn transfer(lab: &Lab, c: &Check, dst: IpAddr) -> io::Result<f64> {
+    let owner = lab.owner(dst).ok_or_else(|| {
+        io::Error::other(format!(
+            "{dst} is no node's of the lab: vnet has no listener there"
+        ))
+    })?;
+    let at = netns::open(&lab.netns(owner))?;
+    let listener = netns::in_netns(&at, || {
+        TcpListener::bind(SocketAddr::new(dst, c.port.unwrap_or(0)))
+    })??;
+    let addr = listener.local_addr()?;
+    let from = netns::open(&lab.netns(c.from))?;
+    let stream = netns::in_netns(&from, || {
+        TcpStream::connect_timeout(&addr, Duration::from_secs(3))
+    })??;
+    measure_between(listener, stream, Duration::from_millis(TRANSFER_MS))
+}
+
+/// Sends for `length` on `stream`, counts at `listener`'s accepted end.
+pub fn measure_between(
+    listener: TcpListener,
+    mut stream: TcpStream,
+    length: Duration,
+) -> io::Result<f64> {
+    std::thread::scope(|s| {
+        let receiver = s.spawn(move || -> io::Result<f64> {
+            let (mut conn, _) = listener.accept()?;
+            conn.set_read_timeout(Some(length + Duration::from_secs(10)))?;
+            let mut buf = vec![0u8; 128 << 10];
+            let mut total = 0u64;
+            let mut first = None;
+            loop {
+                let n = conn.read(&mut buf)?;
+                if n == 0 {
+                    break;
+                }
+                first.get_or_insert_with(Instant::now);
+                total += n as u64;
+            }
+            let secs = first.map_or(0.0, |t| t.elapsed().as_secs_f64());
+            Ok(if secs > 0.0 {
+                total as f64 * 8.0 / secs
+            } else {
+                0.0
+            })
+        });
+        let chunk = vec![0x5a_u8; 64 << 10];
+        let start = Instant::now();
+        stream.set_write_timeout(Some(Duration::from_secs(5)))?;
+        let mut sent = Ok(());
+        while start.elapsed() < length {
+            if let Err(e) = stream.write_all(&chunk) {
+                sent = Err(e);
+                break;
+            }
+        }
+        let _ = stream.shutdown(std::net::Shutdown::Write);
+        let got = receiver
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("the receiver panicked")));
+        sent?;
+        got
+    })
+}
+
+/// Tries the check every half second (one try at a time, each with one quick probe) until
+/// every row passes or `limit` is over; the rows of the last try, stamped with when it held.
+pub(super) fn until_it_holds(
+    lab: &Lab,
+    c: &Check,
+    limit: Duration,
+    timing: &icmp::Timing,
+) -> Vec<Row> {
+    let start = Instant::now();
+    let quick = icmp::Timing {
+        tries: vec![Duration::from_millis(500)],
+    };
+    let mut attempts = 0u32;
+    loop {
+        attempts += 1;
+        let last = start.elapsed() >= limit;
+        // The last try gets the usual retries: a verdict of "no" is then as sure as ever.
+        let t = if last { timing } else { &quick };
+        let mut v = super::probe_checks(lab, std::slice::from_ref(c), t);
+        let held = !v.rows.is_empty() && v.rows.iter().all(|r| r.pass);
+        if held || last {
+            for r in &mut v.rows {
+                r.measured.attempts = Some(attempts);
+                if held {
+                    r.measured.held_after_s =
+                        Some((start.elapsed().as_secs_f64() * 10.0).round() / 10.0);
+                    r.got = format!(
+                        "{} (held after {:.1} s)",
+                        r.got,
+                        start.elapsed().as_secs_f64()
+                    );
+                } else {
+                    r.got = format!(
+                        "{} (not within {:.1} s, {attempts} tries)",
+                        r.got,
+                        limit.as_secs_f64()
+                    );
+                }
+            }
+            return v.rows;
+        }
+        std::thread::sleep(Duration::from_millis(500).min(limit.saturating_sub(start.elapsed())));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_median_of_an_even_count_is_the_mean_of_the_middle_two() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), Some(2.5));
+        assert_eq!(median(&[]), None);
+    }
+
+    #[test]
+    fn a_transfer_over_loopback_is_counted() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let s = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let bps = measure_between(l, s, Duration::from_millis(100)).unwrap();
+        assert!(bps > 1e6, "{bps}");
+    }
+}
