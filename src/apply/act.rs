@@ -31,6 +31,33 @@ pub fn perform(lab: &Lab, action: &Action, log: &Path) -> io::Result<String> {
                 if *up { "up" } else { "down" }
             ))
         }
+        Action::Impair {
+            node,
+            iface,
+            impair,
+            ..
+        } => {
+            let mtu = lab
+                .links
+                .iter()
+                .find(|l| {
+                    [&l.a, &l.b]
+                        .iter()
+                        .any(|e| e.node == *node && &e.iface == iface)
+                })
+                .and_then(|l| l.mtu)
+                .unwrap_or(1500);
+            let shape = impair
+                .as_ref()
+                .map(|i| crate::plan::shape::Shape::of(i, mtu));
+            set_impair(&lab.netns(*node), iface, shape.as_ref())
+                .map_err(|e| io::Error::other(e.to_string()))?;
+            let end = format!("{}:{iface}", lab.nodes[*node].name);
+            Ok(match impair {
+                Some(i) => format!("{end} sends with {i}"),
+                None => format!("{end} sends with no impairment"),
+            })
+        }
         Action::Exec { node, cmd, .. } => {
             let ns = lab.netns(*node);
             let file = netns::open(&ns)?;

@@ -251,6 +251,43 @@ pub fn link(lab: &str, end: &str, state_word: &str, every: Option<&str>, times: 
     Ok(exit::OK)
 }
 
+/// A stage's link or impairment action, recorded as `vnet link` and `vnet impair` record
+/// theirs, so that `status` shows the lab as the scenario left it.
+pub fn remember(lab: &Lab, action: &crate::model::Action) {
+    use crate::model::Action;
+    let Ok(name) = state::LabName::new(&lab.name) else {
+        return;
+    };
+    let Ok(mut record) = state::read_record(&name) else {
+        return;
+    };
+    match action {
+        Action::Link {
+            node, iface, up, ..
+        } => {
+            let end = format!("{}:{iface}", lab.nodes[*node].name);
+            if *up {
+                record.runtime.down.remove(&end);
+            } else {
+                record.runtime.down.insert(end);
+            }
+        }
+        Action::Impair {
+            node,
+            iface,
+            impair,
+            ..
+        } => {
+            let end = format!("{}:{iface}", lab.nodes[*node].name);
+            record.runtime.impair.insert(end, impair.clone());
+        }
+        Action::ArpSpoof { .. } | Action::Exec { .. } => return,
+    }
+    if let Err(e) = save(&name, &record) {
+        crate::errln!("vnet: warning: {e}");
+    }
+}
+
 /// What differs from the file, in words, for `status`.
 pub fn differences(record: &state::Record) -> Vec<String> {
     let mut out = Vec::new();

@@ -263,6 +263,7 @@ fn run_stages(
         for a in &stage.actions {
             match crate::apply::act::perform(lab, a, &log) {
                 Ok(what) => {
+                    super::fault::remember(lab, a);
                     crate::outln!("  {what}");
                     done.push(serde_json::json!({ "did": what }));
                 }

@@ -89,6 +89,14 @@ pub enum Action {
     },
     /// A shell command inside the node, as `exec:` runs it.
     Exec { node: usize, cmd: String, at: At },
+    /// What the node's interface sends is impaired with these settings alone (`impair:`), or
+    /// not at all (`clear:`), as `vnet impair` does.
+    Impair {
+        node: usize,
+        iface: String,
+        impair: Option<impair::Impair>,
+        at: At,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -127,6 +135,9 @@ pub struct Node {
     pub exec_timeout_ms: Option<u64>,
     /// Spanning tree on a bridge (lets bridges form loops on purpose).
     pub stp: bool,
+    /// Its spanning-tree bridge priority (`priority:`), if not the kernel's 32768.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stp_priority: Option<u16>,
     /// A bridge that floods every frame to every port, never learning where a MAC lives
     /// (`kind: hub`).
     #[serde(default)]

@@ -331,6 +331,7 @@ fn plan_bridge(lab: &Lab, i: usize, st: &mut Stages) {
         ns: ns.clone(),
         name: node.name.clone(),
         stp: node.stp,
+        priority: node.stp_priority,
         vlan_filtering: false,
         hub: node.hub,
     });

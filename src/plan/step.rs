@@ -34,6 +34,9 @@ pub enum Step {
         ns: String,
         name: String,
         stp: bool,
+        /// `priority N`: the spanning-tree bridge priority, if not the kernel's default.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        priority: Option<u16>,
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         vlan_filtering: bool,
         /// A hub: `ageing_time 0`, it forgets every MAC at once and so floods every frame.
@@ -212,6 +215,7 @@ impl fmt::Display for Step {
                 ns,
                 name,
                 stp,
+                priority,
                 vlan_filtering,
                 hub,
             } => {
@@ -227,6 +231,9 @@ impl fmt::Display for Step {
                 if *stp {
                     // What vnet sets too: ports forward after 2 x 2 s, not 2 x 15 s.
                     write!(f, " stp_state 1 forward_delay 200")?;
+                }
+                if let Some(p) = priority {
+                    write!(f, " priority {p}")?;
                 }
                 if *vlan_filtering {
                     write!(f, " vlan_filtering 1 vlan_default_pvid 0")?;

@@ -15,6 +15,7 @@ pub(super) fn plan_switch(lab: &Lab, i: usize, mode: VlanMode, st: &mut Stages) 
                 ns: ns.clone(),
                 name: node.name.clone(),
                 stp: node.stp,
+                priority: node.stp_priority,
                 vlan_filtering: true,
                 hub: false,
             });
@@ -67,6 +68,7 @@ pub(super) fn plan_switch(lab: &Lab, i: usize, mode: VlanMode, st: &mut Stages) 
                     ns: ns.clone(),
                     name: svi_name(*vid),
                     stp: node.stp,
+                    priority: node.stp_priority,
                     vlan_filtering: false,
                     hub: false,
                 });

@@ -153,6 +153,52 @@ fn action(p: &mut Problems, lab: &Lab, a: &RawAction) -> Option<Action> {
                 at: (*at).into(),
             })
         }
+        RawAction::Impair {
+            node,
+            iface,
+            settings,
+            at,
+        } => {
+            let n = resolve_node(p, lab, &node.v, node.at)?;
+            let veth_end = lab.nodes[n].name != crate::model::MACHINE
+                && lab.links.iter().any(|l| {
+                    l.kind == crate::model::LinkKind::Veth
+                        && [&l.a, &l.b]
+                            .iter()
+                            .any(|e| e.node == n && e.iface == iface.v)
+                });
+            if !veth_end {
+                let ends: Vec<String> = lab
+                    .links
+                    .iter()
+                    .filter(|l| l.kind == crate::model::LinkKind::Veth)
+                    .flat_map(|l| [&l.a, &l.b])
+                    .filter(|e| e.node == n)
+                    .map(|e| format!("{}:{}", node.v, e.iface))
+                    .collect();
+                p.error(
+                    "action",
+                    format!(
+                        "`{}:{}` is not the lab's end of a veth link, so nothing can be impaired there",
+                        node.v, iface.v
+                    ),
+                    iface.at,
+                    "a qdisc shapes what a veth end sends",
+                    Some(if ends.is_empty() {
+                        format!("`{}` has no veth link of its own", node.v)
+                    } else {
+                        format!("its veth ends: {}", ends.join(", "))
+                    }),
+                );
+                return None;
+            }
+            Some(Action::Impair {
+                node: n,
+                iface: iface.v.clone(),
+                impair: settings.clone(),
+                at: (*at).into(),
+            })
+        }
         RawAction::Exec { on, run, at } => {
             let node = resolve_node(p, lab, &on.v, on.at)?;
             if lab.netns(node).is_empty() {

@@ -48,6 +48,27 @@ pub fn needs(lab: &Lab, native_vlans: bool) -> Vec<Need> {
             }
         }
     }
+    let staged = lab.stages.iter().flat_map(|s| &s.actions);
+    for (impair, at) in staged.filter_map(|a| match a {
+        crate::model::Action::Impair {
+            impair: Some(i),
+            at,
+            ..
+        } => Some((i, *at)),
+        _ => None,
+    }) {
+        if impair.needs_netem() {
+            need(
+                Feature::Netem,
+                at,
+                "this stage's impairment (delay, jitter, loss, duplicate, reorder or corrupt)"
+                    .into(),
+            );
+        }
+        if impair.rate_bps.is_some() {
+            need(Feature::Tbf, at, "this stage's rate limit".into());
+        }
+    }
     for t in &lab.taps {
         need(Feature::Tap, t.at, format!("TAP device `{}`", t.name));
     }

@@ -79,6 +79,7 @@ pub fn build(p: &mut Problems, raw: RawLab, lab_name: String) -> Lab {
             exec: rn.exec.clone(),
             exec_timeout_ms: rn.exec_timeout,
             stp: rn.stp,
+            stp_priority: rn.priority.as_ref().map(|p| p.v),
             hub: rn.hub,
             inside: None,
             isolate: rn.isolate.iter().map(|i| i.v.clone()).collect(),

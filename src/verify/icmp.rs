@@ -191,6 +191,7 @@ fn from_source(
     }
     let s4 = s4.and_then(Result::ok);
     let s6 = s6.and_then(Result::ok);
+    let mut unresolved: HashMap<usize, Outcome> = HashMap::new();
     for (try_no, wait) in timing.tries.iter().enumerate() {
         if pending.is_empty() {
             break;
@@ -265,6 +266,14 @@ fn from_source(
                                 },
                             );
                         }
+                        // A failed neighbour resolution may have begun before the path
+                        // healed (a link just brought back): the next try resolves anew,
+                        // so it is not the answer while tries are left.
+                        Kind::Error(why)
+                            if neighbour_failed(why) && try_no + 1 < timing.tries.len() =>
+                        {
+                            unresolved.insert(i, Outcome::Unreachable { from, why });
+                        }
                         Kind::Error(why) => {
                             pending.remove(&parsed.ident);
                             out.insert(i, Outcome::Unreachable { from, why });
@@ -276,7 +285,7 @@ fn from_source(
         }
     }
     for (_, (i, _, _)) in pending {
-        out.insert(i, Outcome::Timeout);
+        out.insert(i, unresolved.remove(&i).unwrap_or(Outcome::Timeout));
     }
     out.into_iter().collect()
 }
@@ -436,6 +445,12 @@ pub(super) fn parse(packet: &[u8], v4: bool, token: u64) -> Option<Parsed> {
         seq,
         kind: Kind::Error(why),
     })
+}
+
+/// The errors a host's own kernel sends when no neighbour answered: transient, unlike a
+/// router's verdict on a route.
+fn neighbour_failed(why: &str) -> bool {
+    matches!(why, "host unreachable" | "address unreachable")
 }
 
 fn error_text(v4: bool, ty: u8, code: u8) -> Option<&'static str> {

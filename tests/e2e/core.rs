@@ -3,7 +3,7 @@
 use std::os::unix::process::CommandExt;
 
 use crate::harness::{
-    Lab, Test, assert_clean, check, expect_code, run, text, topologies, topology,
+    Feature, Lab, Test, assert_clean, check, expect_code, run, text, topologies, topology,
 };
 
 pub fn trials() -> Vec<Test> {
@@ -23,7 +23,15 @@ pub fn trials() -> Vec<Test> {
             .unwrap_or_default()
             .to_string_lossy()
             .into_owned();
-        t.push(Test::new(&format!("topology::{stem}"), move || {
+        // What the file needs of the kernel beyond the basics (netem, say): a bundled lab the
+        // kernel cannot build is skipped with the reason, and runs in the stock-kernel lane.
+        let needs: Vec<Feature> = vnet::topology::load(&file)
+            .map(|l| vnet::topology::needs::needs(&l.lab, false))
+            .unwrap_or_default()
+            .into_iter()
+            .map(|n| Feature::Kernel(n.feature))
+            .collect();
+        let mut test = Test::new(&format!("topology::{stem}"), move || {
             let f = file.to_string_lossy().into_owned();
             let lab = crate::harness::run(&["validate", &f]);
             let out = expect_code(&["test", &f], 0)?;
@@ -37,7 +45,11 @@ pub fn trials() -> Vec<Test> {
                 || text(&out),
             )?;
             assert_clean(&name)
-        }));
+        });
+        for f in needs {
+            test = test.needs(f);
+        }
+        t.push(test);
     }
     t.push(Test::new(
         "core::up_verify_status_exec_down",

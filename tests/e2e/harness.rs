@@ -14,6 +14,8 @@ pub enum Feature {
     NativeVlans,
     /// A program on PATH, and the package (or command) that installs it.
     Program(&'static str, &'static str),
+    /// A kernel feature as `vnet doctor` probes it (netem, TBF, ...).
+    Kernel(vnet::model::feature::Feature),
 }
 
 impl Feature {
@@ -24,6 +26,10 @@ impl Feature {
             Feature::Program(name, from) => (!on_path(name)).then(|| {
                 format!("`{name}` is not installed ({from}; scripts/test.sh installs it)")
             }),
+            Feature::Kernel(f) => vnet::apply::probe::missing(&[f])
+                .into_iter()
+                .next()
+                .map(|(f, p)| format!("this kernel has no {f:?}: {}", p.detail)),
         }
     }
 }

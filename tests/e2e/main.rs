@@ -13,6 +13,7 @@ mod doctor;
 mod faults;
 mod harness;
 mod hostile;
+mod impair;
 mod limits;
 mod machine;
 mod mess;
@@ -39,6 +40,7 @@ fn main() {
     trials.extend(mess::trials());
     trials.extend(hostile::trials());
     trials.extend(verdicts::trials());
+    trials.extend(impair::trials());
     trials.extend(limits::trials());
     trials.extend(reports::trials());
     trials.extend(ci_examples::trials());

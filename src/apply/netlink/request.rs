@@ -38,6 +38,7 @@ impl NetlinkBackend {
                 ns,
                 name,
                 stp,
+                priority,
                 vlan_filtering,
                 hub,
             } => {
@@ -60,6 +61,9 @@ impl NetlinkBackend {
                 if *stp {
                     // The kernel's minimum: ports start forwarding after 2 x 2 s, not 2 x 15 s.
                     b = b.forward_delay(200);
+                }
+                if let Some(p) = priority {
+                    b = b.append_info_data(InfoBridge::Priority(*p));
                 }
                 if *hub {
                     // A MAC forgotten as soon as it is learned: every frame goes everywhere.

@@ -191,6 +191,13 @@ pub fn json_schema() -> Value {
                 "maxProperties": 1
             },
             "arp_spoof": object("Forged ARP replies.", &ARP_SPOOF, &["from", "claim", "to"]),
+            "impair_action": {
+                "type": "object",
+                "description": "Impairments of what one interface sends, replacing its own.",
+                "properties": properties(&[IMPAIR_ACTION.as_slice(), IMPAIR.as_slice()].concat()),
+                "required": ["on"],
+                "additionalProperties": false
+            },
             "exec_action": object("A command run on a node.", &EXEC_ACTION, &["on", "run"]),
             "port": object("A switch port's settings.", &PORT, &[]),
             "allow": object("A port security binding.", &ALLOW, &["mac"]),

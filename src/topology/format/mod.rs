@@ -163,6 +163,12 @@ const STP: Field = field(
     "true",
     boolean,
 );
+const PRIORITY: Field = field(
+    "priority",
+    "With `stp: true`: the bridge's spanning-tree priority, 0 to 65535 in steps of 4096 (default 32768); the lowest becomes the root, so the loop is cut where you expect.",
+    "4096",
+    || json!({"type": "integer", "minimum": 0, "maximum": 65535, "multipleOf": 4096}),
+);
 const BRIDGE_ADDRESSES: Field = field(
     "addresses",
     "The bridge device's own addresses, in CIDR form.",
@@ -232,14 +238,23 @@ pub const HOST: [Field; 8] = [
     EXEC_TIMEOUT,
 ];
 /// Bridges and hubs.
-pub const BRIDGE: [Field; 6] = [KIND, STP, BRIDGE_ADDRESSES, INSIDE, EXEC, EXEC_TIMEOUT];
-pub const SWITCH: [Field; 9] = [
+pub const BRIDGE: [Field; 7] = [
+    KIND,
+    STP,
+    PRIORITY,
+    BRIDGE_ADDRESSES,
+    INSIDE,
+    EXEC,
+    EXEC_TIMEOUT,
+];
+pub const SWITCH: [Field; 10] = [
     KIND,
     PORTS,
     SVI,
     GATEWAY,
     ROUTES,
     STP,
+    PRIORITY,
     EXEC,
     EXEC_TIMEOUT,
     MAC_VLANS,
@@ -535,7 +550,7 @@ pub const STAGE: [Field; 3] = [
     ),
     field(
         "do",
-        "Actions, in order: `arp_spoof: {from, claim, to}`, `link_down: NODE:IFACE`, `link_up: NODE:IFACE`, `exec: {on, run}`.",
+        "Actions, in order: `arp_spoof: {from, claim, to}`, `link_down: NODE:IFACE`, `link_up: NODE:IFACE`, `impair: {on: NODE:IFACE, delay, loss, rate, ...}`, `clear: NODE:IFACE`, `exec: {on, run}`.",
         "[{\"link_down\": \"r1:eth1\"}]",
         || json!({"anyOf": [{"$ref": "#/definitions/action"}, {"type": "array", "items": {"$ref": "#/definitions/action"}}]}),
     ),
@@ -548,7 +563,7 @@ pub const STAGE: [Field; 3] = [
 ];
 
 /// The actions a stage may take, each one key.
-pub const ACTIONS: [Field; 4] = [
+pub const ACTIONS: [Field; 6] = [
     field(
         "arp_spoof",
         "The attacker sends forged ARP replies claiming an address, to the victim.",
@@ -565,6 +580,18 @@ pub const ACTIONS: [Field; 4] = [
         "link_up",
         "Brings a node's interface back up.",
         "\"r1:eth1\"",
+        endpoint,
+    ),
+    field(
+        "impair",
+        "Replaces what a node's interface sends with these impairments (`on: NODE:IFACE` and the settings of a link's `impair:`), as `vnet impair` does.",
+        "{\"on\": \"r1:wan\", \"delay\": \"40ms\", \"loss\": \"1%\"}",
+        || json!({"$ref": "#/definitions/impair_action"}),
+    ),
+    field(
+        "clear",
+        "Removes every impairment of a node's interface, the file's too (`vnet impair --clear`).",
+        "\"r1:wan\"",
         endpoint,
     ),
     field(
@@ -590,6 +617,14 @@ pub const ARP_SPOOF: [Field; 3] = [
         node_name,
     ),
 ];
+
+/// `impair:` as an action: the interface, besides the settings of [`IMPAIR`].
+pub const IMPAIR_ACTION: [Field; 1] = [field(
+    "on",
+    "The interface whose sending is impaired, as NODE:IFACE (an end of a veth link).",
+    "\"r1:wan\"",
+    endpoint,
+)];
 
 pub const EXEC_ACTION: [Field; 2] = [
     field("on", "The node the command runs on.", "\"h1\"", node_name),
@@ -698,6 +733,7 @@ pub fn objects() -> Vec<(&'static str, &'static [Field])> {
         ("stage", &STAGE),
         ("action", &ACTIONS),
         ("arp_spoof", &ARP_SPOOF),
+        ("impair action", &IMPAIR_ACTION),
         ("exec action", &EXEC_ACTION),
         ("port", &PORT),
         ("allow", &ALLOW),

@@ -54,11 +54,11 @@ fn placed(object: &str, body: &str) -> String {
             format!("{{\"nodes\": {{\"n1\": {node}}}, \"expect\": [{body}]}}")
         }
         "stage" => format!("{{\"nodes\": {{\"n1\": {node}}}, \"stages\": [{body}]}}"),
-        "arp_spoof" | "exec action" => {
-            let action = if object == "arp_spoof" {
-                "arp_spoof"
-            } else {
-                "exec"
+        "arp_spoof" | "exec action" | "impair action" => {
+            let action = match object {
+                "arp_spoof" => "arp_spoof",
+                "impair action" => "impair",
+                _ => "exec",
             };
             format!(
                 "{{\"nodes\": {{\"n1\": {node}}}, \"stages\": [{{\"name\": \"s\", \"do\": [{{\"{action}\": {body}}}]}}]}}"

@@ -217,3 +217,60 @@ fn setting(
         _ => {}
     }
 }
+
+/// A stage's `impair: {on: NODE:IFACE, delay: 40ms, ...}`: the interface and its settings.
+pub(super) fn read_impair_action(p: &mut Problems, n: &Node) -> Option<(Sp<String>, Impair)> {
+    let Value::Map(entries) = &n.value else {
+        p.error(
+            "type",
+            format!("`impair` must be a mapping, found {}", n.value.kind()),
+            n.span,
+            "expected `{on: r1:wan, delay: 40ms, loss: 1%}`",
+            None,
+        );
+        return None;
+    };
+    let mut on = None;
+    let mut settings = Impair::default();
+    let (mut corr, mut dist) = (None, None);
+    let mut misspelt = false;
+    for (k, v) in entries {
+        let key = k.scalar_text().unwrap_or_default();
+        if key == "on" {
+            on = string(p, v, "on");
+        } else if IMPAIR_KEYS.contains(&key.as_str()) {
+            setting(p, &key, v, &mut settings, &mut corr, &mut dist);
+        } else {
+            misspelt = true;
+            unknown(p, &key, k.span, "a stage's `impair:` (besides `on:`)");
+        }
+    }
+    finish_jitter(p, &mut settings, corr, dist, n.span);
+    let Some(on) = on else {
+        p.error(
+            "missing_key",
+            "`impair` needs `on:`, the interface whose sending it impairs",
+            n.span,
+            "which interface?",
+            Some("for example `impair: {on: r1:wan, delay: 40ms, loss: 1%}`".into()),
+        );
+        return None;
+    };
+    if settings.is_empty() {
+        if misspelt {
+            return None;
+        }
+        p.error(
+            "impair",
+            "this `impair` sets nothing",
+            n.span,
+            "no delay, jitter, loss, duplicate, reorder, corrupt or rate",
+            Some(format!(
+                "add a setting, like `{{on: {}, delay: 40ms}}`, or write `clear: {}` to remove the impairments",
+                on.v, on.v
+            )),
+        );
+        return None;
+    }
+    Some((on, settings))
+}

@@ -70,6 +70,13 @@ pub enum RawAction {
         run: Sp<String>,
         at: SourceSpan,
     },
+    /// `impair:` (settings) or `clear:` (none) on one interface.
+    Impair {
+        node: Sp<String>,
+        iface: Sp<String>,
+        settings: Option<crate::model::impair::Impair>,
+        at: SourceSpan,
+    },
 }
 
 #[derive(Debug)]
@@ -85,6 +92,8 @@ pub struct RawNode {
     /// How long each `exec:` command may run, in milliseconds (`exec_timeout:`).
     pub exec_timeout: Option<u64>,
     pub stp: bool,
+    /// The spanning-tree bridge priority (`priority:`).
+    pub priority: Option<Sp<u16>>,
     /// `kind: hub`: a bridge that floods every frame to every port (it never learns).
     pub hub: bool,
     /// A bridge that lives in another node's namespace (`in: dockerhost`), as docker0 lives

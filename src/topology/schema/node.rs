@@ -19,6 +19,7 @@ pub(super) fn read_node(p: &mut Problems, name: Sp<String>, body: &Node) -> Opti
         exec: Vec::new(),
         exec_timeout: None,
         stp: false,
+        priority: None,
         hub: false,
         inside: None,
         isolate: Vec::new(),
@@ -125,6 +126,7 @@ fn read_body(p: &mut Problems, mut f: Fields<'_>, mut node: RawNode) -> Option<R
         if let Some(s) = f.get("stp") {
             node.stp = boolean(p, s, "stp").unwrap_or(false);
         }
+        super::switch::read_priority(p, &mut f, &mut node);
         if let Some(a) = f.get("addresses") {
             node.addresses = one_or_many(a)
                 .into_iter()

@@ -49,7 +49,7 @@ fn read_action(p: &mut Problems, n: &Node) -> Option<RawAction> {
             "type",
             format!("an action must be a mapping, found {}", n.value.kind()),
             n.span,
-            "expected one of `arp_spoof:`, `link_down:`, `link_up:`, `exec:`",
+            "expected one of `arp_spoof:`, `link_down:`, `link_up:`, `impair:`, `clear:`, `exec:`",
             None,
         );
         return None;
@@ -59,7 +59,7 @@ fn read_action(p: &mut Problems, n: &Node) -> Option<RawAction> {
             "action",
             "an action is one key: what is done",
             n.span,
-            "one of `arp_spoof:`, `link_down:`, `link_up:`, `exec:`",
+            "one of `arp_spoof:`, `link_down:`, `link_up:`, `impair:`, `clear:`, `exec:`",
             Some("write each action as its own list item".into()),
         );
         return None;
@@ -91,28 +91,31 @@ fn read_action(p: &mut Problems, n: &Node) -> Option<RawAction> {
                 }
             }
         }
-        "link_down" | "link_up" => {
+        "link_down" | "link_up" | "clear" => {
             let end = string(p, body, &what)?;
-            let Some((node, iface)) = end.v.split_once(':') else {
-                p.error(
-                    "action",
-                    format!("`{what}` names a node's interface as NODE:IFACE"),
-                    end.at,
-                    "no `:` here",
-                    Some(format!("for example `{what}: r1:eth1`")),
-                );
-                return None;
-            };
-            Some(RawAction::Link {
-                node: Sp {
-                    v: node.to_owned(),
-                    at: end.at,
+            let (node, iface) = node_iface(p, &what, end)?;
+            Some(match what.as_str() {
+                "clear" => RawAction::Impair {
+                    node,
+                    iface,
+                    settings: None,
+                    at: n.span,
                 },
-                iface: Sp {
-                    v: iface.to_owned(),
-                    at: end.at,
+                _ => RawAction::Link {
+                    node,
+                    iface,
+                    up: what == "link_up",
+                    at: n.span,
                 },
-                up: what == "link_up",
+            })
+        }
+        "impair" => {
+            let (end, settings) = super::impair::read_impair_action(p, body)?;
+            let (node, iface) = node_iface(p, &what, end)?;
+            Some(RawAction::Impair {
+                node,
+                iface,
+                settings: Some(settings),
                 at: n.span,
             })
         }
@@ -154,4 +157,28 @@ fn read_action(p: &mut Problems, n: &Node) -> Option<RawAction> {
             None
         }
     }
+}
+
+/// `NODE:IFACE`, split, both halves pointing at the text.
+fn node_iface(p: &mut Problems, what: &str, end: Sp<String>) -> Option<(Sp<String>, Sp<String>)> {
+    let Some((node, iface)) = end.v.split_once(':') else {
+        p.error(
+            "action",
+            format!("`{what}` names a node's interface as NODE:IFACE"),
+            end.at,
+            "no `:` here",
+            Some(format!("for example `{what}: r1:eth1`")),
+        );
+        return None;
+    };
+    Some((
+        Sp {
+            v: node.to_owned(),
+            at: end.at,
+        },
+        Sp {
+            v: iface.to_owned(),
+            at: end.at,
+        },
+    ))
 }

@@ -85,6 +85,7 @@ pub(super) fn read_switch(p: &mut Problems, f: &mut Fields<'_>, node: &mut RawNo
     if let Some(s) = f.get("stp") {
         node.stp = boolean(p, s, "stp").unwrap_or(false);
     }
+    read_priority(p, f, node);
     super::node::read_exec(p, f, node);
     if let Some(ports) = f.get("ports")
         && let Some(map) = Fields::of(p, ports, "ports")
@@ -222,4 +223,40 @@ fn read_allow(p: &mut Problems, n: &Node) -> Option<RawAllow> {
         ip,
         at: n.span,
     })
+}
+
+/// `priority:`, the spanning-tree bridge priority: only with `stp: true`, and in the steps of
+/// 4096 the kernel keeps (802.1D-2004 uses the low 12 bits for the system id).
+pub(super) fn read_priority(p: &mut Problems, f: &mut Fields<'_>, node: &mut RawNode) {
+    let Some(v) = f.get("priority") else { return };
+    let Some(n) = number(p, v, "`priority`", "4096") else {
+        return;
+    };
+    if !(0..=65535).contains(&n) || n % 4096 != 0 {
+        p.error(
+            "priority",
+            format!("a bridge priority is 0 to 61440 in steps of 4096, not {n}"),
+            v.span,
+            "not a spanning-tree priority",
+            Some(
+                "0 makes this bridge the root; 4096, 8192, ... rank the rest; 32768 is the default"
+                    .into(),
+            ),
+        );
+        return;
+    }
+    if !node.stp {
+        p.error(
+            "priority",
+            "`priority` ranks bridges in the spanning tree, and this one runs none",
+            v.span,
+            "no `stp: true` on this bridge",
+            Some("add `stp: true`, or remove `priority`".into()),
+        );
+        return;
+    }
+    node.priority = Some(Sp {
+        v: n as u16,
+        at: v.span,
+    });
 }
