@@ -16,6 +16,9 @@ _vnet() {
             ",$1")
                 cmd="vnet"
                 ;;
+            vnet,capture)
+                cmd="vnet__subcmd__capture"
+                ;;
             vnet,completions)
                 cmd="vnet__subcmd__completions"
                 ;;
@@ -82,6 +85,9 @@ _vnet() {
             vnet__subcmd__gen__subcmd__help,tree)
                 cmd="vnet__subcmd__gen__subcmd__help__subcmd__tree"
                 ;;
+            vnet__subcmd__help,capture)
+                cmd="vnet__subcmd__help__subcmd__capture"
+                ;;
             vnet__subcmd__help,completions)
                 cmd="vnet__subcmd__help__subcmd__completions"
                 ;;
@@ -140,12 +146,46 @@ _vnet() {
 
     case "${cmd}" in
         vnet)
-            opts="-h -V --no-annotations --help --version validate plan up verify status exec down test doctor gen export completions schema help"
+            opts="-h -V --no-annotations --help --version validate plan up verify status exec capture down test doctor gen export completions schema help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vnet__subcmd__capture)
+            opts="-w -c -h --write --count --timeout --no-annotations --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --write)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -w)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --count)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -402,8 +442,22 @@ _vnet() {
             return 0
             ;;
         vnet__subcmd__help)
-            opts="validate plan up verify status exec down test doctor gen export completions schema help"
+            opts="validate plan up verify status exec capture down test doctor gen export completions schema help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vnet__subcmd__help__subcmd__capture)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

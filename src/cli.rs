@@ -109,13 +109,31 @@ pub enum Command {
         #[arg(long)]
         all: bool,
     },
-    /// Run a command inside a node: `vnet exec [LAB] NODE -- CMD...`
+    /// Run a command inside a node (`vnet exec [LAB] NODE -- CMD...`), or without one a shell
+    /// whose prompt names the lab and node
     Exec {
         /// `LAB NODE`, or just `NODE` when one lab is running
         #[arg(required = true, num_args = 1..=2)]
         target: Vec<String>,
-        #[arg(last = true, required = true)]
+        /// The command and its arguments; none: `$SHELL` (or /bin/sh), prompt `[LAB.NODE] `
+        #[arg(last = true)]
         command: Vec<String>,
+    },
+    /// Watch frames on nodes' interfaces: `vnet capture [LAB] NODE:IF... [-w FILE|-]`
+    Capture {
+        /// `[LAB] NODE:IF [NODE:IF ...]`; LAB may be left out when one lab is running
+        #[arg(required = true, num_args = 1.., value_name = "LAB|NODE:IF")]
+        target: Vec<String>,
+        /// Write a pcap file (`-` for standard output: `| wireshark -k -i -`) instead of a
+        /// line per frame
+        #[arg(short = 'w', long = "write", value_name = "FILE")]
+        write: Option<PathBuf>,
+        /// Stop after N frames
+        #[arg(short = 'c', long, value_name = "N")]
+        count: Option<u64>,
+        /// Stop after this long (`500ms`, `10s`, `2m`)
+        #[arg(long, value_name = "DUR", value_parser = duration)]
+        timeout: Option<std::time::Duration>,
     },
     /// Remove exactly what vnet created for a lab; safe to repeat
     Down {
@@ -259,4 +277,11 @@ pub enum ExpectArg {
     All,
     Sample,
     None,
+}
+
+/// `500ms`, `10s`, `1.5s`, `2m`: a duration on the command line, as the topology writes them.
+fn duration(text: &str) -> Result<std::time::Duration, String> {
+    crate::topology::schema::parse_duration(text)
+        .map(std::time::Duration::from_millis)
+        .ok_or_else(|| format!("`{text}` is not a duration (500ms, 10s, 2m, 1h)"))
 }

@@ -9,6 +9,7 @@ use crate::model::feature::Feature;
 use crate::state::LabName;
 use crate::topology::{self, LoadError, Loaded};
 
+mod capture;
 pub mod ci;
 mod doctor;
 mod down;
@@ -17,6 +18,7 @@ mod exec;
 mod generate;
 pub mod json;
 pub mod progress;
+mod running;
 mod status;
 mod up;
 mod validate;
@@ -125,6 +127,16 @@ fn run_command(cli: Cli, reports: &ci::Reports) -> Outcome {
         ),
         Command::Status { lab, json, all } => status::status(lab.as_deref(), json, all),
         Command::Exec { target, command } => exec::exec(&target, &command),
+        Command::Capture {
+            target,
+            write,
+            count,
+            timeout,
+        } => capture::capture(
+            &target,
+            write.as_deref(),
+            crate::verify::capture::Limits { count, timeout },
+        ),
         Command::Down {
             lab,
             all,

@@ -11,6 +11,7 @@ use miette::SourceSpan;
 pub(crate) mod address;
 mod check;
 mod fields;
+pub use fields::parse_duration;
 mod link;
 mod nat;
 mod node;
