@@ -37,6 +37,9 @@ _vnet() {
             vnet,gen)
                 cmd="vnet__subcmd__gen"
                 ;;
+            vnet,graph)
+                cmd="vnet__subcmd__graph"
+                ;;
             vnet,help)
                 cmd="vnet__subcmd__help"
                 ;;
@@ -106,6 +109,9 @@ _vnet() {
             vnet__subcmd__help,gen)
                 cmd="vnet__subcmd__help__subcmd__gen"
                 ;;
+            vnet__subcmd__help,graph)
+                cmd="vnet__subcmd__help__subcmd__graph"
+                ;;
             vnet__subcmd__help,help)
                 cmd="vnet__subcmd__help__subcmd__help"
                 ;;
@@ -146,7 +152,7 @@ _vnet() {
 
     case "${cmd}" in
         vnet)
-            opts="-h -V --no-annotations --help --version validate plan up verify status exec capture down test doctor gen export completions schema help"
+            opts="-h -V --no-annotations --help --version validate plan up verify status exec capture graph down test doctor gen export completions schema help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -441,8 +447,34 @@ _vnet() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        vnet__subcmd__graph)
+            opts="-o -h --format --output --no-annotations --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --format)
+                    COMPREPLY=($(compgen -W "mermaid dot svg" -- "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         vnet__subcmd__help)
-            opts="validate plan up verify status exec capture down test doctor gen export completions schema help"
+            opts="validate plan up verify status exec capture graph down test doctor gen export completions schema help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -584,6 +616,20 @@ _vnet() {
         vnet__subcmd__help__subcmd__gen__subcmd__tree)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vnet__subcmd__help__subcmd__graph)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

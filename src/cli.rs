@@ -135,6 +135,18 @@ pub enum Command {
         #[arg(long, value_name = "DUR", value_parser = duration)]
         timeout: Option<std::time::Duration>,
     },
+    /// Draw the lab: Mermaid (for Markdown), DOT (Graphviz) or SVG drawn by vnet; a running
+    /// lab's links that are down are marked
+    Graph {
+        /// A topology file, or the name of a running lab (its live link state is shown)
+        lab: String,
+        /// The picture's format (default: from the -o file's extension, else mermaid)
+        #[arg(long, value_enum)]
+        format: Option<GraphFormat>,
+        /// Write the picture to FILE instead of standard output
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
     /// Remove exactly what vnet created for a lab; safe to repeat
     Down {
         /// A lab name or its topology file
@@ -213,6 +225,14 @@ pub enum Command {
         #[arg(value_enum, default_value_t = SchemaArg::Topology)]
         of: SchemaArg,
     },
+}
+
+/// What `vnet graph` draws.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum GraphFormat {
+    Mermaid,
+    Dot,
+    Svg,
 }
 
 /// The schemas `vnet schema` prints: the topology's, and each `--json` output's.

@@ -16,6 +16,7 @@ mod down;
 pub mod error;
 mod exec;
 mod generate;
+mod graph;
 pub mod json;
 pub mod progress;
 mod running;
@@ -127,6 +128,11 @@ fn run_command(cli: Cli, reports: &ci::Reports) -> Outcome {
         ),
         Command::Status { lab, json, all } => status::status(lab.as_deref(), json, all),
         Command::Exec { target, command } => exec::exec(&target, &command),
+        Command::Graph {
+            lab,
+            format,
+            output,
+        } => graph::graph(&lab, format, output.as_deref()),
         Command::Capture {
             target,
             write,

@@ -32,6 +32,11 @@ pub fn trials() -> Vec<Test> {
             "see::exec_without_a_command_runs_a_shell_in_the_node",
             exec_shell,
         ),
+        Test::new(
+            "see::graph_of_a_running_lab_marks_the_link_taken_down",
+            graph_marks_down,
+        )
+        .needs(crate::harness::Feature::Program("ip", "iproute2")),
     ]
 }
 
@@ -456,4 +461,38 @@ fn exec_shell() -> Result<(), String> {
     })?;
     expect_code(&["down", "cshell"], 0)?;
     assert_clean("cshell")
+}
+
+fn graph_marks_down() -> Result<(), String> {
+    let (_d, file) = lab("cgraph");
+    let _lab = Lab("cgraph".into());
+    expect_code(&["up", &file, "--progress", "never"], 0)?;
+    let healthy = expect_code(&["graph", "cgraph"], 0)?;
+    check(
+        !String::from_utf8_lossy(&healthy.stdout).contains("DOWN"),
+        || text(&healthy),
+    )?;
+    let ip = Command::new("ip")
+        .args(["-n", "cgraph.a", "link", "set", "eth0", "down"])
+        .output()
+        .map_err(|e| e.to_string())?;
+    check(ip.status.success(), || text(&ip))?;
+    for (format, words) in [
+        (
+            "mermaid",
+            "n_a -.-|\"eth0 10.70.0.1/24 fd00:70::1/64 — p1 DOWN: a:eth0 is down\"| n_sw",
+        ),
+        ("dot", "DOWN: a:eth0 is down"),
+        ("svg", "DOWN: a:eth0 is down"),
+    ] {
+        let out = expect_code(&["graph", "cgraph", "--format", format], 0)?;
+        let said = String::from_utf8_lossy(&out.stdout).into_owned();
+        check(said.contains(words), || format!("{format}:\n{said}"))?;
+        // b's link is untouched.
+        check(said.matches("DOWN").count() == 1, || {
+            format!("{format}:\n{said}")
+        })?;
+    }
+    expect_code(&["down", "cgraph"], 0)?;
+    assert_clean("cgraph")
 }
