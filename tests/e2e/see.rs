@@ -273,8 +273,10 @@ fn capture_lines_merged() -> Result<(), String> {
             && has(" b:eth0 ")
             && has("10.70.0.1 > 10.70.0.2: ICMP echo request, id ")
             && has("10.70.0.2 > 10.70.0.1: ICMP echo reply, id ")
-            && has("Request who-has 10.70.0.2 tell 10.70.0.1, length 28")
-            && has("Reply 10.70.0.2 is-at ")
+            // Whichever of a and b asks first (their checks run at once), the other answers.
+            && (has("Request who-has 10.70.0.2 tell 10.70.0.1, length 28")
+                || has("Request who-has 10.70.0.1 tell 10.70.0.2, length 28"))
+            && (has("Reply 10.70.0.2 is-at ") || has("Reply 10.70.0.1 is-at "))
             && has("fd00:70::1 > fd00:70::2: ICMP6, echo request")
             && has("ethertype IPv4 (0x0800), length "),
         || out.clone(),
