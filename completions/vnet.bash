@@ -16,6 +16,9 @@ _vnet() {
             ",$1")
                 cmd="vnet"
                 ;;
+            vnet,capture)
+                cmd="vnet__subcmd__capture"
+                ;;
             vnet,completions)
                 cmd="vnet__subcmd__completions"
                 ;;
@@ -33,6 +36,9 @@ _vnet() {
                 ;;
             vnet,gen)
                 cmd="vnet__subcmd__gen"
+                ;;
+            vnet,graph)
+                cmd="vnet__subcmd__graph"
                 ;;
             vnet,help)
                 cmd="vnet__subcmd__help"
@@ -88,6 +94,9 @@ _vnet() {
             vnet__subcmd__gen__subcmd__help,tree)
                 cmd="vnet__subcmd__gen__subcmd__help__subcmd__tree"
                 ;;
+            vnet__subcmd__help,capture)
+                cmd="vnet__subcmd__help__subcmd__capture"
+                ;;
             vnet__subcmd__help,completions)
                 cmd="vnet__subcmd__help__subcmd__completions"
                 ;;
@@ -105,6 +114,9 @@ _vnet() {
                 ;;
             vnet__subcmd__help,gen)
                 cmd="vnet__subcmd__help__subcmd__gen"
+                ;;
+            vnet__subcmd__help,graph)
+                cmd="vnet__subcmd__help__subcmd__graph"
                 ;;
             vnet__subcmd__help,help)
                 cmd="vnet__subcmd__help__subcmd__help"
@@ -152,12 +164,46 @@ _vnet() {
 
     case "${cmd}" in
         vnet)
-            opts="-h -V --no-annotations --help --version validate plan up verify status exec impair link down test doctor gen export completions schema help"
+            opts="-h -V --no-annotations --help --version validate plan up verify status exec impair link capture graph down test doctor gen export completions schema help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vnet__subcmd__capture)
+            opts="-w -c -h --write --count --timeout --no-annotations --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --write)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -w)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --count)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -413,9 +459,49 @@ _vnet() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        vnet__subcmd__help)
-            opts="validate plan up verify status exec impair link down test doctor gen export completions schema help"
+        vnet__subcmd__graph)
+            opts="-o -h --format --output --no-annotations --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --format)
+                    COMPREPLY=($(compgen -W "mermaid dot svg" -- "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vnet__subcmd__help)
+            opts="validate plan up verify status exec impair link capture graph down test doctor gen export completions schema help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vnet__subcmd__help__subcmd__capture)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -542,6 +628,20 @@ _vnet() {
         vnet__subcmd__help__subcmd__gen__subcmd__tree)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vnet__subcmd__help__subcmd__graph)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

@@ -109,12 +109,14 @@ pub enum Command {
         #[arg(long)]
         all: bool,
     },
-    /// Run a command inside a node: `vnet exec [LAB] NODE -- CMD...`
+    /// Run a command inside a node (`vnet exec [LAB] NODE -- CMD...`), or without one a shell
+    /// whose prompt names the lab and node
     Exec {
         /// `LAB NODE`, or just `NODE` when one lab is running
         #[arg(required = true, num_args = 1..=2)]
         target: Vec<String>,
-        #[arg(last = true, required = true)]
+        /// The command and its arguments; none: `$SHELL` (or /bin/sh), prompt `[LAB.NODE] `
+        #[arg(last = true)]
         command: Vec<String>,
     },
     /// Impair what a node's interface sends in a running lab (netem, TBF), or --clear it
@@ -163,6 +165,34 @@ pub enum Command {
         /// How many times to flap with --every
         #[arg(long, default_value_t = 5, requires = "every")]
         times: u32,
+    },
+    /// Watch frames on nodes' interfaces: `vnet capture [LAB] NODE:IF... [-w FILE|-]`
+    Capture {
+        /// `[LAB] NODE:IF [NODE:IF ...]`; LAB may be left out when one lab is running
+        #[arg(required = true, num_args = 1.., value_name = "LAB|NODE:IF")]
+        target: Vec<String>,
+        /// Write a pcap file (`-` for standard output: `| wireshark -k -i -`) instead of a
+        /// line per frame
+        #[arg(short = 'w', long = "write", value_name = "FILE")]
+        write: Option<PathBuf>,
+        /// Stop after N frames
+        #[arg(short = 'c', long, value_name = "N")]
+        count: Option<u64>,
+        /// Stop after this long (`500ms`, `10s`, `2m`)
+        #[arg(long, value_name = "DUR", value_parser = duration)]
+        timeout: Option<std::time::Duration>,
+    },
+    /// Draw the lab: Mermaid (for Markdown), DOT (Graphviz) or SVG drawn by vnet; a running
+    /// lab's links that are down are marked
+    Graph {
+        /// A topology file, or the name of a running lab (its live link state is shown)
+        lab: String,
+        /// The picture's format (default: from the -o file's extension, else mermaid)
+        #[arg(long, value_enum)]
+        format: Option<GraphFormat>,
+        /// Write the picture to FILE instead of standard output
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
     },
     /// Remove exactly what vnet created for a lab; safe to repeat
     Down {
@@ -244,6 +274,14 @@ pub enum Command {
     },
 }
 
+/// What `vnet graph` draws.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum GraphFormat {
+    Mermaid,
+    Dot,
+    Svg,
+}
+
 /// The schemas `vnet schema` prints: the topology's, and each `--json` output's.
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub enum SchemaArg {
@@ -306,4 +344,11 @@ pub enum ExpectArg {
     All,
     Sample,
     None,
+}
+
+/// `500ms`, `10s`, `1.5s`, `2m`: a duration on the command line, as the topology writes them.
+fn duration(text: &str) -> Result<std::time::Duration, String> {
+    crate::topology::schema::parse_duration(text)
+        .map(std::time::Duration::from_millis)
+        .ok_or_else(|| format!("`{text}` is not a duration (500ms, 10s, 2m, 1h)"))
 }

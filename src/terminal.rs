@@ -113,6 +113,19 @@ pub fn plural(n: usize, one: &str) -> String {
     }
 }
 
+/// The machine's offset from UTC, in seconds, at `unix_secs` (0 when it cannot be told).
+pub fn utc_offset(unix_secs: i64) -> i64 {
+    let t: libc::time_t = unix_secs as libc::time_t;
+    // SAFETY: tm is plain data; localtime_r fills it from our own time_t and touches nothing
+    // shared (unlike localtime).
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    // SAFETY: both pointers are to our own, live locals.
+    if unsafe { libc::localtime_r(&t, &mut tm) }.is_null() {
+        return 0;
+    }
+    i64::from(tm.tm_gmtoff as i32)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -172,12 +172,13 @@ fn human(d: Duration) -> String {
 
 /// Replaces this process with `argv` inside the namespace, as one of the lab's processes
 /// (`vnet exec`). Returns only on error.
-pub fn exec_replace(ns: &File, argv: &[String], pen: &Pen) -> io::Error {
+pub fn exec_replace(ns: &File, argv: &[String], env: &[(&str, String)], pen: &Pen) -> io::Error {
     let Some((program, args)) = argv.split_first() else {
         return io::Error::other("no command to run");
     };
     let mut command = Command::new(program);
     command.args(args);
+    command.envs(env.iter().map(|(k, v)| (k, v)));
     enter(&mut command, ns);
     pen.admit(&mut command);
     command.exec()

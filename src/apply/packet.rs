@@ -109,6 +109,94 @@ impl PacketSocket {
     }
 }
 
+/// A frame as captured: its bytes (up to the buffer), its length on the wire, and when the
+/// kernel saw it.
+pub struct Captured {
+    pub len: usize,
+    pub wire_len: usize,
+    pub at: std::time::SystemTime,
+}
+
+impl PacketSocket {
+    /// Asks the kernel to stamp each frame as it arrives: the time in a capture must be when
+    /// the frame crossed the interface, not when vnet got round to reading it.
+    pub fn stamp(&self) -> io::Result<()> {
+        let on: libc::c_int = 1;
+        // SAFETY: setsockopt reads one int from a valid pointer of the given size.
+        let r = unsafe {
+            libc::setsockopt(
+                self.fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_TIMESTAMP,
+                (&raw const on).cast(),
+                std::mem::size_of::<libc::c_int>() as u32,
+            )
+        };
+        if r == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
+
+    /// The next frame waiting (non-blocking), with its wire length and the kernel's stamp
+    /// (the time of reading when the socket was not asked to [`stamp`](Self::stamp)).
+    pub fn recv_captured(&self, buf: &mut [u8]) -> Option<Captured> {
+        let mut iov = libc::iovec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: buf.len(),
+        };
+        // Room for one SCM_TIMESTAMP control message, aligned as cmsg(3) wants.
+        let mut control = [0u64; 8];
+        // SAFETY: msghdr is plain data; all-zero is a valid starting value.
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_iov = &raw mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = std::mem::size_of_val(&control);
+        // SAFETY: every pointer in `msg` points into buffers that outlive the call, with
+        // their true sizes. MSG_TRUNC makes the result the frame's whole length.
+        let n = unsafe { libc::recvmsg(self.fd.as_raw_fd(), &raw mut msg, libc::MSG_TRUNC) };
+        let wire_len = usize::try_from(n).ok()?;
+        let mut at = std::time::SystemTime::now();
+        // SAFETY: the CMSG_* walk stays within `msg_controllen` bytes the kernel filled in.
+        unsafe {
+            let mut c = libc::CMSG_FIRSTHDR(&raw const msg);
+            while !c.is_null() {
+                if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SO_TIMESTAMP {
+                    let tv: libc::timeval = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast());
+                    at = std::time::UNIX_EPOCH
+                        + std::time::Duration::new(tv.tv_sec as u64, tv.tv_usec as u32 * 1000);
+                }
+                c = libc::CMSG_NXTHDR(&raw const msg, c);
+            }
+        }
+        Some(Captured {
+            len: wire_len.min(buf.len()),
+            wire_len,
+            at,
+        })
+    }
+}
+
+/// Waits up to `ms` for a frame on any of `sockets`; which of them have one.
+pub fn wait_any(sockets: &[&PacketSocket], ms: i32) -> Vec<bool> {
+    let mut fds: Vec<libc::pollfd> = sockets
+        .iter()
+        .map(|s| libc::pollfd {
+            fd: s.fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    // SAFETY: `fds` is a valid, exclusively borrowed array of `fds.len()` pollfds.
+    let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms.max(0)) };
+    if n <= 0 {
+        return vec![false; sockets.len()];
+    }
+    fds.iter().map(|f| f.revents & libc::POLLIN != 0).collect()
+}
+
 /// The MAC address of an interface of the calling thread's namespace.
 pub fn mac_of(iface: &str) -> io::Result<[u8; 6]> {
     let s = PacketSocket::open(Some(iface), ETH_P_ARP, false)?;

@@ -158,3 +158,26 @@ async fn links_here() -> io::Result<Vec<Seen>> {
         })
         .collect())
 }
+
+/// A namespace's links: (name, operational state in words).
+pub type LinkStates = io::Result<Vec<(String, String)>>;
+
+/// Each namespace's links and their operational state in words (`up`, `down`,
+/// `lowerlayerdown`, `unknown`), as `ip -br link` shows them.
+pub fn link_states(names: &[&str]) -> Vec<(String, LinkStates)> {
+    netns::in_each_with(
+        names,
+        || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+        },
+        |rt, _| {
+            let links = rt.block_on(links_here())?;
+            Ok(links
+                .into_iter()
+                .map(|l| (l.name, format!("{:?}", l.oper).to_lowercase()))
+                .collect())
+        },
+    )
+}

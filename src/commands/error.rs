@@ -51,6 +51,14 @@ pub enum Error {
         known: String,
     },
 
+    #[error("node {node} has no interface {iface}")]
+    #[diagnostic(code(vnet::no_such_interface), help("interfaces of {node}: {known}"))]
+    NoSuchInterface {
+        node: String,
+        iface: String,
+        known: String,
+    },
+
     #[error("{0}")]
     #[diagnostic(code(vnet::usage))]
     Usage(String),
@@ -207,6 +215,14 @@ pub enum Error {
         error: io::Error,
     },
 
+    #[error("cannot capture on {what}")]
+    #[diagnostic(code(vnet::capture))]
+    Capture {
+        what: String,
+        #[source]
+        error: io::Error,
+    },
+
     #[error("cannot run `{program}` in {ns}")]
     #[diagnostic(code(vnet::exec))]
     Exec {
@@ -226,6 +242,7 @@ impl Error {
             | Error::StateDir { .. }
             | Error::WhichLab { .. }
             | Error::NoSuchNode { .. }
+            | Error::NoSuchInterface { .. }
             | Error::Usage(_) => exit::USAGE,
             Error::Read { .. } | Error::Syntax(_) | Error::Invalid(_) | Error::NameTaken { .. } => {
                 exit::INVALID

@@ -9,6 +9,7 @@ use crate::model::feature::Feature;
 use crate::state::LabName;
 use crate::topology::{self, LoadError, Loaded};
 
+mod capture;
 pub mod ci;
 mod doctor;
 mod down;
@@ -16,8 +17,10 @@ pub mod error;
 mod exec;
 mod fault;
 mod generate;
+mod graph;
 pub mod json;
 pub mod progress;
+mod running;
 mod status;
 mod up;
 mod validate;
@@ -126,6 +129,21 @@ fn run_command(cli: Cli, reports: &ci::Reports) -> Outcome {
         ),
         Command::Status { lab, json, all } => status::status(lab.as_deref(), json, all),
         Command::Exec { target, command } => exec::exec(&target, &command),
+        Command::Graph {
+            lab,
+            format,
+            output,
+        } => graph::graph(&lab, format, output.as_deref()),
+        Command::Capture {
+            target,
+            write,
+            count,
+            timeout,
+        } => capture::capture(
+            &target,
+            write.as_deref(),
+            crate::verify::capture::Limits { count, timeout },
+        ),
         Command::Down {
             lab,
             all,

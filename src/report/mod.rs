@@ -6,5 +6,6 @@
 
 pub mod cases;
 pub mod github;
+pub mod graph;
 pub mod junit;
 pub mod located;

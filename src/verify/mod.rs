@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 pub mod arp;
+pub mod capture;
 pub mod icmp;
 pub mod measure;
 pub mod neighbour;

@@ -333,6 +333,7 @@ fn completions_in_the_repo_are_current() {
     }
 }
 
+mod graph;
 mod man;
 mod reports;
 mod schemas;

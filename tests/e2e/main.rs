@@ -20,6 +20,7 @@ mod mess;
 mod package;
 mod private;
 mod reports;
+mod see;
 mod verdicts;
 mod vlan;
 
@@ -45,6 +46,7 @@ fn main() {
     trials.extend(reports::trials());
     trials.extend(ci_examples::trials());
     trials.extend(package::trials());
+    trials.extend(see::trials());
     let kernel_lane = std::env::var_os("VNET_KERNEL_LANE").is_some();
     // Not skipped there (that lane must skip nothing): not that lane's tests at all.
     trials.retain(|t| match t.host_lane_only.filter(|_| kernel_lane) {

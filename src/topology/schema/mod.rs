@@ -12,6 +12,7 @@ pub(crate) mod address;
 mod check;
 mod fields;
 pub mod impair;
+pub use fields::parse_duration;
 mod link;
 mod nat;
 mod node;
