@@ -16,6 +16,9 @@ _vnet() {
             ",$1")
                 cmd="vnet"
                 ;;
+            vnet,attack)
+                cmd="vnet__subcmd__attack"
+                ;;
             vnet,capture)
                 cmd="vnet__subcmd__capture"
                 ;;
@@ -70,6 +73,18 @@ _vnet() {
             vnet,verify)
                 cmd="vnet__subcmd__verify"
                 ;;
+            vnet__subcmd__attack,arp-spoof)
+                cmd="vnet__subcmd__attack__subcmd__arp__subcmd__spoof"
+                ;;
+            vnet__subcmd__attack,help)
+                cmd="vnet__subcmd__attack__subcmd__help"
+                ;;
+            vnet__subcmd__attack__subcmd__help,arp-spoof)
+                cmd="vnet__subcmd__attack__subcmd__help__subcmd__arp__subcmd__spoof"
+                ;;
+            vnet__subcmd__attack__subcmd__help,help)
+                cmd="vnet__subcmd__attack__subcmd__help__subcmd__help"
+                ;;
             vnet__subcmd__gen,help)
                 cmd="vnet__subcmd__gen__subcmd__help"
                 ;;
@@ -93,6 +108,9 @@ _vnet() {
                 ;;
             vnet__subcmd__gen__subcmd__help,tree)
                 cmd="vnet__subcmd__gen__subcmd__help__subcmd__tree"
+                ;;
+            vnet__subcmd__help,attack)
+                cmd="vnet__subcmd__help__subcmd__attack"
                 ;;
             vnet__subcmd__help,capture)
                 cmd="vnet__subcmd__help__subcmd__capture"
@@ -148,6 +166,9 @@ _vnet() {
             vnet__subcmd__help,verify)
                 cmd="vnet__subcmd__help__subcmd__verify"
                 ;;
+            vnet__subcmd__help__subcmd__attack,arp-spoof)
+                cmd="vnet__subcmd__help__subcmd__attack__subcmd__arp__subcmd__spoof"
+                ;;
             vnet__subcmd__help__subcmd__gen,linear)
                 cmd="vnet__subcmd__help__subcmd__gen__subcmd__linear"
                 ;;
@@ -164,8 +185,90 @@ _vnet() {
 
     case "${cmd}" in
         vnet)
-            opts="-h -V --no-annotations --help --version validate plan up verify status exec impair link capture graph down test doctor gen export completions schema help"
+            opts="-h -V --no-annotations --help --version validate plan up verify status exec impair attack link capture graph down test doctor gen export completions schema help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vnet__subcmd__attack)
+            opts="-h --no-annotations --help arp-spoof help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vnet__subcmd__attack__subcmd__arp__subcmd__spoof)
+            opts="-h --claim --to --rounds --no-annotations --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --claim)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --to)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rounds)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vnet__subcmd__attack__subcmd__help)
+            opts="arp-spoof help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vnet__subcmd__attack__subcmd__help__subcmd__arp__subcmd__spoof)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vnet__subcmd__attack__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -486,8 +589,36 @@ _vnet() {
             return 0
             ;;
         vnet__subcmd__help)
-            opts="validate plan up verify status exec impair link capture graph down test doctor gen export completions schema help"
+            opts="validate plan up verify status exec impair attack link capture graph down test doctor gen export completions schema help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vnet__subcmd__help__subcmd__attack)
+            opts="arp-spoof"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vnet__subcmd__help__subcmd__attack__subcmd__arp__subcmd__spoof)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

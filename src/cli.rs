@@ -150,6 +150,12 @@ pub enum Command {
         #[arg(long, conflicts_with_all = ["delay", "jitter", "loss", "duplicate", "reorder", "corrupt", "rate"])]
         clear: bool,
     },
+    /// Attack a running lab on purpose, in process: `vnet attack arp-spoof LAB ATTACKER
+    /// --claim IP --to VICTIM`
+    Attack {
+        #[command(subcommand)]
+        attack: AttackKind,
+    },
     /// Take a node's interface in a running lab down or up, or flap it (--every 2s --times 5)
     Link {
         /// The running lab
@@ -297,6 +303,28 @@ pub enum SchemaArg {
     Gen,
     /// The document a `--json` command prints when it fails before its own
     Error,
+}
+
+/// The attacks of `vnet attack`.
+#[derive(Debug, Subcommand)]
+pub enum AttackKind {
+    /// The article's ARP spoofing: forged, unsolicited ARP replies (and requests) from the
+    /// attacker telling the victim that the claimed address is at the attacker's MAC
+    ArpSpoof {
+        /// The running lab
+        lab: String,
+        /// The node that lies
+        attacker: String,
+        /// The IPv4 address it claims is its own (the gateway's, say)
+        #[arg(long, value_name = "IP")]
+        claim: std::net::Ipv4Addr,
+        /// The node told the lie
+        #[arg(long, value_name = "NODE")]
+        to: String,
+        /// Rounds of forged packets, 400 ms apart (a reply and a request each)
+        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=1000))]
+        rounds: u16,
+    },
 }
 
 /// The shapes of `vnet gen`, as Mininet's `--topo single,N | linear,N | tree,depth=D,fanout=F`.

@@ -223,6 +223,17 @@ pub enum Error {
         error: io::Error,
     },
 
+    #[error("{what} failed")]
+    #[diagnostic(
+        code(vnet::attack),
+        help("the attacker needs an interface on the victim's subnet, and both their namespaces")
+    )]
+    Attack {
+        what: String,
+        #[source]
+        error: io::Error,
+    },
+
     #[error("cannot run `{program}` in {ns}")]
     #[diagnostic(code(vnet::exec))]
     Exec {

@@ -251,6 +251,51 @@ pub fn link(lab: &str, end: &str, state_word: &str, every: Option<&str>, times: 
     Ok(exit::OK)
 }
 
+/// `vnet attack arp-spoof LAB ATTACKER --claim IP --to VICTIM [--rounds N]`: what the
+/// `arp_spoof` stage action does, on a running lab, from the command line.
+pub fn arp_spoof(
+    lab: &str,
+    attacker: &str,
+    claim: std::net::Ipv4Addr,
+    victim: &str,
+    rounds: u16,
+) -> Outcome {
+    require_root()?;
+    let name = super::lab_name(lab)?;
+    let record = state::read_record(&name).map_err(|_| Error::NotRunning {
+        lab: name.to_string(),
+    })?;
+    let node = |n: &str| {
+        record.lab.node_index(n).ok_or_else(|| Error::NoSuchNode {
+            lab: name.to_string(),
+            node: super::shown(n),
+            known: record
+                .lab
+                .nodes
+                .iter()
+                .map(|n| n.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
+    };
+    let (from, to) = (node(attacker)?, node(victim)?);
+    for (i, role) in [(from, "the attacker"), (to, "the victim")] {
+        if record.lab.netns(i).is_empty() {
+            return Err(Error::Usage(format!(
+                "{role} `{}` is the machine itself: vnet attacks only from and to the lab's own namespaces",
+                record.lab.nodes[i].name
+            )));
+        }
+    }
+    let done = crate::apply::act::arp_spoof(&record.lab, from, claim, to, usize::from(rounds))
+        .map_err(|error| Error::Attack {
+            what: format!("ARP spoofing from {attacker} to {victim}"),
+            error,
+        })?;
+    crate::outln!("{done}");
+    Ok(exit::OK)
+}
+
 /// A stage's link or impairment action, recorded as `vnet link` and `vnet impair` record
 /// theirs, so that `status` shows the lab as the scenario left it.
 pub fn remember(lab: &Lab, action: &crate::model::Action) {

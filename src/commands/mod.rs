@@ -214,6 +214,16 @@ fn run_command(cli: Cli, reports: &ci::Reports) -> Outcome {
             every,
             times,
         } => fault::link(&lab, &end, &state, every.as_deref(), times),
+        Command::Attack {
+            attack:
+                crate::cli::AttackKind::ArpSpoof {
+                    lab,
+                    attacker,
+                    claim,
+                    to,
+                    rounds,
+                },
+        } => fault::arp_spoof(&lab, &attacker, claim, &to, rounds),
         Command::Gen { shape, json } => generate::generate(&shape, json),
         Command::Export {
             file,

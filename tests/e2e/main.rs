@@ -6,6 +6,7 @@
 
 use libtest_mimic::{Arguments, Trial};
 
+mod attack;
 mod ci_examples;
 mod core;
 mod crash;
@@ -42,6 +43,7 @@ fn main() {
     trials.extend(hostile::trials());
     trials.extend(verdicts::trials());
     trials.extend(impair::trials());
+    trials.extend(attack::trials());
     trials.extend(limits::trials());
     trials.extend(reports::trials());
     trials.extend(ci_examples::trials());
