@@ -215,10 +215,11 @@ pub fn problems_of(err: &Error) -> Vec<located::Located> {
     all
 }
 
-/// The lab as a Mermaid diagram for the step summary, once `vnet graph` exists to draw one.
-fn lab_graph(_lab: &Lab) -> Option<String> {
-    // Hook: `vnet graph --format mermaid` does not exist yet; when it does, return its text.
-    None
+/// The lab as a Mermaid diagram for the step summary (GitHub draws it), as `vnet graph`
+/// draws the file: many hosts on one bridge are one box, so a big lab stays readable.
+fn lab_graph(lab: &Lab) -> Option<String> {
+    let picture = crate::report::graph::picture(lab, None);
+    Some(crate::report::graph::mermaid::render(&picture))
 }
 
 fn append(file: &Path, text: &str) -> std::io::Result<()> {

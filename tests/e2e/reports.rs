@@ -159,6 +159,11 @@ fn junit_of_checks() -> Result<(), String> {
             && md.contains("| ❌ | a → d (icmp) <sub>"),
         || md.clone(),
     )?;
+    // And a picture of the lab, as `vnet graph` draws it, for GitHub to render.
+    check(
+        md.contains("```mermaid\n---\ntitle: vrep\n---\nflowchart"),
+        || md.clone(),
+    )?;
 
     // Probes that cannot run are errors; all pairs is one case naming its pairs.
     expect_code(&["up", &file], 0)?;

@@ -44,8 +44,8 @@ pub fn render(p: &Picture) -> String {
     }
     for l in &p.lines {
         let mut attrs = vec![
-            format!("taillabel={}", quoted(&l.a.label().replace(' ', "\n"))),
-            format!("headlabel={}", quoted(&l.b.label().replace(' ', "\n"))),
+            format!("taillabel={}", quoted(&l.a.lines().join("\n"))),
+            format!("headlabel={}", quoted(&l.b.lines().join("\n"))),
         ];
         let mut middle = Vec::new();
         if let Some(k) = &l.kind {

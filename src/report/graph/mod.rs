@@ -48,6 +48,13 @@ pub struct End {
 }
 
 impl End {
+    /// The interface, then each note, one per line (where a picture has room for lines).
+    pub fn lines(&self) -> Vec<String> {
+        std::iter::once(self.iface.clone())
+            .chain(self.notes.iter().cloned())
+            .collect()
+    }
+
     /// `eth0 10.0.1.11/24 fd00:1::11/64`
     pub fn label(&self) -> String {
         let mut parts = vec![self.iface.clone()];
@@ -201,10 +208,26 @@ pub fn picture(lab: &Lab, live: Option<&Live>) -> Picture {
             lines_out.push(group_line(lab, &groups[gi], &box_of, live));
             continue;
         }
-        let end = |e: &crate::model::Endpoint| End {
+        // What each end sends through its qdiscs (`impair:`), said at that end.
+        let sends = |which: usize| {
+            l.impair
+                .as_ref()
+                .and_then(|i| {
+                    if which == 0 {
+                        i.a.as_ref()
+                    } else {
+                        i.b.as_ref()
+                    }
+                })
+                .map(|i| format!("sends {i}"))
+        };
+        let end = |e: &crate::model::Endpoint, which: usize| End {
             node: box_of[e.node],
             iface: e.iface.clone(),
-            notes: notes(lab, e.node, &e.iface),
+            notes: notes(lab, e.node, &e.iface)
+                .into_iter()
+                .chain(sends(which))
+                .collect(),
         };
         let (mut vlan, mut trunk) = (None, Vec::new());
         for e in [&l.a, &l.b] {
@@ -225,8 +248,8 @@ pub fn picture(lab: &Lab, live: Option<&Live>) -> Picture {
             )),
         };
         lines_out.push(Line {
-            a: end(&l.a),
-            b: end(&l.b),
+            a: end(&l.a, 0),
+            b: end(&l.b, 1),
             vlan,
             trunk,
             kind,
@@ -383,6 +406,12 @@ fn lines(lab: &Lab, i: usize) -> Vec<String> {
                 p.to
             ));
         }
+    }
+    if n.stp {
+        out.push(match n.stp_priority {
+            Some(p) => format!("STP, priority {p}"),
+            None => "STP".to_string(),
+        });
     }
     for s in &n.svis {
         let addrs: Vec<String> = s.addresses.iter().map(|a| a.to_string()).collect();

@@ -247,3 +247,32 @@ fn boxes_of_a_layer_never_overlap() {
         }
     }
 }
+
+/// What each end of a link sends through its qdiscs is said at that end, in every format;
+/// spanning-tree bridges say so with their priority.
+#[test]
+fn impairments_and_spanning_tree_are_labelled() {
+    let p = picture(&bundled("latency-and-loss.yaml"), None);
+    let sat = p
+        .lines
+        .iter()
+        .find(|l| l.b.iface == "sat")
+        .expect("the satellite link");
+    assert!(
+        sat.a
+            .notes
+            .iter()
+            .any(|n| n.starts_with("sends delay 250ms"))
+    );
+    assert!(
+        sat.b
+            .notes
+            .iter()
+            .any(|n| n.starts_with("sends delay 250ms"))
+    );
+    let dot = dot::render(&p);
+    assert!(dot.contains("\\nsends delay 5ms\""), "{dot}");
+    let stp = picture(&bundled("failover-stp.yaml"), None);
+    let core1 = stp.boxes.iter().find(|b| b.name == "core1").expect("core1");
+    assert!(core1.lines.contains(&"STP, priority 0".to_string()));
+}
