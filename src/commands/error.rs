@@ -223,6 +223,17 @@ pub enum Error {
         error: io::Error,
     },
 
+    #[error("this kernel lacks {feature} ({config}): {detail}")]
+    #[diagnostic(
+        code(vnet::kernel_feature),
+        help("nothing was changed; `vnet doctor` shows what this kernel can do")
+    )]
+    KernelLacks {
+        feature: String,
+        config: String,
+        detail: String,
+    },
+
     #[error("{what} failed")]
     #[diagnostic(
         code(vnet::attack),

@@ -150,6 +150,24 @@ pub fn impair(lab: &str, end: &str, settings: &Settings, clear: bool) -> Outcome
         Some(settings.impair()?)
     };
     let (name, _lock, mut record, n) = target(lab, end)?;
+    // Asked before the old qdiscs go: a kernel without netem keeps what the interface had.
+    if let Some(i) = &wanted {
+        use crate::model::feature::Feature;
+        let needed: Vec<Feature> = [
+            (i.needs_netem(), Feature::Netem),
+            (i.rate_bps.is_some(), Feature::Tbf),
+        ]
+        .into_iter()
+        .filter_map(|(needed, f)| needed.then_some(f))
+        .collect();
+        if let Some((f, probe)) = crate::apply::probe::missing(&needed).into_iter().next() {
+            return Err(Error::KernelLacks {
+                feature: f.name().to_string(),
+                config: f.config().unwrap_or("the needed option").to_string(),
+                detail: probe.detail,
+            });
+        }
+    }
     let iface = end.split_once(':').map_or("", |(_, i)| i);
     let ns = record.lab.netns(n);
     let shape = wanted

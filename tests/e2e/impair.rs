@@ -114,6 +114,22 @@ expect:
         || text(&status),
     )?;
 
+    // Netem where the kernel has none: refused before the old qdiscs go, so the file's rate
+    // stays; where it has, built (and the file's rate comes back just below).
+    if Feature::Kernel(Kernel::Netem).missing().is_some() {
+        let out = expect_code(&["impair", "vrate", "a:eth0", "--delay", "10ms"], 4)?;
+        check(text(&out).contains("lacks netem"), || text(&out))?;
+        let q = qdiscs("vrate.a", "eth0");
+        check(q.contains("tbf") && q.contains("2Mbit"), || {
+            format!("the refused netem took the TBF with it: {q}")
+        })?;
+    } else {
+        expect_code(&["impair", "vrate", "a:eth0", "--delay", "10ms"], 0)?;
+        check(qdiscs("vrate.a", "eth0").contains("netem"), || {
+            qdiscs("vrate.a", "eth0")
+        })?;
+    }
+
     // At runtime: slower, then nothing at all, each seen by the checks and by `status`.
     expect_code(&["impair", "vrate", "a:eth0", "--rate", "500kbit"], 0)?;
     let slow = expect_code(&["verify", "vrate", "--json"], 1)?;
