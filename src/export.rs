@@ -524,6 +524,7 @@ links:
         let mut p = Plan::default();
         p.stages.push(crate::plan::Stage {
             name: "ports".into(),
+            kind: crate::plan::StageKind::Netlink,
             steps: vec![step],
         });
         let d = down(&p, "lab", Form::Plain);

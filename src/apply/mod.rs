@@ -22,7 +22,7 @@ pub mod tap;
 pub mod tc;
 
 use crate::journal::Journal;
-use crate::plan::{Plan, Step};
+use crate::plan::{Plan, StageKind, Step};
 
 pub use crate::journal::Fact;
 
@@ -81,7 +81,12 @@ impl miette::Diagnostic for StepError {
 pub trait Backend {
     /// Runs one stage. Its steps are independent of each other; they may run concurrently.
     /// Stops at the first failure. What it learned (also before a failure) goes into `facts`.
-    fn apply(&mut self, steps: &[Step], facts: &mut Vec<Fact>) -> Result<(), StepError>;
+    fn apply(
+        &mut self,
+        kind: StageKind,
+        steps: &[Step],
+        facts: &mut Vec<Fact>,
+    ) -> Result<(), StepError>;
     /// Runs undo steps, all of them whatever fails, and returns every failure.
     fn undo(&mut self, steps: &[Step]) -> Vec<StepError>;
 }
@@ -132,7 +137,7 @@ pub fn run(
             Some(left) if left < stage.steps.len() => &stage.steps[..left],
             _ => &stage.steps[..],
         };
-        let applied = backend.apply(steps, &mut facts);
+        let applied = backend.apply(stage.kind, steps, &mut facts);
         if let Some(left) = kill_budget.as_mut() {
             *left -= steps.len();
             if *left == 0 || steps.len() < stage.steps.len() {

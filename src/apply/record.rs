@@ -17,7 +17,12 @@ pub struct Recorder {
 }
 
 impl Backend for Recorder {
-    fn apply(&mut self, steps: &[Step], facts: &mut Vec<Fact>) -> Result<(), StepError> {
+    fn apply(
+        &mut self,
+        _kind: crate::plan::StageKind,
+        steps: &[Step],
+        facts: &mut Vec<Fact>,
+    ) -> Result<(), StepError> {
         for s in steps {
             if self.fail_at == Some(self.applied.len()) {
                 return Err(StepError::new(

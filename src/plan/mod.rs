@@ -23,7 +23,37 @@ use crate::model::{Endpoint, Lab, LinkKind, NodeKind};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stage {
     pub name: String,
+    /// How its steps are carried out; every step of the stage is of this kind.
+    #[serde(default)]
+    pub kind: StageKind,
     pub steps: Vec<Step>,
+}
+
+/// How the steps of a stage reach the kernel: the plan decides, the backend matches on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StageKind {
+    /// `ip netns add`: namespaces made and mounted, each pinned for the later stages.
+    Namespaces,
+    /// Links, addresses, routes, qdiscs, sysctls: netlink requests (and /proc writes), batched.
+    #[default]
+    Netlink,
+    /// nftables rulesets, by the `nft` binary inside a namespace, or on the machine.
+    Firewall,
+    /// The nodes' own `exec:` commands, in order.
+    Exec,
+}
+
+impl StageKind {
+    /// The kind of stage a step belongs in.
+    pub fn of(step: &Step) -> StageKind {
+        match step {
+            Step::AddNetns { .. } => StageKind::Namespaces,
+            Step::Nft { .. } | Step::MachineNat { .. } => StageKind::Firewall,
+            Step::Exec { .. } => StageKind::Exec,
+            _ => StageKind::Netlink,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -274,25 +304,27 @@ pub fn plan(lab: &Lab, mode: VlanMode) -> Plan {
             group: tap.group,
         });
     }
+    use StageKind::*;
     let stages = [
-        ("namespaces", st.namespaces),
-        ("settings", st.settings),
-        ("bridges", st.bridges),
-        ("links", st.links),
-        ("ports", st.ports),
-        ("devices", st.devices),
-        ("interfaces", st.interfaces),
-        ("impairments", st.impairments),
-        ("firewall", st.firewall),
-        ("routes", st.routes),
-        ("exec", st.exec),
+        ("namespaces", Namespaces, st.namespaces),
+        ("settings", Netlink, st.settings),
+        ("bridges", Netlink, st.bridges),
+        ("links", Netlink, st.links),
+        ("ports", Netlink, st.ports),
+        ("devices", Netlink, st.devices),
+        ("interfaces", Netlink, st.interfaces),
+        ("impairments", Netlink, st.impairments),
+        ("firewall", Firewall, st.firewall),
+        ("routes", Netlink, st.routes),
+        ("exec", Exec, st.exec),
     ];
     Plan {
         stages: stages
             .into_iter()
-            .filter(|(_, steps)| !steps.is_empty())
-            .map(|(name, steps)| Stage {
+            .filter(|(_, _, steps)| !steps.is_empty())
+            .map(|(name, kind, steps)| Stage {
                 name: name.into(),
+                kind,
                 steps,
             })
             .collect(),
@@ -524,6 +556,45 @@ fn plan_link(lab: &Lab, link: &crate::model::Link, mode: VlanMode, st: &mut Stag
                         b: end(lab, &link.b, format!("{}.{vid}", link.b.iface)),
                         mtu,
                     });
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The backend carries out a stage by its kind alone: a step in a stage of another kind
+    /// would be sent the wrong way. Every bundled lab, both VLAN builds.
+    #[test]
+    fn no_stage_mixes_kinds() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/topologies");
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+            .collect();
+        files.sort();
+        assert!(files.len() > 10);
+        for f in files {
+            let text = std::fs::read(&f).unwrap();
+            let lab = crate::topology::parse(&f.display().to_string(), "x", &text)
+                .unwrap()
+                .lab;
+            for mode in [VlanMode::Native, VlanMode::Emulated] {
+                for stage in plan(&lab, mode).stages {
+                    for step in &stage.steps {
+                        assert_eq!(
+                            StageKind::of(step),
+                            stage.kind,
+                            "{}: stage {} holds {step}",
+                            f.display(),
+                            stage.name
+                        );
+                    }
                 }
             }
         }

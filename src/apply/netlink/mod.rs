@@ -20,7 +20,7 @@ mod pool;
 mod request;
 
 use super::{Backend, Fact, StepError, exec, netns};
-use crate::plan::Step;
+use crate::plan::{StageKind, Step};
 
 /// How many requests of one stage may be in flight at once.
 const IN_FLIGHT: usize = 32;
@@ -418,13 +418,15 @@ impl NetlinkBackend {
 }
 
 impl Backend for NetlinkBackend {
-    fn apply(&mut self, steps: &[Step], facts: &mut Vec<Fact>) -> Result<(), StepError> {
-        let Some(first) = steps.first() else {
-            return Ok(());
-        };
-        match first {
-            Step::AddNetns { .. } => return self.add_namespaces(steps, facts),
-            Step::Exec { .. } => {
+    fn apply(
+        &mut self,
+        kind: StageKind,
+        steps: &[Step],
+        facts: &mut Vec<Fact>,
+    ) -> Result<(), StepError> {
+        match kind {
+            StageKind::Namespaces => return self.add_namespaces(steps, facts),
+            StageKind::Exec => {
                 for s in steps {
                     let Step::Exec {
                         ns,
@@ -453,7 +455,7 @@ impl Backend for NetlinkBackend {
                 }
                 return Ok(());
             }
-            Step::Nft { .. } | Step::MachineNat { .. } => {
+            StageKind::Firewall => {
                 for s in steps {
                     let applied = match s {
                         Step::Nft { ns, ruleset } => {
@@ -478,7 +480,7 @@ impl Backend for NetlinkBackend {
                 }
                 return Ok(());
             }
-            _ => {}
+            StageKind::Netlink => {}
         }
         let (settings, netlink): (Vec<Step>, Vec<Step>) = steps.iter().cloned().partition(|s| {
             matches!(
