@@ -249,7 +249,7 @@ fn place(s: &Step) -> Place {
     }
     let line = s.to_string();
     let ns = s.ns();
-    if !ns.is_empty()
+    if !crate::model::Netns::of(ns).is_machine()
         && let Some(rest) = line.strip_prefix(&format!("ip -n {ns} "))
     {
         return Place::Netns(ns.to_owned(), rest.to_owned());

@@ -130,7 +130,7 @@ fn create_on_this_thread(ns: &str) -> io::Result<Made> {
 
 /// A handle to the namespace; the empty name is vnet's own (the machine's, for `host`).
 pub fn open(ns: &str) -> io::Result<File> {
-    if ns.is_empty() {
+    if crate::model::Netns::of(ns).is_machine() {
         // The thread-group leader never changes namespace: this is the process's own.
         return File::open("/proc/self/ns/net");
     }

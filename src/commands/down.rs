@@ -33,7 +33,8 @@ impl Removed {
                     self.namespaces.push(ns.clone())
                 }
                 Step::DelLink { ns, dev, .. }
-                    if ns.is_empty() && !self.machine_links.contains(dev) =>
+                    if crate::model::Netns::of(ns).is_machine()
+                        && !self.machine_links.contains(dev) =>
                 {
                     self.machine_links.push(dev.clone())
                 }
@@ -165,7 +166,7 @@ pub fn down_one(name: &LabName) -> Result<Removed, Error> {
         let lab = &record.lab;
         removed.namespaces = (0..lab.nodes.len())
             .map(|n| lab.netns(n))
-            .filter(|ns| !ns.is_empty())
+            .filter(|ns| !crate::model::Netns::of(ns).is_machine())
             .collect();
         if let Some(machine) = lab.node_index(crate::model::MACHINE) {
             removed.machine_links = lab

@@ -298,7 +298,7 @@ pub fn arp_spoof(
     };
     let (from, to) = (node(attacker)?, node(victim)?);
     for (i, role) in [(from, "the attacker"), (to, "the victim")] {
-        if record.lab.netns(i).is_empty() {
+        if record.lab.on_machine(i) {
             return Err(Error::Usage(format!(
                 "{role} `{}` is the machine itself: vnet attacks only from and to the lab's own namespaces",
                 record.lab.nodes[i].name

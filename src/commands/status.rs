@@ -120,7 +120,7 @@ struct LabRow {
 
 fn health(lab: &Lab) -> String {
     let missing = (0..lab.nodes.len())
-        .filter(|i| !lab.netns(*i).is_empty() && !netns::is_mounted(&lab.netns(*i)))
+        .filter(|i| !lab.on_machine(*i) && !netns::is_mounted(&lab.netns(*i)))
         .count();
     if missing == 0 {
         "up".into()

@@ -59,7 +59,7 @@ fn built_document(lab: &Lab, file: &Path, mode: VlanMode, built: &Built) -> serd
             let n = &lab.nodes[i];
             serde_json::json!({
                 "name": n.name,
-                "kind": if lab.netns(i).is_empty() { "machine" } else { n.kind.as_str() },
+                "kind": if lab.on_machine(i) { "machine" } else { n.kind.as_str() },
                 "namespace": lab.netns(i),
             })
         })
@@ -258,7 +258,7 @@ fn bring_up(
     }
     for i in 0..lab.nodes.len() {
         let ns = lab.netns(i);
-        if !ns.is_empty() && matches!(netns::inode(&ns), Ok(Some(_))) {
+        if !crate::model::Netns::of(&ns).is_machine() && matches!(netns::inode(&ns), Ok(Some(_))) {
             return Err(Error::NetnsExists { ns });
         }
     }

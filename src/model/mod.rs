@@ -99,6 +99,37 @@ pub enum Action {
     },
 }
 
+/// Where devices live, as a step names it: the machine's own namespace or one of the lab's.
+/// Steps and the journal keep the name as a string, empty for the machine (the format on
+/// disk); this is the one place that reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Netns<'a> {
+    Machine,
+    Named(&'a str),
+}
+
+impl<'a> Netns<'a> {
+    pub fn of(ns: &'a str) -> Netns<'a> {
+        if ns.is_empty() {
+            Netns::Machine
+        } else {
+            Netns::Named(ns)
+        }
+    }
+
+    pub fn is_machine(self) -> bool {
+        self == Netns::Machine
+    }
+
+    /// The lab's namespace, if it is one.
+    pub fn named(self) -> Option<&'a str> {
+        match self {
+            Netns::Machine => None,
+            Netns::Named(n) => Some(n),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum NodeKind {
@@ -477,6 +508,11 @@ impl Lab {
 
     /// The named network namespace a node lives in: `<lab>.<node>`, so two labs never collide;
     /// a bridge `in:` another node, that node's.
+    /// Whether the node is the machine itself (`host`), whose namespace is not the lab's.
+    pub fn on_machine(&self, node: usize) -> bool {
+        Netns::of(&self.netns(node)).is_machine()
+    }
+
     pub fn netns(&self, node: usize) -> String {
         if self.nodes[node].name == MACHINE {
             return String::new();
@@ -531,5 +567,29 @@ impl Lab {
             Target::Node(n) => self.nodes[*n].name.clone(),
             Target::Addr(a) => a.to_string(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The machine's namespace is told apart in one place, and `host` is the machine's.
+    #[test]
+    fn the_machine_is_its_own_kind_of_namespace() {
+        assert!(Netns::of("").is_machine());
+        assert_eq!(Netns::of("lab.a").named(), Some("lab.a"));
+        let lab = crate::topology::parse(
+            "lab.yaml",
+            "lab",
+            b"name: lab\nnodes:\n  host: {interfaces: {v0: 10.9.0.1/24}}\n  a: {interfaces: {eth0: 10.9.0.2/24}}\nlinks:\n  - [host:v0, a:eth0]\n",
+        )
+        .unwrap()
+        .lab;
+        let host = lab.node_index("host").unwrap();
+        let a = lab.node_index("a").unwrap();
+        assert!(lab.on_machine(host));
+        assert!(!lab.on_machine(a));
+        assert_eq!(Netns::of(&lab.netns(a)), Netns::Named("lab.a"));
     }
 }

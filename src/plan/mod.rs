@@ -18,7 +18,7 @@ mod switch;
 
 pub use step::{End, Step};
 
-use crate::model::{Endpoint, Lab, LinkKind, NodeKind};
+use crate::model::{Endpoint, Lab, LinkKind, Netns, NodeKind};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stage {
@@ -106,7 +106,7 @@ pub fn machine_nat_table(lab: &str) -> String {
 /// `--allow-machine-nat`.
 pub fn machine_nat(lab: &Lab) -> Option<&crate::model::Node> {
     (0..lab.nodes.len())
-        .find(|i| lab.netns(*i).is_empty() && lab.nodes[*i].nat.is_some())
+        .find(|i| lab.on_machine(*i) && lab.nodes[*i].nat.is_some())
         .map(|i| &lab.nodes[i])
 }
 
@@ -227,7 +227,7 @@ pub fn plan(lab: &Lab, mode: VlanMode) -> Plan {
         let ns = lab.netns(i);
         // The machine's own namespace exists already, and its settings are not the lab's; a
         // bridge inside another node lives in that node's, set up with it.
-        if !ns.is_empty() && node.inside.is_none() {
+        if !Netns::of(&ns).is_machine() && node.inside.is_none() {
             st.namespaces.push(Step::AddNetns { ns: ns.clone() });
             let forward = node.kind == NodeKind::Router
                 || (node.kind == NodeKind::Switch && !node.svis.is_empty());
@@ -251,7 +251,7 @@ pub fn plan(lab: &Lab, mode: VlanMode) -> Plan {
             NodeKind::Host | NodeKind::Router => plan_host(lab, i, mode, &mut st),
         }
         match &node.nat {
-            Some(n) if ns.is_empty() => st.firewall.push(Step::MachineNat {
+            Some(n) if Netns::of(&ns).is_machine() => st.firewall.push(Step::MachineNat {
                 table: machine_nat_table(&lab.name),
                 tag: tag.clone(),
                 chains: nat::machine_chains(lab, i, n),
@@ -516,11 +516,15 @@ fn plan_link(lab: &Lab, link: &crate::model::Link, mode: VlanMode, st: &mut Stag
                 }
             }
         }
-        LinkKind::Veth if a.ns.is_empty() || b.ns.is_empty() => {
+        LinkKind::Veth if Netns::of(&a.ns).is_machine() || Netns::of(&b.ns).is_machine() => {
             // An end on the machine is born in the other end's namespace under a name of
             // vnet's, gets the lab's mark, and only then moves to the machine: a crash at any
             // point leaves nothing on the machine without the mark that lets `down` remove it.
-            let (machine, other) = if a.ns.is_empty() { (a, b) } else { (b, a) };
+            let (machine, other) = if Netns::of(&a.ns).is_machine() {
+                (a, b)
+            } else {
+                (b, a)
+            };
             let temporary = format!(
                 "vnet-m{}",
                 lab.links.iter().position(|l| l == link).unwrap_or(0)

@@ -67,7 +67,7 @@ impl Shape {
 
     /// The `tc` commands that build it, one per qdisc.
     pub fn tc_lines(&self, ns: &str, dev: &str) -> Vec<String> {
-        let tc = if ns.is_empty() {
+        let tc = if crate::model::Netns::of(ns).is_machine() {
             "tc".to_string()
         } else {
             format!("tc -n {ns}")

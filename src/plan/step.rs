@@ -342,7 +342,7 @@ impl fmt::Display for Step {
             Step::LinkUp { ns, dev } => write!(f, "{} link set {} up", ip(ns), arg("dev", dev)),
             Step::Impair { ns, dev, shape } => f.write_str(&shape.tc_lines(ns, dev).join("\n")),
             Step::Unimpair { ns, dev } => {
-                if ns.is_empty() {
+                if crate::model::Netns::of(ns).is_machine() {
                     write!(f, "tc qdisc del dev {dev} root")
                 } else {
                     write!(f, "tc -n {ns} qdisc del dev {dev} root")
@@ -475,7 +475,7 @@ pub fn machine_table(table: &str, comment: &str, chains: &str) -> String {
 
 /// `ip -n NS`, or plain `ip` in vnet's own namespace (the machine).
 fn ip(ns: &str) -> String {
-    if ns.is_empty() {
+    if crate::model::Netns::of(ns).is_machine() {
         "ip".into()
     } else {
         format!("ip -n {ns}")
@@ -483,7 +483,7 @@ fn ip(ns: &str) -> String {
 }
 
 fn netns_arg(ns: &str) -> String {
-    if ns.is_empty() {
+    if crate::model::Netns::of(ns).is_machine() {
         String::new()
     } else {
         format!(" netns {ns}")

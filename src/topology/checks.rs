@@ -201,7 +201,7 @@ fn action(p: &mut Problems, lab: &Lab, a: &RawAction) -> Option<Action> {
         }
         RawAction::Exec { on, run, at } => {
             let node = resolve_node(p, lab, &on.v, on.at)?;
-            if lab.netns(node).is_empty() {
+            if lab.on_machine(node) {
                 p.error(
                     "action",
                     "commands on the machine are yours to run, not the lab's",
@@ -238,7 +238,7 @@ fn neighbour_check(p: &mut Problems, lab: &Lab, rc: &RawCheck, is: &Sp<String>) 
         }
     };
     let (on, node, addr) = (on?, node?, addr?);
-    if lab.netns(on).is_empty() {
+    if lab.on_machine(on) {
         p.error(
             "neighbour",
             "vnet reads the neighbour caches of the lab's nodes, not the machine's",

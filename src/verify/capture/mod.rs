@@ -46,7 +46,7 @@ pub fn open(tap: &Tap) -> Result<PacketSocket, OpenError> {
         s.stamp().map_err(OpenError::Socket)?;
         Ok(s)
     };
-    if tap.ns.is_empty() {
+    if crate::model::Netns::of(&tap.ns).is_machine() {
         return here();
     }
     let file = netns::open(&tap.ns).map_err(OpenError::Namespace)?;
