@@ -215,3 +215,23 @@ pub fn nft(ns: &File, ruleset: &str) -> Result<(), (io::Error, Option<String>)> 
         .join("\n");
     Err((io::Error::other("nft refused the ruleset"), Some(detail)))
 }
+
+/// `nft ARGS...` inside the namespace, for reading (`list tables`): its standard output.
+pub fn nft_output(ns: &File, args: &[&str]) -> io::Result<String> {
+    let mut command = Command::new("nft");
+    command
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    enter(&mut command, ns);
+    let out = command.output()?;
+    if !out.status.success() {
+        return Err(io::Error::other(format!(
+            "nft {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}

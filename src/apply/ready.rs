@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::TryStreamExt;
 use rtnetlink::packet_route::link::{
-    BridgePortState, InfoPortData, LinkAttribute, LinkInfo, State,
+    BridgePortState, InfoPortData, LinkAttribute, LinkFlags, LinkInfo, State,
 };
 
 use super::netns;
@@ -111,6 +111,8 @@ pub fn wait(plan: &Plan, limit: Duration) -> Result<Duration, NotReady> {
 
 struct Seen {
     name: String,
+    /// Set up by `ip link set up` (IFF_UP), whatever its carrier.
+    admin_up: bool,
     oper: State,
     port: Option<BridgePortState>,
 }
@@ -132,6 +134,7 @@ async fn links_here() -> io::Result<Vec<Seen>> {
         .map(|l| {
             let mut seen = Seen {
                 name: String::new(),
+                admin_up: l.header.flags.contains(LinkFlags::Up),
                 oper: State::Unknown,
                 port: None,
             };
@@ -162,8 +165,9 @@ async fn links_here() -> io::Result<Vec<Seen>> {
 /// A namespace's links: (name, operational state in words).
 pub type LinkStates = io::Result<Vec<(String, String)>>;
 
-/// Each namespace's links and their operational state in words (`up`, `down`,
-/// `lowerlayerdown`, `unknown`), as `ip -br link` shows them.
+/// Each namespace's links and their state in words: `down` (set down), `no-carrier` (set up,
+/// but its other end is down or gone: `NO-CARRIER` in `ip link`), else the operational state
+/// as `ip -br link` shows it (`up`, `unknown`, ...).
 pub fn link_states(names: &[&str]) -> Vec<(String, LinkStates)> {
     netns::in_each_with(
         names,
@@ -176,7 +180,14 @@ pub fn link_states(names: &[&str]) -> Vec<(String, LinkStates)> {
             let links = rt.block_on(links_here())?;
             Ok(links
                 .into_iter()
-                .map(|l| (l.name, format!("{:?}", l.oper).to_lowercase()))
+                .map(|l| {
+                    let word = match (l.admin_up, l.oper) {
+                        (false, _) => "down".to_string(),
+                        (true, State::Down | State::LowerLayerDown) => "no-carrier".to_string(),
+                        (true, other) => format!("{other:?}").to_lowercase(),
+                    };
+                    (l.name, word)
+                })
                 .collect())
         },
     )

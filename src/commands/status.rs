@@ -170,11 +170,29 @@ pub fn status(lab: Option<&str>, json: bool, all: bool) -> Outcome {
             let r = state::read_record(name).map_err(|_| super::Error::NotRunning {
                 lab: name.to_string(),
             })?;
+            // Reading other namespaces' links takes root; without it only the record is told.
+            let drift = nix::unistd::geteuid().is_root().then(|| {
+                let plan = crate::plan::plan(&r.lab, r.vlan_mode.unwrap_or_default());
+                crate::verify::drift::drift(&r.lab, &plan, &r.runtime.down)
+            });
+            let drifted = drift.as_ref().is_some_and(|d| !d.differences.is_empty());
             if json {
-                // The record as `up` wrote it (lab.json), with the document's version.
+                // The record as `up` wrote it (lab.json), the live state and what differs.
                 let mut doc = serde_json::to_value(&r).unwrap_or_default();
                 if let serde_json::Value::Object(m) = &mut doc {
                     m.insert("version".into(), super::verify::JSON_VERSION.into());
+                    m.insert(
+                        "health".into(),
+                        match &drift {
+                            None => "unknown",
+                            Some(_) if drifted => "drifted",
+                            Some(_) => "as built",
+                        }
+                        .into(),
+                    );
+                    if let Some(d) = &drift {
+                        m.insert("live".into(), serde_json::to_value(d).unwrap_or_default());
+                    }
                 }
                 crate::jsonln!(doc);
             } else {
@@ -206,6 +224,25 @@ pub fn status(lab: Option<&str>, json: bool, all: bool) -> Outcome {
                 for d in super::fault::differences(&r) {
                     crate::outln!("{d} (differs from the file)");
                 }
+                match &drift {
+                    None => {
+                        crate::outln!("health: unknown (reading the lab's namespaces takes root)")
+                    }
+                    Some(d) if d.differences.is_empty() => crate::outln!("health: as built"),
+                    Some(d) => {
+                        crate::outln!(
+                            "health: {} from what vnet built:",
+                            count(d.differences.len(), "difference")
+                        );
+                        for x in &d.differences {
+                            crate::outln!("  {}", x.text);
+                        }
+                    }
+                }
+            }
+            // Drift is a lab that no longer behaves as built: the exit code of a failed check.
+            if drifted {
+                return Ok(exit::FAILED);
             }
         }
     }

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 pub mod arp;
 pub mod capture;
+pub mod drift;
 pub mod icmp;
 pub mod measure;
 pub mod neighbour;

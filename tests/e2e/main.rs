@@ -11,6 +11,7 @@ mod ci_examples;
 mod core;
 mod crash;
 mod doctor;
+mod drift;
 mod faults;
 mod harness;
 mod hostile;
@@ -44,6 +45,7 @@ fn main() {
     trials.extend(verdicts::trials());
     trials.extend(impair::trials());
     trials.extend(attack::trials());
+    trials.extend(drift::trials());
     trials.extend(limits::trials());
     trials.extend(reports::trials());
     trials.extend(ci_examples::trials());

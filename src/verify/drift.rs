@@ -1,0 +1,214 @@
+//! What differs between a running lab and what vnet built: its namespaces, the interfaces of
+//! its links and their state, and its firewall tables, read from the kernel. Changes made on
+//! purpose with `vnet link` (recorded) are said as such, not as drift.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use crate::apply::{exec, netns, ready};
+use crate::model::{Lab, Netns, NodeKind};
+use crate::plan::{Plan, Step};
+
+/// One difference, with a stable `kind` for scripts and the sentence for people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Difference {
+    /// `namespace_missing`, `link_missing`, `link_down`, `no_carrier`, `table_missing`.
+    pub kind: &'static str,
+    /// The node it is about.
+    pub node: String,
+    pub text: String,
+}
+
+/// An interface of the lab as the kernel shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LiveInterface {
+    pub node: String,
+    pub name: String,
+    /// `up`, `down` (set down), `no-carrier` (its other end down or gone), `unknown`, or
+    /// `missing`.
+    pub state: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Drift {
+    pub differences: Vec<Difference>,
+    /// Interfaces taken down with `vnet link` and still down: not drift.
+    pub taken_down: Vec<String>,
+    pub interfaces: Vec<LiveInterface>,
+}
+
+/// An interface vnet makes: its node, its name, the `node:iface` at its link's other end,
+/// and whether a healthy lab may leave it without carrier (a TAP waiting for its VM, a
+/// bridge with no port up).
+struct Wanted {
+    node: usize,
+    iface: String,
+    peer: Option<String>,
+    may_lack_carrier: bool,
+}
+
+/// The interfaces vnet makes for the lab, by namespace.
+fn expected_interfaces(lab: &Lab) -> BTreeMap<String, Vec<Wanted>> {
+    let end = |e: &crate::model::Endpoint| format!("{}:{}", lab.nodes[e.node].name, e.iface);
+    let mut out: BTreeMap<String, Vec<Wanted>> = BTreeMap::new();
+    for l in &lab.links {
+        for (e, other) in [(&l.a, &l.b), (&l.b, &l.a)] {
+            out.entry(lab.netns(e.node)).or_default().push(Wanted {
+                node: e.node,
+                iface: e.iface.clone(),
+                peer: Some(end(other)),
+                may_lack_carrier: false,
+            });
+        }
+    }
+    for t in &lab.taps {
+        out.entry(lab.netns(t.node)).or_default().push(Wanted {
+            node: t.node,
+            iface: t.name.clone(),
+            peer: None,
+            may_lack_carrier: true,
+        });
+    }
+    for (i, n) in lab.nodes.iter().enumerate() {
+        if n.kind == NodeKind::Bridge && !lab.on_machine(i) {
+            out.entry(lab.netns(i)).or_default().push(Wanted {
+                node: i,
+                iface: n.name.clone(),
+                peer: None,
+                may_lack_carrier: true,
+            });
+        }
+    }
+    out
+}
+
+/// The nftables tables the plan made, by namespace (the machine's under "").
+fn expected_tables(plan: &Plan) -> BTreeMap<String, BTreeSet<String>> {
+    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for s in plan.steps() {
+        match s {
+            Step::Nft { ns, ruleset } => {
+                for line in ruleset.lines() {
+                    let words: Vec<&str> = line.split_whitespace().collect();
+                    if let ["table", family, name, ..] = words.as_slice() {
+                        out.entry(ns.clone())
+                            .or_default()
+                            .insert(format!("{family} {name}"));
+                    }
+                }
+            }
+            Step::MachineNat { table, .. } => {
+                out.entry(String::new())
+                    .or_default()
+                    .insert(format!("inet {table}"));
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// `nft list tables` inside the namespace: `inet vnet_nat`, ...
+fn tables_in(ns: &str) -> std::io::Result<BTreeSet<String>> {
+    let file = netns::open(ns)?;
+    let text = exec::nft_output(&file, &["list", "tables"])?;
+    Ok(text
+        .lines()
+        .filter_map(|l| l.strip_prefix("table "))
+        .map(|t| t.trim().to_owned())
+        .collect())
+}
+
+fn node_label(lab: &Lab, node: usize) -> String {
+    lab.nodes[node].name.clone()
+}
+
+/// Compares the running lab with what vnet built from it (`plan`); `taken_down` are the
+/// `node:iface` ends `vnet link` took down.
+pub fn drift(lab: &Lab, plan: &Plan, taken_down: &BTreeSet<String>) -> Drift {
+    let mut d = Drift::default();
+    let mut gone: BTreeSet<String> = BTreeSet::new();
+    for (i, n) in lab.nodes.iter().enumerate() {
+        let ns = lab.netns(i);
+        if let Some(name) = Netns::of(&ns).named()
+            && n.inside.is_none()
+            && !netns::is_mounted(name)
+        {
+            gone.insert(ns.clone());
+            d.differences.push(Difference {
+                kind: "namespace_missing",
+                node: n.name.clone(),
+                text: format!("namespace {name} of {} is gone", n.name),
+            });
+        }
+    }
+    let wanted = expected_interfaces(lab);
+    let names: Vec<&str> = wanted
+        .keys()
+        .map(String::as_str)
+        .filter(|ns| !gone.contains(*ns))
+        .collect();
+    let seen: BTreeMap<String, Vec<(String, String)>> = ready::link_states(&names)
+        .into_iter()
+        .map(|(ns, links)| (ns, links.unwrap_or_default()))
+        .collect();
+    for (ns, ifaces) in &wanted {
+        if gone.contains(ns) {
+            continue;
+        }
+        let here = seen.get(ns).cloned().unwrap_or_default();
+        for w in ifaces {
+            let (node, iface) = (&w.node, &w.iface);
+            let end = format!("{}:{iface}", node_label(lab, *node));
+            let state = here
+                .iter()
+                .find(|(name, _)| name == iface)
+                .map_or("missing".to_string(), |(_, s)| s.clone());
+            d.interfaces.push(LiveInterface {
+                node: node_label(lab, *node),
+                name: iface.clone(),
+                state: state.clone(),
+            });
+            let (kind, text) = match state.as_str() {
+                "missing" => ("link_missing", format!("interface {end} is missing")),
+                "down" if taken_down.contains(&end) => {
+                    d.taken_down.push(end.clone());
+                    continue;
+                }
+                "down" => ("link_down", format!("link {end} is down")),
+                // The other end taken down with `vnet link`: its consequence, not drift.
+                "no-carrier" if w.peer.as_ref().is_some_and(|p| taken_down.contains(p)) => {
+                    continue;
+                }
+                "no-carrier" if !w.may_lack_carrier => (
+                    "no_carrier",
+                    format!("link {end} has no carrier: the other end is down or gone"),
+                ),
+                _ => continue,
+            };
+            d.differences.push(Difference {
+                kind,
+                node: node_label(lab, *node),
+                text,
+            });
+        }
+    }
+    for (ns, tables) in expected_tables(plan) {
+        if gone.contains(&ns) {
+            continue;
+        }
+        let node = (0..lab.nodes.len())
+            .find(|&i| lab.netns(i) == ns && lab.nodes[i].inside.is_none())
+            .map_or_else(|| "the machine".to_string(), |i| node_label(lab, i));
+        let have = tables_in(&ns).unwrap_or_default();
+        for t in tables.difference(&have) {
+            d.differences.push(Difference {
+                kind: "table_missing",
+                node: node.clone(),
+                text: format!("table {t} is missing in {node}"),
+            });
+        }
+    }
+    d
+}
