@@ -171,8 +171,10 @@ fn hostile_inputs_are_refused_without_panic() {
             "{name}: {} bytes of diagnostics",
             err.len()
         );
+        // Only tells a refusal from a hang (unguarded, the laughs would expand for hours);
+        // a loaded 2-core machine took 10.5 s for them.
         assert!(
-            start.elapsed() < std::time::Duration::from_secs(10),
+            start.elapsed() < std::time::Duration::from_secs(60),
             "{name} took {:?}",
             start.elapsed()
         );
