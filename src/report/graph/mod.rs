@@ -273,7 +273,13 @@ fn fault(lab: &Lab, live: &Live, ends: &[(&usize, &String)]) -> Option<String> {
     ends.iter().find_map(|(n, i)| {
         live.not_up
             .get(&(**n, (*i).clone()))
-            .map(|state| format!("{}:{i} is {state}", lab.nodes[**n].name))
+            .map(|state| {
+                let state = match state.as_str() {
+                    "no-carrier" => "without carrier",
+                    other => other,
+                };
+                format!("{}:{i} is {state}", lab.nodes[**n].name)
+            })
     })
 }
 
