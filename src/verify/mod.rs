@@ -7,6 +7,7 @@ use serde::Serialize;
 
 pub mod arp;
 pub mod capture;
+pub mod explain;
 pub mod icmp;
 pub mod measure;
 pub mod neighbour;
@@ -108,6 +109,9 @@ pub struct Row {
     /// What a measuring check measured (`rtt:`, `loss:`, `rate:`), and `within:`'s timing.
     #[serde(flatten)]
     pub measured: measure::Measured,
+    /// Why a check that should reach did not: `vnet explain`'s verdict for its path.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub explanation: Option<String>,
 }
 
 impl Row {
@@ -519,6 +523,7 @@ fn cached(lab: &Lab, c: &crate::model::Check, address: IpAddr, found: neighbour:
         verdict,
         pass: verdict == Status::Pass,
         measured: measure::Measured::default(),
+        explanation: None,
     }
 }
 
@@ -570,6 +575,7 @@ fn watched(
         verdict,
         pass: verdict == Status::Pass,
         measured: measure::Measured::default(),
+        explanation: None,
     }
 }
 
@@ -648,6 +654,7 @@ fn traced(
         verdict,
         pass: verdict == Status::Pass,
         measured: measure::Measured::default(),
+        explanation: None,
     }
 }
 
@@ -676,6 +683,7 @@ fn row(
         verdict,
         pass: verdict == Status::Pass,
         measured: measure::Measured::default(),
+        explanation: None,
     }
 }
 

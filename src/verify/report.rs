@@ -118,6 +118,25 @@ pub fn failures(v: &Verdict) -> String {
     failures_first(v, usize::MAX)
 }
 
+/// Why the failed checks failed, a line each (`vnet explain`'s verdict), if any was explained.
+pub fn explanations(v: &Verdict) -> Option<String> {
+    /// Past this a line is cut: `vnet explain` gives the whole of it.
+    const WIDTH: usize = 200;
+    let lines: Vec<String> = v
+        .rows
+        .iter()
+        .filter_map(|r| {
+            let e = r.explanation.as_ref()?;
+            let mut e = e.clone();
+            if e.chars().count() > WIDTH {
+                e = e.chars().take(WIDTH - 1).collect::<String>() + "…";
+            }
+            Some(format!("why {} → {} ({}): {e}", r.from, r.to, r.address))
+        })
+        .collect();
+    (!lines.is_empty()).then(|| lines.join("\n"))
+}
+
 /// The first `n` rows that did not pass.
 pub fn failures_first(v: &Verdict, n: usize) -> String {
     let lines: Vec<Line> = v
@@ -151,6 +170,7 @@ mod tests {
             verdict,
             pass: verdict == Status::Pass,
             measured: Default::default(),
+            explanation: None,
         }
     }
 
