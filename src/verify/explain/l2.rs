@@ -2,7 +2,7 @@
 //! through bridges and switches (and their VLANs), and checking each link and port on the way
 //! in the snapshot. A port spanning tree blocks is a path not taken, not a break.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
 use super::world::World;
@@ -45,11 +45,29 @@ pub fn owner(
     addr: IpAddr,
     src: IpAddr,
 ) -> Result<Owner, Missed> {
+    let mut peers = HashMap::new();
+    let mut parents = HashSet::new();
+    for l in &w.lab.links {
+        if matches!(l.kind, LinkKind::Macvlan { .. }) {
+            parents.insert(l.b.node);
+            continue;
+        }
+        peers.insert(
+            (l.a.node, l.a.iface.as_str()),
+            (l.b.node, l.b.iface.as_str()),
+        );
+        peers.insert(
+            (l.b.node, l.b.iface.as_str()),
+            (l.a.node, l.a.iface.as_str()),
+        );
+    }
     let mut s = Search {
         w,
         addr,
         src,
         mac: mac_of(w, node, out),
+        peers,
+        parents,
         queue: Vec::new(),
         seen: HashSet::new(),
         missed: Missed::default(),
@@ -81,6 +99,10 @@ struct Search<'w, 'a> {
     /// The packet's source, and the MAC its frames carry: what port security checks.
     src: IpAddr,
     mac: Option<String>,
+    /// The other end of each link's end, and the nodes that are macvlan parents: asked once
+    /// per port, so looked up rather than searched (a bridge may have a thousand ports).
+    peers: HashMap<(usize, &'a str), (usize, &'a str)>,
+    parents: HashSet<usize>,
     queue: Vec<Wire>,
     seen: HashSet<(usize, String, Option<u16>)>,
     missed: Missed,
@@ -157,18 +179,9 @@ impl<'a> Search<'_, 'a> {
 
     /// The other end of the link that ends at `node:iface`.
     fn peer(&self, node: usize, iface: &str) -> Option<(usize, String)> {
-        self.lab().links.iter().find_map(|l| {
-            if matches!(l.kind, LinkKind::Macvlan { .. }) {
-                return None;
-            }
-            if l.a.node == node && l.a.iface == iface {
-                Some((l.b.node, l.b.iface.clone()))
-            } else if l.b.node == node && l.b.iface == iface {
-                Some((l.a.node, l.a.iface.clone()))
-            } else {
-                None
-            }
-        })
+        self.peers
+            .get(&(node, iface))
+            .map(|(n, i)| (*n, (*i).to_owned()))
     }
 
     /// Whether a frame for the address could matter past this end: bridges and switches
@@ -178,11 +191,7 @@ impl<'a> Search<'_, 'a> {
         let lab = self.lab();
         matches!(lab.nodes[node].kind, NodeKind::Bridge | NodeKind::Switch)
             || lab.addresses(node).any(|a| a.addr() == self.addr)
-            || self
-                .lab()
-                .links
-                .iter()
-                .any(|l| l.b.node == node && matches!(l.kind, LinkKind::Macvlan { .. }))
+            || self.parents.contains(&node)
     }
 
     fn wire(&mut self, wire: Wire) {

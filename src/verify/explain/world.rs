@@ -12,7 +12,7 @@ use crate::model::{Lab, MACHINE};
 pub struct World<'a> {
     pub lab: &'a Lab,
     /// What vnet builds, by namespace: the whole answer offline, the reference when live.
-    pub expected: HashMap<String, Space>,
+    pub expected: HashMap<String, Rc<Space>>,
     pub live: bool,
     seen: RefCell<HashMap<String, Result<Rc<Space>, String>>>,
 }
@@ -22,7 +22,10 @@ impl<'a> World<'a> {
     pub fn planned(lab: &'a Lab) -> Self {
         World {
             lab,
-            expected: expected::spaces(lab),
+            expected: expected::spaces(lab)
+                .into_iter()
+                .map(|(k, v)| (k, Rc::new(v)))
+                .collect(),
             live: false,
             seen: RefCell::new(HashMap::new()),
         }
@@ -40,7 +43,7 @@ impl<'a> World<'a> {
     pub fn space(&self, node: usize) -> Result<Rc<Space>, String> {
         let ns = self.lab.netns(node);
         if !self.live {
-            return Ok(Rc::new(self.expected.get(&ns).cloned().unwrap_or_default()));
+            return Ok(self.expected.get(&ns).cloned().unwrap_or_default());
         }
         if let Some(s) = self.seen.borrow().get(&ns) {
             return s.clone();
@@ -80,6 +83,6 @@ impl<'a> World<'a> {
 
     /// What vnet built in a node's namespace.
     pub fn expected(&self, node: usize) -> Option<&Space> {
-        self.expected.get(&self.lab.netns(node))
+        self.expected.get(&self.lab.netns(node)).map(|s| &**s)
     }
 }
