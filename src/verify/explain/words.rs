@@ -184,7 +184,11 @@ pub fn text(e: &Explanation) -> String {
             if let Some(n) = &h.note {
                 parts.push(n.clone());
             }
-            out.push(format!("  {:<12} {}", h.node, parts.join(", ")));
+            out.push(
+                format!("  {:<12} {}", h.node, parts.join(", "))
+                    .trim_end()
+                    .to_owned(),
+            );
         }
     };
     show(&mut out, &e.there);
