@@ -12,6 +12,7 @@ use ipnet::IpNet;
 use rtnetlink::RouteMessageBuilder;
 use rtnetlink::packet_route::address::AddressAttribute;
 use rtnetlink::packet_route::link::{BridgePortState, State};
+use rtnetlink::packet_route::neighbour::{NeighbourAddress, NeighbourAttribute, NeighbourMessage};
 use rtnetlink::packet_route::route::{
     RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteType,
 };
@@ -55,6 +56,16 @@ pub struct Route {
     pub kind: RouteKind,
 }
 
+/// A neighbour (ARP/NDP) cache entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Neighbour {
+    pub dev: u32,
+    pub ip: IpAddr,
+    /// As `ip neigh` prints it, in lowercase: `reachable`, `stale`, `failed`, ...
+    pub state: String,
+    pub mac: Option<String>,
+}
+
 /// One namespace.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Space {
@@ -62,6 +73,7 @@ pub struct Space {
     /// Addresses by device index.
     pub addrs: Vec<(u32, IpNet)>,
     pub routes: Vec<Route>,
+    pub neighbours: Vec<Neighbour>,
     pub forward_v4: Option<bool>,
     pub forward_v6: Option<bool>,
     /// nftables tables (`inet vnet_nat`), when `nft` could list them.
@@ -188,6 +200,16 @@ async fn here(with_tables: bool) -> io::Result<Space> {
             .map_err(other)?;
         routes.extend(got.iter().filter_map(route));
     }
+    let neighbours = handle
+        .neighbours()
+        .get()
+        .execute()
+        .try_collect::<Vec<_>>()
+        .await
+        .map_err(other)?
+        .iter()
+        .filter_map(neighbour)
+        .collect();
     let forwarding =
         sysctl::read(&["net.ipv4.ip_forward", "net.ipv6.conf.all.forwarding"]).unwrap_or_default();
     let on = |i: usize| forwarding.get(i).cloned().flatten().map(|v| v == "1");
@@ -195,9 +217,33 @@ async fn here(with_tables: bool) -> io::Result<Space> {
         devs,
         addrs,
         routes,
+        neighbours,
         forward_v4: on(0),
         forward_v6: on(1),
         tables: if with_tables { tables() } else { None },
+    })
+}
+
+fn neighbour(n: &NeighbourMessage) -> Option<Neighbour> {
+    let mut ip = None;
+    let mut mac = None;
+    for a in &n.attributes {
+        match a {
+            NeighbourAttribute::Destination(NeighbourAddress::Inet(v4)) => {
+                ip = Some(IpAddr::V4(*v4))
+            }
+            NeighbourAttribute::Destination(NeighbourAddress::Inet6(v6)) => {
+                ip = Some(IpAddr::V6(*v6))
+            }
+            NeighbourAttribute::LinkLayerAddress(m) => mac = Some(super::packet::mac_text(m)),
+            _ => {}
+        }
+    }
+    Some(Neighbour {
+        dev: n.header.ifindex,
+        ip: ip?,
+        state: format!("{:?}", n.header.state).to_lowercase(),
+        mac,
     })
 }
 

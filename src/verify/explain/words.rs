@@ -66,6 +66,19 @@ pub fn missed(
         None => "the destination".to_owned(),
     };
     let mut text = format!("no node on {name}:{out}'s segment has {next} ({role})");
+    // What the sender's own cache says: its ARP (or NDP) asked and got no answer.
+    if let Ok(space) = w.space(node)
+        && let Some(n) = space
+            .neighbours
+            .iter()
+            .find(|n| n.ip == next && space.dev_at(n.dev).is_some_and(|d| d.name == out))
+        && matches!(n.state.as_str(), "failed" | "incomplete")
+    {
+        text.push_str(&format!(
+            " ({name}'s neighbour entry for {next} is {})",
+            n.state.to_uppercase()
+        ));
+    }
     if let Some(o) = lab.owner(next) {
         let theirs = vlan_of(w, o, next);
         let mine: Vec<u16> = m.vlans.iter().map(|(_, v)| *v).collect();
