@@ -56,6 +56,14 @@ fn a_routed_path_through_a_bridge_and_masquerade_arrives() {
 }
 
 #[test]
+fn a_node_reaches_itself() {
+    let l = lab(ROUTED);
+    let e = why(&l, "pc1", "pc1");
+    assert!(e.arrives, "{}", words::text(&e));
+    assert_eq!(words::line(&e), "arrives: pc1 (0 hops)");
+}
+
+#[test]
 fn a_gateway_nobody_has_is_named() {
     let l = lab(ROUTED);
     let e = why(&l, "pc2", "srv");

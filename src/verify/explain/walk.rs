@@ -106,6 +106,10 @@ pub fn walk(
             }
         }
         if space.has(p.dst) {
+            // To itself: the kernel sends from the address it sends to.
+            if p.src.is_unspecified() {
+                p.src = p.dst;
+            }
             hops.push(hop);
             return Ok(Arrived {
                 node,
