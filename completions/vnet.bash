@@ -34,6 +34,9 @@ _vnet() {
             vnet,exec)
                 cmd="vnet__subcmd__exec"
                 ;;
+            vnet,explain)
+                cmd="vnet__subcmd__explain"
+                ;;
             vnet,export)
                 cmd="vnet__subcmd__export"
                 ;;
@@ -127,6 +130,9 @@ _vnet() {
             vnet__subcmd__help,exec)
                 cmd="vnet__subcmd__help__subcmd__exec"
                 ;;
+            vnet__subcmd__help,explain)
+                cmd="vnet__subcmd__help__subcmd__explain"
+                ;;
             vnet__subcmd__help,export)
                 cmd="vnet__subcmd__help__subcmd__export"
                 ;;
@@ -185,7 +191,7 @@ _vnet() {
 
     case "${cmd}" in
         vnet)
-            opts="-h -V --no-annotations --help --version validate plan up verify status exec impair attack link capture graph down test doctor gen export completions schema help"
+            opts="-h -V --no-annotations --help --version validate plan up verify status exec impair attack link capture explain graph down test doctor gen export completions schema help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -367,6 +373,28 @@ _vnet() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vnet__subcmd__explain)
+            opts="-h --proto --port --json --no-annotations --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --proto)
+                    COMPREPLY=($(compgen -W "icmp tcp udp" -- "${cur}"))
+                    return 0
+                    ;;
+                --port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -589,7 +617,7 @@ _vnet() {
             return 0
             ;;
         vnet__subcmd__help)
-            opts="validate plan up verify status exec impair attack link capture graph down test doctor gen export completions schema help"
+            opts="validate plan up verify status exec impair attack link capture explain graph down test doctor gen export completions schema help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -687,6 +715,20 @@ _vnet() {
             return 0
             ;;
         vnet__subcmd__help__subcmd__exec)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vnet__subcmd__help__subcmd__explain)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1007,7 +1049,7 @@ _vnet() {
             return 0
             ;;
         vnet__subcmd__schema)
-            opts="-h --no-annotations --help topology validate plan up down verify test status doctor gen error"
+            opts="-h --no-annotations --help topology explain validate plan up down verify test status doctor gen error"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -4,7 +4,8 @@
 # BENCHMARKS.md and BENCHMARKS.svg (time versus nodes) in the repository.
 #
 #   sudo scripts/benchmark.sh                 # everything (about 30 minutes on 2 cores)
-#   sudo scripts/benchmark.sh --quick [N]     # vnet alone: up, down, all-pairs of N hosts (100)
+#   sudo scripts/benchmark.sh --quick [N]     # vnet alone: up, down, all-pairs of N hosts (100),
+#                                             # and `vnet explain` of one pair among them
 #   sudo scripts/benchmark.sh --check-export  # the exported scripts of every bundled topology
 #                                             # build what `vnet plan` says, and remove it
 #   sudo scripts/benchmark.sh --scale         # only 10,000 hosts up and down (time, memory):
@@ -99,6 +100,13 @@ if [ "$inner" = 1 ]; then
       quiesce
       t cold "$VNET" verify "$2" --all-pairs --progress never
       t warm "$VNET" verify "$2" --all-pairs --progress never
+      "$VNET" down "$2" --progress never >>"$err" 2>&1
+      ;;
+    vnet-explain) # FILE LAB FROM TO: one pair explained from the running lab's kernel
+      "$VNET" up "$1" --progress never >>"$err" 2>&1
+      quiesce
+      t cold "$VNET" explain "$2" "$3" "$4"
+      t warm "$VNET" explain "$2" "$3" "$4"
       "$VNET" down "$2" --progress never >>"$err" 2>&1
       ;;
     script) # UP DOWN SHELL NS ADDR
@@ -371,12 +379,14 @@ if [ "$quick" = 1 ]; then
   f=$(lab quick single "$quick_hosts")
   measure "$RUNS" q vnet-updown "$f" bench
   [ "$quick_hosts" -le 300 ] && measure "$RUNS" v vnet-verify "$f" bench
+  measure "$RUNS" e vnet-explain "$f" bench h1 "h$quick_hosts"
   echo "vnet $("$VNET" --version | cut -d' ' -f2), kernel $(uname -r), $(nproc) cores; $quick_hosts hosts on one bridge"
   echo "  up:    $(cell q.up)"
   echo "  down:  $(cell q.down)"
   if [ "$quick_hosts" -le 300 ]; then
     echo "  all-pairs verify ($((quick_hosts * (quick_hosts - 1))) probes): first $(cell v.cold), again $(cell v.warm)"
   fi
+  echo "  explain h1 → h$quick_hosts (target < 100 ms): first $(cell e.cold), again $(cell e.warm)"
   exit 0
 fi
 

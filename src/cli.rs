@@ -188,6 +188,25 @@ pub enum Command {
         #[arg(long, value_name = "DUR", value_parser = duration)]
         timeout: Option<std::time::Duration>,
     },
+    /// Why a packet from FROM reaches TO or not: the path hop by hop, from each namespace's
+    /// kernel state (or, for a lab not running, from the file), and where it stops and why
+    Explain {
+        /// A running lab's name, or a topology file (its running lab, else the file itself)
+        lab: String,
+        /// The node the packet is sent from
+        from: String,
+        /// A node, an address, or `node:PORT` / `ADDRESS:PORT` for TCP or UDP
+        to: String,
+        /// TCP or UDP (default: ICMP echo; TCP when a port is given)
+        #[arg(long, value_enum)]
+        proto: Option<ProtoArg>,
+        /// The TCP or UDP port
+        #[arg(long, value_name = "N")]
+        port: Option<u16>,
+        /// Print the explanation as JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// Draw the lab: Mermaid (for Markdown), DOT (Graphviz) or SVG drawn by vnet; a running
     /// lab's links that are down are marked
     Graph {
@@ -280,6 +299,14 @@ pub enum Command {
     },
 }
 
+/// What `vnet explain` sends.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ProtoArg {
+    Icmp,
+    Tcp,
+    Udp,
+}
+
 /// What `vnet graph` draws.
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub enum GraphFormat {
@@ -292,6 +319,7 @@ pub enum GraphFormat {
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub enum SchemaArg {
     Topology,
+    Explain,
     Validate,
     Plan,
     Up,

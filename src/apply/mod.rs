@@ -8,6 +8,7 @@ pub mod act;
 pub mod destroy;
 pub mod errno;
 pub mod exec;
+pub mod live;
 pub mod machine_nat;
 pub mod netlink;
 pub mod netns;

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::TryStreamExt;
 use rtnetlink::packet_route::link::{
-    BridgePortState, InfoPortData, LinkAttribute, LinkFlags, LinkInfo, State,
+    BridgePortState, InfoPortData, LinkAttribute, LinkInfo, State,
 };
 
 use super::netns;
@@ -109,17 +109,21 @@ pub fn wait(plan: &Plan, limit: Duration) -> Result<Duration, NotReady> {
     }
 }
 
-struct Seen {
-    name: String,
-    /// Set up by `ip link set up` (IFF_UP), whatever its carrier.
-    admin_up: bool,
-    oper: State,
-    port: Option<BridgePortState>,
+/// One link of a namespace as the kernel has it.
+pub struct Seen {
+    pub index: u32,
+    pub name: String,
+    /// Set up by the administrator (`ip link set up`).
+    pub admin_up: bool,
+    pub oper: State,
+    /// The bridge it is a port of, by index.
+    pub master: Option<u32>,
+    pub port: Option<BridgePortState>,
 }
 
 /// Every link of the calling thread's namespace: its name, operational state, and its state
 /// as a bridge port if it is one.
-async fn links_here() -> io::Result<Vec<Seen>> {
+pub async fn links_here() -> io::Result<Vec<Seen>> {
     let (conn, handle, _) = rtnetlink::new_connection()?;
     tokio::spawn(conn);
     let links: Vec<_> = handle
@@ -133,15 +137,21 @@ async fn links_here() -> io::Result<Vec<Seen>> {
         .into_iter()
         .map(|l| {
             let mut seen = Seen {
+                index: l.header.index,
                 name: String::new(),
-                admin_up: l.header.flags.contains(LinkFlags::Up),
+                admin_up: l
+                    .header
+                    .flags
+                    .contains(rtnetlink::packet_route::link::LinkFlags::Up),
                 oper: State::Unknown,
+                master: None,
                 port: None,
             };
             for a in l.attributes {
                 match a {
                     LinkAttribute::IfName(n) => seen.name = n,
                     LinkAttribute::OperState(s) => seen.oper = s,
+                    LinkAttribute::Controller(m) => seen.master = Some(m),
                     LinkAttribute::LinkInfo(infos) => {
                         for i in infos {
                             if let LinkInfo::PortData(InfoPortData::BridgePort(attrs)) = i {

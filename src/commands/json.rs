@@ -32,6 +32,7 @@ pub fn schema(of: SchemaArg) -> String {
                 serde_json::to_string_pretty(&schema).unwrap_or_default()
             )
         }
+        SchemaArg::Explain => include_str!("../../schema/output/explain.schema.json").into(),
         SchemaArg::Validate => include_str!("../../schema/output/validate.schema.json").into(),
         SchemaArg::Plan => include_str!("../../schema/output/plan.schema.json").into(),
         SchemaArg::Up => include_str!("../../schema/output/up.schema.json").into(),

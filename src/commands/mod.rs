@@ -15,6 +15,7 @@ mod doctor;
 mod down;
 pub mod error;
 mod exec;
+mod explain;
 mod fault;
 mod generate;
 mod graph;
@@ -49,6 +50,7 @@ pub fn dispatch(cli: Cli) -> Outcome {
         | Command::Up { json, .. }
         | Command::Down { json, .. }
         | Command::Gen { json, .. }
+        | Command::Explain { json, .. }
         | Command::Doctor { json } => *json,
         _ => false,
     };
@@ -129,6 +131,14 @@ fn run_command(cli: Cli, reports: &ci::Reports) -> Outcome {
         ),
         Command::Status { lab, json, all } => status::status(lab.as_deref(), json, all),
         Command::Exec { target, command } => exec::exec(&target, &command),
+        Command::Explain {
+            lab,
+            from,
+            to,
+            proto,
+            port,
+            json,
+        } => explain::explain(&lab, &from, &to, proto, port, json),
         Command::Graph {
             lab,
             format,

@@ -162,7 +162,8 @@ pub fn run_and_print(lab: &Lab, all_pairs: bool, show: Show) -> Probed {
     if !lab.checks.is_empty() || !all_pairs {
         let probing = Reporter::new(show.progress, 0, &lab.name);
         probing.spin(&format!("probing {} checks", lab.checks.len()));
-        let v = verify::checks(lab, &timing);
+        let mut v = verify::checks(lab, &timing);
+        verify::explain::failed_rows(lab, &mut v.rows);
         probing.finish();
         tally.add(&v);
         if show.json {
@@ -176,9 +177,11 @@ pub fn run_and_print(lab: &Lab, all_pairs: bool, show: Show) -> Probed {
             crate::outln!("checks: {}", report::summary(&v));
             if !v.ok() {
                 crate::outln!("{}", failures(&v));
+                why(&v);
             }
         } else {
             crate::outln!("{}", report::table(&v));
+            why(&v);
             crate::outln!("checks: {}", report::summary(&v));
         }
         probed_checks = Some(v);
@@ -192,7 +195,8 @@ pub fn run_and_print(lab: &Lab, all_pairs: bool, show: Show) -> Probed {
             "probing {} pairs of {hosts} hosts",
             hosts * hosts.saturating_sub(1)
         ));
-        let v = verify::all_pairs(lab, &timing);
+        let mut v = verify::all_pairs(lab, &timing);
+        verify::explain::failed_rows(lab, &mut v.rows);
         probing.finish();
         tally.add(&v);
         if let Some(w) = verify::neighbour_pressure(&v, lab).filter(|_| !v.ok()) {
@@ -208,6 +212,7 @@ pub fn run_and_print(lab: &Lab, all_pairs: bool, show: Show) -> Probed {
             crate::outln!("all pairs: {}", report::summary(&v));
             if !v.ok() {
                 crate::outln!("{}", failures(&v));
+                why(&v);
             }
         } else {
             let matrix = report::matrix(&v);
@@ -220,6 +225,7 @@ pub fn run_and_print(lab: &Lab, all_pairs: bool, show: Show) -> Probed {
             }
             if !v.ok() {
                 crate::outln!("{}", report::failures(&v));
+                why(&v);
             }
             crate::outln!("all pairs: {}", report::summary(&v));
         }
@@ -286,10 +292,12 @@ fn run_stages(
             );
             break;
         }
-        let v = verify::run_checks(lab, &stage.checks, timing);
+        let mut v = verify::run_checks(lab, &stage.checks, timing);
+        verify::explain::failed_rows(lab, &mut v.rows);
         tally.add(&v);
         if !show.json && !v.rows.is_empty() {
             crate::outln!("{}", report::table(&v));
+            why(&v);
             crate::outln!("stage {}: {}", i + 1, report::summary(&v));
         }
         out.push(serde_json::json!({
@@ -300,6 +308,13 @@ fn run_stages(
         verdicts.push((i, Ok(v)));
     }
     out
+}
+
+/// Under a table, why its failed checks failed.
+fn why(v: &verify::Verdict) {
+    if let Some(text) = report::explanations(v) {
+        crate::outln!("{text}");
+    }
 }
 
 /// The failing rows, the first [`FAILURES_SHOWN`] of them, and how many more there are.

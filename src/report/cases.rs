@@ -439,6 +439,7 @@ mod tests {
             verdict,
             pass: verdict == Status::Pass,
             measured: Default::default(),
+            explanation: None,
         }
     }
 

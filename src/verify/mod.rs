@@ -8,6 +8,7 @@ use serde::Serialize;
 pub mod arp;
 pub mod capture;
 pub mod drift;
+pub mod explain;
 pub mod icmp;
 pub mod measure;
 pub mod neighbour;
@@ -109,6 +110,9 @@ pub struct Row {
     /// What a measuring check measured (`rtt:`, `loss:`, `rate:`), and `within:`'s timing.
     #[serde(flatten)]
     pub measured: measure::Measured,
+    /// Why a check that should reach did not: `vnet explain`'s verdict for its path.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub explanation: Option<String>,
 }
 
 impl Row {
@@ -520,6 +524,7 @@ fn cached(lab: &Lab, c: &crate::model::Check, address: IpAddr, found: neighbour:
         verdict,
         pass: verdict == Status::Pass,
         measured: measure::Measured::default(),
+        explanation: None,
     }
 }
 
@@ -571,6 +576,7 @@ fn watched(
         verdict,
         pass: verdict == Status::Pass,
         measured: measure::Measured::default(),
+        explanation: None,
     }
 }
 
@@ -649,6 +655,7 @@ fn traced(
         verdict,
         pass: verdict == Status::Pass,
         measured: measure::Measured::default(),
+        explanation: None,
     }
 }
 
@@ -677,6 +684,7 @@ fn row(
         verdict,
         pass: verdict == Status::Pass,
         measured: measure::Measured::default(),
+        explanation: None,
     }
 }
 

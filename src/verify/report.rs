@@ -118,6 +118,60 @@ pub fn failures(v: &Verdict) -> String {
     failures_first(v, usize::MAX)
 }
 
+/// Why the failed checks failed (`vnet explain`'s verdict), if any was explained: each in at
+/// most two lines of the terminal's width (`vnet explain` gives the whole of it).
+pub fn explanations(v: &Verdict) -> Option<String> {
+    let width = crate::terminal::width().unwrap_or(160).max(40);
+    let lines: Vec<String> = v
+        .rows
+        .iter()
+        .filter_map(|r| {
+            let e = r.explanation.as_ref()?;
+            Some(two_lines(
+                &format!("why {} → {} ({}): {e}", r.from, r.to, r.address),
+                width,
+            ))
+        })
+        .collect();
+    (!lines.is_empty()).then(|| lines.join("\n"))
+}
+
+/// Words wrapped to `width`, the second line indented and cut with `…` if more would follow.
+fn two_lines(text: &str, width: usize) -> String {
+    let mut lines: Vec<String> = vec![String::new()];
+    for word in text.split(' ') {
+        let line = lines.last_mut().map(|l| l.chars().count()).unwrap_or(0);
+        let indent = if lines.len() > 1 { 2 } else { 0 };
+        if line > indent && line + 1 + word.chars().count() > width {
+            if lines.len() == 2 {
+                let last = lines.last_mut().map(std::mem::take).unwrap_or_default();
+                let cut: String = last.chars().take(width.saturating_sub(1)).collect();
+                lines[1] = cut + "…";
+                return lines.join("\n");
+            }
+            lines.push("  ".to_owned());
+        }
+        if let Some(l) = lines.last_mut() {
+            if !l.trim().is_empty() {
+                l.push(' ');
+            }
+            l.push_str(word);
+        }
+    }
+    // A single word longer than the line is cut too.
+    lines
+        .iter()
+        .map(|l| {
+            if l.chars().count() > width {
+                l.chars().take(width - 1).collect::<String>() + "…"
+            } else {
+                l.clone()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// The first `n` rows that did not pass.
 pub fn failures_first(v: &Verdict, n: usize) -> String {
     let lines: Vec<Line> = v
@@ -133,6 +187,20 @@ pub fn failures_first(v: &Verdict, n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn explanations_take_two_lines_at_most() {
+        let text = "why pc1 → srv (203.0.113.80): stops at gw: link gw:wan is down, so gw has no route to 203.0.113.80 and a good deal more that does not fit in two lines of forty";
+        let out = two_lines(text, 40);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 2, "{out}");
+        assert!(lines.iter().all(|l| l.chars().count() <= 40), "{out}");
+        assert!(
+            lines[1].starts_with("  ") && lines[1].ends_with('…'),
+            "{out}"
+        );
+        assert_eq!(two_lines("short", 40), "short");
+    }
     use crate::verify::transport::Listener;
 
     fn row(method: Method, to: &str, expect: bool, got: &str, verdict: Status) -> Row {
@@ -151,6 +219,7 @@ mod tests {
             verdict,
             pass: verdict == Status::Pass,
             measured: Default::default(),
+            explanation: None,
         }
     }
 

@@ -41,9 +41,11 @@ pub fn trials() -> Vec<Test> {
                 .iter()
                 .any(|n| n.name == vnet::model::MACHINE && n.nat.is_some())
         });
+        let machine_nat_or_links = crate::harness::links_the_machine(&file);
         let mut test = Test::new(&format!("topology::{stem}"), move || {
             let f = file.to_string_lossy().into_owned();
             let lab = crate::harness::run(&["validate", &f]);
+            let _machine = machine_nat_or_links.then(crate::harness::machine_links_lock);
             let mut args = vec!["test", f.as_str()];
             if machine_nat {
                 args.push("--allow-machine-nat");

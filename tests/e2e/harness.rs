@@ -250,3 +250,17 @@ pub fn flat(text: &str) -> String {
 pub fn check(cond: bool, what: impl FnOnce() -> String) -> Result<(), String> {
     if cond { Ok(()) } else { Err(what()) }
 }
+
+/// Held by tests that bring up a bundled lab with links to the machine (`host:`): those
+/// interface names are the file's, the same in every copy, so two such labs at once would
+/// collide on the suite's machine.
+pub fn machine_links_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Whether a topology file has the machine as a node (`host:`).
+pub fn links_the_machine(path: &Path) -> bool {
+    vnet::topology::load(path)
+        .is_ok_and(|l| l.lab.nodes.iter().any(|n| n.name == vnet::model::MACHINE))
+}

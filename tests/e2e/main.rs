@@ -12,6 +12,7 @@ mod core;
 mod crash;
 mod doctor;
 mod drift;
+mod explain;
 mod faults;
 mod harness;
 mod hostile;
@@ -51,6 +52,7 @@ fn main() {
     trials.extend(ci_examples::trials());
     trials.extend(package::trials());
     trials.extend(see::trials());
+    trials.extend(explain::trials());
     let kernel_lane = std::env::var_os("VNET_KERNEL_LANE").is_some();
     // Not skipped there (that lane must skip nothing): not that lane's tests at all.
     trials.retain(|t| match t.host_lane_only.filter(|_| kernel_lane) {

@@ -271,15 +271,13 @@ pub fn picture(lab: &Lab, live: Option<&Live>) -> Picture {
 /// `gw:wan is down`, for the first end of a line that is not up.
 fn fault(lab: &Lab, live: &Live, ends: &[(&usize, &String)]) -> Option<String> {
     ends.iter().find_map(|(n, i)| {
-        live.not_up
-            .get(&(**n, (*i).clone()))
-            .map(|state| {
-                let state = match state.as_str() {
-                    "no-carrier" => "without carrier",
-                    other => other,
-                };
-                format!("{}:{i} is {state}", lab.nodes[**n].name)
-            })
+        live.not_up.get(&(**n, (*i).clone())).map(|state| {
+            let state = match state.as_str() {
+                "no-carrier" => "without carrier",
+                other => other,
+            };
+            format!("{}:{i} is {state}", lab.nodes[**n].name)
+        })
     })
 }
 

@@ -1,0 +1,484 @@
+//! Layer 2: which node on an interface's segment owns an address, following the lab's links
+//! through bridges and switches (and their VLANs), and checking each link and port on the way
+//! in the snapshot. A port spanning tree blocks is a path not taken, not a break.
+
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
+
+use super::world::World;
+use crate::apply::live::{Dev, PortState};
+use crate::model::{LinkKind, NodeKind, PortMode, svi_name};
+
+/// The nftables table of a switch's port security (`allow:`).
+pub const SECURITY_TABLE: &str = "bridge vnet";
+
+/// Where the address was found: the node (whose namespace holds it) and its interface.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Owner {
+    pub node: usize,
+    pub iface: String,
+    /// The bridges and switches crossed on the way.
+    pub through: Vec<usize>,
+}
+
+/// Why no owner was found: each thing broken on the way, and the switch VLANs the frame was in.
+#[derive(Debug, Default)]
+pub struct Missed {
+    /// (node, interface, what is wrong).
+    pub breaks: Vec<(usize, String, String)>,
+    pub vlans: Vec<(usize, u16)>,
+}
+
+/// A frame leaving `node` through `iface`, tagged or not, having crossed `through`.
+struct Wire {
+    node: usize,
+    iface: String,
+    tag: Option<u16>,
+    through: Vec<usize>,
+}
+
+/// The owner of `addr` on the segment `node:out` sends to, for a packet from `src`.
+pub fn owner(
+    w: &World,
+    node: usize,
+    out: &str,
+    addr: IpAddr,
+    src: IpAddr,
+) -> Result<Owner, Missed> {
+    let mut peers = HashMap::new();
+    let mut parents = HashSet::new();
+    for l in &w.lab.links {
+        if matches!(l.kind, LinkKind::Macvlan { .. }) {
+            parents.insert(l.b.node);
+            continue;
+        }
+        peers.insert(
+            (l.a.node, l.a.iface.as_str()),
+            (l.b.node, l.b.iface.as_str()),
+        );
+        peers.insert(
+            (l.b.node, l.b.iface.as_str()),
+            (l.a.node, l.a.iface.as_str()),
+        );
+    }
+    let mut s = Search {
+        w,
+        addr,
+        src,
+        mac: mac_of(w, node, out),
+        peers,
+        parents,
+        queue: Vec::new(),
+        seen: HashSet::new(),
+        missed: Missed::default(),
+        found: None,
+    };
+    s.start(node, out);
+    while let Some(wire) = s.queue.pop() {
+        if s.found.is_some() {
+            break;
+        }
+        s.wire(wire);
+    }
+    s.found.ok_or(s.missed)
+}
+
+/// The MAC the file gives an interface (a sub-interface has its parent's).
+fn mac_of(w: &World, node: usize, iface: &str) -> Option<String> {
+    let ifaces = &w.lab.nodes[node].interfaces;
+    let f = ifaces.iter().find(|f| f.name == iface)?;
+    f.mac.clone().or_else(|| {
+        let (parent, _) = f.vlan.as_ref()?;
+        ifaces.iter().find(|g| &g.name == parent)?.mac.clone()
+    })
+}
+
+struct Search<'w, 'a> {
+    w: &'w World<'a>,
+    addr: IpAddr,
+    /// The packet's source, and the MAC its frames carry: what port security checks.
+    src: IpAddr,
+    mac: Option<String>,
+    /// The other end of each link's end, and the nodes that are macvlan parents: asked once
+    /// per port, so looked up rather than searched (a bridge may have a thousand ports).
+    peers: HashMap<(usize, &'a str), (usize, &'a str)>,
+    parents: HashSet<usize>,
+    queue: Vec<Wire>,
+    seen: HashSet<(usize, String, Option<u16>)>,
+    missed: Missed,
+    found: Option<Owner>,
+}
+
+impl<'a> Search<'_, 'a> {
+    fn lab(&self) -> &'a crate::model::Lab {
+        self.w.lab
+    }
+
+    fn start(&mut self, node: usize, out: &str) {
+        let lab = self.lab();
+        if let Some(b) = lab.bridges_inside(node).find(|&b| lab.nodes[b].name == out) {
+            self.flood(b, None, None, vec![b]);
+            return;
+        }
+        let n = &lab.nodes[node];
+        if n.kind == NodeKind::Switch
+            && let Some(svi) = n.svis.iter().find(|s| svi_name(s.vlan) == out)
+        {
+            let vid = svi.vlan;
+            self.switch(node, vid, None, vec![node]);
+            return;
+        }
+        if let Some((parent, vid)) = n
+            .interfaces
+            .iter()
+            .find(|f| f.name == out)
+            .and_then(|f| f.vlan.clone())
+        {
+            self.push(node, parent, Some(vid), Vec::new());
+            return;
+        }
+        // A macvlan child sends out of its parent's wire, and its siblings hear it.
+        let parent = lab.links.iter().find_map(|l| match l.kind {
+            LinkKind::Macvlan { .. } if l.a.node == node && l.a.iface == out => Some(l.b.clone()),
+            _ => None,
+        });
+        if let Some(p) = parent {
+            for c in self.children(p.node, &p.iface) {
+                if c != (node, out.to_owned()) {
+                    self.candidate(c.0, &c.1, &[]);
+                }
+            }
+            self.push(p.node, p.iface, None, Vec::new());
+            return;
+        }
+        self.push(node, out.to_owned(), None, Vec::new());
+    }
+
+    fn push(&mut self, node: usize, iface: String, tag: Option<u16>, through: Vec<usize>) {
+        if self.seen.insert((node, iface.clone(), tag)) {
+            self.queue.push(Wire {
+                node,
+                iface,
+                tag,
+                through,
+            });
+        }
+    }
+
+    /// The macvlan children of a parent interface.
+    fn children(&self, node: usize, iface: &str) -> Vec<(usize, String)> {
+        self.lab()
+            .links
+            .iter()
+            .filter(|l| {
+                matches!(l.kind, LinkKind::Macvlan { .. }) && l.b.node == node && l.b.iface == iface
+            })
+            .map(|l| (l.a.node, l.a.iface.clone()))
+            .collect()
+    }
+
+    /// The other end of the link that ends at `node:iface`.
+    fn peer(&self, node: usize, iface: &str) -> Option<(usize, String)> {
+        self.peers
+            .get(&(node, iface))
+            .map(|(n, i)| (*n, (*i).to_owned()))
+    }
+
+    /// Whether a frame for the address could matter past this end: bridges and switches
+    /// lead on; any other node only if the file gives it the address (so a flood over a
+    /// thousand ports reads only the namespaces that count).
+    fn worth(&self, node: usize) -> bool {
+        let lab = self.lab();
+        matches!(lab.nodes[node].kind, NodeKind::Bridge | NodeKind::Switch)
+            || lab.addresses(node).any(|a| a.addr() == self.addr)
+            || self.parents.contains(&node)
+    }
+
+    fn wire(&mut self, wire: Wire) {
+        let Some((pn, pif)) = self.peer(wire.node, &wire.iface) else {
+            return;
+        };
+        if !self.worth(pn) {
+            return;
+        }
+        let here = self.dev(wire.node, &wire.iface, wire.tag);
+        let there = self.dev(pn, &pif, wire.tag);
+        let name = |n: usize, i: &str| format!("{}:{}", self.lab().nodes[n].name, i);
+        // A namespace gone takes its veth ends with it: that, not the missing end, is the news.
+        let gone = self.w.space(pn).err();
+        let broken = match (&here, &there) {
+            _ if gone.is_some() => Some((pn, pif.clone(), gone.unwrap_or_default())),
+            (Err(e), _) => Some((wire.node, wire.iface.clone(), e.clone())),
+            (_, Err(e)) => Some((pn, pif.clone(), e.clone())),
+            (Ok(a), _) if !a.admin_up => Some((
+                wire.node,
+                wire.iface.clone(),
+                format!("link {} is down", name(wire.node, &wire.iface)),
+            )),
+            (_, Ok(b)) if !b.admin_up => {
+                Some((pn, pif.clone(), format!("link {} is down", name(pn, &pif))))
+            }
+            (Ok(a), Ok(b)) if !a.carrier || !b.carrier => Some((
+                wire.node,
+                wire.iface.clone(),
+                format!(
+                    "link {} – {} has no carrier",
+                    name(wire.node, &wire.iface),
+                    name(pn, &pif)
+                ),
+            )),
+            _ => None,
+        };
+        if let Some(b) = broken {
+            self.missed.breaks.push(b);
+            return;
+        }
+        let port = there.ok().and_then(|d| d.port);
+        self.arrive(pn, &pif, wire.tag, port, wire.through);
+    }
+
+    /// The device of `node:iface` carrying frames of `tag` (an emulated trunk carries each
+    /// VLAN on its own `iface.VID`), or what is wrong with it.
+    fn dev(&self, node: usize, iface: &str, tag: Option<u16>) -> Result<Dev, String> {
+        let space = self.w.space(node)?;
+        let tagged = tag.map(|v| format!("{iface}.{v}"));
+        tagged
+            .and_then(|t| space.dev(&t).cloned())
+            .or_else(|| space.dev(iface).cloned())
+            .ok_or_else(|| format!("interface {}:{iface} is gone", self.lab().nodes[node].name))
+    }
+
+    fn arrive(
+        &mut self,
+        node: usize,
+        iface: &str,
+        tag: Option<u16>,
+        port: Option<PortState>,
+        mut through: Vec<usize>,
+    ) {
+        let kind = self.lab().nodes[node].kind;
+        let name = format!("{}:{iface}", self.lab().nodes[node].name);
+        match kind {
+            NodeKind::Bridge | NodeKind::Switch => {
+                match port {
+                    Some(PortState::Blocking) => return,
+                    Some(PortState::Disabled) => {
+                        self.missed.breaks.push((
+                            node,
+                            iface.to_owned(),
+                            format!("bridge port {name} is disabled"),
+                        ));
+                        return;
+                    }
+                    _ => {}
+                }
+                if let Some(why) = self.secured(node, iface) {
+                    self.missed.breaks.push((node, iface.to_owned(), why));
+                    return;
+                }
+                through.push(node);
+                if kind == NodeKind::Bridge {
+                    self.flood(node, Some(iface), tag, through);
+                    return;
+                }
+                let mode = self.mode(node, iface);
+                let vid = match tag {
+                    None => mode.untagged(),
+                    Some(v) => mode.tagged().contains(&v).then_some(v),
+                };
+                match vid {
+                    Some(v) => self.switch(node, v, Some(iface), through),
+                    None => self.missed.breaks.push((
+                        node,
+                        iface.to_owned(),
+                        match tag {
+                            Some(v) => format!("{name} does not carry VLAN {v}"),
+                            None => format!("{name} takes no untagged frames"),
+                        },
+                    )),
+                }
+            }
+            NodeKind::Host | NodeKind::Router => {
+                let sub = match tag {
+                    None => Some(iface.to_owned()),
+                    Some(v) => self.lab().nodes[node]
+                        .interfaces
+                        .iter()
+                        .find(|f| {
+                            f.vlan
+                                .as_ref()
+                                .is_some_and(|(p, id)| p == iface && *id == v)
+                        })
+                        .map(|f| f.name.clone()),
+                };
+                if let Some(sub) = sub {
+                    self.candidate(node, &sub, &through);
+                }
+                if tag.is_none() {
+                    for (c, ci) in self.children(node, iface) {
+                        self.candidate(c, &ci, &through);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Why port security on a switch port drops the frame, if it does: its source MAC, or
+    /// the packet's source address, is not bound to the port.
+    fn secured(&self, node: usize, iface: &str) -> Option<String> {
+        let n = &self.lab().nodes[node];
+        let port = n.ports.iter().find(|p| p.name == iface)?;
+        if port.allow.is_empty() {
+            return None;
+        }
+        let space = self.w.space(node).ok()?;
+        if space
+            .tables
+            .as_ref()
+            .is_some_and(|t| !t.iter().any(|x| x == SECURITY_TABLE))
+        {
+            return None;
+        }
+        let allowed: Vec<&str> = port.allow.iter().map(|a| a.mac.as_str()).collect();
+        let mac_ok = self
+            .mac
+            .as_deref()
+            .is_some_and(|m| allowed.iter().any(|a| a.eq_ignore_ascii_case(m)));
+        let name = format!("{}:{iface}", n.name);
+        if !mac_ok {
+            let mac = self.mac.as_deref().unwrap_or("(one the kernel chose)");
+            return Some(format!(
+                "port security on {name} drops source MAC {mac} (allowed: {})",
+                allowed.join(", ")
+            ));
+        }
+        let ips: Vec<IpAddr> = port.allow.iter().filter_map(|a| a.ip).collect();
+        (self.src.is_ipv4()
+            && !ips.is_empty()
+            && !ips.contains(&self.src)
+            && !self.src.is_unspecified())
+        .then(|| {
+            let list: Vec<String> = ips.iter().map(ToString::to_string).collect();
+            format!(
+                "port security on {name} drops source address {} (allowed: {})",
+                self.src,
+                list.join(", ")
+            )
+        })
+    }
+
+    fn mode(&self, node: usize, port: &str) -> PortMode {
+        self.lab().nodes[node]
+            .ports
+            .iter()
+            .find(|p| p.name == port)
+            .map_or(PortMode::Access(1), |p| p.mode.clone())
+    }
+
+    /// The ports of a bridge or switch: the ends of links on it, and its TAP devices.
+    fn ports(&self, node: usize) -> Vec<String> {
+        let lab = self.lab();
+        lab.links
+            .iter()
+            .flat_map(|l| [&l.a, &l.b])
+            .filter(|e| e.node == node)
+            .map(|e| e.iface.clone())
+            .collect()
+    }
+
+    /// A frame inside a VLAN-unaware bridge (or hub): out of every other port, and to the
+    /// bridge's own device.
+    fn flood(&mut self, b: usize, from: Option<&str>, tag: Option<u16>, through: Vec<usize>) {
+        let own = self.lab().nodes[b].name.clone();
+        if tag.is_none() && from.is_some() {
+            let host = self.lab().nodes[b].inside.unwrap_or(b);
+            self.candidate(host, &own, &through);
+        }
+        for p in self.ports(b) {
+            if Some(p.as_str()) != from && self.open(b, &p, tag) {
+                self.push(b, p, tag, through.clone());
+            }
+        }
+    }
+
+    /// Whether a bridge port forwards frames out (spanning tree may block it).
+    fn open(&self, b: usize, port: &str, tag: Option<u16>) -> bool {
+        self.dev(b, port, tag)
+            .map(|d| d.port != Some(PortState::Blocking))
+            .unwrap_or(true)
+    }
+
+    fn switch(&mut self, s: usize, vid: u16, from: Option<&str>, through: Vec<usize>) {
+        self.missed.vlans.push((s, vid));
+        if from.is_some() {
+            self.candidate(s, &svi_name(vid), &through);
+        }
+        for p in self.ports(s) {
+            if Some(p.as_str()) == from {
+                continue;
+            }
+            let mode = self.mode(s, &p);
+            if !mode.vlans().contains(&vid) {
+                continue;
+            }
+            let tag = (mode.untagged() != Some(vid)).then_some(vid);
+            if self.open(s, &p, tag) {
+                self.push(s, p, tag, through.clone());
+            }
+        }
+    }
+
+    /// Whether `node:iface` holds the address, as the snapshot has it.
+    fn candidate(&mut self, node: usize, iface: &str, through: &[usize]) {
+        let Ok(space) = self.w.space(node) else {
+            return;
+        };
+        let Some(dev) = space.dev(iface) else {
+            return;
+        };
+        if space
+            .holder(self.addr)
+            .is_some_and(|d| d.index == dev.index)
+        {
+            if !dev.admin_up {
+                self.missed.breaks.push((
+                    node,
+                    iface.to_owned(),
+                    format!("link {}:{iface} is down", self.lab().nodes[node].name),
+                ));
+                return;
+            }
+            self.found = Some(Owner {
+                node,
+                iface: iface.to_owned(),
+                // A switch answering on its own SVI is the next node, not a switch crossed.
+                through: through.iter().copied().filter(|&b| b != node).collect(),
+            });
+        } else if self
+            .w
+            .expected(node)
+            .is_some_and(|e| e.holder(self.addr).is_some_and(|d| d.name == iface))
+        {
+            let has: Vec<String> = space
+                .addrs
+                .iter()
+                .filter(|(i, _)| *i == dev.index)
+                .map(|(_, a)| a.to_string())
+                .collect();
+            self.missed.breaks.push((
+                node,
+                iface.to_owned(),
+                format!(
+                    "{}:{iface} does not have {} (its addresses: {})",
+                    self.lab().nodes[node].name,
+                    self.addr,
+                    if has.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        has.join(", ")
+                    }
+                ),
+            ));
+        }
+    }
+}
