@@ -28,9 +28,12 @@ links:
   - [r1:wan, ext:eth0]
 ";
 
+/// Runs a command line directly, not through `sh`: the stock-kernel lane's busybox shell
+/// would take its own `ip` applet, which has no `-n`.
 fn sh(cmd: &str) -> Result<(), String> {
-    let o = Command::new("sh")
-        .args(["-c", cmd])
+    let argv: Vec<&str> = cmd.split_whitespace().collect();
+    let o = Command::new(argv[0])
+        .args(&argv[1..])
         .output()
         .map_err(|e| e.to_string())?;
     check(o.status.success(), || format!("`{cmd}`: {}", text(&o)))
