@@ -8,7 +8,6 @@
 
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::{exec, netns};
@@ -143,23 +142,7 @@ fn parse_tables(ruleset: &str) -> Vec<(String, String)> {
 
 /// `nft ARGS` in the machine's namespace, its output.
 fn nft_output(args: &[&str]) -> io::Result<String> {
-    let machine = netns::open("")?;
-    let mut command = Command::new("nft");
-    command
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    exec::enter(&mut command, &machine);
-    let out = command.output()?;
-    if !out.status.success() {
-        return Err(io::Error::other(format!(
-            "nft {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    exec::nft_output(&netns::open("")?, args)
 }
 
 /// Reads `net.ipv4.ip_forward` of the machine, or writes it.

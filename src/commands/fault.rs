@@ -90,17 +90,7 @@ fn target(
         )));
     };
     let Some(n) = record.lab.node_index(node) else {
-        return Err(Error::NoSuchNode {
-            lab: name.to_string(),
-            node: super::shown(node),
-            known: record
-                .lab
-                .nodes
-                .iter()
-                .map(|n| n.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-        });
+        return Err(no_such_node(&name, &record.lab, node));
     };
     if !linked(&record.lab, n, iface) {
         return Err(Error::Usage(format!(
@@ -109,6 +99,19 @@ fn target(
         )));
     }
     Ok((name, lock, record, n))
+}
+
+fn no_such_node(lab_name: &state::LabName, lab: &Lab, node: &str) -> Error {
+    Error::NoSuchNode {
+        lab: lab_name.to_string(),
+        node: super::shown(node),
+        known: lab
+            .nodes
+            .iter()
+            .map(|n| n.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
 }
 
 fn linked(lab: &Lab, node: usize, iface: &str) -> bool {
@@ -284,17 +287,10 @@ pub fn arp_spoof(
         lab: name.to_string(),
     })?;
     let node = |n: &str| {
-        record.lab.node_index(n).ok_or_else(|| Error::NoSuchNode {
-            lab: name.to_string(),
-            node: super::shown(n),
-            known: record
-                .lab
-                .nodes
-                .iter()
-                .map(|n| n.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-        })
+        record
+            .lab
+            .node_index(n)
+            .ok_or_else(|| no_such_node(&name, &record.lab, n))
     };
     let (from, to) = (node(attacker)?, node(victim)?);
     for (i, role) in [(from, "the attacker"), (to, "the victim")] {
