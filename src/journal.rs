@@ -260,6 +260,32 @@ mod tests {
         );
     }
 
+    /// A journal written before `model::Netns` spells the machine's namespace as `""`, and a
+    /// lab left up across an upgrade must still come down: its lines read as they did, the
+    /// machine's end as the machine's, and are written back byte for byte.
+    #[test]
+    fn an_older_journal_still_names_the_machine() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE_NAME);
+        let head = serde_json::to_string(&Entry::Header(header())).unwrap();
+        let moved =
+            r#"{"step":{"op":"move-link","ns":"t.a","dev":"vnet-m0","name":"v0","tag":"vnet:t"}}"#;
+        let undo = r#"{"step":{"op":"del-link","ns":"","dev":"v0","tag":"vnet:t"}}"#;
+        std::fs::write(&path, format!("{head}\n{moved}\n{undo}\n")).unwrap();
+        let c = read(&path).unwrap();
+        assert_eq!(c.damage, Vec::<String>::new());
+        assert_eq!(c.steps.len(), 2);
+        assert_eq!(
+            crate::model::Netns::of(c.steps[0].ns()).named(),
+            Some("t.a")
+        );
+        assert!(crate::model::Netns::of(c.steps[1].ns()).is_machine());
+        for (step, line) in c.steps.iter().zip([moved, undo]) {
+            let again = serde_json::to_string(&Entry::Step(step.clone())).unwrap();
+            assert_eq!(again, line);
+        }
+    }
+
     /// Damage anywhere but a torn last line is named by its line, and reading goes on.
     #[test]
     fn damage_is_reported_by_line() {

@@ -4,6 +4,7 @@ use std::path::Path;
 
 use crate::apply::{Backend, Fact, StepError};
 use crate::journal::{self, Contents};
+use crate::model::Netns;
 use crate::model::name::LabName;
 use crate::plan::{Step, owner_tag};
 
@@ -35,7 +36,7 @@ pub fn undo_steps(c: &Contents, lab: &LabName) -> Vec<Step> {
             }],
             // A link that ends on the machine does not go away with any namespace of the lab.
             Step::MoveLink { name, .. } => vec![Step::DelLink {
-                ns: String::new(),
+                ns: Netns::Machine.as_str().to_owned(),
                 dev: name.clone(),
                 tag: tag.clone(),
             }],

@@ -6,6 +6,7 @@ use futures_util::TryStreamExt;
 use rtnetlink::packet_route::link::LinkAttribute;
 
 use super::{StepError, netns};
+use crate::model::Netns;
 use crate::plan::Step;
 
 /// Whether the namespace may be deleted: its inode matches the one recorded at creation, or
@@ -219,7 +220,7 @@ pub fn marked_of(lab: &str) -> Vec<Step> {
     for (dev, mark) in machine_marks().unwrap_or_default() {
         if mark == tag {
             steps.push(Step::DelLink {
-                ns: String::new(),
+                ns: Netns::Machine.as_str().to_owned(),
                 dev,
                 tag: tag.clone(),
             });
@@ -299,7 +300,7 @@ pub fn marked_orphans(
         add(
             tag.clone(),
             Step::DelLink {
-                ns: String::new(),
+                ns: Netns::Machine.as_str().to_owned(),
                 dev,
                 tag,
             },

@@ -12,6 +12,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::{exec, netns};
+use crate::model::Netns;
 use crate::plan::step::machine_table;
 use crate::state::{Lock, LockError};
 
@@ -22,7 +23,7 @@ const PREFIX: &str = "vnet-";
 /// table's comment keeps too.
 pub fn add(table: &str, tag: &str, chains: &str) -> Result<String, (io::Error, Option<String>)> {
     let _lock = MachineLock::take().map_err(|e| (e, None))?;
-    let machine = netns::open("").map_err(|e| (e, None))?;
+    let machine = netns::open(Netns::Machine.as_str()).map_err(|e| (e, None))?;
     let tables = tables().map_err(|e| {
         let hint = (e.kind() == io::ErrorKind::NotFound)
             .then(|| "  the `nft` program is missing: install the `nftables` package".to_owned());
@@ -60,7 +61,7 @@ pub fn remove(table: &str, tag: &str, before: Option<&str>) -> io::Result<()> {
     let others = tables
         .iter()
         .any(|(name, c)| name != table && forwarding_before(c).is_some());
-    let machine = netns::open("")?;
+    let machine = netns::open(Netns::Machine.as_str())?;
     let Some((_, comment)) = tables.iter().find(|(name, _)| name == table) else {
         if let (false, Some(b)) = (others, before.filter(|b| matches!(*b, "0" | "1"))) {
             forwarding(&machine, Some(b))?;
@@ -143,7 +144,7 @@ fn parse_tables(ruleset: &str) -> Vec<(String, String)> {
 
 /// `nft ARGS` in the machine's namespace, its output.
 fn nft_output(args: &[&str]) -> io::Result<String> {
-    let machine = netns::open("")?;
+    let machine = netns::open(Netns::Machine.as_str())?;
     let mut command = Command::new("nft");
     command
         .args(args)

@@ -121,6 +121,14 @@ impl<'a> Netns<'a> {
         self == Netns::Machine
     }
 
+    /// The name as steps and the journal spell it: empty for the machine.
+    pub fn as_str(self) -> &'a str {
+        match self {
+            Netns::Machine => "",
+            Netns::Named(n) => n,
+        }
+    }
+
     /// The lab's namespace, if it is one.
     pub fn named(self) -> Option<&'a str> {
         match self {
@@ -506,16 +514,16 @@ impl Lab {
         out
     }
 
-    /// The named network namespace a node lives in: `<lab>.<node>`, so two labs never collide;
-    /// a bridge `in:` another node, that node's.
     /// Whether the node is the machine itself (`host`), whose namespace is not the lab's.
     pub fn on_machine(&self, node: usize) -> bool {
         Netns::of(&self.netns(node)).is_machine()
     }
 
+    /// The named network namespace a node lives in: `<lab>.<node>`, so two labs never collide;
+    /// a bridge `in:` another node, that node's.
     pub fn netns(&self, node: usize) -> String {
         if self.nodes[node].name == MACHINE {
-            return String::new();
+            return Netns::Machine.as_str().to_owned();
         }
         // A bridge inside another node lives in that node's namespace (never nested).
         if let Some(host) = self.nodes[node].inside.filter(|h| *h != node) {

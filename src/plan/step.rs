@@ -195,7 +195,9 @@ impl Step {
             | Step::DelNetns { ns, .. }
             | Step::DelLink { ns, .. }
             | Step::MoveLink { ns, .. } => ns,
-            Step::MachineNat { .. } | Step::DelMachineNat { .. } | Step::StopProcesses { .. } => "",
+            Step::MachineNat { .. } | Step::DelMachineNat { .. } | Step::StopProcesses { .. } => {
+                crate::model::Netns::Machine.as_str()
+            }
             Step::AddVeth { a, .. } => &a.ns,
             Step::AddMacvlan { parent, .. } => &parent.ns,
             Step::AddVxlan { underlay_ns, .. } => underlay_ns,

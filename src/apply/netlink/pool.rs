@@ -158,7 +158,9 @@ pub(super) fn spaces_of(step: &Step) -> Vec<(&str, bool)> {
         Step::AddVxlan {
             underlay_ns, end, ..
         } => vec![(underlay_ns, true), (&end.ns, true)],
-        Step::MoveLink { ns, .. } => vec![(ns, true), ("", false)],
+        Step::MoveLink { ns, .. } => {
+            vec![(ns, true), (crate::model::Netns::Machine.as_str(), false)]
+        }
         s => vec![(s.ns(), true)],
     }
 }
