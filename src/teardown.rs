@@ -11,7 +11,7 @@ use crate::plan::{Step, owner_tag};
 /// The undo steps for what a journal says was (maybe) created, newest first, after stopping
 /// the lab's processes. The mark is the lab's own (the name of its state directory), never
 /// what the journal's header says.
-pub fn undo_steps(c: &Contents, lab: &LabName) -> Vec<Step> {
+pub(crate) fn undo_steps(c: &Contents, lab: &LabName) -> Vec<Step> {
     let tag = owner_tag(lab.as_str());
     let inodes: std::collections::HashMap<&str, u64> = c
         .facts
@@ -64,7 +64,7 @@ fn needs_undo(op: &str) -> bool {
 
 /// What teardown could not do.
 #[derive(Debug)]
-pub struct TeardownFailed {
+pub(crate) struct TeardownFailed {
     pub failures: Vec<StepError>,
     /// What was wrong with the journal, if anything.
     pub damage: Vec<String>,
@@ -73,7 +73,7 @@ pub struct TeardownFailed {
 /// Undoes everything the journal in `dir` lists for `lab`. The journal is read as far as it
 /// can be; what is wrong with it comes back, so that the caller can say so and fall back to
 /// the lab's marks for what the journal cannot account for. State files are the caller's.
-pub fn teardown(
+pub(crate) fn teardown(
     dir: &Path,
     lab: &LabName,
     backend: &mut dyn Backend,

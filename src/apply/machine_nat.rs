@@ -21,7 +21,11 @@ const PREFIX: &str = "vnet-";
 
 /// Creates the lab's table and turns forwarding on; returns what forwarding was, which the
 /// table's comment keeps too.
-pub fn add(table: &str, tag: &str, chains: &str) -> Result<String, (io::Error, Option<String>)> {
+pub(crate) fn add(
+    table: &str,
+    tag: &str,
+    chains: &str,
+) -> Result<String, (io::Error, Option<String>)> {
     let _lock = MachineLock::take().map_err(|e| (e, None))?;
     let machine = netns::open(Netns::Machine.as_str()).map_err(|e| (e, None))?;
     let tables = tables().map_err(|e| {
@@ -50,7 +54,7 @@ pub fn add(table: &str, tag: &str, chains: &str) -> Result<String, (io::Error, O
 /// Deletes the lab's table if it carries the lab's mark; puts forwarding back to what it was
 /// when no other lab's table is left. `before` (from the journal) stands in for the table's
 /// comment when the table is already gone: a `flush ruleset` takes it, not the forwarding.
-pub fn remove(table: &str, tag: &str, before: Option<&str>) -> io::Result<()> {
+pub(crate) fn remove(table: &str, tag: &str, before: Option<&str>) -> io::Result<()> {
     let _lock = MachineLock::take()?;
     let tables = match tables() {
         Ok(t) => t,
@@ -81,7 +85,7 @@ pub fn remove(table: &str, tag: &str, before: Option<&str>) -> io::Result<()> {
 }
 
 /// The machine's tables that carry a vnet mark: `(table, mark)`.
-pub fn marked() -> Vec<(String, String)> {
+pub(crate) fn marked() -> Vec<(String, String)> {
     tables()
         .unwrap_or_default()
         .into_iter()
@@ -91,7 +95,7 @@ pub fn marked() -> Vec<(String, String)> {
 
 /// The mark of one of the machine's tables, `None` when there is no such table (or no
 /// `nft`): one short `nft` run.
-pub fn mark_of(table: &str) -> Option<String> {
+pub(crate) fn mark_of(table: &str) -> Option<String> {
     let listing = nft_output(&["list", "table", "inet", table]).ok()?;
     let (_, comment) = parse_tables(&listing)
         .into_iter()

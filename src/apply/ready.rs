@@ -17,7 +17,7 @@ use super::netns;
 use crate::plan::{Plan, Step};
 
 /// What is not ready yet, in words: `link eth0 in lab.h1 is down`.
-pub type NotReady = Vec<String>;
+pub(crate) type NotReady = Vec<String>;
 
 /// What the plan expects to carry traffic: per namespace, the devices set up (other than
 /// TAP devices, which wait for their virtual machine, and bridges, whose state is their
@@ -51,7 +51,7 @@ fn expected(plan: &Plan) -> HashMap<String, (Vec<String>, bool)> {
 /// Waits until every link the plan brought up is operationally up and no bridge port is
 /// still listening or learning, for at most `limit`. Returns how long it took, or what was
 /// still not ready at the limit.
-pub fn wait(plan: &Plan, limit: Duration) -> Result<Duration, NotReady> {
+pub(crate) fn wait(plan: &Plan, limit: Duration) -> Result<Duration, NotReady> {
     let start = Instant::now();
     let mut left = expected(plan);
     loop {
@@ -160,11 +160,11 @@ async fn links_here() -> io::Result<Vec<Seen>> {
 }
 
 /// A namespace's links: (name, operational state in words).
-pub type LinkStates = io::Result<Vec<(String, String)>>;
+pub(crate) type LinkStates = io::Result<Vec<(String, String)>>;
 
 /// Each namespace's links and their operational state in words (`up`, `down`,
 /// `lowerlayerdown`, `unknown`), as `ip -br link` shows them.
-pub fn link_states(names: &[&str]) -> Vec<(String, LinkStates)> {
+pub(crate) fn link_states(names: &[&str]) -> Vec<(String, LinkStates)> {
     netns::in_each_with(
         names,
         || {

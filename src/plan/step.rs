@@ -469,7 +469,7 @@ fn arg(keyword: &str, dev: &str) -> String {
 
 /// The machine's NAT table as `nft -f` takes it: made new (an existing table of that name is
 /// an error, never merged into), its comment the lab's mark and anything after it.
-pub fn machine_table(table: &str, comment: &str, chains: &str) -> String {
+pub(crate) fn machine_table(table: &str, comment: &str, chains: &str) -> String {
     format!(
         "create table inet {table} {{ comment \"{comment}\"; }}\ntable inet {table} {{\n{chains}}}\n"
     )

@@ -26,7 +26,7 @@ use crate::plan::{StageKind, Step};
 /// How many requests of one stage may be in flight at once.
 const IN_FLIGHT: usize = 32;
 
-pub struct NetlinkBackend {
+pub(crate) struct NetlinkBackend {
     rt: tokio::runtime::Runtime,
     spaces: pool::Pool,
     /// Netlink connections whose socket is still open (see [`handle_from`]).
@@ -74,7 +74,7 @@ fn nl_err(e: rtnetlink::Error) -> io::Error {
 
 impl NetlinkBackend {
     /// `exec_log` receives the output of `exec:` commands.
-    pub fn new(exec_log: PathBuf) -> io::Result<Self> {
+    pub(crate) fn new(exec_log: PathBuf) -> io::Result<Self> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
