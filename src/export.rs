@@ -16,7 +16,7 @@ use crate::teardown;
 
 /// Which kind of script.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Form {
+pub(crate) enum Form {
     /// One command per step.
     Plain,
     /// Steps grouped into `ip -batch` runs.
@@ -24,7 +24,7 @@ pub enum Form {
 }
 
 /// The script that builds the lab.
-pub fn up(plan: &Plan, lab: &str, form: Form) -> String {
+pub(crate) fn up(plan: &Plan, lab: &str, form: Form) -> String {
     let mut out = header(lab, "builds", form);
     match form {
         Form::Plain => plain(plan, &mut out),
@@ -38,7 +38,7 @@ pub fn up(plan: &Plan, lab: &str, form: Form) -> String {
 /// [`teardown::undo_steps`] lists it for this plan, in the order `down` goes: the machine's
 /// NAT, the machine's links (when they carry the lab's mark), the processes started inside,
 /// the namespaces (newest first), the lab's cgroup.
-pub fn down(plan: &Plan, lab: &str, form: Form) -> String {
+pub(crate) fn down(plan: &Plan, lab: &str, form: Form) -> String {
     let mut out = header(lab, "removes", form);
     let undo = match LabName::new(lab) {
         Ok(name) => {

@@ -11,19 +11,19 @@ use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 
 /// The kernel numbers a bridge's ports 1..=1023 (0 is reserved): more than 1023 fail with EXFULL.
-pub const KERNEL_MAX_PORTS: usize = 1023;
+pub(crate) const KERNEL_MAX_PORTS: usize = 1023;
 /// Ports per bridge unless told otherwise: under the kernel's limit with room to spare.
-pub const DEFAULT_MAX_PORTS: usize = 1000;
+pub(crate) const DEFAULT_MAX_PORTS: usize = 1000;
 /// Past this the file would near the 16 MiB that `vnet` reads, and no machine has the memory.
-pub const MAX_HOSTS: usize = 200_000;
+pub(crate) const MAX_HOSTS: usize = 200_000;
 /// `auto` checks every ordered pair up to this many hosts (90 checks), a sample beyond.
-pub const ALL_PAIRS_UP_TO: usize = 10;
+pub(crate) const ALL_PAIRS_UP_TO: usize = 10;
 /// How many hosts a sampled `expect:` visits, spread evenly over the lab.
-pub const SAMPLE: usize = 16;
+pub(crate) const SAMPLE: usize = 16;
 
 /// Which of Mininet's topologies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Shape {
+pub(crate) enum Shape {
     /// `--topo single,N`: N hosts on one switch.
     Single { hosts: usize },
     /// `--topo linear,N`: N switches in a chain, one host on each.
@@ -35,7 +35,7 @@ pub enum Shape {
 
 /// What goes into the `expect:` section.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Expect {
+pub(crate) enum Expect {
     /// Every ordered pair for a few hosts, a sample for more.
     #[default]
     Auto,
@@ -47,7 +47,7 @@ pub enum Expect {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Options {
+pub(crate) struct Options {
     /// The lab's name; by default after the shape (`single-100`).
     pub name: Option<String>,
     pub max_ports: usize,
@@ -67,7 +67,7 @@ impl Default for Options {
 /// A shape or option that cannot become a lab; the message says why and what would.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
-pub struct GenError(pub String);
+pub(crate) struct GenError(pub String);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum End {
@@ -99,7 +99,7 @@ impl Net {
 }
 
 /// The topology file for `shape`.
-pub fn generate(shape: Shape, opts: &Options) -> Result<String, GenError> {
+pub(crate) fn generate(shape: Shape, opts: &Options) -> Result<String, GenError> {
     let max_ports = opts.max_ports;
     if !(3..=KERNEL_MAX_PORTS).contains(&max_ports) {
         return Err(GenError(format!(
@@ -136,7 +136,7 @@ pub fn generate(shape: Shape, opts: &Options) -> Result<String, GenError> {
 }
 
 /// How many hosts the shape has, refusing shapes too large to count.
-pub fn host_count(shape: Shape) -> Result<usize, GenError> {
+pub(crate) fn host_count(shape: Shape) -> Result<usize, GenError> {
     match shape {
         Shape::Single { hosts } => Ok(hosts),
         Shape::Linear { switches } => Ok(switches),

@@ -7,7 +7,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
@@ -16,7 +16,7 @@ use crate::plan::Step;
 /// Something the kernel told us while applying that teardown will need.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "fact", rename_all = "kebab-case")]
-pub enum Fact {
+pub(crate) enum Fact {
     /// A namespace vnet created, and its inode: the proof that it is the lab's.
     Netns { ns: String, inode: u64 },
     /// What the machine's IPv4 forwarding was before the lab's NAT table (`--allow-machine-nat`).
@@ -24,7 +24,7 @@ pub enum Fact {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Header {
+pub(crate) struct Header {
     pub lab: String,
     pub file: String,
     pub vnet: String,
@@ -35,7 +35,7 @@ pub struct Header {
 }
 
 /// The journal format this vnet writes and reads.
-pub const FORMAT: u32 = 1;
+pub(crate) const FORMAT: u32 = 1;
 
 fn first_format() -> u32 {
     1
@@ -49,36 +49,31 @@ enum Entry {
     Fact(Fact),
 }
 
-pub const FILE_NAME: &str = "journal.jsonl";
+pub(crate) const FILE_NAME: &str = "journal.jsonl";
 
-pub struct Journal {
+pub(crate) struct Journal {
     file: File,
-    path: PathBuf,
 }
 
 impl Journal {
     /// Starts a journal in `dir`; fails if one is already there (the lab is running).
-    pub fn create(dir: &Path, header: Header) -> io::Result<Journal> {
+    pub(crate) fn create(dir: &Path, header: Header) -> io::Result<Journal> {
         let path = dir.join(FILE_NAME);
         let file = OpenOptions::new()
             .append(true)
             .create_new(true)
             .open(&path)?;
-        let mut j = Journal { file, path };
+        let mut j = Journal { file };
         j.write(&[Entry::Header(header)])?;
         Ok(j)
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    pub fn steps(&mut self, steps: &[Step]) -> io::Result<()> {
+    pub(crate) fn steps(&mut self, steps: &[Step]) -> io::Result<()> {
         let entries: Vec<Entry> = steps.iter().cloned().map(Entry::Step).collect();
         self.write(&entries)
     }
 
-    pub fn facts(&mut self, facts: &[Fact]) -> io::Result<()> {
+    pub(crate) fn facts(&mut self, facts: &[Fact]) -> io::Result<()> {
         let entries: Vec<Entry> = facts.iter().cloned().map(Entry::Fact).collect();
         self.write(&entries)
     }
@@ -99,7 +94,7 @@ impl Journal {
 
 /// What a journal says: the lab, its steps in order, and the facts learned on the way.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Contents {
+pub(crate) struct Contents {
     pub header: Option<Header>,
     pub steps: Vec<Step>,
     pub facts: Vec<Fact>,
@@ -109,7 +104,9 @@ pub struct Contents {
     pub damage: Vec<String>,
 }
 
-pub fn read(path: &Path) -> io::Result<Contents> {
+/// The whole journal; vnet itself reads only the parts it needs ([`read_some`]).
+#[cfg(test)]
+pub(crate) fn read(path: &Path) -> io::Result<Contents> {
     read_some(path, |_| true)
 }
 
@@ -138,7 +135,7 @@ fn open(path: &Path) -> io::Result<File> {
 }
 
 /// The journal's header (its first line), without reading the rest.
-pub fn header(path: &Path) -> io::Result<Option<Header>> {
+pub(crate) fn header(path: &Path) -> io::Result<Option<Header>> {
     use std::io::BufRead;
     let mut first = Vec::new();
     io::BufReader::new(open(path)?)
@@ -154,7 +151,7 @@ pub fn header(path: &Path) -> io::Result<Option<Header>> {
 /// wants. Teardown needs a few kinds of the tens of thousands of steps a large lab journals;
 /// a step is read in full only once its kind is known to be wanted, which makes reading the
 /// journal of 1000 hosts several times faster.
-pub fn read_some(path: &Path, keep: impl Fn(&str) -> bool) -> io::Result<Contents> {
+pub(crate) fn read_some(path: &Path, keep: impl Fn(&str) -> bool) -> io::Result<Contents> {
     /// Just the kind of a step, borrowed from the line; everything else is skipped unread.
     #[derive(Deserialize)]
     struct Peek<'a> {
@@ -258,6 +255,32 @@ mod tests {
                 inode: 7
             }]
         );
+    }
+
+    /// A journal written before `model::Netns` spells the machine's namespace as `""`, and a
+    /// lab left up across an upgrade must still come down: its lines read as they did, the
+    /// machine's end as the machine's, and are written back byte for byte.
+    #[test]
+    fn an_older_journal_still_names_the_machine() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE_NAME);
+        let head = serde_json::to_string(&Entry::Header(header())).unwrap();
+        let moved =
+            r#"{"step":{"op":"move-link","ns":"t.a","dev":"vnet-m0","name":"v0","tag":"vnet:t"}}"#;
+        let undo = r#"{"step":{"op":"del-link","ns":"","dev":"v0","tag":"vnet:t"}}"#;
+        std::fs::write(&path, format!("{head}\n{moved}\n{undo}\n")).unwrap();
+        let c = read(&path).unwrap();
+        assert_eq!(c.damage, Vec::<String>::new());
+        assert_eq!(c.steps.len(), 2);
+        assert_eq!(
+            crate::model::Netns::of(c.steps[0].ns()),
+            crate::model::Netns::Named("t.a")
+        );
+        assert!(crate::model::Netns::of(c.steps[1].ns()).is_machine());
+        for (step, line) in c.steps.iter().zip([moved, undo]) {
+            let again = serde_json::to_string(&Entry::Step(step.clone())).unwrap();
+            assert_eq!(again, line);
+        }
     }
 
     /// Damage anywhere but a torn last line is named by its line, and reading goes on.

@@ -6,10 +6,10 @@
 
 pub mod apply;
 pub mod cli;
-pub mod commands;
-pub mod export;
-pub mod generate;
-pub mod journal;
+pub(crate) mod commands;
+pub(crate) mod export;
+pub(crate) mod generate;
+pub(crate) mod journal;
 /// Set when a command was asked for `--json`: its standard output is then exactly one JSON
 /// document ([`jsonln!`]), and everything [`outln!`] says goes to standard error.
 pub static JSON_ON_STDOUT: std::sync::atomic::AtomicBool =
@@ -55,12 +55,12 @@ macro_rules! errln {
 
 pub mod model;
 pub mod plan;
-pub mod report;
-pub mod state;
-pub mod teardown;
-pub mod terminal;
+pub(crate) mod report;
+pub(crate) mod state;
+pub(crate) mod teardown;
+pub(crate) mod terminal;
 pub mod topology;
-pub mod verify;
+pub(crate) mod verify;
 
 /// Runs vnet with these arguments and returns the process exit code.
 pub fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> u8 {

@@ -16,12 +16,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::journal;
 use crate::model::Lab;
-pub use crate::model::name::LabName;
+pub(crate) use crate::model::name::LabName;
 
 const DEFAULT_ROOT: &str = "/run/vnet";
 
 /// The state directory. [`check_root`] has vouched for `VNET_STATE_DIR` before any command runs.
-pub fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     std::env::var_os("VNET_STATE_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(DEFAULT_ROOT))
@@ -30,7 +30,7 @@ pub fn root() -> PathBuf {
 /// Why `VNET_STATE_DIR` cannot be used, or `None`. A relative path would name another
 /// directory from every working directory (a `down` from elsewhere would say "not running"
 /// while the lab runs on), an empty one the working directory itself.
-pub fn check_root() -> Option<String> {
+pub(crate) fn check_root() -> Option<String> {
     let set = std::env::var_os("VNET_STATE_DIR")?;
     let path = Path::new(&set);
     if set.is_empty() {
@@ -57,17 +57,17 @@ pub fn check_root() -> Option<String> {
 }
 
 /// Whether the state lives in the machine's usual place (no `VNET_STATE_DIR` elsewhere).
-pub fn is_default_root() -> bool {
+pub(crate) fn is_default_root() -> bool {
     root() == Path::new(DEFAULT_ROOT)
 }
 
-pub fn lab_dir(lab: &LabName) -> PathBuf {
+pub(crate) fn lab_dir(lab: &LabName) -> PathBuf {
     root().join(lab.as_str())
 }
 
 /// What `status` and `exec` need to know about a running lab, written once at `up`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Record {
+pub(crate) struct Record {
     pub file: String,
     pub started: u64,
     /// How the lab's 802.1Q switches were built, when it has any.
@@ -85,7 +85,7 @@ pub struct Record {
 /// Faults made at runtime, by `node:iface`: impairments set (`None`: cleared, the file's
 /// removed) and interfaces taken down.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct Runtime {
+pub(crate) struct Runtime {
     #[serde(default)]
     pub impair: std::collections::BTreeMap<String, Option<crate::model::impair::Impair>>,
     #[serde(default)]
@@ -93,13 +93,13 @@ pub struct Runtime {
 }
 
 impl Runtime {
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.impair.is_empty() && self.down.is_empty()
     }
 }
 
 /// A fingerprint of a file's bytes (FNV-1a, 64 bits): enough to tell that it changed.
-pub fn digest(bytes: &[u8]) -> String {
+pub(crate) fn digest(bytes: &[u8]) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in bytes {
         h ^= u64::from(*b);
@@ -108,20 +108,20 @@ pub fn digest(bytes: &[u8]) -> String {
     format!("{h:016x}")
 }
 
-pub const RECORD: &str = "lab.json";
+pub(crate) const RECORD: &str = "lab.json";
 /// Output of the lab's `exec:` commands.
-pub const EXEC_LOG: &str = "exec.log";
+pub(crate) const EXEC_LOG: &str = "exec.log";
 /// Every file vnet writes in a lab's directory: the only names `down` removes there.
-pub const FILES: [&str; 3] = [journal::FILE_NAME, RECORD, EXEC_LOG];
+pub(crate) const FILES: [&str; 3] = [journal::FILE_NAME, RECORD, EXEC_LOG];
 
-pub fn write_record(dir: &Path, record: &Record) -> io::Result<()> {
+pub(crate) fn write_record(dir: &Path, record: &Record) -> io::Result<()> {
     let text = serde_json::to_vec(record)?;
     std::fs::write(dir.join(RECORD), text)
 }
 
 /// The lab's record, if it is a regular file (never through a symbolic link) that describes
 /// this very lab.
-pub fn read_record(lab: &LabName) -> io::Result<Record> {
+pub(crate) fn read_record(lab: &LabName) -> io::Result<Record> {
     let text = read_regular(&lab_dir(lab).join(RECORD))?;
     let record: Record = serde_json::from_slice(&text).map_err(io::Error::other)?;
     if record.lab.name != lab.as_str() {
@@ -135,7 +135,7 @@ pub fn read_record(lab: &LabName) -> io::Result<Record> {
 
 /// A file's bytes, refusing anything but a regular file (a FIFO would block, a symbolic link
 /// would lead elsewhere).
-pub fn read_regular(path: &Path) -> io::Result<Vec<u8>> {
+pub(crate) fn read_regular(path: &Path) -> io::Result<Vec<u8>> {
     use std::io::Read;
     let mut file = OpenOptions::new()
         .read(true)
@@ -151,7 +151,7 @@ pub fn read_regular(path: &Path) -> io::Result<Vec<u8>> {
 
 /// Whether a lab's directory is vnet's state for that lab, and how that is known.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Proof {
+pub(crate) enum Proof {
     /// The journal's header names the lab.
     Journal,
     /// The journal does not prove it (damaged, missing), the lab's record does.
@@ -161,7 +161,7 @@ pub enum Proof {
 }
 
 /// What is known about the directory `<state>/<lab>`.
-pub fn proof(lab: &LabName) -> Option<Proof> {
+pub(crate) fn proof(lab: &LabName) -> Option<Proof> {
     let dir = lab_dir(lab);
     let meta = std::fs::symlink_metadata(&dir).ok()?;
     if !meta.is_dir() {
@@ -187,7 +187,7 @@ pub fn proof(lab: &LabName) -> Option<Proof> {
 
 /// The entries of the state directory: labs whose state proves them vnet's, and the
 /// directories that look like a lab's but do not (with why), which nothing may touch.
-pub fn scan() -> (Vec<LabName>, Vec<(String, String)>) {
+pub(crate) fn scan() -> (Vec<LabName>, Vec<(String, String)>) {
     let Ok(dir) = std::fs::read_dir(root()) else {
         return (Vec::new(), Vec::new());
     };
@@ -212,17 +212,17 @@ pub fn scan() -> (Vec<LabName>, Vec<(String, String)>) {
 }
 
 /// Labs whose state proves them vnet's.
-pub fn running() -> Vec<LabName> {
+pub(crate) fn running() -> Vec<LabName> {
     scan().0
 }
 
-pub fn is_running(lab: &LabName) -> bool {
+pub(crate) fn is_running(lab: &LabName) -> bool {
     matches!(proof(lab), Some(Proof::Journal | Proof::Record(_)))
 }
 
 /// Removes what vnet wrote for the lab, by name, then the directory if that left it empty.
 /// Returns what was left there (entries vnet did not write, or could not remove), if any.
-pub fn remove_lab_state(lab: &LabName) -> Result<(), Vec<String>> {
+pub(crate) fn remove_lab_state(lab: &LabName) -> Result<(), Vec<String>> {
     remove_state_in(&lab_dir(lab))
 }
 
@@ -283,7 +283,7 @@ fn remove_state_in(dir: &Path) -> Result<(), Vec<String>> {
 }
 
 /// An exclusive hold on one lab (or on the machine's shared settings); released on drop.
-pub struct Lock {
+pub(crate) struct Lock {
     _file: File,
     path: PathBuf,
     /// The lab whose directory's absence lets the lock file go with the lock.
@@ -291,21 +291,21 @@ pub struct Lock {
 }
 
 #[derive(Debug)]
-pub enum LockError {
+pub(crate) enum LockError {
     Busy,
     Io(io::Error),
 }
 
 impl Lock {
     /// Takes the lab's lock without waiting: another vnet working on it means `Busy`.
-    pub fn take(lab: &LabName) -> Result<Lock, LockError> {
+    pub(crate) fn take(lab: &LabName) -> Result<Lock, LockError> {
         let path = root().join(format!("{lab}.lock"));
         Self::at(path, Some(lab.clone()))
     }
 
     /// The lock of the machine's own settings (its NAT tables and forwarding), under a name
     /// no lab can have.
-    pub fn machine() -> Result<Lock, LockError> {
+    pub(crate) fn machine() -> Result<Lock, LockError> {
         Self::at(root().join(".machine.lock"), None)
     }
 
@@ -391,7 +391,7 @@ impl Drop for Lock {
 }
 
 /// Seconds since the epoch, for records.
-pub fn now() -> u64 {
+pub(crate) fn now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())

@@ -4,13 +4,14 @@ use std::path::Path;
 
 use crate::apply::{Backend, Fact, StepError};
 use crate::journal::{self, Contents};
+use crate::model::Netns;
 use crate::model::name::LabName;
 use crate::plan::{Step, owner_tag};
 
 /// The undo steps for what a journal says was (maybe) created, newest first, after stopping
 /// the lab's processes. The mark is the lab's own (the name of its state directory), never
 /// what the journal's header says.
-pub fn undo_steps(c: &Contents, lab: &LabName) -> Vec<Step> {
+pub(crate) fn undo_steps(c: &Contents, lab: &LabName) -> Vec<Step> {
     let tag = owner_tag(lab.as_str());
     let inodes: std::collections::HashMap<&str, u64> = c
         .facts
@@ -35,7 +36,7 @@ pub fn undo_steps(c: &Contents, lab: &LabName) -> Vec<Step> {
             }],
             // A link that ends on the machine does not go away with any namespace of the lab.
             Step::MoveLink { name, .. } => vec![Step::DelLink {
-                ns: String::new(),
+                ns: Netns::Machine.as_str().to_owned(),
                 dev: name.clone(),
                 tag: tag.clone(),
             }],
@@ -63,7 +64,7 @@ fn needs_undo(op: &str) -> bool {
 
 /// What teardown could not do.
 #[derive(Debug)]
-pub struct TeardownFailed {
+pub(crate) struct TeardownFailed {
     pub failures: Vec<StepError>,
     /// What was wrong with the journal, if anything.
     pub damage: Vec<String>,
@@ -72,7 +73,7 @@ pub struct TeardownFailed {
 /// Undoes everything the journal in `dir` lists for `lab`. The journal is read as far as it
 /// can be; what is wrong with it comes back, so that the caller can say so and fall back to
 /// the lab's marks for what the journal cannot account for. State files are the caller's.
-pub fn teardown(
+pub(crate) fn teardown(
     dir: &Path,
     lab: &LabName,
     backend: &mut dyn Backend,

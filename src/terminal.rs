@@ -6,7 +6,7 @@ use tabled::settings::{Style, Width};
 
 /// The width tables must fit: the terminal's, or `COLUMNS` when output is not a terminal (a
 /// CI log, a pipe); `None` means no limit.
-pub fn width() -> Option<usize> {
+pub(crate) fn width() -> Option<usize> {
     for fd in [libc::STDOUT_FILENO, libc::STDERR_FILENO] {
         // SAFETY: winsize is plain data; TIOCGWINSZ fills it for a terminal and fails otherwise.
         let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
@@ -22,12 +22,12 @@ pub fn width() -> Option<usize> {
 }
 
 /// A table in vnet's style, its widest columns wrapped so that it fits [`width`].
-pub fn fit(table: Table) -> String {
+pub(crate) fn fit(table: Table) -> String {
     fit_to(table, width())
 }
 
 /// [`fit`] to a width of the caller's (`None`: no limit).
-pub fn fit_to(mut table: Table, width: Option<usize>) -> String {
+pub(crate) fn fit_to(mut table: Table, width: Option<usize>) -> String {
     table.with(Style::rounded());
     if let Some(w) = width.filter(|w| table.total_width() > *w) {
         let prose = prose_columns(&table);
@@ -92,12 +92,12 @@ impl Peaker for ProseFirst {
 }
 
 /// `1 step`, `2 steps`, `1 switch`, `2 switches`.
-pub fn count(n: usize, one: &str) -> String {
+pub(crate) fn count(n: usize, one: &str) -> String {
     format!("{n} {}", plural(n, one))
 }
 
 /// The word for `n` of them.
-pub fn plural(n: usize, one: &str) -> String {
+pub(crate) fn plural(n: usize, one: &str) -> String {
     if n == 1 {
         return one.to_owned();
     }
@@ -114,7 +114,7 @@ pub fn plural(n: usize, one: &str) -> String {
 }
 
 /// The machine's offset from UTC, in seconds, at `unix_secs` (0 when it cannot be told).
-pub fn utc_offset(unix_secs: i64) -> i64 {
+pub(crate) fn utc_offset(unix_secs: i64) -> i64 {
     let t: libc::time_t = unix_secs as libc::time_t;
     // SAFETY: tm is plain data; localtime_r fills it from our own time_t and touches nothing
     // shared (unlike localtime).

@@ -11,7 +11,7 @@ use super::{exec, netns, procs};
 use crate::model::{Action, Lab};
 
 /// Does the action; says in words what was done.
-pub fn perform(lab: &Lab, action: &Action, log: &Path) -> io::Result<String> {
+pub(crate) fn perform(lab: &Lab, action: &Action, log: &Path) -> io::Result<String> {
     match action {
         Action::ArpSpoof {
             from, claim, to, ..
@@ -120,7 +120,7 @@ fn facing(lab: &Lab, node: usize, addr: Option<Ipv4Addr>) -> Option<(String, Opt
 /// The article's ARP spoofing: `from` tells `to`, unasked, that `claim` is at `from`'s MAC.
 /// Forged replies update an entry the victim has; forged requests for the victim's own
 /// address make it create one (a host learns the sender of a request addressed to it).
-pub fn arp_spoof(
+pub(crate) fn arp_spoof(
     lab: &Lab,
     from: usize,
     claim: Ipv4Addr,
@@ -173,7 +173,7 @@ fn in_node<T: Send>(
 }
 
 /// `ip -n NS link set IFACE up|down`.
-pub fn set_link(ns: &str, iface: &str, up: bool) -> io::Result<()> {
+pub(crate) fn set_link(ns: &str, iface: &str, up: bool) -> io::Result<()> {
     let file = netns::open(ns)?;
     netns::in_netns(&file, || -> io::Result<()> {
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -196,7 +196,7 @@ pub fn set_link(ns: &str, iface: &str, up: bool) -> io::Result<()> {
 
 /// `tc -n NS qdisc del dev DEV root`, then the shape's qdiscs (none: the device is left with
 /// its default queue): what `vnet impair` and a stage's `impair:`/`clear:` do.
-pub fn set_impair(
+pub(crate) fn set_impair(
     ns: &str,
     dev: &str,
     shape: Option<&crate::plan::shape::Shape>,

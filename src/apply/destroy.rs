@@ -6,6 +6,7 @@ use futures_util::TryStreamExt;
 use rtnetlink::packet_route::link::LinkAttribute;
 
 use super::{StepError, netns};
+use crate::model::Netns;
 use crate::plan::Step;
 
 /// Whether the namespace may be deleted: its inode matches the one recorded at creation, or
@@ -135,7 +136,7 @@ fn del_link(dev: &str, tag: &str) -> io::Result<()> {
 
 /// Runs undo steps: the machine's NAT, links on the machine, the lab's processes, then its
 /// namespaces, and last whatever is left of its processes and their cgroup.
-pub fn delete_namespaces(steps: &[Step]) -> Vec<StepError> {
+pub(crate) fn delete_namespaces(steps: &[Step]) -> Vec<StepError> {
     let mut errors = Vec::new();
     for s in steps {
         if let Step::DelMachineNat { table, tag, before } = s
@@ -195,7 +196,7 @@ pub fn delete_namespaces(steps: &[Step]) -> Vec<StepError> {
 /// `<lab>.<node>` whose `lo` carries `vnet:<lab>`, the machine's links that carry it, and the
 /// machine's table `inet vnet-<lab>` if its comment does. Undo steps for each, found by the
 /// mark, never by name alone.
-pub fn marked_of(lab: &str) -> Vec<Step> {
+pub(crate) fn marked_of(lab: &str) -> Vec<Step> {
     let tag = crate::plan::owner_tag(lab);
     let mut steps = Vec::new();
     if let Ok(dir) = std::fs::read_dir(netns::NETNS_DIR) {
@@ -219,7 +220,7 @@ pub fn marked_of(lab: &str) -> Vec<Step> {
     for (dev, mark) in machine_marks().unwrap_or_default() {
         if mark == tag {
             steps.push(Step::DelLink {
-                ns: String::new(),
+                ns: Netns::Machine.as_str().to_owned(),
                 dev,
                 tag: tag.clone(),
             });
@@ -244,7 +245,7 @@ pub fn marked_of(lab: &str) -> Vec<Step> {
 /// `vnet:<lab>` mark on each namespace's `lo` and on the machine's links, never by name.
 ///
 /// Finding the machine's NAT tables takes `nft` runs, so only when `tables` is asked for.
-pub fn marked_orphans(
+pub(crate) fn marked_orphans(
     known: &[crate::model::name::LabName],
     tables: bool,
 ) -> Vec<(String, Vec<Step>)> {
@@ -299,7 +300,7 @@ pub fn marked_orphans(
         add(
             tag.clone(),
             Step::DelLink {
-                ns: String::new(),
+                ns: Netns::Machine.as_str().to_owned(),
                 dev,
                 tag,
             },
@@ -309,7 +310,7 @@ pub fn marked_orphans(
 }
 
 /// The names of the machine's interfaces.
-pub fn machine_interfaces() -> io::Result<Vec<String>> {
+pub(crate) fn machine_interfaces() -> io::Result<Vec<String>> {
     Ok(links_here()?
         .into_iter()
         .filter_map(|(_, name, _)| name)

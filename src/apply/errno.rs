@@ -4,7 +4,7 @@ use std::io;
 
 use super::super::plan::Step;
 
-pub fn hint(step: &Step, err: &io::Error) -> Option<String> {
+pub(crate) fn hint(step: &Step, err: &io::Error) -> Option<String> {
     let errno = err.raw_os_error()?;
     let text = match (errno, step) {
         (libc::EPERM | libc::EACCES, _) => {

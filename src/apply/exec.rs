@@ -22,7 +22,7 @@ static USER_OPEN_FILES: AtomicU64 = AtomicU64::new(0);
 
 /// Raises vnet's soft open-file limit to the hard one (a safety net for large labs), and
 /// remembers the old one for the commands vnet starts.
-pub fn raise_open_file_limit() {
+pub(crate) fn raise_open_file_limit() {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -41,7 +41,7 @@ pub fn raise_open_file_limit() {
 }
 
 /// Arranges for `cmd` to run inside the namespace `ns`, with the user's open-file limit.
-pub fn enter(cmd: &mut Command, ns: &File) {
+pub(crate) fn enter(cmd: &mut Command, ns: &File) {
     let fd = ns.as_raw_fd();
     let user = USER_OPEN_FILES.load(Ordering::SeqCst);
     // SAFETY: the closure runs in the child between fork and exec; it only calls setns(2) and
@@ -66,7 +66,7 @@ pub fn enter(cmd: &mut Command, ns: &File) {
 }
 
 /// How long the command may run, and the lab it runs for.
-pub struct Limits<'a> {
+pub(crate) struct Limits<'a> {
     pub timeout: Duration,
     pub pen: &'a Pen,
 }
@@ -75,7 +75,7 @@ pub struct Limits<'a> {
 /// and, on failure, into the error. A command still running when its time is up, or when
 /// vnet is asked to stop (SIGINT, SIGTERM, SIGHUP), is killed with everything it started in
 /// its process group, and is an error: the caller rolls back.
-pub fn run_logged(
+pub(crate) fn run_logged(
     ns: &File,
     cmd: &str,
     log: &Path,
@@ -172,7 +172,12 @@ fn human(d: Duration) -> String {
 
 /// Replaces this process with `argv` inside the namespace, as one of the lab's processes
 /// (`vnet exec`). Returns only on error.
-pub fn exec_replace(ns: &File, argv: &[String], env: &[(&str, String)], pen: &Pen) -> io::Error {
+pub(crate) fn exec_replace(
+    ns: &File,
+    argv: &[String],
+    env: &[(&str, String)],
+    pen: &Pen,
+) -> io::Error {
     let Some((program, args)) = argv.split_first() else {
         return io::Error::other("no command to run");
     };
@@ -185,7 +190,7 @@ pub fn exec_replace(ns: &File, argv: &[String], env: &[(&str, String)], pen: &Pe
 }
 
 /// Applies an nftables ruleset inside the namespace, atomically (`nft -f -`).
-pub fn nft(ns: &File, ruleset: &str) -> Result<(), (io::Error, Option<String>)> {
+pub(crate) fn nft(ns: &File, ruleset: &str) -> Result<(), (io::Error, Option<String>)> {
     use std::io::Write;
     let mut command = Command::new("nft");
     command
@@ -217,7 +222,7 @@ pub fn nft(ns: &File, ruleset: &str) -> Result<(), (io::Error, Option<String>)> 
 }
 
 /// `nft ARGS...` inside the namespace, for reading (`list tables`): its standard output.
-pub fn nft_output(ns: &File, args: &[&str]) -> io::Result<String> {
+pub(crate) fn nft_output(ns: &File, args: &[&str]) -> io::Result<String> {
     let mut command = Command::new("nft");
     command
         .args(args)

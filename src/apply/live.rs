@@ -21,7 +21,7 @@ use super::{netns, ready, sysctl};
 
 /// How a bridge port treats frames (spanning tree's port state).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PortState {
+pub(crate) enum PortState {
     Forwarding,
     /// Listening or learning: forwards soon.
     Settling,
@@ -30,7 +30,7 @@ pub enum PortState {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Dev {
+pub(crate) struct Dev {
     pub index: u32,
     pub name: String,
     pub admin_up: bool,
@@ -41,7 +41,7 @@ pub struct Dev {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RouteKind {
+pub(crate) enum RouteKind {
     Unicast,
     Blackhole,
     Unreachable,
@@ -49,7 +49,7 @@ pub enum RouteKind {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Route {
+pub(crate) struct Route {
     pub to: IpNet,
     pub via: Option<IpAddr>,
     pub dev: Option<u32>,
@@ -58,7 +58,7 @@ pub struct Route {
 
 /// A neighbour (ARP/NDP) cache entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Neighbour {
+pub(crate) struct Neighbour {
     pub dev: u32,
     pub ip: IpAddr,
     /// As `ip neigh` prints it, in lowercase: `reachable`, `stale`, `failed`, ...
@@ -68,7 +68,7 @@ pub struct Neighbour {
 
 /// One namespace.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Space {
+pub(crate) struct Space {
     pub devs: Vec<Dev>,
     /// Addresses by device index.
     pub addrs: Vec<(u32, IpNet)>,
@@ -81,38 +81,38 @@ pub struct Space {
 }
 
 impl Space {
-    pub fn dev(&self, name: &str) -> Option<&Dev> {
+    pub(crate) fn dev(&self, name: &str) -> Option<&Dev> {
         self.devs.iter().find(|d| d.name == name)
     }
 
-    pub fn dev_at(&self, index: u32) -> Option<&Dev> {
+    pub(crate) fn dev_at(&self, index: u32) -> Option<&Dev> {
         self.devs.iter().find(|d| d.index == index)
     }
 
-    pub fn name_of(&self, index: u32) -> String {
+    pub(crate) fn name_of(&self, index: u32) -> String {
         self.dev_at(index)
             .map_or_else(|| format!("if{index}"), |d| d.name.clone())
     }
 
     /// Whether the address is one of this namespace's own.
-    pub fn has(&self, addr: IpAddr) -> bool {
+    pub(crate) fn has(&self, addr: IpAddr) -> bool {
         self.addrs.iter().any(|(_, a)| a.addr() == addr) || addr.is_loopback()
     }
 
     /// The device that holds the address.
-    pub fn holder(&self, addr: IpAddr) -> Option<&Dev> {
+    pub(crate) fn holder(&self, addr: IpAddr) -> Option<&Dev> {
         let (i, _) = self.addrs.iter().find(|(_, a)| a.addr() == addr)?;
         self.dev_at(*i)
     }
 
-    pub fn forwards(&self, v4: bool) -> Option<bool> {
+    pub(crate) fn forwards(&self, v4: bool) -> Option<bool> {
         if v4 { self.forward_v4 } else { self.forward_v6 }
     }
 }
 
 /// Each namespace named, read in a few threads: its state, or why it could not be read.
 /// Only those in `with_tables` run `nft` (a process each, the slow part).
-pub fn read_all(names: &[&str], with_tables: &[&str]) -> HashMap<String, io::Result<Space>> {
+pub(crate) fn read_all(names: &[&str], with_tables: &[&str]) -> HashMap<String, io::Result<Space>> {
     netns::in_each_with(
         names,
         || {
@@ -127,7 +127,7 @@ pub fn read_all(names: &[&str], with_tables: &[&str]) -> HashMap<String, io::Res
 }
 
 /// The machine's own namespace (the one vnet runs in), on a thread of its own.
-pub fn read_machine(with_tables: bool) -> io::Result<Space> {
+pub(crate) fn read_machine(with_tables: bool) -> io::Result<Space> {
     std::thread::scope(|s| {
         s.spawn(|| {
             tokio::runtime::Builder::new_current_thread()

@@ -11,6 +11,7 @@ use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};
 
 use super::{exec, netns};
+use crate::model::Netns;
 use crate::plan::step::machine_table;
 use crate::state::{Lock, LockError};
 
@@ -19,9 +20,13 @@ const PREFIX: &str = "vnet-";
 
 /// Creates the lab's table and turns forwarding on; returns what forwarding was, which the
 /// table's comment keeps too.
-pub fn add(table: &str, tag: &str, chains: &str) -> Result<String, (io::Error, Option<String>)> {
+pub(crate) fn add(
+    table: &str,
+    tag: &str,
+    chains: &str,
+) -> Result<String, (io::Error, Option<String>)> {
     let _lock = MachineLock::take().map_err(|e| (e, None))?;
-    let machine = netns::open("").map_err(|e| (e, None))?;
+    let machine = netns::open(Netns::Machine.as_str()).map_err(|e| (e, None))?;
     let tables = tables().map_err(|e| {
         let hint = (e.kind() == io::ErrorKind::NotFound)
             .then(|| "  the `nft` program is missing: install the `nftables` package".to_owned());
@@ -48,7 +53,7 @@ pub fn add(table: &str, tag: &str, chains: &str) -> Result<String, (io::Error, O
 /// Deletes the lab's table if it carries the lab's mark; puts forwarding back to what it was
 /// when no other lab's table is left. `before` (from the journal) stands in for the table's
 /// comment when the table is already gone: a `flush ruleset` takes it, not the forwarding.
-pub fn remove(table: &str, tag: &str, before: Option<&str>) -> io::Result<()> {
+pub(crate) fn remove(table: &str, tag: &str, before: Option<&str>) -> io::Result<()> {
     let _lock = MachineLock::take()?;
     let tables = match tables() {
         Ok(t) => t,
@@ -59,7 +64,7 @@ pub fn remove(table: &str, tag: &str, before: Option<&str>) -> io::Result<()> {
     let others = tables
         .iter()
         .any(|(name, c)| name != table && forwarding_before(c).is_some());
-    let machine = netns::open("")?;
+    let machine = netns::open(Netns::Machine.as_str())?;
     let Some((_, comment)) = tables.iter().find(|(name, _)| name == table) else {
         if let (false, Some(b)) = (others, before.filter(|b| matches!(*b, "0" | "1"))) {
             forwarding(&machine, Some(b))?;
@@ -79,7 +84,7 @@ pub fn remove(table: &str, tag: &str, before: Option<&str>) -> io::Result<()> {
 }
 
 /// The machine's tables that carry a vnet mark: `(table, mark)`.
-pub fn marked() -> Vec<(String, String)> {
+pub(crate) fn marked() -> Vec<(String, String)> {
     tables()
         .unwrap_or_default()
         .into_iter()
@@ -89,7 +94,7 @@ pub fn marked() -> Vec<(String, String)> {
 
 /// The mark of one of the machine's tables, `None` when there is no such table (or no
 /// `nft`): one short `nft` run.
-pub fn mark_of(table: &str) -> Option<String> {
+pub(crate) fn mark_of(table: &str) -> Option<String> {
     let listing = nft_output(&["list", "table", "inet", table]).ok()?;
     let (_, comment) = parse_tables(&listing)
         .into_iter()
@@ -142,7 +147,7 @@ fn parse_tables(ruleset: &str) -> Vec<(String, String)> {
 
 /// `nft ARGS` in the machine's namespace, its output.
 fn nft_output(args: &[&str]) -> io::Result<String> {
-    exec::nft_output(&netns::open("")?, args)
+    exec::nft_output(&netns::open(Netns::Machine.as_str())?, args)
 }
 
 /// Reads `net.ipv4.ip_forward` of the machine, or writes it.

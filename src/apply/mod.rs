@@ -4,34 +4,34 @@
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-pub mod act;
-pub mod destroy;
-pub mod errno;
-pub mod exec;
-pub mod live;
-pub mod machine_nat;
-pub mod netlink;
-pub mod netns;
-pub mod packet;
+pub(crate) mod act;
+pub(crate) mod destroy;
+pub(crate) mod errno;
+pub(crate) mod exec;
+pub(crate) mod live;
+pub(crate) mod machine_nat;
+pub(crate) mod netlink;
+pub(crate) mod netns;
+pub(crate) mod packet;
 pub mod probe;
-pub mod procs;
-pub mod ready;
+pub(crate) mod procs;
+pub(crate) mod ready;
 #[cfg(test)]
-pub mod record;
-pub mod sysctl;
+pub(crate) mod record;
+pub(crate) mod sysctl;
 pub mod tap;
-pub mod tc;
+pub(crate) mod tc;
 
 use crate::journal::Journal;
 use crate::plan::{Plan, StageKind, Step};
 
-pub use crate::journal::Fact;
+pub(crate) use crate::journal::Fact;
 
 /// A step the kernel (or the system) refused: the step in `ip` syntax, the errno, and a hint
 /// of what to do about it.
 #[derive(Debug, thiserror::Error)]
 #[error("`{step}` failed: {error}{}", detail_text(.detail))]
-pub struct StepError {
+pub(crate) struct StepError {
     pub step: Box<Step>,
     #[source]
     pub error: io::Error,
@@ -40,7 +40,7 @@ pub struct StepError {
 }
 
 impl StepError {
-    pub fn new(step: &Step, error: io::Error) -> Self {
+    pub(crate) fn new(step: &Step, error: io::Error) -> Self {
         StepError {
             step: Box::new(step.clone()),
             error,
@@ -48,12 +48,12 @@ impl StepError {
         }
     }
 
-    pub fn hint(&self) -> Option<String> {
+    pub(crate) fn hint(&self) -> Option<String> {
         errno::hint(&self.step, &self.error)
     }
 
     /// The error with its hint, on lines of their own: for lists of failures.
-    pub fn with_hint(&self) -> String {
+    pub(crate) fn with_hint(&self) -> String {
         match self.hint() {
             Some(h) => format!("{self}\n  hint: {h}"),
             None => self.to_string(),
@@ -79,7 +79,7 @@ impl miette::Diagnostic for StepError {
 }
 
 /// The kernel, or a stand-in for it in unit tests.
-pub trait Backend {
+pub(crate) trait Backend {
     /// Runs one stage. Its steps are independent of each other; they may run concurrently.
     /// Stops at the first failure. What it learned (also before a failure) goes into `facts`.
     fn apply(
@@ -94,7 +94,7 @@ pub trait Backend {
 
 /// Why a plan did not get applied.
 #[derive(Debug, thiserror::Error)]
-pub enum ApplyError {
+pub(crate) enum ApplyError {
     #[error(transparent)]
     Step(#[from] StepError),
     #[error("cannot write the lab's journal: {0}")]
@@ -106,22 +106,22 @@ pub enum ApplyError {
 /// Fault injection for the crash tests: `VNET_KILL_AFTER_STEPS=N` makes `up` kill itself with
 /// SIGKILL once N steps have reached the kernel (and `VNET_KILL_AFTER_UNDO=N`, `down` after N
 /// undo steps), so every step can be a kill point.
-pub fn crash_after(var: &str) -> Option<usize> {
+pub(crate) fn crash_after(var: &str) -> Option<usize> {
     std::env::var(var).ok().and_then(|v| v.parse().ok())
 }
 
 /// Dies as a crash would: no destructors, no rollback, nothing flushed.
-pub fn die() -> ! {
+pub(crate) fn die() -> ! {
     let _ = nix::sys::signal::raise(nix::sys::signal::SIGKILL);
     std::process::abort()
 }
 
 /// Set by the signal handler; checked between stages so Ctrl-C rolls back cleanly.
-pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+pub(crate) static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 /// Applies the plan stage by stage. Each stage is written to the journal *before* the kernel
 /// sees it, so after a crash the journal lists everything that might exist.
-pub fn run(
+pub(crate) fn run(
     plan: &Plan,
     backend: &mut dyn Backend,
     journal: &mut Journal,

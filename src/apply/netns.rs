@@ -18,22 +18,22 @@ use nix::sched::{CloneFlags, setns, unshare};
 use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
 
 /// Where `ip netns` keeps its names; vnet shares it so `ip netns exec LAB-NODE` works.
-pub const NETNS_DIR: &str = "/run/netns";
+pub(crate) const NETNS_DIR: &str = "/run/netns";
 
-pub fn path(ns: &str) -> PathBuf {
+pub(crate) fn path(ns: &str) -> PathBuf {
     Path::new(NETNS_DIR).join(ns)
 }
 
-/// A namespace vnet just made, and its inode. Nothing of it stays open: a lab of thousands
-/// of namespaces must not need a descriptor each, so later stages reopen what they need.
-pub struct Made {
-    pub ns: String,
+/// A namespace vnet just made, by its inode ([`create_all`] pairs it with its name). Nothing
+/// of it stays open: a lab of thousands of namespaces must not need a descriptor each, so
+/// later stages reopen what they need.
+pub(crate) struct Made {
     pub inode: u64,
 }
 
 /// Makes `/run/netns` a shared mount point, as iproute2 does, so that a namespace unmounted
 /// here is unmounted in every mount namespace and can really be freed.
-pub fn prepare_dir() -> io::Result<()> {
+pub(crate) fn prepare_dir() -> io::Result<()> {
     std::fs::create_dir_all(NETNS_DIR)?;
     let mut made_mount = false;
     loop {
@@ -63,7 +63,7 @@ pub fn prepare_dir() -> io::Result<()> {
 
 /// Creates the namespaces, spread over a few threads. Each thread unshares into a fresh
 /// namespace and pins it with a bind mount.
-pub fn create_all(names: &[String]) -> Vec<(String, io::Result<Made>)> {
+pub(crate) fn create_all(names: &[String]) -> Vec<(String, io::Result<Made>)> {
     let made = on_threads(names, workers(), |ns| create_on_this_thread(ns));
     names.iter().cloned().zip(made).collect()
 }
@@ -122,14 +122,11 @@ fn create_on_this_thread(ns: &str) -> io::Result<Made> {
     }
     // The mount point now shows the namespace's own inode (nsfs), not the marker file's.
     let inode = std::fs::metadata(&path)?.ino();
-    Ok(Made {
-        ns: ns.to_owned(),
-        inode,
-    })
+    Ok(Made { inode })
 }
 
 /// A handle to the namespace; the empty name is vnet's own (the machine's, for `host`).
-pub fn open(ns: &str) -> io::Result<File> {
+pub(crate) fn open(ns: &str) -> io::Result<File> {
     if crate::model::Netns::of(ns).is_machine() {
         // The thread-group leader never changes namespace: this is the process's own.
         return File::open("/proc/self/ns/net");
@@ -138,7 +135,7 @@ pub fn open(ns: &str) -> io::Result<File> {
 }
 
 /// The inode that identifies a namespace, `None` when there is no such name.
-pub fn inode(ns: &str) -> io::Result<Option<u64>> {
+pub(crate) fn inode(ns: &str) -> io::Result<Option<u64>> {
     match std::fs::metadata(path(ns)) {
         Ok(m) => Ok(Some(m.ino())),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
@@ -147,7 +144,7 @@ pub fn inode(ns: &str) -> io::Result<Option<u64>> {
 }
 
 /// Whether the name is a live namespace (a bind mount), not a stale marker left by a crash.
-pub fn is_mounted(ns: &str) -> bool {
+pub(crate) fn is_mounted(ns: &str) -> bool {
     // nsfs inodes live on the "nsfs" filesystem; a plain file on tmpfs is just a marker.
     nix::sys::statfs::statfs(&path(ns))
         .map(|s| s.filesystem_type().0 == 0x6e73_6673)
@@ -155,7 +152,7 @@ pub fn is_mounted(ns: &str) -> bool {
 }
 
 /// `ip netns del`: unmount (lazily, so open handles do not block it) and remove the name.
-pub fn delete(ns: &str) -> io::Result<()> {
+pub(crate) fn delete(ns: &str) -> io::Result<()> {
     let path = path(ns);
     match umount2(&path, MntFlags::MNT_DETACH) {
         Ok(()) | Err(Errno::EINVAL) | Err(Errno::ENOENT) => {}
@@ -173,7 +170,7 @@ static DELETING: AtomicUsize = AtomicUsize::new(0);
 
 /// How many namespaces [`delete_all`] has deleted so far in this process, of how many it was
 /// given: what `down`'s progress bar shows.
-pub fn deletions() -> (usize, usize) {
+pub(crate) fn deletions() -> (usize, usize) {
     (
         DELETED.load(Ordering::SeqCst),
         DELETING.load(Ordering::SeqCst),
@@ -193,7 +190,7 @@ pub fn deletions() -> (usize, usize) {
 /// have that, as many as the open-file limit leaves room for are held open, and the
 /// namespaces go in batches of that size: correct, but letting go of a batch sets the kernel
 /// freeing it while the next is unmounted (5000 in batches of 256: ~1.7 s, not ~0.15 s).
-pub fn delete_all(names: &[&str]) -> Vec<io::Result<()>> {
+pub(crate) fn delete_all(names: &[&str]) -> Vec<io::Result<()>> {
     const THREADS: usize = 16;
     DELETING.fetch_add(names.len(), Ordering::SeqCst);
     let mut done = Vec::with_capacity(names.len());
@@ -229,7 +226,7 @@ const RESERVED: usize = 64;
 
 /// How many more descriptors this process may open now: its soft `RLIMIT_NOFILE` less the
 /// descriptors it has open.
-pub fn spare_descriptors() -> usize {
+pub(crate) fn spare_descriptors() -> usize {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -321,7 +318,7 @@ impl Kept {
 }
 
 /// Runs `f` on a fresh thread that has entered the namespace `fd`.
-pub fn in_netns<T: Send>(fd: &File, f: impl FnOnce() -> T + Send) -> io::Result<T> {
+pub(crate) fn in_netns<T: Send>(fd: &File, f: impl FnOnce() -> T + Send) -> io::Result<T> {
     std::thread::scope(|s| {
         s.spawn(|| {
             setns(fd.as_fd(), CloneFlags::CLONE_NEWNET)?;
@@ -333,7 +330,7 @@ pub fn in_netns<T: Send>(fd: &File, f: impl FnOnce() -> T + Send) -> io::Result<
 }
 
 /// Runs `f` for every namespace already open, a few threads each entering them in turn.
-pub fn in_each<T: Send, F>(targets: &[(&str, &File)], f: F) -> Vec<(String, io::Result<T>)>
+pub(crate) fn in_each<T: Send, F>(targets: &[(&str, &File)], f: F) -> Vec<(String, io::Result<T>)>
 where
     F: Fn(&str) -> io::Result<T> + Sync,
 {
@@ -350,7 +347,11 @@ where
 /// closes it once inside, so no more are open than there are threads. With state of each
 /// thread's own made by `init` (when `init` fails, every namespace of that thread gets its
 /// error).
-pub fn in_each_with<S, T: Send, I, F>(names: &[&str], init: I, f: F) -> Vec<(String, io::Result<T>)>
+pub(crate) fn in_each_with<S, T: Send, I, F>(
+    names: &[&str],
+    init: I,
+    f: F,
+) -> Vec<(String, io::Result<T>)>
 where
     I: Fn() -> io::Result<S> + Sync,
     F: Fn(&mut S, &str) -> io::Result<T> + Sync,
@@ -410,7 +411,7 @@ where
 
 /// Threads for work spread over namespaces: the kernel does most of it, so one per CPU
 /// (more only contend for the kernel's locks), at most four.
-pub fn workers() -> usize {
+pub(crate) fn workers() -> usize {
     std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2)
@@ -418,7 +419,7 @@ pub fn workers() -> usize {
 }
 
 /// Every process whose network namespace is one of `inodes`: found by namespace, never by name.
-pub fn processes_in(inodes: &[u64]) -> Vec<i32> {
+pub(crate) fn processes_in(inodes: &[u64]) -> Vec<i32> {
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };

@@ -8,19 +8,19 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 /// A packet socket for one ethertype (or all), bound to one interface (or every interface of
 /// the namespace).
-pub struct PacketSocket {
+pub(crate) struct PacketSocket {
     fd: OwnedFd,
     ifindex: i32,
     proto: u16,
 }
 
-pub const ETH_P_ALL: u16 = 0x0003;
-pub const ETH_P_ARP: u16 = 0x0806;
+pub(crate) const ETH_P_ALL: u16 = 0x0003;
+pub(crate) const ETH_P_ARP: u16 = 0x0806;
 
 impl PacketSocket {
     /// A socket that sends and receives payloads after the Ethernet header (SOCK_DGRAM) or
     /// whole frames (`raw`), on `iface` (`None`: every interface).
-    pub fn open(iface: Option<&str>, proto: u16, raw: bool) -> io::Result<PacketSocket> {
+    pub(crate) fn open(iface: Option<&str>, proto: u16, raw: bool) -> io::Result<PacketSocket> {
         let kind = if raw {
             libc::SOCK_RAW
         } else {
@@ -64,7 +64,7 @@ impl PacketSocket {
 
     /// Sends `payload` to the link-layer address `to` (SOCK_DGRAM: the kernel writes the
     /// Ethernet header with this interface's own MAC as the source).
-    pub fn send_to(&self, payload: &[u8], to: [u8; 6]) -> io::Result<()> {
+    pub(crate) fn send_to(&self, payload: &[u8], to: [u8; 6]) -> io::Result<()> {
         // SAFETY: sockaddr_ll is plain data; all-zero is a valid starting value.
         let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
         sll.sll_family = libc::AF_PACKET as u16;
@@ -91,14 +91,14 @@ impl PacketSocket {
     }
 
     /// The next frame waiting (non-blocking), if any.
-    pub fn recv(&self, buf: &mut [u8]) -> Option<usize> {
+    pub(crate) fn recv(&self, buf: &mut [u8]) -> Option<usize> {
         // SAFETY: receives into our own buffer of the given size.
         let n = unsafe { libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
         usize::try_from(n).ok()
     }
 
     /// Waits up to `ms` for a frame to arrive.
-    pub fn wait(&self, ms: i32) -> bool {
+    pub(crate) fn wait(&self, ms: i32) -> bool {
         let mut fds = [libc::pollfd {
             fd: self.fd.as_raw_fd(),
             events: libc::POLLIN,
@@ -111,7 +111,7 @@ impl PacketSocket {
 
 /// A frame as captured: its bytes (up to the buffer), its length on the wire, and when the
 /// kernel saw it.
-pub struct Captured {
+pub(crate) struct Captured {
     pub len: usize,
     pub wire_len: usize,
     pub at: std::time::SystemTime,
@@ -120,7 +120,7 @@ pub struct Captured {
 impl PacketSocket {
     /// Asks the kernel to stamp each frame as it arrives: the time in a capture must be when
     /// the frame crossed the interface, not when vnet got round to reading it.
-    pub fn stamp(&self) -> io::Result<()> {
+    pub(crate) fn stamp(&self) -> io::Result<()> {
         let on: libc::c_int = 1;
         // SAFETY: setsockopt reads one int from a valid pointer of the given size.
         let r = unsafe {
@@ -141,7 +141,7 @@ impl PacketSocket {
 
     /// The next frame waiting (non-blocking), with its wire length and the kernel's stamp
     /// (the time of reading when the socket was not asked to [`stamp`](Self::stamp)).
-    pub fn recv_captured(&self, buf: &mut [u8]) -> Option<Captured> {
+    pub(crate) fn recv_captured(&self, buf: &mut [u8]) -> Option<Captured> {
         let mut iov = libc::iovec {
             iov_base: buf.as_mut_ptr().cast(),
             iov_len: buf.len(),
@@ -180,7 +180,7 @@ impl PacketSocket {
 }
 
 /// Waits up to `ms` for a frame on any of `sockets`; which of them have one.
-pub fn wait_any(sockets: &[&PacketSocket], ms: i32) -> Vec<bool> {
+pub(crate) fn wait_any(sockets: &[&PacketSocket], ms: i32) -> Vec<bool> {
     let mut fds: Vec<libc::pollfd> = sockets
         .iter()
         .map(|s| libc::pollfd {
@@ -198,7 +198,7 @@ pub fn wait_any(sockets: &[&PacketSocket], ms: i32) -> Vec<bool> {
 }
 
 /// The MAC address of an interface of the calling thread's namespace.
-pub fn mac_of(iface: &str) -> io::Result<[u8; 6]> {
+pub(crate) fn mac_of(iface: &str) -> io::Result<[u8; 6]> {
     let s = PacketSocket::open(Some(iface), ETH_P_ARP, false)?;
     // SAFETY: ifreq is plain data; the name is copied in within its bounds below.
     let mut ifr: libc::ifreq = unsafe { std::mem::zeroed() };
@@ -223,7 +223,7 @@ pub fn mac_of(iface: &str) -> io::Result<[u8; 6]> {
 }
 
 /// An ARP packet (after the Ethernet header): `op` 1 request, 2 reply.
-pub fn arp(
+pub(crate) fn arp(
     op: u16,
     sender_mac: [u8; 6],
     sender_ip: std::net::Ipv4Addr,
@@ -244,7 +244,7 @@ pub fn arp(
 }
 
 /// `02:00:00:00:00:03`.
-pub fn mac_text(mac: &[u8]) -> String {
+pub(crate) fn mac_text(mac: &[u8]) -> String {
     mac.iter()
         .map(|b| format!("{b:02x}"))
         .collect::<Vec<_>>()

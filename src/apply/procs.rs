@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use crate::model::PROCESS_MARK as ID_VAR;
 
 /// The identity of a lab on this machine.
-pub fn lab_id(lab: &str) -> String {
+pub(crate) fn lab_id(lab: &str) -> String {
     let machine = std::fs::metadata("/proc/self/ns/net")
         .map(|m| m.ino())
         .unwrap_or(0);
@@ -49,7 +49,7 @@ fn cgroup_dir(lab: &str) -> Option<PathBuf> {
 }
 
 /// How a lab's processes are started so that they can be found again.
-pub struct Pen {
+pub(crate) struct Pen {
     lab: String,
     id: String,
     /// `cgroup.procs` of the lab's cgroup, open for writing: a child joins by writing to it.
@@ -59,7 +59,7 @@ pub struct Pen {
 impl Pen {
     /// Makes the lab's cgroup if the machine has a writable cgroup v2 hierarchy; without one
     /// the lab's processes are marked by their environment only.
-    pub fn new(lab: &str) -> Pen {
+    pub(crate) fn new(lab: &str) -> Pen {
         let procs = cgroup_dir(lab).and_then(|dir| {
             std::fs::create_dir_all(&dir).ok()?;
             let file = std::fs::OpenOptions::new()
@@ -76,7 +76,7 @@ impl Pen {
     }
 
     /// Arranges for `cmd` to start as one of the lab's processes.
-    pub fn admit(&self, cmd: &mut Command) {
+    pub(crate) fn admit(&self, cmd: &mut Command) {
         cmd.env(ID_VAR, &self.id).env("VNET_LAB", &self.lab);
         if let Some(fd) = &self.procs {
             let fd = fd.as_raw_fd();
@@ -95,7 +95,7 @@ impl Pen {
 
 /// Every process of the lab still running: its cgroup's members and those that carry its
 /// mark in their environment, never vnet itself.
-pub fn processes_of(lab: &str) -> Vec<i32> {
+pub(crate) fn processes_of(lab: &str) -> Vec<i32> {
     let me = std::process::id() as i32;
     let mut pids: Vec<i32> = cgroup_dir(lab)
         .map(|dir| cgroup_members(&dir))
@@ -139,7 +139,7 @@ fn cgroup_members(dir: &std::path::Path) -> Vec<i32> {
 
 /// Kills every process of the lab and removes its cgroup. What could not be stopped, or a
 /// cgroup that would not go, is an error.
-pub fn stop(lab: &str) -> io::Result<()> {
+pub(crate) fn stop(lab: &str) -> io::Result<()> {
     let dir = cgroup_dir(lab).filter(|d| d.is_dir());
     if let Some(dir) = &dir {
         // Ends every member at once, including the children of any PID namespace.
@@ -175,7 +175,7 @@ pub fn stop(lab: &str) -> io::Result<()> {
     }
 }
 
-pub fn kill_all(pids: &[i32]) {
+pub(crate) fn kill_all(pids: &[i32]) {
     for pid in pids {
         let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(*pid), nix::sys::signal::SIGKILL);
     }

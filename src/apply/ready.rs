@@ -17,7 +17,7 @@ use super::netns;
 use crate::plan::{Plan, Step};
 
 /// What is not ready yet, in words: `link eth0 in lab.h1 is down`.
-pub type NotReady = Vec<String>;
+pub(crate) type NotReady = Vec<String>;
 
 /// What the plan expects to carry traffic: per namespace, the devices set up (other than
 /// TAP devices, which wait for their virtual machine, and bridges, whose state is their
@@ -51,7 +51,7 @@ fn expected(plan: &Plan) -> HashMap<String, (Vec<String>, bool)> {
 /// Waits until every link the plan brought up is operationally up and no bridge port is
 /// still listening or learning, for at most `limit`. Returns how long it took, or what was
 /// still not ready at the limit.
-pub fn wait(plan: &Plan, limit: Duration) -> Result<Duration, NotReady> {
+pub(crate) fn wait(plan: &Plan, limit: Duration) -> Result<Duration, NotReady> {
     let start = Instant::now();
     let mut left = expected(plan);
     loop {
@@ -110,7 +110,7 @@ pub fn wait(plan: &Plan, limit: Duration) -> Result<Duration, NotReady> {
 }
 
 /// One link of a namespace as the kernel has it.
-pub struct Seen {
+pub(crate) struct Seen {
     pub index: u32,
     pub name: String,
     /// Set up by the administrator (`ip link set up`).
@@ -123,7 +123,7 @@ pub struct Seen {
 
 /// Every link of the calling thread's namespace: its name, operational state, and its state
 /// as a bridge port if it is one.
-pub async fn links_here() -> io::Result<Vec<Seen>> {
+pub(crate) async fn links_here() -> io::Result<Vec<Seen>> {
     let (conn, handle, _) = rtnetlink::new_connection()?;
     tokio::spawn(conn);
     let links: Vec<_> = handle
@@ -173,12 +173,12 @@ pub async fn links_here() -> io::Result<Vec<Seen>> {
 }
 
 /// A namespace's links: (name, operational state in words).
-pub type LinkStates = io::Result<Vec<(String, String)>>;
+pub(crate) type LinkStates = io::Result<Vec<(String, String)>>;
 
 /// Each namespace's links and their state in words: `down` (set down), `no-carrier` (set up,
 /// but its other end is down or gone: `NO-CARRIER` in `ip link`), else the operational state
 /// as `ip -br link` shows it (`up`, `unknown`, ...).
-pub fn link_states(names: &[&str]) -> Vec<(String, LinkStates)> {
+pub(crate) fn link_states(names: &[&str]) -> Vec<(String, LinkStates)> {
     netns::in_each_with(
         names,
         || {

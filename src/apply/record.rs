@@ -7,7 +7,7 @@ use super::{Backend, Fact, StepError};
 use crate::plan::Step;
 
 #[derive(Default)]
-pub struct Recorder {
+pub(crate) struct Recorder {
     pub applied: Vec<Step>,
     pub undone: Vec<Step>,
     /// Fail the n-th applied step (0-based), as the kernel would with EEXIST.

@@ -20,16 +20,16 @@ use nix::fcntl::{OFlag, open, openat};
 use nix::sys::stat::Mode;
 
 /// How many namespaces one procfs instance serves before a fresh one replaces it.
-pub const PER_INSTANCE: usize = 32;
+pub(crate) const PER_INSTANCE: usize = 32;
 
 /// Writes the sysctls of namespace after namespace, on one thread.
-pub struct Writer {
+pub(crate) struct Writer {
     proc: OwnedFd,
     served: usize,
 }
 
 impl Writer {
-    pub fn new() -> io::Result<Self> {
+    pub(crate) fn new() -> io::Result<Self> {
         Ok(Writer {
             proc: proc_root()?,
             served: 0,
@@ -38,7 +38,7 @@ impl Writer {
 
     /// Writes `(key, value)` pairs (dotted keys) in the namespace this thread is in now.
     /// On failure, the index of the pair that failed and why.
-    pub fn write(&mut self, pairs: &[(&str, &str)]) -> Result<(), (usize, io::Error)> {
+    pub(crate) fn write(&mut self, pairs: &[(&str, &str)]) -> Result<(), (usize, io::Error)> {
         if pairs.is_empty() {
             return Ok(());
         }
@@ -65,7 +65,7 @@ impl Writer {
 }
 
 /// Reads sysctls of the namespace this thread is in, trimmed; `None` for one not readable.
-pub fn read(keys: &[&str]) -> io::Result<Vec<Option<String>>> {
+pub(crate) fn read(keys: &[&str]) -> io::Result<Vec<Option<String>>> {
     let proc = proc_root()?;
     let mut dirs = Dirs::new(&proc);
     Ok(keys

@@ -29,14 +29,14 @@ const PSCHED_TICK_NS: u64 = 64;
 
 /// A qdisc kind and its TCA_OPTIONS payload.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Qdisc {
+pub(crate) struct Qdisc {
     pub kind: &'static str,
     pub options: Vec<u8>,
 }
 
 /// `struct tc_netem_qopt` with a packet limit and no impairment. Netem's TCA_OPTIONS is the
 /// bare struct, not a nest of attributes (optional attributes may follow it; none do here).
-pub fn netem(limit: u32) -> Qdisc {
+pub(crate) fn netem(limit: u32) -> Qdisc {
     let fields = [
         0u32,  // latency
         limit, // limit
@@ -69,7 +69,7 @@ fn pair(a: u32, b: u32) -> Vec<u8> {
 /// netem with everything an [`Impair`] says (its rate aside): `struct tc_netem_qopt`, then
 /// the attributes for what the struct cannot hold (64-bit times, correlations, reordering,
 /// corruption, the delay distribution's table).
-pub fn netem_for(i: &Impair) -> Qdisc {
+pub(crate) fn netem_for(i: &Impair) -> Qdisc {
     let chance = |c: Option<Chance>| c.map_or(0, |c| probability(c.ppb));
     let corr = |c: Option<Chance>| c.map_or(0, |c| probability(c.correlation_ppb));
     let delay = i.delay_ns.unwrap_or(0);
@@ -121,7 +121,7 @@ pub fn netem_for(i: &Impair) -> Qdisc {
 
 /// The table iproute2 ships as `normal.dist` (made by its `normal.c`): 4096 points of the
 /// inverse normal distribution, in units of sigma / 8192, clamped to an `i16`.
-pub fn normal_table() -> Vec<i16> {
+pub(crate) fn normal_table() -> Vec<i16> {
     (0..4096)
         .map(|i| {
             let p = (f64::from(i) * 4.0 + 0.5) / 16384.0;
@@ -179,7 +179,7 @@ fn inverse_normal(p: f64) -> f64 {
 }
 
 /// TBF for a planned [`Tbf`]: rates beyond `u32` bytes/s go in TCA_TBF_RATE64.
-pub fn tbf_for(t: &Tbf) -> Qdisc {
+pub(crate) fn tbf_for(t: &Tbf) -> Qdisc {
     let bytes = t.rate_bps / 8;
     let mut q = tbf(u32::try_from(bytes).unwrap_or(u32::MAX), t.burst, t.limit);
     if bytes > u64::from(u32::MAX) {
@@ -189,7 +189,10 @@ pub fn tbf_for(t: &Tbf) -> Qdisc {
 }
 
 /// The qdiscs of a shape as requests, in the order they must be made: the root first.
-pub fn shape_requests(index: i32, shape: &Shape) -> Vec<NetlinkMessage<RouteNetlinkMessage>> {
+pub(crate) fn shape_requests(
+    index: i32,
+    shape: &Shape,
+) -> Vec<NetlinkMessage<RouteNetlinkMessage>> {
     let mut out = Vec::new();
     if let Some(n) = &shape.netem {
         out.push(request_at(
@@ -211,7 +214,7 @@ pub fn shape_requests(index: i32, shape: &Shape) -> Vec<NetlinkMessage<RouteNetl
 }
 
 /// RTM_DELQDISC of the root: the device goes back to its default queue, children and all.
-pub fn delete_root(index: i32) -> NetlinkMessage<RouteNetlinkMessage> {
+pub(crate) fn delete_root(index: i32) -> NetlinkMessage<RouteNetlinkMessage> {
     let mut msg = TcMessage::with_index(index);
     msg.header.parent = TcHandle::ROOT;
     let mut req = NetlinkMessage::from(RouteNetlinkMessage::DelQueueDiscipline(msg));
@@ -248,7 +251,7 @@ fn nla(kind: u16, value: &[u8]) -> Vec<u8> {
 
 /// A token bucket: `rate` bytes/s, `burst` bytes of bucket, `limit` bytes of queue.
 /// TCA_OPTIONS is a nest: TCA_TBF_PARMS (`struct tc_tbf_qopt`) and TCA_TBF_BURST.
-pub fn tbf(rate: u32, burst: u32, limit: u32) -> Qdisc {
+pub(crate) fn tbf(rate: u32, burst: u32, limit: u32) -> Qdisc {
     // The kernel recomputes the bucket from TCA_TBF_BURST; the ticks are sent anyway so the
     // struct is self-consistent for kernels that read it.
     let buffer_ns = u64::from(burst) * 1_000_000_000 / u64::from(rate.max(1));
@@ -267,12 +270,12 @@ pub fn tbf(rate: u32, burst: u32, limit: u32) -> Qdisc {
 }
 
 /// RTM_NEWQDISC for the root of interface `index`, asking the kernel to create it or fail.
-pub fn request(index: i32, qdisc: &Qdisc) -> NetlinkMessage<RouteNetlinkMessage> {
+pub(crate) fn request(index: i32, qdisc: &Qdisc) -> NetlinkMessage<RouteNetlinkMessage> {
     request_at(index, TcHandle::ROOT, 0, qdisc)
 }
 
 /// RTM_NEWQDISC under `parent` with its own `handle` (0: the kernel picks one).
-pub fn request_at(
+pub(crate) fn request_at(
     index: i32,
     parent: TcHandle,
     handle: u32,
@@ -294,12 +297,16 @@ pub fn request_at(
 }
 
 /// Sends the request and waits for the kernel's answer.
-pub async fn add(handle: rtnetlink::Handle, index: i32, qdisc: &Qdisc) -> std::io::Result<()> {
+pub(crate) async fn add(
+    handle: rtnetlink::Handle,
+    index: i32,
+    qdisc: &Qdisc,
+) -> std::io::Result<()> {
     send(handle, request(index, qdisc)).await
 }
 
 /// Sends one tc request and waits for the kernel's acknowledgement.
-pub async fn send(
+pub(crate) async fn send(
     mut handle: rtnetlink::Handle,
     req: NetlinkMessage<RouteNetlinkMessage>,
 ) -> std::io::Result<()> {

@@ -6,7 +6,7 @@ use super::{Error, Outcome, exit, require_root, running, shown};
 use crate::verify::capture::{self, Ended, Format, Limits, OpenError, Tap};
 
 /// `vnet capture [LAB] NODE:IF... [-w FILE|-] [--count N] [--timeout DUR]`.
-pub fn capture(target: &[String], write: Option<&Path>, limits: Limits) -> Outcome {
+pub(super) fn capture(target: &[String], write: Option<&Path>, limits: Limits) -> Outcome {
     require_root()?;
     // The lab may be left out: then every argument is a `NODE:IF`.
     let (named, specs) = match target.split_first() {

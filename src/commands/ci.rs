@@ -14,7 +14,7 @@ use crate::topology::diag::Refusal;
 
 /// Where the reports of one command go.
 #[derive(Debug, Default)]
-pub struct Reports {
+pub(crate) struct Reports {
     /// `--junit FILE`
     junit: Option<PathBuf>,
     /// Annotations on stdout (stderr with `--json`) and the step summary.
@@ -30,7 +30,7 @@ pub struct Reports {
 
 /// Whether GitHub Actions annotations are wanted: `VNET_ANNOTATIONS=1` forces them, `=0` or
 /// `--no-annotations` turns them off, else they are on under GitHub Actions only.
-pub fn github_wanted(no_annotations: bool) -> bool {
+pub(crate) fn github_wanted(no_annotations: bool) -> bool {
     if no_annotations {
         return false;
     }
@@ -42,7 +42,7 @@ pub fn github_wanted(no_annotations: bool) -> bool {
 }
 
 impl Reports {
-    pub fn new(title: String, junit: Option<PathBuf>, no_annotations: bool) -> Self {
+    pub(crate) fn new(title: String, junit: Option<PathBuf>, no_annotations: bool) -> Self {
         let github = github_wanted(no_annotations);
         Reports {
             junit,
@@ -58,7 +58,7 @@ impl Reports {
     }
 
     /// The verdict of a run of checks (and of all pairs): every report there is.
-    pub fn probed(
+    pub(crate) fn probed(
         &self,
         lab: &Lab,
         src: Source<'_>,
@@ -106,7 +106,7 @@ impl Reports {
 
     /// A command that ended in an error: its problems (an invalid topology, what the kernel
     /// lacks) or the error itself, unless the verdict was reported already.
-    pub fn failed(&self, err: &Error) -> Result<(), Error> {
+    pub(crate) fn failed(&self, err: &Error) -> Result<(), Error> {
         if self.written.get() {
             // The verdict stands in the report; the error that followed is annotated.
             if self.github {
@@ -195,7 +195,7 @@ impl Reports {
 
 /// Annotations for an error of a command without reports of its own (an invalid topology in
 /// `validate` or `up`): each problem at its line. `verify` and `test` annotated theirs.
-pub fn annotate_unreported(err: &Error, no_annotations: bool, reports: &Reports) {
+pub(crate) fn annotate_unreported(err: &Error, no_annotations: bool, reports: &Reports) {
     if reports.title.is_empty() && github_wanted(no_annotations) {
         for p in problems_of(err) {
             crate::outln!("{}", github::problem(&p));
@@ -204,7 +204,7 @@ pub fn annotate_unreported(err: &Error, no_annotations: bool, reports: &Reports)
 }
 
 /// The problems an error stands for, each at its place when it has one.
-pub fn problems_of(err: &Error) -> Vec<located::Located> {
+pub(crate) fn problems_of(err: &Error) -> Vec<located::Located> {
     let mut all = located::located(err);
     // A file that cannot be read has no line, but it has a name.
     if let Error::Read { file, .. } = err {
@@ -238,7 +238,7 @@ fn hostname() -> String {
 
 /// A path as reports should name it: relative to the working directory when it is below it
 /// (annotations need the repository's relative path), else as it is.
-pub fn shown_path(path: &str) -> String {
+pub(crate) fn shown_path(path: &str) -> String {
     let p = Path::new(path);
     if p.is_absolute()
         && let Ok(cwd) = std::env::current_dir()

@@ -45,7 +45,7 @@ fn kernel_release() -> String {
         .unwrap_or_else(|_| "unknown".into())
 }
 
-pub fn doctor(json: bool) -> Outcome {
+pub(super) fn doctor(json: bool) -> Outcome {
     let results = probe::probe_all();
     let lacking: Vec<&str> = results
         .iter()

@@ -9,7 +9,7 @@ use crate::teardown;
 
 /// What `down` did to one lab, for `--json`.
 #[derive(Debug, Default, Serialize)]
-pub struct Removed {
+pub(super) struct Removed {
     pub lab: String,
     /// `down` (it was running), `swept` (no state, found by its mark), `not running`.
     pub was: &'static str,
@@ -45,7 +45,7 @@ impl Removed {
     }
 }
 
-pub fn down(lab: Option<&str>, all: bool, json: bool) -> Outcome {
+pub(super) fn down(lab: Option<&str>, all: bool, json: bool) -> Outcome {
     require_root()?;
     let (removed, outcome) = if all {
         down_all()
@@ -152,7 +152,7 @@ fn down_all() -> (Vec<Removed>, Outcome) {
 /// Tears one lab down: what its journal lists, then whatever still carries its mark (the
 /// journal may be damaged, truncated or gone), then its state files by name. A lab that is not
 /// running is not an error (down is idempotent); anything of it left is.
-pub fn down_one(name: &LabName) -> Result<Removed, Error> {
+pub(super) fn down_one(name: &LabName) -> Result<Removed, Error> {
     let started = std::time::Instant::now();
     let lock = lock(name)?;
     let dir = state::lab_dir(name);
@@ -270,7 +270,7 @@ pub fn down_one(name: &LabName) -> Result<Removed, Error> {
 }
 
 /// Takes the lab's lock without waiting: another vnet working on it is an error.
-pub fn lock(name: &LabName) -> Result<Lock, Error> {
+pub(super) fn lock(name: &LabName) -> Result<Lock, Error> {
     Lock::take(name).map_err(|e| match e {
         LockError::Busy => Error::Busy {
             lab: name.to_string(),

@@ -11,7 +11,7 @@ use crate::topology::InvalidTopology;
 use crate::topology::diag::Refused;
 
 #[derive(Debug, Error, Diagnostic)]
-pub enum Error {
+pub(crate) enum Error {
     // --- the command line (exit 2)
     #[error("{arg} is not a lab's name: {why}")]
     #[diagnostic(
@@ -257,7 +257,7 @@ pub enum Error {
 
 impl Error {
     /// The exit code this error means (the README's table).
-    pub fn exit_code(&self) -> u8 {
+    pub(crate) fn exit_code(&self) -> u8 {
         match self {
             Error::BadLabName { .. }
             | Error::NotALab { .. }
@@ -283,7 +283,7 @@ fn indent(lines: &[String]) -> String {
 }
 
 /// A report made elsewhere (serde-saphyr's syntax errors), kept with its own rendering.
-pub struct Reported(pub miette::Report);
+pub(crate) struct Reported(pub miette::Report);
 
 impl std::fmt::Debug for Reported {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

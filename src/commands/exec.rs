@@ -3,7 +3,7 @@ use crate::apply::{exec, netns};
 
 /// `vnet exec [LAB] NODE [-- CMD...]`: this process becomes the command (or a shell) inside
 /// the node's namespace, so its exit status is the command's own.
-pub fn exec(target: &[String], command: &[String]) -> Outcome {
+pub(super) fn exec(target: &[String], command: &[String]) -> Outcome {
     require_root()?;
     let (named, node) = match target {
         [lab, node] => (Some(lab.as_str()), node.as_str()),

@@ -12,7 +12,7 @@ use crate::verify::explain::{self, World, words};
 /// The JSON document's format; fields are only ever added within one version.
 const JSON_VERSION: u32 = 1;
 
-pub fn explain(
+pub(super) fn explain(
     arg: &str,
     from: &str,
     to: &str,

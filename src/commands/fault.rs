@@ -11,7 +11,7 @@ use crate::state;
 
 /// The settings `vnet impair` takes, as typed.
 #[derive(Debug, Default)]
-pub struct Settings {
+pub(super) struct Settings {
     pub delay: Option<String>,
     pub jitter: Option<String>,
     pub loss: Option<String>,
@@ -146,7 +146,7 @@ fn save(name: &state::LabName, record: &state::Record) -> Result<(), Error> {
 }
 
 /// `vnet impair LAB NODE:IFACE [--delay ..] ... | --clear`.
-pub fn impair(lab: &str, end: &str, settings: &Settings, clear: bool) -> Outcome {
+pub(super) fn impair(lab: &str, end: &str, settings: &Settings, clear: bool) -> Outcome {
     let wanted = if clear {
         None
     } else {
@@ -208,7 +208,13 @@ pub fn impair(lab: &str, end: &str, settings: &Settings, clear: bool) -> Outcome
 
 /// `vnet link LAB NODE:IFACE down|up [--every 2s --times N]`: with `--every`, a flap: down,
 /// wait, up, wait, N times, ending up.
-pub fn link(lab: &str, end: &str, state_word: &str, every: Option<&str>, times: u32) -> Outcome {
+pub(super) fn link(
+    lab: &str,
+    end: &str,
+    state_word: &str,
+    every: Option<&str>,
+    times: u32,
+) -> Outcome {
     let up = match state_word {
         "up" => true,
         "down" => false,
@@ -274,7 +280,7 @@ pub fn link(lab: &str, end: &str, state_word: &str, every: Option<&str>, times: 
 
 /// `vnet attack arp-spoof LAB ATTACKER --claim IP --to VICTIM [--rounds N]`: what the
 /// `arp_spoof` stage action does, on a running lab, from the command line.
-pub fn arp_spoof(
+pub(super) fn arp_spoof(
     lab: &str,
     attacker: &str,
     claim: std::net::Ipv4Addr,
@@ -312,7 +318,7 @@ pub fn arp_spoof(
 
 /// A stage's link or impairment action, recorded as `vnet link` and `vnet impair` record
 /// theirs, so that `status` shows the lab as the scenario left it.
-pub fn remember(lab: &Lab, action: &crate::model::Action) {
+pub(super) fn remember(lab: &Lab, action: &crate::model::Action) {
     use crate::model::Action;
     let Ok(name) = state::LabName::new(&lab.name) else {
         return;
@@ -348,7 +354,7 @@ pub fn remember(lab: &Lab, action: &crate::model::Action) {
 }
 
 /// What differs from the file, in words, for `status`.
-pub fn differences(record: &state::Record) -> Vec<String> {
+pub(super) fn differences(record: &state::Record) -> Vec<String> {
     let mut out = Vec::new();
     for (end, now) in &record.runtime.impair {
         match now {

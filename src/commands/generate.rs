@@ -7,7 +7,7 @@ use crate::cli::{ExpectArg, GenOpts, GenShape, VlanModeArg};
 use crate::export::{self, Form};
 use crate::generate::{self as gen_lab, Expect, Options, Shape};
 
-pub fn generate(shape: &GenShape, json: bool) -> Outcome {
+pub(super) fn generate(shape: &GenShape, json: bool) -> Outcome {
     let name = match shape {
         GenShape::Single { .. } => "single",
         GenShape::Linear { .. } => "linear",
@@ -91,7 +91,7 @@ fn usage(message: String) -> Error {
     Error::Usage(message)
 }
 
-pub fn export(file: &Path, batch: bool, down: bool, vlan: VlanModeArg) -> Outcome {
+pub(super) fn export(file: &Path, batch: bool, down: bool, vlan: VlanModeArg) -> Outcome {
     let lab = load(file)?.lab;
     let mode = if vlan == VlanModeArg::Emulated {
         crate::plan::VlanMode::Emulated

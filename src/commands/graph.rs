@@ -8,7 +8,7 @@ use crate::report::graph::{self, Live};
 use crate::state;
 
 /// `vnet graph FILE|LAB [--format mermaid|dot|svg] [-o FILE]`.
-pub fn graph(lab: &str, format: Option<GraphFormat>, output: Option<&Path>) -> Outcome {
+pub(super) fn graph(lab: &str, format: Option<GraphFormat>, output: Option<&Path>) -> Outcome {
     let format = format.unwrap_or_else(|| match output.and_then(|p| p.extension()) {
         Some(e) if e == "svg" => GraphFormat::Svg,
         Some(e) if e == "dot" || e == "gv" => GraphFormat::Dot,

@@ -6,7 +6,7 @@ use crate::cli::SchemaArg;
 
 /// `{"version": 1, "ok": false, "exit": 4, "error": {...}}`: the error and the problems it
 /// stands for, each at its file, line and column when it has one.
-pub fn error_document(e: &Error) -> serde_json::Value {
+pub(crate) fn error_document(e: &Error) -> serde_json::Value {
     use miette::Diagnostic as _;
     serde_json::json!({
         "version": super::verify::JSON_VERSION,
@@ -23,7 +23,7 @@ pub fn error_document(e: &Error) -> serde_json::Value {
 
 /// The JSON Schema `vnet schema` prints: the topology format's, made from its description,
 /// or a `--json` document's, as checked in.
-pub fn schema(of: SchemaArg) -> String {
+pub(crate) fn schema(of: SchemaArg) -> String {
     match of {
         SchemaArg::Topology => {
             let schema = crate::topology::format::json_schema();

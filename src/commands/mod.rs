@@ -10,37 +10,37 @@ use crate::state::LabName;
 use crate::topology::{self, LoadError, Loaded};
 
 mod capture;
-pub mod ci;
+pub(crate) mod ci;
 mod doctor;
 mod down;
-pub mod error;
+pub(crate) mod error;
 mod exec;
 mod explain;
 mod fault;
 mod generate;
 mod graph;
-pub mod json;
-pub mod progress;
+pub(crate) mod json;
+pub(crate) mod progress;
 mod running;
 mod status;
 mod up;
 mod validate;
-pub mod verify;
+pub(crate) mod verify;
 
 /// Exit codes, part of the interface.
-pub mod exit {
-    pub const OK: u8 = 0;
-    pub const FAILED: u8 = 1;
-    pub const USAGE: u8 = 2;
-    pub const INVALID: u8 = 3;
-    pub const SYSTEM: u8 = 4;
+pub(crate) mod exit {
+    pub(crate) const OK: u8 = 0;
+    pub(crate) const FAILED: u8 = 1;
+    pub(crate) const USAGE: u8 = 2;
+    pub(crate) const INVALID: u8 = 3;
+    pub(crate) const SYSTEM: u8 = 4;
 }
 
-pub use error::Error;
+pub(crate) use error::Error;
 
-pub type Outcome = Result<u8, Error>;
+pub(crate) type Outcome = Result<u8, Error>;
 
-pub fn dispatch(cli: Cli) -> Outcome {
+pub(crate) fn dispatch(cli: Cli) -> Outcome {
     let json = match &cli.command {
         Command::Verify { json, .. }
         | Command::Status { json, .. }
@@ -256,7 +256,7 @@ fn run_command(cli: Cli, reports: &ci::Reports) -> Outcome {
 }
 
 /// Loads a topology, printing its warnings; a bad file is exit code 3.
-pub fn load(file: &Path) -> Result<Loaded, Error> {
+pub(crate) fn load(file: &Path) -> Result<Loaded, Error> {
     match topology::load(file) {
         Ok(loaded) => {
             for w in &loaded.warnings {
@@ -272,7 +272,7 @@ pub fn load(file: &Path) -> Result<Loaded, Error> {
 
 /// The features the lab needs that this kernel lacks, as diagnostics at the topology's lines
 /// (warnings when `warn`). Probing takes root; without it nothing is said.
-pub fn missing_features(
+pub(crate) fn missing_features(
     loaded: &topology::Loaded,
     file: &Path,
     native_vlans: bool,
@@ -308,7 +308,7 @@ pub fn missing_features(
 }
 
 /// vnet changes the kernel's network configuration: that takes root.
-pub fn require_root() -> Result<(), Error> {
+pub(crate) fn require_root() -> Result<(), Error> {
     if nix::unistd::geteuid().is_root() {
         return Ok(());
     }
@@ -317,7 +317,7 @@ pub fn require_root() -> Result<(), Error> {
 
 /// A lab named on the command line: a running lab's name, or a topology file that names one.
 /// Anything else (`..`, `""`, a name with `/`) is a usage error before any path is built.
-pub fn lab_name(arg: &str) -> Result<LabName, Error> {
+pub(crate) fn lab_name(arg: &str) -> Result<LabName, Error> {
     let path = Path::new(arg);
     let looks_like_file = arg.ends_with(".yaml") || arg.ends_with(".yml") || arg.contains('/');
     let from_file = |path: &Path| -> Result<LabName, Error> {
@@ -342,7 +342,7 @@ pub fn lab_name(arg: &str) -> Result<LabName, Error> {
 }
 
 /// A lab's own name (a topology's, valid by construction) as a [`LabName`].
-pub fn name_of(lab: &crate::model::Lab) -> Result<LabName, Error> {
+pub(crate) fn name_of(lab: &crate::model::Lab) -> Result<LabName, Error> {
     LabName::new(&lab.name).map_err(|why| Error::BadLabName {
         arg: shown(&lab.name),
         why,
@@ -359,7 +359,7 @@ pub(super) fn shown(arg: &str) -> String {
     }
 }
 
-pub fn installed_signal_handlers() {
+pub(crate) fn installed_signal_handlers() {
     extern "C" fn on_signal(_: libc::c_int) {
         crate::apply::INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
     }

@@ -8,7 +8,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use crate::cli::Progress;
 
 /// Reports the stages of one command (`up`, `down`, `verify`).
-pub struct Reporter {
+pub(crate) struct Reporter {
     bar: ProgressBar,
     /// Plain lines instead of a bar: stderr is not a terminal.
     plain: bool,
@@ -18,7 +18,7 @@ pub struct Reporter {
 }
 
 impl Reporter {
-    pub fn new(progress: Progress, len: u64, label: &str) -> Self {
+    pub(crate) fn new(progress: Progress, len: u64, label: &str) -> Self {
         let target = match progress {
             Progress::Never => ProgressDrawTarget::hidden(),
             _ => ProgressDrawTarget::stderr(),
@@ -37,7 +37,7 @@ impl Reporter {
     }
 
     /// A stage of `n` steps is done.
-    pub fn stage(&mut self, stage: &str, n: usize) {
+    pub(crate) fn stage(&mut self, stage: &str, n: usize) {
         self.bar.inc(n as u64);
         self.bar.set_message(stage.to_owned());
         if self.plain {
@@ -55,7 +55,7 @@ impl Reporter {
 
     /// Work without steps to count: a spinner saying what is being done (a line when stderr
     /// is not a terminal).
-    pub fn spin(&self, what: &str) {
+    pub(crate) fn spin(&self, what: &str) {
         if self.plain {
             crate::errln!("vnet: {}: {what}", self.label);
         } else if !self.bar.is_hidden() {
@@ -68,20 +68,20 @@ impl Reporter {
         }
     }
 
-    pub fn finish(&self) {
+    pub(crate) fn finish(&self) {
         self.bar.finish_and_clear();
     }
 }
 
 /// A [`Clock`] only with `VNET_TIMING=1`: laps of a whole command (reading, up, verify, down).
-pub struct Lap(Option<Clock>);
+pub(crate) struct Lap(Option<Clock>);
 
 impl Lap {
-    pub fn start() -> Self {
+    pub(crate) fn start() -> Self {
         Lap(timing_wanted().then(Clock::start))
     }
 
-    pub fn lap(&mut self, what: &str, steps: usize) {
+    pub(crate) fn lap(&mut self, what: &str, steps: usize) {
         if let Some(clock) = &mut self.0 {
             crate::errln!("vnet: timing: {}", clock.lap(what, steps));
         }
@@ -89,19 +89,19 @@ impl Lap {
 }
 
 /// `VNET_TIMING=1`: one line per stage with its wall time and this process's CPU time.
-pub fn timing_wanted() -> bool {
+pub(crate) fn timing_wanted() -> bool {
     std::env::var_os("VNET_TIMING").is_some_and(|v| !v.is_empty() && v != "0")
 }
 
 /// Wall and CPU time between laps. CPU time is the whole process (every thread); the kernel's
 /// share (`sys`) is the work the kernel did on vnet's behalf.
-pub struct Clock {
+pub(crate) struct Clock {
     wall: Instant,
     cpu: (f64, f64, i64),
 }
 
 impl Clock {
-    pub fn start() -> Self {
+    pub(crate) fn start() -> Self {
         Clock {
             wall: Instant::now(),
             cpu: cpu_seconds(),
@@ -109,7 +109,7 @@ impl Clock {
     }
 
     /// The time since the last lap, as a line, and starts the next lap.
-    pub fn lap(&mut self, what: &str, steps: usize) -> String {
+    pub(crate) fn lap(&mut self, what: &str, steps: usize) -> String {
         let wall = self.wall.elapsed().as_secs_f64();
         let cpu = cpu_seconds();
         let line = format!(
@@ -143,7 +143,7 @@ fn cpu_seconds() -> (f64, f64, i64) {
 
 /// A bar for `down`: how many of the namespaces being deleted are gone, read from
 /// [`crate::apply::netns::deletions`] by a thread of its own while `down` runs.
-pub struct DeletionWatch {
+pub(crate) struct DeletionWatch {
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
     plain: bool,
@@ -151,7 +151,7 @@ pub struct DeletionWatch {
 }
 
 impl DeletionWatch {
-    pub fn start(progress: Progress) -> Self {
+    pub(crate) fn start(progress: Progress) -> Self {
         use std::sync::atomic::{AtomicBool, Ordering};
         let reporter = Reporter::new(progress, 0, "down");
         let plain = reporter.plain;
@@ -184,7 +184,7 @@ impl DeletionWatch {
         }
     }
 
-    pub fn finish(mut self) {
+    pub(crate) fn finish(mut self) {
         self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
         if let Some(t) = self.thread.take() {
             let _ = t.join();

@@ -6,7 +6,7 @@ use crate::state::{self, LabName, Record};
 
 /// The lab named, or the only one running when none is; its record as `up` wrote it.
 /// `node` is only for the hint when several labs run.
-pub fn lab(named: Option<&str>, node: &str) -> Result<(LabName, Record), Error> {
+pub(super) fn lab(named: Option<&str>, node: &str) -> Result<(LabName, Record), Error> {
     let lab = match named {
         Some(lab) => super::lab_name(lab)?,
         None => match state::running().as_slice() {
@@ -27,7 +27,7 @@ pub fn lab(named: Option<&str>, node: &str) -> Result<(LabName, Record), Error> 
 }
 
 /// The index of `node` in the lab, or the error that lists its nodes.
-pub fn node(lab: &LabName, record: &Record, node: &str) -> Result<usize, Error> {
+pub(super) fn node(lab: &LabName, record: &Record, node: &str) -> Result<usize, Error> {
     record.lab.node_index(node).ok_or_else(|| {
         let known: Vec<&str> = record.lab.nodes.iter().map(|n| n.name.as_str()).collect();
         Error::NoSuchNode {

@@ -45,10 +45,10 @@ fn interfaces(n: &crate::model::Node) -> String {
 }
 
 /// How many nodes `status` and `up` list before saying how many more there are.
-pub const SHOWN: usize = 20;
+pub(super) const SHOWN: usize = 20;
 
 /// One line for the whole lab: how many nodes of each kind, links, checks.
-pub fn summary(lab: &Lab) -> String {
+pub(super) fn summary(lab: &Lab) -> String {
     let mut kinds: Vec<(&str, usize)> = Vec::new();
     for n in &lab.nodes {
         let kind = if n.name == crate::model::MACHINE {
@@ -73,7 +73,7 @@ pub fn summary(lab: &Lab) -> String {
 }
 
 /// The nodes table: every node, or the first [`SHOWN`] and how many more there are.
-pub fn nodes_listing(lab: &Lab, all: bool, more_hint: &str) -> String {
+pub(super) fn nodes_listing(lab: &Lab, all: bool, more_hint: &str) -> String {
     let shown = if all { lab.nodes.len() } else { SHOWN };
     let mut text = nodes_table_of(lab, shown);
     if lab.nodes.len() > shown {
@@ -129,7 +129,7 @@ fn health(lab: &Lab) -> String {
     }
 }
 
-pub fn status(lab: Option<&str>, json: bool, all: bool) -> Outcome {
+pub(super) fn status(lab: Option<&str>, json: bool, all: bool) -> Outcome {
     match lab {
         None => {
             let rows: Vec<LabRow> = state::running()

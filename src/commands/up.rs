@@ -15,14 +15,14 @@ use crate::topology::diag::{Refusal, Refused};
 
 /// What the user allowed a lab to change on the machine itself.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Allowed {
+pub(super) struct Allowed {
     /// `--allow-machine-nat`
     pub nat: bool,
     /// `--allow-machine-routes`
     pub routes: bool,
 }
 
-pub fn up(
+pub(super) fn up(
     file: &Path,
     progress: Progress,
     vlan: VlanModeArg,
@@ -46,7 +46,7 @@ pub fn up(
 
 /// What `up` made and how long it took, for `--json`.
 #[derive(Debug, Default)]
-pub struct Built {
+pub(super) struct Built {
     pub steps: usize,
     /// Each stage: its name, its steps, and how long it took.
     pub stages: Vec<(String, usize, f64)>,
@@ -84,7 +84,7 @@ fn built_document(lab: &Lab, file: &Path, mode: VlanMode, built: &Built) -> serd
     })
 }
 
-pub fn test(
+pub(super) fn test(
     file: &Path,
     all_pairs: bool,
     show: super::verify::Show,

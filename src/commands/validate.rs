@@ -3,7 +3,7 @@ use std::path::Path;
 use super::{Error, Outcome, exit, load};
 use crate::report::located::{Located, located};
 
-pub fn validate(file: &Path, json: bool) -> Outcome {
+pub(super) fn validate(file: &Path, json: bool) -> Outcome {
     let checked = checked(file);
     if json {
         crate::jsonln!(document(file, &checked));
@@ -100,7 +100,7 @@ fn document(file: &Path, checked: &Result<Checked, Error>) -> serde_json::Value 
     })
 }
 
-pub fn plan(file: &Path, mode: crate::cli::VlanModeArg, json: bool) -> Outcome {
+pub(super) fn plan(file: &Path, mode: crate::cli::VlanModeArg, json: bool) -> Outcome {
     let loaded = load(file)?;
     let vlan_mode = if mode == crate::cli::VlanModeArg::Emulated {
         crate::plan::VlanMode::Emulated

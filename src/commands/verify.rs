@@ -18,7 +18,7 @@ const FAILURES_SHOWN: usize = 50;
 
 /// How much of a report to print.
 #[derive(Debug, Clone, Copy)]
-pub struct Show {
+pub(crate) struct Show {
     pub json: bool,
     /// Every row however many.
     pub full: bool,
@@ -27,7 +27,7 @@ pub struct Show {
     pub stages: bool,
 }
 
-pub fn verify(arg: &str, all_pairs: bool, show: Show, reports: &Reports) -> Outcome {
+pub(crate) fn verify(arg: &str, all_pairs: bool, show: Show, reports: &Reports) -> Outcome {
     let path = Path::new(arg);
     // The checks, and the file (with its text, when it is the one the lab was built from) that
     // reports point into.
@@ -65,7 +65,7 @@ pub fn verify(arg: &str, all_pairs: bool, show: Show, reports: &Reports) -> Outc
 
 /// Writes the reports of a verdict; the verdict's exit code stands unless it was a pass and
 /// a report could not be written.
-pub fn report(reports: &Reports, lab: &Lab, src: Source<'_>, probed: &Probed) -> Outcome {
+pub(crate) fn report(reports: &Reports, lab: &Lab, src: Source<'_>, probed: &Probed) -> Outcome {
     let code = probed.tally.exit_code();
     match reports.probed(
         lab,
@@ -85,7 +85,7 @@ pub fn report(reports: &Reports, lab: &Lab, src: Source<'_>, probed: &Probed) ->
 
 /// The verdicts of a run: what was probed, and what it came to.
 #[derive(Debug)]
-pub struct Probed {
+pub(crate) struct Probed {
     pub tally: Tally,
     pub checks: Option<verify::Verdict>,
     pub all_pairs: Option<verify::Verdict>,
@@ -94,7 +94,7 @@ pub struct Probed {
 }
 
 /// How the file differs from the one the running lab of its name was built from, if it does.
-pub fn changed_since_up(loaded: &crate::topology::Loaded) -> Option<String> {
+pub(crate) fn changed_since_up(loaded: &crate::topology::Loaded) -> Option<String> {
     let name = super::name_of(&loaded.lab).ok()?;
     let record = state::read_record(&name).ok()?;
     let was = record.digest.as_deref()?;
@@ -114,7 +114,7 @@ pub fn changed_since_up(loaded: &crate::topology::Loaded) -> Option<String> {
 }
 
 /// [`changed_since_up`] for the file a running lab was built from, if it is still there.
-pub fn changed_file(name: &state::LabName) -> Option<String> {
+pub(crate) fn changed_file(name: &state::LabName) -> Option<String> {
     let record = state::read_record(name).ok()?;
     let loaded = crate::topology::load(Path::new(&record.file)).ok()?;
     changed_since_up(&loaded)
@@ -122,7 +122,7 @@ pub fn changed_file(name: &state::LabName) -> Option<String> {
 
 /// What a run of checks came to.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct Tally {
+pub(crate) struct Tally {
     pub failed: usize,
     /// Probes that could not be carried out.
     pub errors: usize,
@@ -131,7 +131,7 @@ pub struct Tally {
 impl Tally {
     /// 1 when a check failed (the lab does not behave as the file says, whatever else went
     /// wrong), else 4 when a probe could not run (no verdict), else 0.
-    pub fn exit_code(self) -> u8 {
+    pub(crate) fn exit_code(self) -> u8 {
         if self.failed > 0 {
             exit::FAILED
         } else if self.errors > 0 {
@@ -148,10 +148,10 @@ impl Tally {
 }
 
 /// The JSON document's format; fields are only ever added within one version.
-pub const JSON_VERSION: u32 = 1;
+pub(crate) const JSON_VERSION: u32 = 1;
 
 /// Probes and prints (or, with `--json`, prints one document on stdout).
-pub fn run_and_print(lab: &Lab, all_pairs: bool, show: Show) -> Probed {
+pub(crate) fn run_and_print(lab: &Lab, all_pairs: bool, show: Show) -> Probed {
     let timing = Timing::default();
     let mut tally = Tally::default();
     let mut probed_checks = None;

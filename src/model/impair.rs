@@ -159,7 +159,7 @@ impl fmt::Display for Impair {
 }
 
 /// `1%`, or `1% 25%` with a correlation.
-pub fn chance(c: Chance) -> String {
+pub(crate) fn chance(c: Chance) -> String {
     if c.correlation_ppb == 0 {
         percent(c.ppb)
     } else {
@@ -168,7 +168,7 @@ pub fn chance(c: Chance) -> String {
 }
 
 /// Billionths as a percentage, without trailing zeros: `1%`, `0.5%`, `0.0001%`.
-pub fn percent(ppb: u32) -> String {
+pub(crate) fn percent(ppb: u32) -> String {
     let whole = ppb / 10_000_000;
     let frac = ppb % 10_000_000;
     if frac == 0 {
@@ -179,7 +179,7 @@ pub fn percent(ppb: u32) -> String {
 }
 
 /// Nanoseconds as `tc` writes a time: `40ms`, `1.5ms`, `250us`, `2s`.
-pub fn time(ns: u64) -> String {
+pub(crate) fn time(ns: u64) -> String {
     let trim = |n: u64, unit: u64, name: &str| {
         let whole = n / unit;
         let frac = n % unit;
@@ -203,7 +203,7 @@ pub fn time(ns: u64) -> String {
 }
 
 /// Bits per second as `tc` writes a rate: `10mbit`, `1.5mbit`, `64kbit`.
-pub fn rate(bps: u64) -> String {
+pub(crate) fn rate(bps: u64) -> String {
     for (unit, name) in [(1_000_000_000, "gbit"), (1_000_000, "mbit"), (1000, "kbit")] {
         if bps >= unit {
             let whole = bps / unit;
@@ -232,7 +232,7 @@ fn split_unit(text: &str) -> Option<(f64, &str)> {
 
 /// A time as `tc` writes one (`40ms`, `1.5ms`, `250us`, `1s`), in nanoseconds: at least 0 and
 /// at most a minute (netem's queue would hold a minute of packets).
-pub fn parse_time(text: &str) -> Result<u64, String> {
+pub(crate) fn parse_time(text: &str) -> Result<u64, String> {
     let Some((n, unit)) = split_unit(text) else {
         return Err(format!(
             "`{}` is not a time; write it like `40ms`, `250us` or `1s`",
@@ -266,7 +266,7 @@ pub fn parse_time(text: &str) -> Result<u64, String> {
 }
 
 /// `1%`, `0.5%`, `100%`: a percentage from 0 to 100, in billionths.
-pub fn parse_percent(text: &str) -> Result<u32, String> {
+pub(crate) fn parse_percent(text: &str) -> Result<u32, String> {
     let t = text.trim();
     let Some(number) = t.strip_suffix('%') else {
         return Err(format!(
@@ -287,7 +287,7 @@ pub fn parse_percent(text: &str) -> Result<u32, String> {
 }
 
 /// `1%` or `1% 25%`: a chance and its correlation.
-pub fn parse_chance(text: &str) -> Result<Chance, String> {
+pub(crate) fn parse_chance(text: &str) -> Result<Chance, String> {
     let mut words = text.split_whitespace();
     let p = parse_percent(words.next().unwrap_or(""))?;
     let corr = match words.next() {
@@ -304,7 +304,7 @@ pub fn parse_chance(text: &str) -> Result<Chance, String> {
 }
 
 /// `5ms` or `5ms 25%`: a jitter and its correlation.
-pub fn parse_jitter(text: &str) -> Result<(u64, u32), String> {
+pub(crate) fn parse_jitter(text: &str) -> Result<(u64, u32), String> {
     let mut words = text.split_whitespace();
     let ns = parse_time(words.next().unwrap_or(""))?;
     let corr = match words.next() {
@@ -319,7 +319,7 @@ pub fn parse_jitter(text: &str) -> Result<(u64, u32), String> {
 
 /// A rate as `tc` writes one, in bits per second: `10mbit`, `1gbit`, `500kbit`, `64kbps`
 /// (`bps` is bytes per second, as in `tc`). More than 0, at most 100 Gbit/s.
-pub fn parse_rate(text: &str) -> Result<u64, String> {
+pub(crate) fn parse_rate(text: &str) -> Result<u64, String> {
     let Some((n, unit)) = split_unit(text) else {
         return Err(format!(
             "`{}` is not a rate; write it like `10mbit`, `500kbit` or `1gbit`",

@@ -7,9 +7,9 @@ use serde::{Deserialize, Serialize};
 use super::impair;
 
 /// How many echo requests an `rtt:` or `loss:` check sends.
-pub const PROBES: u32 = 10;
+pub(crate) const PROBES: u32 = 10;
 /// How long a `rate:` check's transfer lasts, in milliseconds.
-pub const TRANSFER_MS: u64 = 1500;
+pub(crate) const TRANSFER_MS: u64 = 1500;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Cmp {
@@ -79,7 +79,7 @@ fn split(text: &str, default: Cmp) -> (Cmp, &str) {
     (default, t)
 }
 
-pub fn parse_rtt(text: &str) -> Result<Bound, String> {
+pub(crate) fn parse_rtt(text: &str) -> Result<Bound, String> {
     let (op, v) = split(text, Cmp::Lt);
     let ns = impair::parse_time(v)?;
     Ok(Bound {
@@ -88,7 +88,7 @@ pub fn parse_rtt(text: &str) -> Result<Bound, String> {
     })
 }
 
-pub fn parse_loss(text: &str) -> Result<Bound, String> {
+pub(crate) fn parse_loss(text: &str) -> Result<Bound, String> {
     let (op, v) = split(text, Cmp::Le);
     Ok(Bound {
         op,
@@ -96,7 +96,7 @@ pub fn parse_loss(text: &str) -> Result<Bound, String> {
     })
 }
 
-pub fn parse_rate(text: &str) -> Result<Bound, String> {
+pub(crate) fn parse_rate(text: &str) -> Result<Bound, String> {
     let (op, v) = split(text, Cmp::Ge);
     Ok(Bound {
         op,

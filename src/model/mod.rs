@@ -10,19 +10,19 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 pub mod feature;
-pub mod impair;
-pub mod measure;
-pub mod name;
+pub(crate) mod impair;
+pub(crate) mod measure;
+pub(crate) mod name;
 
 /// The node that stands for the machine itself (its own network namespace).
 pub const MACHINE: &str = "host";
 
 /// The environment variable that marks every process started in a lab (`<lab>@<machine>`),
 /// so that `down` finds it wherever it went.
-pub const PROCESS_MARK: &str = "VNET_LAB_ID";
+pub(crate) const PROCESS_MARK: &str = "VNET_LAB_ID";
 
 /// How long an `exec:` command may run when its node does not say (`exec_timeout:`).
-pub const EXEC_TIMEOUT_MS: u64 = 60_000;
+pub(crate) const EXEC_TIMEOUT_MS: u64 = 60_000;
 
 /// Where something was written in the topology file: byte offset and length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -103,13 +103,13 @@ pub enum Action {
 /// Steps and the journal keep the name as a string, empty for the machine (the format on
 /// disk); this is the one place that reads it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Netns<'a> {
+pub(crate) enum Netns<'a> {
     Machine,
     Named(&'a str),
 }
 
 impl<'a> Netns<'a> {
-    pub fn of(ns: &'a str) -> Netns<'a> {
+    pub(crate) fn of(ns: &'a str) -> Netns<'a> {
         if ns.is_empty() {
             Netns::Machine
         } else {
@@ -117,12 +117,20 @@ impl<'a> Netns<'a> {
         }
     }
 
-    pub fn is_machine(self) -> bool {
+    pub(crate) fn is_machine(self) -> bool {
         self == Netns::Machine
     }
 
+    /// The name as steps and the journal spell it: empty for the machine.
+    pub(crate) fn as_str(self) -> &'a str {
+        match self {
+            Netns::Machine => "",
+            Netns::Named(n) => n,
+        }
+    }
+
     /// The lab's namespace, if it is one.
-    pub fn named(self) -> Option<&'a str> {
+    pub(crate) fn named(self) -> Option<&'a str> {
         match self {
             Netns::Machine => None,
             Netns::Named(n) => Some(n),
@@ -141,7 +149,7 @@ pub enum NodeKind {
 }
 
 impl NodeKind {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             NodeKind::Host => "host",
             NodeKind::Router => "router",
@@ -193,7 +201,7 @@ pub struct Node {
 
 impl Node {
     /// The kind as the file writes it: `hub` for a bridge that floods.
-    pub fn kind_name(&self) -> &'static str {
+    pub(crate) fn kind_name(&self) -> &'static str {
         if self.hub { "hub" } else { self.kind.as_str() }
     }
 }
@@ -221,7 +229,7 @@ pub enum PortMode {
 
 impl PortMode {
     /// Every VLAN the port carries, tagged or not.
-    pub fn vlans(&self) -> Vec<u16> {
+    pub(crate) fn vlans(&self) -> Vec<u16> {
         match self {
             PortMode::Access(v) => vec![*v],
             PortMode::Trunk { vlans, native } => {
@@ -235,7 +243,7 @@ impl PortMode {
     }
 
     /// The VLAN of untagged frames on this port, if they are accepted.
-    pub fn untagged(&self) -> Option<u16> {
+    pub(crate) fn untagged(&self) -> Option<u16> {
         match self {
             PortMode::Access(v) => Some(*v),
             PortMode::Trunk { native, .. } => *native,
@@ -243,7 +251,7 @@ impl PortMode {
     }
 
     /// The VLANs carried tagged.
-    pub fn tagged(&self) -> Vec<u16> {
+    pub(crate) fn tagged(&self) -> Vec<u16> {
         match self {
             PortMode::Access(_) => Vec::new(),
             PortMode::Trunk { vlans, native } => vlans
@@ -287,7 +295,7 @@ pub struct Svi {
 }
 
 /// The name of a switch's interface into VLAN `vid`, the same in both VLAN modes.
-pub fn svi_name(vid: u16) -> String {
+pub(crate) fn svi_name(vid: u16) -> String {
     format!("vlan{vid}")
 }
 
@@ -305,7 +313,7 @@ pub struct Interface {
 
 impl Interface {
     /// An interface with nothing but a name.
-    pub fn plain(name: &str, at: At) -> Self {
+    pub(crate) fn plain(name: &str, at: At) -> Self {
         Interface {
             name: name.to_owned(),
             vlan: None,
@@ -440,7 +448,7 @@ pub enum Proto {
 }
 
 impl Proto {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Proto::Icmp => "icmp",
             Proto::Tcp => "tcp",
@@ -452,7 +460,7 @@ impl Proto {
 impl Lab {
     /// How `other` (the file as it is now) differs from this lab (as it was built), in
     /// words: nodes and links added or removed, kinds changed, checks changed.
-    pub fn differences(&self, other: &Lab) -> Vec<String> {
+    pub(crate) fn differences(&self, other: &Lab) -> Vec<String> {
         let mut out = Vec::new();
         for n in &other.nodes {
             match self.nodes.iter().find(|m| m.name == n.name) {
@@ -506,16 +514,16 @@ impl Lab {
         out
     }
 
-    /// The named network namespace a node lives in: `<lab>.<node>`, so two labs never collide;
-    /// a bridge `in:` another node, that node's.
     /// Whether the node is the machine itself (`host`), whose namespace is not the lab's.
-    pub fn on_machine(&self, node: usize) -> bool {
+    pub(crate) fn on_machine(&self, node: usize) -> bool {
         Netns::of(&self.netns(node)).is_machine()
     }
 
-    pub fn netns(&self, node: usize) -> String {
+    /// The named network namespace a node lives in: `<lab>.<node>`, so two labs never collide;
+    /// a bridge `in:` another node, that node's.
+    pub(crate) fn netns(&self, node: usize) -> String {
         if self.nodes[node].name == MACHINE {
-            return String::new();
+            return Netns::Machine.as_str().to_owned();
         }
         // A bridge inside another node lives in that node's namespace (never nested).
         if let Some(host) = self.nodes[node].inside.filter(|h| *h != node) {
@@ -524,12 +532,12 @@ impl Lab {
         name::netns(&self.name, &self.nodes[node].name)
     }
 
-    pub fn node_index(&self, name: &str) -> Option<usize> {
+    pub(crate) fn node_index(&self, name: &str) -> Option<usize> {
         self.nodes.iter().position(|n| n.name == name)
     }
 
     /// Every address of a node, in the order written.
-    pub fn addresses(&self, node: usize) -> impl Iterator<Item = IpNet> + '_ {
+    pub(crate) fn addresses(&self, node: usize) -> impl Iterator<Item = IpNet> + '_ {
         self.nodes[node]
             .interfaces
             .iter()
@@ -538,7 +546,7 @@ impl Lab {
 
     /// The interfaces in a node's namespace: its own, and the devices of bridges inside it
     /// (`in:`), which carry the bridge's addresses.
-    pub fn local_interfaces(&self, node: usize) -> impl Iterator<Item = &Interface> + '_ {
+    pub(crate) fn local_interfaces(&self, node: usize) -> impl Iterator<Item = &Interface> + '_ {
         let inner = self
             .nodes
             .iter()
@@ -549,20 +557,20 @@ impl Lab {
     }
 
     /// The bridges that live in a node's namespace (`in:`).
-    pub fn bridges_inside(&self, node: usize) -> impl Iterator<Item = usize> + '_ {
+    pub(crate) fn bridges_inside(&self, node: usize) -> impl Iterator<Item = usize> + '_ {
         (0..self.nodes.len()).filter(move |&j| j != node && self.nodes[j].inside == Some(node))
     }
 
     /// The node that has this address, if any; for the address of a bridge inside another
     /// node (`in:`), that node, whose namespace holds it.
-    pub fn owner(&self, addr: IpAddr) -> Option<usize> {
+    pub(crate) fn owner(&self, addr: IpAddr) -> Option<usize> {
         (0..self.nodes.len())
             .find(|&n| self.addresses(n).any(|a| a.addr() == addr))
             .map(|n| self.nodes[n].inside.unwrap_or(n))
     }
 
     /// How a check's target reads in reports: the node's name or the address.
-    pub fn target_label(&self, t: &Target) -> String {
+    pub(crate) fn target_label(&self, t: &Target) -> String {
         match t {
             Target::Node(n) => self.nodes[*n].name.clone(),
             Target::Addr(a) => a.to_string(),
@@ -578,7 +586,7 @@ mod tests {
     #[test]
     fn the_machine_is_its_own_kind_of_namespace() {
         assert!(Netns::of("").is_machine());
-        assert_eq!(Netns::of("lab.a").named(), Some("lab.a"));
+        assert_eq!(Netns::of("lab.a"), Netns::Named("lab.a"));
         let lab = crate::topology::parse(
             "lab.yaml",
             "lab",

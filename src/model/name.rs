@@ -5,28 +5,28 @@
 //! refused by the kernel for its length.
 
 /// Interface names: at most 15 bytes (IFNAMSIZ - 1).
-pub const IFNAME_MAX: usize = 15;
+pub(crate) const IFNAME_MAX: usize = 15;
 /// Node names: short enough to read in tables, safe in a path.
-pub const NODE_NAME_MAX: usize = 32;
+pub(crate) const NODE_NAME_MAX: usize = 32;
 /// Lab names: a prefix of every namespace name.
-pub const LAB_NAME_MAX: usize = 24;
+pub(crate) const LAB_NAME_MAX: usize = 24;
 
 /// Between the lab's name and the node's in a namespace name: a character neither name may
 /// contain, so `<lab>.<node>` names one node of one lab and no two labs can make the same name
 /// (with `-`, lab `a` + node `b-c` and lab `a-b` + node `c` would both be `a-b-c`).
-pub const NETNS_SEPARATOR: char = '.';
+pub(crate) const NETNS_SEPARATOR: char = '.';
 
-pub fn netns(lab: &str, node: &str) -> String {
+pub(crate) fn netns(lab: &str, node: &str) -> String {
     format!("{lab}{NETNS_SEPARATOR}{node}")
 }
 
 /// The lab a namespace name of [`netns`] belongs to.
-pub fn lab_of_netns(ns: &str) -> Option<&str> {
+pub(crate) fn lab_of_netns(ns: &str) -> Option<&str> {
     ns.split_once(NETNS_SEPARATOR).map(|(lab, _)| lab)
 }
 
 /// Why a node name is refused, or `None` when it is fine.
-pub fn node_name_problem(name: &str) -> Option<String> {
+pub(crate) fn node_name_problem(name: &str) -> Option<String> {
     if name.is_empty() {
         return Some("a node name cannot be empty".into());
     }
@@ -51,7 +51,7 @@ pub fn node_name_problem(name: &str) -> Option<String> {
 }
 
 /// Why an interface name is refused, or `None` when the kernel will take it.
-pub fn ifname_problem(name: &str) -> Option<String> {
+pub(crate) fn ifname_problem(name: &str) -> Option<String> {
     if name.is_empty() {
         return Some("an interface name cannot be empty".into());
     }
@@ -85,7 +85,7 @@ pub fn ifname_problem(name: &str) -> Option<String> {
 }
 
 /// Why a lab name is refused, or `None`.
-pub fn lab_name_problem(name: &str) -> Option<String> {
+pub(crate) fn lab_name_problem(name: &str) -> Option<String> {
     if name.is_empty() {
         return Some("a lab name cannot be empty".into());
     }
@@ -111,17 +111,17 @@ pub fn lab_name_problem(name: &str) -> Option<String> {
 
 /// A lab's name that is safe to build paths from: it passed [`lab_name_problem`].
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct LabName(String);
+pub(crate) struct LabName(String);
 
 impl LabName {
-    pub fn new(name: &str) -> Result<LabName, String> {
+    pub(crate) fn new(name: &str) -> Result<LabName, String> {
         match lab_name_problem(name) {
             None => Ok(LabName(name.to_owned())),
             Some(why) => Err(why),
         }
     }
 
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 }
@@ -133,7 +133,10 @@ impl std::fmt::Display for LabName {
 }
 
 /// The closest candidate by edit distance, for "did you mean" hints.
-pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub(crate) fn closest<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     // One edit in three letters at most: `l3` is not a slip for `t3`, `swich` is for `switch`.
     if word.chars().count() < 3 {
         return None;

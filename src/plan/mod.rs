@@ -12,8 +12,8 @@ mod nat;
 #[cfg(test)]
 mod props;
 mod security;
-pub mod shape;
-pub mod step;
+pub(crate) mod shape;
+pub(crate) mod step;
 mod switch;
 
 pub use step::{End, Step};
@@ -45,8 +45,9 @@ pub enum StageKind {
 }
 
 impl StageKind {
-    /// The kind of stage a step belongs in.
-    pub fn of(step: &Step) -> StageKind {
+    /// The kind of stage a step belongs in: the rule the plan's stages are held to.
+    #[cfg(test)]
+    pub(crate) fn of(step: &Step) -> StageKind {
         match step {
             Step::AddNetns { .. } => StageKind::Namespaces,
             Step::Nft { .. } | Step::MachineNat { .. } => StageKind::Firewall,
@@ -62,16 +63,12 @@ pub struct Plan {
 }
 
 impl Plan {
-    pub fn steps(&self) -> impl Iterator<Item = &Step> {
+    pub(crate) fn steps(&self) -> impl Iterator<Item = &Step> {
         self.stages.iter().flat_map(|s| s.steps.iter())
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.stages.iter().map(|s| s.steps.len()).sum()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 
@@ -93,18 +90,18 @@ impl fmt::Display for Plan {
 }
 
 /// The mark vnet leaves on every namespace it makes, so that it can later prove ownership.
-pub fn owner_tag(lab: &str) -> String {
+pub(crate) fn owner_tag(lab: &str) -> String {
     format!("vnet:{lab}")
 }
 
 /// The lab's nftables table on the machine (`--allow-machine-nat`): one per lab, by name.
-pub fn machine_nat_table(lab: &str) -> String {
+pub(crate) fn machine_nat_table(lab: &str) -> String {
     format!("vnet-{lab}")
 }
 
 /// Whether the lab translates addresses on the machine itself, which needs
 /// `--allow-machine-nat`.
-pub fn machine_nat(lab: &Lab) -> Option<&crate::model::Node> {
+pub(crate) fn machine_nat(lab: &Lab) -> Option<&crate::model::Node> {
     (0..lab.nodes.len())
         .find(|i| lab.on_machine(*i) && lab.nodes[*i].nat.is_some())
         .map(|i| &lab.nodes[i])
@@ -122,7 +119,7 @@ pub enum VlanMode {
 }
 
 impl VlanMode {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             VlanMode::Native => "native",
             VlanMode::Emulated => "emulated",
@@ -131,7 +128,7 @@ impl VlanMode {
 }
 
 /// Whether the lab has anything that depends on the VLAN mode.
-pub fn uses_vlans(lab: &Lab) -> bool {
+pub(crate) fn uses_vlans(lab: &Lab) -> bool {
     lab.nodes
         .iter()
         .any(|n| n.kind == NodeKind::Switch || n.interfaces.iter().any(|i| i.vlan.is_some()))
@@ -179,14 +176,14 @@ fn sysctls(forward: bool, ipv6: bool, bridges: bool) -> Vec<(&'static str, &'sta
 }
 
 /// `br_netfilter`'s switches, per namespace; absent when the module is not loaded.
-pub const BRIDGE_NETFILTER: [&str; 3] = [
+pub(crate) const BRIDGE_NETFILTER: [&str; 3] = [
     "net.bridge.bridge-nf-call-iptables",
     "net.bridge.bridge-nf-call-ip6tables",
     "net.bridge.bridge-nf-call-arptables",
 ];
 
 /// Whether a sysctl may be missing (its module not loaded), and is then skipped.
-pub fn optional_sysctl(key: &str) -> bool {
+pub(crate) fn optional_sysctl(key: &str) -> bool {
     key.starts_with("net.bridge.")
 }
 

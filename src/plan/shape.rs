@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::impair::{self, Distribution, Impair};
 
 /// netem's queue, in packets: `tc`'s default.
-pub const NETEM_LIMIT: u32 = 1000;
+pub(crate) const NETEM_LIMIT: u32 = 1000;
 
 /// The qdiscs that make an impairment, with every size decided.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -97,7 +97,7 @@ impl Shape {
 }
 
 /// netem's arguments as `tc` takes them.
-pub fn netem_args(n: &Impair) -> String {
+pub(crate) fn netem_args(n: &Impair) -> String {
     let mut s = format!("netem limit {NETEM_LIMIT}");
     if let Some(d) = n.delay_ns {
         let _ = write!(s, " delay {}", impair::time(d));

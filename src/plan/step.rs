@@ -195,7 +195,9 @@ impl Step {
             | Step::DelNetns { ns, .. }
             | Step::DelLink { ns, .. }
             | Step::MoveLink { ns, .. } => ns,
-            Step::MachineNat { .. } | Step::DelMachineNat { .. } | Step::StopProcesses { .. } => "",
+            Step::MachineNat { .. } | Step::DelMachineNat { .. } | Step::StopProcesses { .. } => {
+                crate::model::Netns::Machine.as_str()
+            }
             Step::AddVeth { a, .. } => &a.ns,
             Step::AddMacvlan { parent, .. } => &parent.ns,
             Step::AddVxlan { underlay_ns, .. } => underlay_ns,
@@ -467,7 +469,7 @@ fn arg(keyword: &str, dev: &str) -> String {
 
 /// The machine's NAT table as `nft -f` takes it: made new (an existing table of that name is
 /// an error, never merged into), its comment the lab's mark and anything after it.
-pub fn machine_table(table: &str, comment: &str, chains: &str) -> String {
+pub(crate) fn machine_table(table: &str, comment: &str, chains: &str) -> String {
     format!(
         "create table inet {table} {{ comment \"{comment}\"; }}\ntable inet {table} {{\n{chains}}}\n"
     )

@@ -9,7 +9,7 @@ use super::located::{Located, line_col};
 
 /// How a test case ended, with what a person needs to read in the report.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     Passed,
     /// What was expected was not seen.
     Failed {
@@ -28,7 +28,7 @@ pub enum Outcome {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Case {
+pub(crate) struct Case {
     /// `pc1 → pc2 (icmp)`: what a person recognises.
     pub name: String,
     /// Groups the cases: `<lab>.checks`, `<lab>.all-pairs`, `<lab>.topology`, `vnet`.
@@ -44,7 +44,7 @@ pub struct Case {
 
 /// A group of cases: the lab's checks, its all-pairs run, its topology problems.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Suite {
+pub(crate) struct Suite {
     pub name: String,
     pub cases: Vec<Case>,
     /// Wall time of the whole group (probes run at once, so not the sum of the cases).
@@ -52,27 +52,27 @@ pub struct Suite {
 }
 
 impl Suite {
-    pub fn count(&self, f: fn(&Outcome) -> bool) -> usize {
+    pub(crate) fn count(&self, f: fn(&Outcome) -> bool) -> usize {
         self.cases.iter().filter(|c| f(&c.outcome)).count()
     }
 }
 
-pub fn failed(o: &Outcome) -> bool {
+pub(crate) fn failed(o: &Outcome) -> bool {
     matches!(o, Outcome::Failed { .. })
 }
 
-pub fn errored(o: &Outcome) -> bool {
+pub(crate) fn errored(o: &Outcome) -> bool {
     matches!(o, Outcome::Error { .. })
 }
 
-pub fn skipped(o: &Outcome) -> bool {
+pub(crate) fn skipped(o: &Outcome) -> bool {
     matches!(o, Outcome::Skipped { .. })
 }
 
 /// The topology file the checks were read from, and its text (for their lines), when the
 /// text is the one the lab was built from.
 #[derive(Debug, Clone, Copy)]
-pub struct Source<'a> {
+pub(crate) struct Source<'a> {
     pub file: &'a str,
     pub text: Option<&'a str>,
 }
@@ -98,7 +98,7 @@ fn row_of(lab: &Lab, c: &Check, r: &Row) -> bool {
 /// The check each row was probed for. Rows come in the order of the checks, each check's
 /// probes together (one per address); a check may have none (no address of a version its
 /// source has). A row that fits no check (it should not happen) gets `None`.
-pub fn checks_of_rows(lab: &Lab, checks: &[Check], rows: &[Row]) -> Vec<Option<usize>> {
+pub(crate) fn checks_of_rows(lab: &Lab, checks: &[Check], rows: &[Row]) -> Vec<Option<usize>> {
     let mut out = Vec::with_capacity(rows.len());
     let mut ci = 0;
     let mut seen: Vec<std::net::IpAddr> = Vec::new();
@@ -190,7 +190,7 @@ fn written(text: &str, c: &Check) -> Option<String> {
 /// One case per probe of the lab's checks.
 /// The cases of a run of checks: `checks` are the file's (the top-level `expect:` or a stage's),
 /// `group` names them in the class name (`checks`, `stage 1`).
-pub fn check_cases(
+pub(crate) fn check_cases(
     lab: &Lab,
     checks: &[Check],
     group: &str,
@@ -255,7 +255,7 @@ pub fn check_cases(
 const PAIRS_NAMED: usize = 10;
 
 /// The all-pairs run as one case: the pairs that were not as expected in its message.
-pub fn all_pairs_case(lab: &Lab, src: Source<'_>, v: &Verdict) -> Case {
+pub(crate) fn all_pairs_case(lab: &Lab, src: Source<'_>, v: &Verdict) -> Case {
     let pair = |r: &Row| {
         format!(
             "{} → {} ({}): expected {}, got {}",
@@ -325,7 +325,7 @@ pub fn all_pairs_case(lab: &Lab, src: Source<'_>, v: &Verdict) -> Case {
 
 /// A problem as a case: an error (the topology is invalid), or skipped (the kernel lacks a
 /// feature the lab needs, so it was not run).
-pub fn problem_case(group: &str, p: &Located, skip: bool) -> Case {
+pub(crate) fn problem_case(group: &str, p: &Located, skip: bool) -> Case {
     let mut message = p.message.clone();
     if let Some(label) = &p.label {
         message.push_str(&format!(" ({label})"));
@@ -358,7 +358,13 @@ pub fn problem_case(group: &str, p: &Located, skip: bool) -> Case {
 
 /// A stage whose action could not be done: one error case at the stage, and the scenario
 /// ends there.
-pub fn stage_error_case(lab: &Lab, group: &str, stage: &Stage, src: Source<'_>, why: &str) -> Case {
+pub(crate) fn stage_error_case(
+    lab: &Lab,
+    group: &str,
+    stage: &Stage,
+    src: Source<'_>,
+    why: &str,
+) -> Case {
     let (line, column) = match src.text {
         Some(text) => {
             let (l, c) = line_col(text, stage.at.offset);
@@ -384,7 +390,7 @@ pub fn stage_error_case(lab: &Lab, group: &str, stage: &Stage, src: Source<'_>, 
 }
 
 /// A command that failed before it could probe anything: one error case.
-pub fn command_case(name: &str, group: &str, message: &str, detail: &str) -> Case {
+pub(crate) fn command_case(name: &str, group: &str, message: &str, detail: &str) -> Case {
     Case {
         name: name.to_owned(),
         classname: group.to_owned(),

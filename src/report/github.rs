@@ -45,7 +45,7 @@ fn command(level: &str, at: &Place<'_>, title: &str, message: &str) -> String {
 }
 
 /// `::error file=lab.yaml,line=3,endLine=3,col=5,endColumn=11,title=vnet::unknown_key::…`
-pub fn problem(p: &Located) -> String {
+pub(crate) fn problem(p: &Located) -> String {
     let mut message = p.message.clone();
     if let Some(label) = &p.label {
         message.push_str(&format!(": {label}"));
@@ -69,7 +69,7 @@ pub fn problem(p: &Located) -> String {
 }
 
 /// An annotation for a case that did not pass (a skipped one is a warning); `None` for a pass.
-pub fn case(c: &Case) -> Option<String> {
+pub(crate) fn case(c: &Case) -> Option<String> {
     let (level, title, message) = match &c.outcome {
         Outcome::Passed => return None,
         Outcome::Failed { message, .. } => ("error", "vnet: check failed", message),
@@ -101,7 +101,7 @@ const PASSES_SHOWN: usize = 200;
 
 /// The step summary: a heading, the counts, one table per suite (failures first), and a
 /// diagram of the lab when one is given (Mermaid, from `vnet graph` once it exists).
-pub fn summary(title: &str, suites: &[Suite], graph: Option<&str>) -> String {
+pub(crate) fn summary(title: &str, suites: &[Suite], graph: Option<&str>) -> String {
     let total = |f: fn(&Outcome) -> bool| suites.iter().map(|s| s.count(f)).sum::<usize>();
     let cases: usize = suites.iter().map(|s| s.cases.len()).sum();
     let (bad, errors, skips) = (total(failed), total(errored), total(skipped));

@@ -80,7 +80,7 @@ fn case_xml(out: &mut String, c: &Case) {
 }
 
 /// The whole report: one `<testsuite>` per group of cases. `timestamp` is RFC 3339 (UTC).
-pub fn render(name: &str, suites: &[Suite], timestamp: &str, hostname: &str) -> String {
+pub(crate) fn render(name: &str, suites: &[Suite], timestamp: &str, hostname: &str) -> String {
     let total = |f: fn(&Outcome) -> bool| suites.iter().map(|s| s.count(f)).sum::<usize>();
     let tests: usize = suites.iter().map(|s| s.cases.len()).sum();
     let time: f64 = suites.iter().map(|s| s.seconds).sum();
@@ -116,7 +116,7 @@ pub fn render(name: &str, suites: &[Suite], timestamp: &str, hostname: &str) -> 
 }
 
 /// Seconds since the epoch as RFC 3339 in UTC (`2026-05-01T12:00:00Z`), without a date crate.
-pub fn rfc3339(epoch: u64) -> String {
+pub(crate) fn rfc3339(epoch: u64) -> String {
     let days = epoch / 86_400;
     let secs = epoch % 86_400;
     // Howard Hinnant's civil_from_days.

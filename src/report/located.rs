@@ -5,7 +5,7 @@ use serde::Serialize;
 
 /// One problem, where it is and what to do about it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Located {
+pub(crate) struct Located {
     /// The file as named on the command line; `None` when the problem has no place in one.
     pub file: Option<String>,
     pub line: Option<usize>,
@@ -24,7 +24,7 @@ pub struct Located {
 
 /// 1-based line and column (in characters) of a byte offset into `text`; an offset past the
 /// end, or inside a character, counts as the nearest place before it.
-pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let mut end = offset.min(text.len());
     while !text.is_char_boundary(end) {
         end -= 1;
@@ -37,7 +37,7 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
 
 /// The problems a diagnostic stands for: its related ones when it has them (an invalid
 /// topology is a list of problems), else itself.
-pub fn located(d: &dyn Diagnostic) -> Vec<Located> {
+pub(crate) fn located(d: &dyn Diagnostic) -> Vec<Located> {
     let related: Vec<&dyn Diagnostic> = d.related().map(|r| r.collect()).unwrap_or_default();
     if related.is_empty() {
         vec![one(d, d.source_code())]

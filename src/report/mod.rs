@@ -4,8 +4,8 @@
 //! Pure renderers: what to write and when (flags, environment, files) is `commands::ci`'s
 //! business, so nothing here reads the environment or knows which command runs.
 
-pub mod cases;
-pub mod github;
-pub mod graph;
-pub mod junit;
-pub mod located;
+pub(crate) mod cases;
+pub(crate) mod github;
+pub(crate) mod graph;
+pub(crate) mod junit;
+pub(crate) mod located;

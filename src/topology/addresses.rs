@@ -26,7 +26,7 @@ fn all_addresses(raw: &RawLab) -> Vec<(IpNet, SourceSpan)> {
     out
 }
 
-pub fn addresses(p: &mut Problems, raw: &RawLab) {
+pub(crate) fn addresses(p: &mut Problems, raw: &RawLab) {
     let mut seen: HashMap<IpAddr, SourceSpan> = HashMap::new();
     for (net, at) in all_addresses(raw) {
         if let Some(first) = seen.get(&net.addr()) {
@@ -130,7 +130,7 @@ fn loopback_or_multicast(addr: IpAddr) -> (String, String, Option<String>) {
 }
 
 /// "hosts in 10.0.0.0/24 go from 10.0.0.1 to 10.0.0.254", for a prefix shorter than /31.
-pub fn hosts_of(v4: Ipv4Net) -> String {
+pub(crate) fn hosts_of(v4: Ipv4Net) -> String {
     // Computed, not iterated: a /1 has two billion hosts.
     let first = Ipv4Addr::from(u32::from(v4.network()).saturating_add(1));
     let last = Ipv4Addr::from(u32::from(v4.broadcast()).saturating_sub(1));

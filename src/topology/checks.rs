@@ -72,7 +72,7 @@ fn proto(p: &mut Problems, rc: &RawCheck) -> Option<Proto> {
     }
 }
 
-pub fn checks(p: &mut Problems, raw: &RawLab, lab: &mut Lab) {
+pub(crate) fn checks(p: &mut Problems, raw: &RawLab, lab: &mut Lab) {
     for rc in &raw.checks {
         if let Some(c) = check(p, lab, rc) {
             lab.checks.push(c);

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use miette::{Diagnostic, LabeledSpan, NamedSource, Severity, SourceSpan};
 
-pub type Src = NamedSource<Arc<str>>;
+pub(crate) type Src = NamedSource<Arc<str>>;
 
 /// One problem in a topology file.
 #[derive(Debug, Clone)]
@@ -77,13 +77,13 @@ impl Diagnostic for Problem {
 }
 
 /// Collects problems while the file is read; cheap to clone its source into each problem.
-pub struct Problems {
+pub(crate) struct Problems {
     src: Src,
     pub list: Vec<Problem>,
 }
 
 impl Problems {
-    pub fn new(src: Src) -> Self {
+    pub(crate) fn new(src: Src) -> Self {
         Problems {
             src,
             list: Vec::new(),
@@ -91,7 +91,7 @@ impl Problems {
     }
 
     /// Starts a problem; push it with [`Problems::push`].
-    pub fn new_problem(&self, code: &'static str, message: impl Into<String>) -> Problem {
+    pub(crate) fn new_problem(&self, code: &'static str, message: impl Into<String>) -> Problem {
         Problem {
             code,
             message: message.into(),
@@ -102,12 +102,12 @@ impl Problems {
         }
     }
 
-    pub fn push(&mut self, p: Problem) {
+    pub(crate) fn push(&mut self, p: Problem) {
         self.list.push(p);
     }
 
     /// The usual shape: a message, one label, maybe a hint.
-    pub fn error(
+    pub(crate) fn error(
         &mut self,
         code: &'static str,
         message: impl Into<String>,
@@ -122,7 +122,7 @@ impl Problems {
         self.push(p);
     }
 
-    pub fn has_errors(&self) -> bool {
+    pub(crate) fn has_errors(&self) -> bool {
         self.list.iter().any(|p| !p.warning)
     }
 }
@@ -162,14 +162,14 @@ impl Diagnostic for InvalidTopology {
 /// A valid lab refused before anything is created, for a reason of the machine's: each
 /// problem pointed at the line that causes it.
 #[derive(Debug)]
-pub struct Refused {
+pub(crate) struct Refused {
     pub file: String,
     pub why: Refusal,
     pub problems: Vec<Problem>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
+pub(crate) enum Refusal {
     /// The kernel lacks features the lab needs.
     KernelLacks,
     /// The lab would change the machine in a way not asked for, or could not.
@@ -207,7 +207,7 @@ impl Diagnostic for Refused {
 }
 
 /// Renders a diagnostic the way a terminal shows it, without colour: for tests and logs.
-pub fn render_plain(d: &dyn Diagnostic) -> String {
+pub(crate) fn render_plain(d: &dyn Diagnostic) -> String {
     let mut out = String::new();
     let handler =
         miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())

@@ -12,18 +12,18 @@ use super::diag::{Problem, Problems};
 
 /// A topology file larger than this is refused before parsing (no lab is this big: the
 /// 10,000 hosts of `vnet gen single 10000` take 0.7 MB).
-pub const MAX_FILE_BYTES: usize = 16 * 1024 * 1024;
+pub(crate) const MAX_FILE_BYTES: usize = 16 * 1024 * 1024;
 /// The longest line vnet reads; no name, address or command needs more.
-pub const MAX_LINE_BYTES: usize = 4096;
+pub(crate) const MAX_LINE_BYTES: usize = 4096;
 /// How much of a line too long to show a diagnostic shows.
-pub const EXCERPT_BYTES: usize = 60;
+pub(crate) const EXCERPT_BYTES: usize = 60;
 /// Lines too long are reported up to this many; the last one says how many more there are.
 const MAX_REPORTED: usize = 10;
 
 /// The file's bytes, at most one past [`MAX_FILE_BYTES`]. Anything but a regular file (a
 /// FIFO, a device, a directory, a socket) is refused before a byte is read: a FIFO would
 /// block forever, `/dev/zero` never ends. Symlinks to regular files are followed.
-pub fn read(path: &Path) -> std::io::Result<Vec<u8>> {
+pub(crate) fn read(path: &Path) -> std::io::Result<Vec<u8>> {
     use std::os::unix::fs::OpenOptionsExt;
     // Without O_NONBLOCK, open(2) of a FIFO waits for a writer that may never come.
     let file = match std::fs::OpenOptions::new()
@@ -73,7 +73,7 @@ fn regular(meta: &std::fs::Metadata) -> std::io::Result<()> {
 }
 
 /// The file is refused as a whole: only its start is shown.
-pub fn too_large(file: &str, bytes: &[u8]) -> Problem {
+pub(crate) fn too_large(file: &str, bytes: &[u8]) -> Problem {
     let head: Arc<str> = String::from_utf8_lossy(&bytes[..bytes.len().min(120)]).into();
     Problems::new(NamedSource::new(file, head))
         .new_problem(
@@ -85,7 +85,7 @@ pub fn too_large(file: &str, bytes: &[u8]) -> Problem {
 
 /// Every line longer than [`MAX_LINE_BYTES`] (the first [`MAX_REPORTED`] of them), each
 /// pointed at where it starts.
-pub fn long_lines(file: &str, text: &str) -> Vec<Problem> {
+pub(crate) fn long_lines(file: &str, text: &str) -> Vec<Problem> {
     let long: Vec<(usize, usize)> = text
         .split('\n')
         .enumerate()
@@ -147,7 +147,7 @@ fn excerpt(text: &str, at: usize) -> (Arc<str>, usize, usize) {
 }
 
 /// The start of a line, at most [`EXCERPT_BYTES`] long, cut at a character boundary.
-pub fn cut(line: &str) -> &str {
+pub(crate) fn cut(line: &str) -> &str {
     let mut end = EXCERPT_BYTES.min(line.len());
     while !line.is_char_boundary(end) {
         end -= 1;

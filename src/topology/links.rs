@@ -80,7 +80,7 @@ pub(super) fn resolve_endpoint(
     })
 }
 
-pub fn links(p: &mut Problems, raw: &RawLab, lab: &mut Lab) {
+pub(crate) fn links(p: &mut Problems, raw: &RawLab, lab: &mut Lab) {
     let mut used: HashMap<(usize, String), SourceSpan> = HashMap::new();
     for rl in &raw.links {
         let a = resolve_endpoint(p, lab, &rl.a);
@@ -263,7 +263,7 @@ fn impairment(
 }
 
 /// NAT rules name the router's own interfaces; published ports lead somewhere in the lab.
-pub fn nat_interfaces(p: &mut Problems, raw: &RawLab, lab: &Lab) {
+pub(crate) fn nat_interfaces(p: &mut Problems, raw: &RawLab, lab: &Lab) {
     for (ni, rn) in raw.nodes.iter().enumerate() {
         let Some(nat) = &rn.nat else { continue };
         let names: Vec<&str> = lab.nodes[ni]

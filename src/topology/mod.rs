@@ -5,25 +5,25 @@ use std::sync::Arc;
 
 use miette::NamedSource;
 
-pub mod addresses;
-pub mod checks;
-pub mod diag;
+pub(crate) mod addresses;
+pub(crate) mod checks;
+pub(crate) mod diag;
 pub mod format;
-pub mod input;
-pub mod links;
-pub mod mtu;
+pub(crate) mod input;
+pub(crate) mod links;
+pub(crate) mod mtu;
 pub mod needs;
-pub mod resolve;
-pub mod routes;
-pub mod schema;
-pub mod segments;
-pub mod tree;
-pub mod validate;
-pub mod vlan;
+pub(crate) mod resolve;
+pub(crate) mod routes;
+pub(crate) mod schema;
+pub(crate) mod segments;
+pub(crate) mod tree;
+pub(crate) mod validate;
+pub(crate) mod vlan;
 pub mod yaml;
 
 pub use diag::{InvalidTopology, Problem};
-pub use input::MAX_FILE_BYTES;
+pub(crate) use input::MAX_FILE_BYTES;
 
 use crate::model::Lab;
 use crate::model::name::lab_name_problem;

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use super::diag::Problems;
 use super::schema::{RawEndpoint, RawIface, RawLab, RawLinkKind, Sp};
 
-pub fn mtus(p: &mut Problems, raw: &RawLab) {
+pub(crate) fn mtus(p: &mut Problems, raw: &RawLab) {
     // Looked up once per link end: a scan of every node would be quadratic in a large lab.
     let declared: HashMap<(&str, &str), &RawIface> = raw
         .nodes

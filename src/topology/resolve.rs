@@ -8,7 +8,7 @@ use crate::model::Lab;
 use crate::model::name::closest;
 
 /// The Linux bridge refuses a 1025th port (BR_MAX_PORTS).
-pub const BRIDGE_MAX_PORTS: usize = 1024;
+pub(crate) const BRIDGE_MAX_PORTS: usize = 1024;
 
 /// The node a name written in the file stands for; an unknown name is a problem there, with
 /// the nearest name (or the known ones) as help.

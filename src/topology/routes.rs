@@ -15,9 +15,9 @@ use crate::model::{Lab, MACHINE};
 
 /// Routes on the machine with a prefix shorter than this (IPv4, IPv6) outrank its default
 /// route for most of the address space: `0.0.0.0/1` + `128.0.0.0/1` replace it in effect.
-pub const MACHINE_MIN_PREFIX: (u8, u8) = (8, 16);
+pub(crate) const MACHINE_MIN_PREFIX: (u8, u8) = (8, 16);
 
-pub fn routes(p: &mut Problems, raw: &RawLab, lab: &Lab) {
+pub(crate) fn routes(p: &mut Problems, raw: &RawLab, lab: &Lab) {
     for (ni, rn) in raw.nodes.iter().enumerate() {
         let connected: Vec<IpNet> = lab.addresses(ni).collect();
         next_hops(p, rn, &connected);
@@ -172,7 +172,7 @@ fn connected_routes(p: &mut Problems, rn: &RawNode, connected: &[IpNet]) {
 /// Routes on `host` that would take over the machine's own traffic: a default route, or one
 /// shorter than [`MACHINE_MIN_PREFIX`]. Not errors: `up` makes them with
 /// `--allow-machine-routes`, refuses them without, and `validate` notes them.
-pub fn machine_routes(p: &Problems, raw: &RawLab) -> Vec<Problem> {
+pub(crate) fn machine_routes(p: &Problems, raw: &RawLab) -> Vec<Problem> {
     let Some(host) = raw.nodes.iter().find(|n| n.name.v == MACHINE) else {
         return Vec::new();
     };

@@ -116,7 +116,7 @@ impl Segments {
     }
 }
 
-pub fn macs(p: &mut Problems, raw: &RawLab, lab: &Lab) {
+pub(crate) fn macs(p: &mut Problems, raw: &RawLab, lab: &Lab) {
     let mut segments = Segments::default();
     for l in &lab.links {
         match l.kind {

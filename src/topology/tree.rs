@@ -10,20 +10,20 @@ use super::diag::Problems;
 use super::yaml::{Node, Value};
 
 /// The longest value vnet reads: a name, an address, an `exec:` script.
-pub const MAX_SCALAR_BYTES: usize = 4096;
+pub(crate) const MAX_SCALAR_BYTES: usize = 4096;
 
 const CORE: &str = "tag:yaml.org,2002:";
 /// Tags that only say what a plain value is anyway (`!!str 10` is the string "10").
 const PLAIN: &[&str] = &["str", "int", "float", "bool", "null", "seq", "map"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Values {
+pub(crate) enum Values {
     Readable,
     /// Some value is longer than [`MAX_SCALAR_BYTES`]: reported, and not to be read further.
     TooLong,
 }
 
-pub fn check(p: &mut Problems, root: &Node, text: &str) -> Values {
+pub(crate) fn check(p: &mut Problems, root: &Node, text: &str) -> Values {
     let mut tags_seen = HashSet::new();
     let mut values = Values::Readable;
     root.walk(&mut |n| {

@@ -8,7 +8,7 @@ use super::diag::Problems;
 use super::schema::RawLab;
 use crate::model::{Interface, Lab, Node, NodeKind, Route};
 
-pub fn build(p: &mut Problems, raw: RawLab, lab_name: String) -> Lab {
+pub(crate) fn build(p: &mut Problems, raw: RawLab, lab_name: String) -> Lab {
     let mut lab = Lab {
         name: lab_name,
         nodes: Vec::new(),

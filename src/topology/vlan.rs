@@ -51,7 +51,7 @@ fn describe(lab: &Lab, e: &Endpoint) -> String {
     format!("{}:{}", lab.nodes[e.node].name, e.iface)
 }
 
-pub fn ports_and_vlans(p: &mut Problems, raw: &RawLab, lab: &mut Lab) {
+pub(crate) fn ports_and_vlans(p: &mut Problems, raw: &RawLab, lab: &mut Lab) {
     assign_ports(p, raw, lab);
     for l in lab.links.clone() {
         check_link(p, lab, &l);

@@ -32,7 +32,7 @@ pub enum Value {
 
 impl Value {
     /// The word a diagnostic uses for this kind of value ("expected a mapping, found a list").
-    pub fn kind(&self) -> &'static str {
+    pub(crate) fn kind(&self) -> &'static str {
         match self {
             Value::Null => "nothing",
             Value::Bool(_) => "a boolean",
@@ -47,7 +47,7 @@ impl Value {
 
 impl Node {
     /// The scalar as text, the way it is used as a name or an address.
-    pub fn scalar_text(&self) -> Option<String> {
+    pub(crate) fn scalar_text(&self) -> Option<String> {
         match &self.value {
             Value::Str(s) => Some(s.clone()),
             Value::Int(i) => Some(i.to_string()),
@@ -58,7 +58,7 @@ impl Node {
     }
 
     /// This node and every node below it, keys included, depth first.
-    pub fn walk<'n>(&'n self, visit: &mut impl FnMut(&'n Node)) {
+    pub(crate) fn walk<'n>(&'n self, visit: &mut impl FnMut(&'n Node)) {
         visit(self);
         match &self.value {
             Value::Seq(items) => items.iter().for_each(|n| n.walk(visit)),

@@ -20,13 +20,13 @@ const ETH_P_IPV6: u16 = 0x86dd;
 
 /// One layer-2 probe: from these interfaces of the source namespace, who has `target`?
 #[derive(Debug, Clone)]
-pub struct Probe {
+pub(crate) struct Probe {
     pub ns: String,
     pub ifaces: Vec<String>,
     pub target: IpAddr,
 }
 
-pub fn probe_all(probes: &[Probe], timing: &Timing) -> Vec<Outcome> {
+pub(crate) fn probe_all(probes: &[Probe], timing: &Timing) -> Vec<Outcome> {
     let mut by_ns: HashMap<&str, Vec<(usize, &Probe)>> = HashMap::new();
     for (i, p) in probes.iter().enumerate() {
         by_ns.entry(p.ns.as_str()).or_default().push((i, p));

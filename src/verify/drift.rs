@@ -12,7 +12,7 @@ use crate::plan::{Plan, Step};
 
 /// One difference, with a stable `kind` for scripts and the sentence for people.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Difference {
+pub(crate) struct Difference {
     /// `namespace_missing`, `link_missing`, `link_down`, `no_carrier`, `table_missing`.
     pub kind: &'static str,
     /// The node it is about.
@@ -22,7 +22,7 @@ pub struct Difference {
 
 /// An interface of the lab as the kernel shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct LiveInterface {
+pub(crate) struct LiveInterface {
     pub node: String,
     pub name: String,
     /// `up`, `down` (set down), `no-carrier` (its other end down or gone), `unknown`, or
@@ -31,7 +31,7 @@ pub struct LiveInterface {
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
-pub struct Drift {
+pub(crate) struct Drift {
     pub differences: Vec<Difference>,
     /// Interfaces taken down with `vnet link` and still down: not drift.
     pub taken_down: Vec<String>,
@@ -126,7 +126,7 @@ fn node_label(lab: &Lab, node: usize) -> String {
 
 /// Compares the running lab with what vnet built from it (`plan`); `taken_down` are the
 /// `node:iface` ends `vnet link` took down.
-pub fn drift(lab: &Lab, plan: &Plan, taken_down: &BTreeSet<String>) -> Drift {
+pub(crate) fn drift(lab: &Lab, plan: &Plan, taken_down: &BTreeSet<String>) -> Drift {
     let mut d = Drift::default();
     let mut gone: BTreeSet<String> = BTreeSet::new();
     for (i, n) in lab.nodes.iter().enumerate() {

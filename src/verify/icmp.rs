@@ -13,7 +13,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use crate::apply::netns;
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// An answer: the round trip of the try that was answered, and which try that was
     /// (1: the first; a later one means the earlier ones went unanswered).
     Reply { rtt: Duration, try_no: u8 },
@@ -32,17 +32,17 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    pub fn reached(&self) -> bool {
+    pub(crate) fn reached(&self) -> bool {
         matches!(self, Outcome::Reply { .. })
     }
 
-    pub fn is_error(&self) -> bool {
+    pub(crate) fn is_error(&self) -> bool {
         matches!(self, Outcome::Error(_))
     }
 
     /// A send that the source's kernel refused: an answer about the network when it says
     /// there is no way there, a probe that could not run otherwise.
-    pub fn send_failed(e: &io::Error) -> Outcome {
+    pub(crate) fn send_failed(e: &io::Error) -> Outcome {
         match e.raw_os_error() {
             Some(
                 libc::ENETUNREACH
@@ -70,7 +70,7 @@ fn no_route_text(e: &io::Error) -> String {
 
 /// How long to wait for each try; a lost first packet (ARP, neighbour discovery) is retried.
 #[derive(Debug, Clone)]
-pub struct Timing {
+pub(crate) struct Timing {
     pub tries: Vec<Duration>,
 }
 
@@ -87,7 +87,7 @@ impl Default for Timing {
 }
 
 /// Probes every `(source namespace, destination)` pair; results are in the same order.
-pub fn probe_all(probes: &[(String, IpAddr)], timing: &Timing) -> Vec<Outcome> {
+pub(crate) fn probe_all(probes: &[(String, IpAddr)], timing: &Timing) -> Vec<Outcome> {
     let mut by_source: HashMap<&str, Vec<(usize, IpAddr)>> = HashMap::new();
     for (i, (ns, dst)) in probes.iter().enumerate() {
         by_source.entry(ns.as_str()).or_default().push((i, *dst));

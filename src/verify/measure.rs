@@ -16,7 +16,7 @@ use crate::model::{Check, Lab, impair};
 
 /// What a measuring check measured, as its row reports it.
 #[derive(Debug, Clone, Default, Serialize)]
-pub struct Measured {
+pub(crate) struct Measured {
     /// The median round trip of the answered echo requests.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rtt_median_ms: Option<f64>,
@@ -38,7 +38,7 @@ pub struct Measured {
 }
 
 /// Measures what the check bounds on one row that reached, and judges the row by the bounds.
-pub fn judge(lab: &Lab, c: &Check, m: &Measure, mut row: Row) -> Row {
+pub(crate) fn judge(lab: &Lab, c: &Check, m: &Measure, mut row: Row) -> Row {
     if !(row.pass && row.expect) {
         return row;
     }
@@ -148,7 +148,7 @@ fn median(v: &[f64]) -> Option<f64> {
 
 /// `n` echo requests one after the other, each waited for up to a second: the round trips
 /// (ms) of those answered.
-pub fn echo(ns: &str, dst: IpAddr, n: u32) -> io::Result<Vec<f64>> {
+pub(crate) fn echo(ns: &str, dst: IpAddr, n: u32) -> io::Result<Vec<f64>> {
     let timing = icmp::Timing {
         tries: vec![Duration::from_secs(1)],
     };
@@ -186,7 +186,7 @@ fn transfer(lab: &Lab, c: &Check, dst: IpAddr) -> io::Result<f64> {
 }
 
 /// Sends for `length` on `stream`, counts at `listener`'s accepted end.
-pub fn measure_between(
+pub(crate) fn measure_between(
     listener: TcpListener,
     mut stream: TcpStream,
     length: Duration,

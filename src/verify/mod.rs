@@ -5,17 +5,17 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-pub mod arp;
-pub mod capture;
-pub mod drift;
-pub mod explain;
-pub mod icmp;
-pub mod measure;
-pub mod neighbour;
-pub mod observe;
-pub mod report;
-pub mod trace;
-pub mod transport;
+pub(crate) mod arp;
+pub(crate) mod capture;
+pub(crate) mod drift;
+pub(crate) mod explain;
+pub(crate) mod icmp;
+pub(crate) mod measure;
+pub(crate) mod neighbour;
+pub(crate) mod observe;
+pub(crate) mod report;
+pub(crate) mod trace;
+pub(crate) mod transport;
 
 use crate::model::{Lab, NodeKind, Proto, Target};
 use icmp::Outcome;
@@ -23,7 +23,7 @@ use icmp::Outcome;
 /// How a probe asks: the layer follows from it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Method {
+pub(crate) enum Method {
     /// An ARP request (layer 2).
     Arp,
     /// An IPv6 neighbour solicitation (layer 2).
@@ -43,7 +43,7 @@ pub enum Method {
 }
 
 impl Method {
-    pub fn layer(self) -> u8 {
+    pub(crate) fn layer(self) -> u8 {
         match self {
             Method::Arp | Method::Ndp | Method::Neighbour | Method::Frame => 2,
             Method::Icmp | Method::Trace => 3,
@@ -51,7 +51,7 @@ impl Method {
         }
     }
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Method::Arp => "arp",
             Method::Ndp => "ndp",
@@ -69,7 +69,7 @@ impl Method {
 /// carried out at all (which is never a pass, whatever the file expects).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Status {
+pub(crate) enum Status {
     Pass,
     Fail,
     Error,
@@ -84,7 +84,7 @@ fn at_once(each: usize) -> usize {
 
 /// One probe's verdict, as reported.
 #[derive(Debug, Clone, Serialize)]
-pub struct Row {
+pub(crate) struct Row {
     pub layer: u8,
     pub method: Method,
     pub from: String,
@@ -124,7 +124,7 @@ impl Row {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct Verdict {
+pub(crate) struct Verdict {
     pub rows: Vec<Row>,
     pub passed: usize,
     pub failed: usize,
@@ -134,7 +134,7 @@ pub struct Verdict {
 }
 
 impl Verdict {
-    pub fn ok(&self) -> bool {
+    pub(crate) fn ok(&self) -> bool {
         self.failed == 0 && self.errors == 0
     }
 }
@@ -239,12 +239,16 @@ enum Job {
 
 /// Runs the lab's checks, all at once: ARP for layer 2, ICMP echo for layer 3, TTL-limited
 /// echo for `via`, TCP or UDP (with vnet's listeners) for ports.
-pub fn checks(lab: &Lab, timing: &icmp::Timing) -> Verdict {
+pub(crate) fn checks(lab: &Lab, timing: &icmp::Timing) -> Verdict {
     run_checks(lab, &lab.checks, timing)
 }
 
 /// [`checks`] for a list of checks of the lab's (a stage's, say), each tried once.
-pub fn probe_checks(lab: &Lab, checks: &[crate::model::Check], timing: &icmp::Timing) -> Verdict {
+pub(crate) fn probe_checks(
+    lab: &Lab,
+    checks: &[crate::model::Check],
+    timing: &icmp::Timing,
+) -> Verdict {
     let start = Instant::now();
     let mut jobs = Vec::new();
     let (mut l2, mut l3, mut traces, mut transports) =
@@ -413,7 +417,11 @@ pub fn probe_checks(lab: &Lab, checks: &[crate::model::Check], timing: &icmp::Ti
 
 /// [`probe_checks`], with `within:` checks tried again until they hold or their time is up
 /// (each alone, in the order written; the others together, as always).
-pub fn run_checks(lab: &Lab, checks: &[crate::model::Check], timing: &icmp::Timing) -> Verdict {
+pub(crate) fn run_checks(
+    lab: &Lab,
+    checks: &[crate::model::Check],
+    timing: &icmp::Timing,
+) -> Verdict {
     if checks.iter().all(|c| c.within_ms.is_none()) {
         return probe_checks(lab, checks, timing);
     }
@@ -735,7 +743,7 @@ fn isolated_by_the_file(lab: &Lab, from: usize, to: usize, dst: IpAddr) -> bool 
 
 /// Every host against every other (Mininet's `pingall`): each must reach each, except where
 /// the file's own `reach: false` checks say a pair must not.
-pub fn all_pairs(lab: &Lab, timing: &icmp::Timing) -> Verdict {
+pub(crate) fn all_pairs(lab: &Lab, timing: &icmp::Timing) -> Verdict {
     let hosts: Vec<usize> = (0..lab.nodes.len())
         .filter(|&n| lab.nodes[n].kind == NodeKind::Host && lab.addresses(n).next().is_some())
         .collect();
@@ -768,7 +776,7 @@ pub fn all_pairs(lab: &Lab, timing: &icmp::Timing) -> Verdict {
 /// `net.ipv4.neigh.default.gc_thresh3` in the machine's root namespace (1024 by default). An
 /// all-pairs run over many hosts needs an entry per pair on a shared subnet; past the cap,
 /// the kernel refuses new entries and those probes fail. Returns a warning when that looms.
-pub fn neighbour_pressure(v: &Verdict, lab: &Lab) -> Option<String> {
+pub(crate) fn neighbour_pressure(v: &Verdict, lab: &Lab) -> Option<String> {
     let on_link = v
         .rows
         .iter()
@@ -788,11 +796,4 @@ pub fn neighbour_pressure(v: &Verdict, lab: &Lab) -> Option<String> {
             on_link * 2
         )
     })
-}
-
-/// A short wait for tests that want a quick negative answer.
-pub fn quick_timing() -> icmp::Timing {
-    icmp::Timing {
-        tries: vec![Duration::from_millis(300), Duration::from_millis(600)],
-    }
 }

@@ -14,14 +14,14 @@ use crate::apply::netns;
 
 /// One check: in `ns`, the entry for `addr`, against the MACs of the namespace `of`.
 #[derive(Debug, Clone)]
-pub struct Probe {
+pub(crate) struct Probe {
     pub ns: String,
     pub addr: IpAddr,
     pub of: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum Found {
+pub(crate) enum Found {
     /// The entry's MAC, and whether it is one of `of`'s.
     Entry { mac: String, theirs: bool },
     /// No usable entry, even after asking for the address.
@@ -30,7 +30,7 @@ pub enum Found {
     Error(String),
 }
 
-pub fn check_all(probes: &[Probe], timing: &Timing) -> Vec<Found> {
+pub(crate) fn check_all(probes: &[Probe], timing: &Timing) -> Vec<Found> {
     probes.iter().map(|p| check(p, timing)).collect()
 }
 

@@ -15,19 +15,19 @@ use crate::apply::netns;
 use crate::apply::packet::{ETH_P_ALL, PacketSocket};
 
 /// Echo requests sent while the observers watch.
-pub const SENT: usize = 3;
+pub(crate) const SENT: usize = 3;
 
 #[derive(Debug, Clone)]
-pub struct Probe {
+pub(crate) struct Probe {
     pub from_ns: String,
     pub dst: IpAddr,
     pub observers: Vec<String>,
 }
 
 /// For each observer, how many of the [`SENT`] frames it saw, or why it could not watch.
-pub type Seen = Vec<Result<usize, String>>;
+pub(crate) type Seen = Vec<Result<usize, String>>;
 
-pub fn observe_all(probes: &[Probe], timing: &Timing) -> Vec<Seen> {
+pub(crate) fn observe_all(probes: &[Probe], timing: &Timing) -> Vec<Seen> {
     // Learning first: one answered echo teaches every bridge on the way where both ends are.
     let warm: Vec<(String, IpAddr)> = probes.iter().map(|p| (p.from_ns.clone(), p.dst)).collect();
     let _ = icmp::probe_all(&warm, timing);

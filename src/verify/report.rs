@@ -17,7 +17,7 @@ struct Line {
     verdict: &'static str,
 }
 
-pub fn summary(v: &Verdict) -> String {
+pub(crate) fn summary(v: &Verdict) -> String {
     let n = v.rows.len();
     let probes = count(n, "probe");
     if v.ok() {
@@ -33,7 +33,7 @@ pub fn summary(v: &Verdict) -> String {
     format!("{probes}: {} ({:.2} s)", parts.join(", "), v.seconds)
 }
 
-pub fn table(v: &Verdict) -> String {
+pub(crate) fn table(v: &Verdict) -> String {
     let lines: Vec<Line> = v.rows.iter().map(line).collect();
     fit(Table::new(lines))
 }
@@ -69,7 +69,7 @@ fn line(r: &Row) -> Line {
 /// The all-pairs matrix: a row per source, a column per destination; `✓` every address
 /// answered, `–` none did and the file expects that, `✗` a probe gave what the file does not
 /// expect, `!` a probe could not run, `·` the node itself.
-pub fn matrix(v: &Verdict) -> String {
+pub(crate) fn matrix(v: &Verdict) -> String {
     let mut names: Vec<&str> = v.rows.iter().map(|r| r.from.as_str()).collect();
     names.extend(v.rows.iter().map(|r| r.to.as_str()));
     names.sort();
@@ -114,13 +114,13 @@ pub fn matrix(v: &Verdict) -> String {
 }
 
 /// Only the rows that did not pass, for large runs where the full table would drown them.
-pub fn failures(v: &Verdict) -> String {
+pub(crate) fn failures(v: &Verdict) -> String {
     failures_first(v, usize::MAX)
 }
 
 /// Why the failed checks failed (`vnet explain`'s verdict), if any was explained: each in at
 /// most two lines of the terminal's width (`vnet explain` gives the whole of it).
-pub fn explanations(v: &Verdict) -> Option<String> {
+pub(crate) fn explanations(v: &Verdict) -> Option<String> {
     let width = crate::terminal::width().unwrap_or(160).max(40);
     let lines: Vec<String> = v
         .rows
@@ -173,7 +173,7 @@ fn two_lines(text: &str, width: usize) -> String {
 }
 
 /// The first `n` rows that did not pass.
-pub fn failures_first(v: &Verdict, n: usize) -> String {
+pub(crate) fn failures_first(v: &Verdict, n: usize) -> String {
     let lines: Vec<Line> = v
         .rows
         .iter()

@@ -15,7 +15,7 @@ use crate::apply::netns;
 const MAX_HOPS: u32 = 16;
 
 #[derive(Debug, Clone, Default)]
-pub struct Path {
+pub(crate) struct Path {
     /// Who answered at each TTL (`None`: nobody did).
     pub hops: Vec<Option<IpAddr>>,
     pub reached: bool,
@@ -24,7 +24,7 @@ pub struct Path {
     pub stop: Option<Outcome>,
 }
 
-pub fn trace_all(probes: &[(String, IpAddr)], timing: &Timing) -> Vec<Path> {
+pub(crate) fn trace_all(probes: &[(String, IpAddr)], timing: &Timing) -> Vec<Path> {
     // One socket per trace: in waves, should a file have more traces than descriptors to spare.
     probes
         .chunks(super::at_once(1))

@@ -14,7 +14,7 @@ use crate::apply::netns;
 use crate::model::Proto;
 
 #[derive(Debug, Clone)]
-pub struct Probe {
+pub(crate) struct Probe {
     pub src_ns: String,
     pub dst: SocketAddr,
     pub proto: Proto,
@@ -23,7 +23,7 @@ pub struct Probe {
 }
 
 #[derive(Debug, Clone)]
-pub struct Result {
+pub(crate) struct Result {
     pub outcome: Outcome,
     /// The source address vnet's listener saw, when it was vnet's listener.
     pub peer: Option<IpAddr>,
@@ -32,7 +32,7 @@ pub struct Result {
 /// Who answered a TCP or UDP check that connected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Listener {
+pub(crate) enum Listener {
     /// vnet's own listener, opened for the check because nobody listened there.
     Vnet,
     /// A service of the lab's own (or vnet's listener was not where the connection went).
@@ -40,7 +40,7 @@ pub enum Listener {
 }
 
 impl Result {
-    pub fn listener(&self) -> Option<Listener> {
+    pub(crate) fn listener(&self) -> Option<Listener> {
         self.outcome.reached().then_some(if self.peer.is_some() {
             Listener::Vnet
         } else {
@@ -52,7 +52,7 @@ impl Result {
 type Key = (String, Proto, u16, bool);
 
 /// Runs the probes; listeners come up first and go away at the end.
-pub fn probe_all(probes: &[Probe], timing: &Timing) -> Vec<Result> {
+pub(crate) fn probe_all(probes: &[Probe], timing: &Timing) -> Vec<Result> {
     let token = super::icmp::random_token();
     let mut listeners: Vec<Key> = probes
         .iter()

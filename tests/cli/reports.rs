@@ -25,7 +25,7 @@ fn vnet_env(args: &[&str], env: &[(&str, &str)]) -> Output {
 }
 
 /// Fails unless the file is a JUnit report by tests/junit/junit.xsd.
-pub fn valid_junit(file: &Path) {
+pub(crate) fn valid_junit(file: &Path) {
     let o = Command::new("xmllint")
         .args(["--noout", "--schema"])
         .arg(repo("tests/junit/junit.xsd"))
@@ -42,7 +42,7 @@ pub fn valid_junit(file: &Path) {
 }
 
 /// An XPath expression's value in the file, as xmllint prints it.
-pub fn xpath(file: &Path, expr: &str) -> String {
+pub(crate) fn xpath(file: &Path, expr: &str) -> String {
     let o = Command::new("xmllint")
         .args(["--xpath", expr])
         .arg(file)

@@ -12,7 +12,7 @@ fn schema(path: &str) -> jsonschema::Validator {
 }
 
 /// The errors of `doc` against `validator`, one per line; empty when it is valid.
-pub fn errors(validator: &jsonschema::Validator, doc: &Value) -> String {
+pub(crate) fn errors(validator: &jsonschema::Validator, doc: &Value) -> String {
     validator
         .iter_errors(doc)
         .map(|e| format!("{} at {}", e, e.instance_path()))

@@ -5,7 +5,7 @@ use std::process::Command;
 
 use crate::harness::{Lab, Test, assert_clean, check, expect_code, text, topologies};
 
-pub fn trials() -> Vec<Test> {
+pub(crate) fn trials() -> Vec<Test> {
     vec![Test::new(
         "attack::arp_spoof_poisons_the_open_lab_and_not_the_secured_one",
         arp_spoof,

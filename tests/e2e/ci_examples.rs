@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::harness::{Feature, Test, assert_clean, check, topologies, vnet_bin};
 use crate::reports::{valid_junit, xpath};
 
-pub fn trials() -> Vec<Test> {
+pub(crate) fn trials() -> Vec<Test> {
     let xmllint = Feature::Program("xmllint", "Debian package libxml2-utils");
     vec![
         Test::new(
@@ -39,7 +39,7 @@ const MARK: &str = "# tested: e2e";
 
 /// The shell lines of an example that are marked to be tested, as the shell sees them: the
 /// YAML list dash and `run:` taken off, the mark with them.
-pub fn marked_lines(text: &str) -> Vec<String> {
+pub(crate) fn marked_lines(text: &str) -> Vec<String> {
     text.lines()
         .filter_map(|l| l.split_once(MARK).map(|(before, _)| before.trim()))
         .map(|l| {

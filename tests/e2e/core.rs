@@ -6,7 +6,7 @@ use crate::harness::{
     Feature, Lab, Test, assert_clean, check, expect_code, run, text, topologies, topology,
 };
 
-pub fn trials() -> Vec<Test> {
+pub(crate) fn trials() -> Vec<Test> {
     let mut t = Vec::new();
     let mut files: Vec<_> = std::fs::read_dir(topologies())
         .map(|d| {

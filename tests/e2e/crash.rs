@@ -19,7 +19,7 @@ const STAGES: &[&str] = &[
     "exec",
 ];
 
-pub fn trials() -> Vec<Test> {
+pub(crate) fn trials() -> Vec<Test> {
     let mut t = Vec::new();
     for stage in STAGES {
         let test = Test::new(
@@ -38,7 +38,7 @@ pub fn trials() -> Vec<Test> {
 /// port security, 802.1Q sub-interfaces, a macvlan, a VXLAN tunnel, a TAP device, routes,
 /// nftables (NAT on a router and on the machine, port security) and a process started by
 /// `exec:`. `up` needs `--allow-machine-nat` for it.
-pub const LAB: &str = "
+pub(crate) const LAB: &str = "
 name: NAME
 nodes:
   host: {interfaces: {IFACE: 10.0.0.9/24}, nat: {masquerade: [IFACE]}}

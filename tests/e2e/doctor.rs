@@ -7,7 +7,7 @@ use vnet::apply::probe::Feature;
 use crate::harness::{Test, check, text};
 use crate::private::Machine;
 
-pub fn trials() -> Vec<Test> {
+pub(crate) fn trials() -> Vec<Test> {
     vec![
         Test::new(
             "doctor::json_has_every_feature_and_leaves_nothing",

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::harness::{Lab, Test, assert_clean, check, expect_code, text, topology};
 
-pub fn trials() -> Vec<Test> {
+pub(crate) fn trials() -> Vec<Test> {
     vec![Test::new(
         "drift::status_names_each_difference_from_what_was_built",
         status_drift,

@@ -9,7 +9,7 @@ use crate::harness::{
     Lab, Test, assert_clean, check, expect_code, run, text, topologies, topology,
 };
 
-pub fn trials() -> Vec<Test> {
+pub(crate) fn trials() -> Vec<Test> {
     vec![
         Test::new(
             "explain::every_break_of_a_running_lab_is_named",

@@ -7,7 +7,7 @@ use std::os::unix::process::ExitStatusExt;
 use crate::harness::{Test, assert_clean, check, expect_code, text, topology, vnet};
 use crate::machine::machine_interfaces;
 
-pub fn trials() -> Vec<Test> {
+pub(crate) fn trials() -> Vec<Test> {
     vec![
         Test::new(
             "faults::sigkill_after_every_step_of_up_then_down_leaves_nothing",

@@ -9,7 +9,7 @@ use nix::sched::{CloneFlags, unshare};
 /// A kernel feature a test needs; tests whose feature is missing are skipped, by name, with
 /// the reason, and never counted as passed.
 #[derive(Clone, Copy, Debug)]
-pub enum Feature {
+pub(crate) enum Feature {
     /// 802.1Q devices and VLAN-filtering bridges (CONFIG_VLAN_8021Q, CONFIG_BRIDGE_VLAN_FILTERING).
     NativeVlans,
     /// A program on PATH, and the package (or command) that installs it.
@@ -20,7 +20,7 @@ pub enum Feature {
 
 impl Feature {
     /// Why the feature is missing on this kernel, or `None` when it is there.
-    pub fn missing(self) -> Option<String> {
+    pub(crate) fn missing(self) -> Option<String> {
         match self {
             Feature::NativeVlans => vnet::apply::probe::native_vlans_missing(),
             Feature::Program(name, from) => (!on_path(name)).then(|| {
@@ -35,12 +35,12 @@ impl Feature {
 }
 
 /// Whether a program is on PATH.
-pub fn on_path(name: &str) -> bool {
+pub(crate) fn on_path(name: &str) -> bool {
     std::env::var_os("PATH")
         .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(name).is_file()))
 }
 
-pub struct Test {
+pub(crate) struct Test {
     pub name: String,
     pub needs: Vec<Feature>,
     /// Why it runs in the host lane only (it is about the machine's tools, the repository or
@@ -50,7 +50,10 @@ pub struct Test {
 }
 
 impl Test {
-    pub fn new(name: &str, run: impl FnOnce() -> Result<(), String> + Send + 'static) -> Self {
+    pub(crate) fn new(
+        name: &str,
+        run: impl FnOnce() -> Result<(), String> + Send + 'static,
+    ) -> Self {
         Test {
             name: name.to_owned(),
             needs: Vec::new(),
@@ -59,26 +62,26 @@ impl Test {
         }
     }
 
-    pub fn needs(mut self, f: Feature) -> Self {
+    pub(crate) fn needs(mut self, f: Feature) -> Self {
         self.needs.push(f);
         self
     }
 
-    pub fn host_lane_only(self) -> Self {
+    pub(crate) fn host_lane_only(self) -> Self {
         self.host_lane_only_because("the machine's tools and the repository")
     }
 
-    pub fn host_lane_only_because(mut self, why: &'static str) -> Self {
+    pub(crate) fn host_lane_only_because(mut self, why: &'static str) -> Self {
         self.host_lane_only = Some(why);
         self
     }
 
     /// Why this test cannot run on this kernel, if it cannot.
-    pub fn missing(&self) -> Option<String> {
+    pub(crate) fn missing(&self) -> Option<String> {
         self.needs.iter().find_map(|f| f.missing())
     }
 
-    pub fn into_trial(self, ignored: bool) -> libtest_mimic::Trial {
+    pub(crate) fn into_trial(self, ignored: bool) -> libtest_mimic::Trial {
         let run = self.run;
         libtest_mimic::Trial::test(self.name, move || run().map_err(Into::into))
             .with_ignored_flag(ignored)
@@ -87,7 +90,7 @@ impl Test {
 
 /// Enters a private network and mount namespace with a fresh tmpfs on `/run`.
 /// Must run before any thread exists (unshare of the mount namespace requires it).
-pub fn isolate() -> nix::Result<()> {
+pub(crate) fn isolate() -> nix::Result<()> {
     unshare(CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWNET)?;
     mount(
         None::<&str>,
@@ -111,29 +114,29 @@ pub fn isolate() -> nix::Result<()> {
     Ok(())
 }
 
-pub fn vnet_bin() -> PathBuf {
+pub(crate) fn vnet_bin() -> PathBuf {
     std::env::var_os("VNET_BIN")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_vnet")))
 }
 
-pub fn topologies() -> PathBuf {
+pub(crate) fn topologies() -> PathBuf {
     std::env::var_os("VNET_TOPOLOGIES")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("topologies"))
 }
 
-pub fn vnet(args: &[&str]) -> Command {
+pub(crate) fn vnet(args: &[&str]) -> Command {
     let mut c = Command::new(vnet_bin());
     c.args(args).env_remove("VNET_PAUSE_AFTER");
     c
 }
 
-pub fn run(args: &[&str]) -> Output {
+pub(crate) fn run(args: &[&str]) -> Output {
     vnet(args).output().expect("the vnet binary runs")
 }
 
-pub fn text(o: &Output) -> String {
+pub(crate) fn text(o: &Output) -> String {
     format!(
         "exit {:?}\n--- stdout\n{}--- stderr\n{}",
         o.status.code(),
@@ -143,7 +146,7 @@ pub fn text(o: &Output) -> String {
 }
 
 /// Runs vnet and demands an exit code.
-pub fn expect_code(args: &[&str], code: i32) -> Result<Output, String> {
+pub(crate) fn expect_code(args: &[&str], code: i32) -> Result<Output, String> {
     let o = run(args);
     if o.status.code() == Some(code) {
         Ok(o)
@@ -158,7 +161,7 @@ pub fn expect_code(args: &[&str], code: i32) -> Result<Output, String> {
 
 /// Like [`expect_code`], with a state directory of the test's own: for `down --all`, which
 /// would otherwise take down the labs of the tests running beside it.
-pub fn expect_code_in(state: &Path, args: &[&str], code: i32) -> Result<Output, String> {
+pub(crate) fn expect_code_in(state: &Path, args: &[&str], code: i32) -> Result<Output, String> {
     let o = vnet(args)
         .env("VNET_STATE_DIR", state)
         .output()
@@ -175,7 +178,7 @@ pub fn expect_code_in(state: &Path, args: &[&str], code: i32) -> Result<Output, 
 }
 
 /// Writes a topology into a temporary file (kept alive by the returned guard).
-pub fn topology(yaml: &str) -> (tempfile::TempDir, PathBuf) {
+pub(crate) fn topology(yaml: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("a temp dir");
     let path = dir.path().join("lab.yaml");
     std::fs::write(&path, yaml).expect("writes the topology");
@@ -183,7 +186,7 @@ pub fn topology(yaml: &str) -> (tempfile::TempDir, PathBuf) {
 }
 
 /// Everything a lab could leave behind, by its name: namespaces, state, lock files, processes.
-pub fn leftovers(lab: &str) -> Vec<String> {
+pub(crate) fn leftovers(lab: &str) -> Vec<String> {
     let prefix = format!("{lab}.");
     let mut left = Vec::new();
     if let Ok(dir) = std::fs::read_dir("/run/netns") {
@@ -221,7 +224,7 @@ pub fn leftovers(lab: &str) -> Vec<String> {
     left
 }
 
-pub fn assert_clean(lab: &str) -> Result<(), String> {
+pub(crate) fn assert_clean(lab: &str) -> Result<(), String> {
     let left = leftovers(lab);
     if left.is_empty() {
         Ok(())
@@ -231,7 +234,7 @@ pub fn assert_clean(lab: &str) -> Result<(), String> {
 }
 
 /// Always brings the lab down when the test ends, so one failure cannot spoil the next test.
-pub struct Lab(pub String);
+pub(crate) struct Lab(pub String);
 
 impl Drop for Lab {
     fn drop(&mut self) {
@@ -240,27 +243,27 @@ impl Drop for Lab {
 }
 
 /// Diagnostic text with miette's line wrapping undone: words joined by single spaces.
-pub fn flat(text: &str) -> String {
+pub(crate) fn flat(text: &str) -> String {
     text.split_whitespace()
         .filter(|w| !matches!(*w, "│" | "·" | "|"))
         .collect::<Vec<_>>()
         .join(" ")
 }
 
-pub fn check(cond: bool, what: impl FnOnce() -> String) -> Result<(), String> {
+pub(crate) fn check(cond: bool, what: impl FnOnce() -> String) -> Result<(), String> {
     if cond { Ok(()) } else { Err(what()) }
 }
 
 /// Held by tests that bring up a bundled lab with links to the machine (`host:`): those
 /// interface names are the file's, the same in every copy, so two such labs at once would
 /// collide on the suite's machine.
-pub fn machine_links_lock() -> std::sync::MutexGuard<'static, ()> {
+pub(crate) fn machine_links_lock() -> std::sync::MutexGuard<'static, ()> {
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
     LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Whether a topology file has the machine as a node (`host:`).
-pub fn links_the_machine(path: &Path) -> bool {
+pub(crate) fn links_the_machine(path: &Path) -> bool {
     vnet::topology::load(path)
         .is_ok_and(|l| l.lab.nodes.iter().any(|n| n.name == vnet::model::MACHINE))
 }

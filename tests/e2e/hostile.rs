@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use crate::harness::{Test, check, text, topology};
 use crate::private::Machine;
 
-pub fn trials() -> Vec<Test> {
+pub(crate) fn trials() -> Vec<Test> {
     vec![
         Test::new(
             "hostile::a_name_that_is_not_a_lab_exits_2_and_touches_nothing",

@@ -11,7 +11,7 @@ use crate::harness::{
 };
 use vnet::model::feature::Feature as Kernel;
 
-pub fn trials() -> Vec<Test> {
+pub(crate) fn trials() -> Vec<Test> {
     vec![
         Test::new(
             "impair::a_rate_from_the_file_is_built_measured_shown_and_changed_at_runtime",

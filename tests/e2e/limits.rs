@@ -14,7 +14,7 @@ use crate::harness::{Lab, Test, assert_clean, check, text, topology, vnet};
 const LIMIT: libc::rlim_t = 256;
 const HOSTS: usize = 1200;
 
-pub fn trials() -> Vec<Test> {
+pub(crate) fn trials() -> Vec<Test> {
     vec![
         Test::new(
             "limits::a_lab_of_1200_hosts_under_256_open_files_up_verify_status_down",

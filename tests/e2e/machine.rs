@@ -5,7 +5,7 @@ use std::os::fd::AsRawFd;
 
 use crate::harness::{Lab, Test, assert_clean, check, expect_code, text, topology};
 
-pub fn trials() -> Vec<Test> {
+pub(crate) fn trials() -> Vec<Test> {
     vec![
         Test::new(
             "machine::link_to_the_machine_is_made_and_removed",
@@ -170,7 +170,7 @@ fn killed_after_the_firewall(m: &crate::private::Machine, file: &str) -> Result<
 }
 
 /// The interfaces of the test's own namespace, which stands for the machine here.
-pub fn machine_interfaces() -> Vec<String> {
+pub(crate) fn machine_interfaces() -> Vec<String> {
     std::fs::read_to_string("/proc/self/net/dev")
         .unwrap_or_default()
         .lines()

@@ -3,7 +3,7 @@
 use crate::harness::{Lab, Test, assert_clean, check, expect_code, text, topology};
 use crate::private::Machine;
 
-pub fn trials() -> Vec<Test> {
+pub(crate) fn trials() -> Vec<Test> {
     vec![
         Test::new(
             "mess::down_all_after_state_loss_removes_labs_by_their_mark_only",

@@ -6,7 +6,7 @@ use std::process::Command;
 
 use crate::harness::{Feature, Test, assert_clean, check, topologies, vnet_bin};
 
-pub fn trials() -> Vec<Test> {
+pub(crate) fn trials() -> Vec<Test> {
     vec![
         Test::new("package::the_debian_package_unpacks_and_tests_a_lab", deb)
             .needs(Feature::Program(

@@ -10,7 +10,7 @@ use std::process::{Child, Command, Output, Stdio};
 use nix::mount::{MsFlags, mount};
 use nix::sched::{CloneFlags, setns, unshare};
 
-pub struct Machine {
+pub(crate) struct Machine {
     holder: Child,
     net: File,
     mnt: File,
@@ -18,14 +18,14 @@ pub struct Machine {
 
 impl Machine {
     /// A machine with fresh, empty `/run/netns` and `/run/vnet`.
-    pub fn new() -> Result<Machine, String> {
+    pub(crate) fn new() -> Result<Machine, String> {
         Self::start(false)
     }
 
     /// A machine with a private tmpfs over the whole of `/run` (holding only `netns/` and
     /// `vnet/`): for tests of anything that deletes files, which could reach past vnet's own
     /// directories.
-    pub fn with_private_run() -> Result<Machine, String> {
+    pub(crate) fn with_private_run() -> Result<Machine, String> {
         let m = Self::start(true)?;
         for d in ["/run/netns", "/run/vnet"] {
             std::fs::create_dir_all(m.path(d)).map_err(|e| format!("{d}: {e}"))?;
@@ -74,12 +74,12 @@ impl Machine {
     }
 
     /// `vnet ARGS` inside the private machine.
-    pub fn vnet(&self, args: &[&str]) -> Command {
+    pub(crate) fn vnet(&self, args: &[&str]) -> Command {
         self.inside(crate::harness::vnet(args))
     }
 
     /// `sh -c SCRIPT` inside the private machine: its standard output, or why it failed.
-    pub fn sh(&self, script: &str) -> Result<String, String> {
+    pub(crate) fn sh(&self, script: &str) -> Result<String, String> {
         let mut c = Command::new("/bin/sh");
         c.args(["-c", script]);
         let o = self.inside(c).output().map_err(|e| e.to_string())?;
@@ -103,7 +103,7 @@ impl Machine {
         c
     }
 
-    pub fn run(&self, args: &[&str], code: i32) -> Result<Output, String> {
+    pub(crate) fn run(&self, args: &[&str], code: i32) -> Result<Output, String> {
         let o = self.vnet(args).output().map_err(|e| e.to_string())?;
         if o.status.code() == Some(code) {
             Ok(o)
@@ -117,12 +117,12 @@ impl Machine {
     }
 
     /// A path as the private machine sees it.
-    pub fn path(&self, p: &str) -> String {
+    pub(crate) fn path(&self, p: &str) -> String {
         format!("/proc/{}/root{p}", self.holder.id())
     }
 
     /// The names under the private `/run/netns`.
-    pub fn namespaces(&self) -> Vec<String> {
+    pub(crate) fn namespaces(&self) -> Vec<String> {
         std::fs::read_dir(self.path("/run/netns"))
             .map(|d| {
                 d.flatten()
@@ -133,12 +133,12 @@ impl Machine {
     }
 
     /// The private machine's mount table, as `/proc/PID/mountinfo` shows it.
-    pub fn mounts(&self) -> String {
+    pub(crate) fn mounts(&self) -> String {
         std::fs::read_to_string(format!("/proc/{}/mountinfo", self.holder.id())).unwrap_or_default()
     }
 
     /// The private machine's own interfaces.
-    pub fn interfaces(&self) -> Vec<String> {
+    pub(crate) fn interfaces(&self) -> Vec<String> {
         std::fs::read_to_string(format!("/proc/{}/net/dev", self.holder.id()))
             .unwrap_or_default()
             .lines()

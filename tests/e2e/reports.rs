@@ -11,7 +11,7 @@ use crate::harness::{
     Feature, Lab, Test, assert_clean, check, expect_code, run, text, topologies, topology, vnet,
 };
 
-pub fn trials() -> Vec<Test> {
+pub(crate) fn trials() -> Vec<Test> {
     let xmllint = Feature::Program("xmllint", "Debian package libxml2-utils");
     vec![
         Test::new(
@@ -62,7 +62,7 @@ fn env_run(args: &[&str], env: &[(&str, &str)]) -> Output {
 }
 
 /// Fails unless `file` is a JUnit report by tests/junit/junit.xsd.
-pub fn valid_junit(file: &Path) -> Result<(), String> {
+pub(crate) fn valid_junit(file: &Path) -> Result<(), String> {
     let xsd = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/junit/junit.xsd");
     let o = Command::new("xmllint")
         .args(["--noout", "--schema"])
@@ -80,7 +80,7 @@ pub fn valid_junit(file: &Path) -> Result<(), String> {
     })
 }
 
-pub fn xpath(file: &Path, expr: &str) -> String {
+pub(crate) fn xpath(file: &Path, expr: &str) -> String {
     Command::new("xmllint")
         .args(["--xpath", expr])
         .arg(file)

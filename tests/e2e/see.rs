@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::harness::{Lab, Test, assert_clean, check, expect_code, on_path, text, topology, vnet};
 
-pub fn trials() -> Vec<Test> {
+pub(crate) fn trials() -> Vec<Test> {
     vec![
         Test::new(
             "see::capture_pcap_holds_every_echo_request_verify_sent",

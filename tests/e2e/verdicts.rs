@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::harness::{Lab, Test, assert_clean, check, expect_code, run, text, topology, vnet};
 
-pub fn trials() -> Vec<Test> {
+pub(crate) fn trials() -> Vec<Test> {
     vec![
         Test::new(
             "verdicts::a_probe_that_could_not_run_is_an_error_never_a_pass",

@@ -6,7 +6,7 @@ use crate::harness::{
     Feature, Lab, Test, assert_clean, check, expect_code, text, topologies, topology,
 };
 
-pub fn trials() -> Vec<Test> {
+pub(crate) fn trials() -> Vec<Test> {
     vec![
         Test::new(
             "vlan::the_kernel_decides_the_mode_and_native_is_refused_without_8021q",

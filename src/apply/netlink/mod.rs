@@ -20,12 +20,13 @@ mod pool;
 mod request;
 
 use super::{Backend, Fact, StepError, exec, netns};
+use crate::model::Netns;
 use crate::plan::{StageKind, Step};
 
 /// How many requests of one stage may be in flight at once.
 const IN_FLIGHT: usize = 32;
 
-pub struct NetlinkBackend {
+pub(crate) struct NetlinkBackend {
     rt: tokio::runtime::Runtime,
     spaces: pool::Pool,
     /// Netlink connections whose socket is still open (see [`handle_from`]).
@@ -73,7 +74,7 @@ fn nl_err(e: rtnetlink::Error) -> io::Error {
 
 impl NetlinkBackend {
     /// `exec_log` receives the output of `exec:` commands.
-    pub fn new(exec_log: PathBuf) -> io::Result<Self> {
+    pub(crate) fn new(exec_log: PathBuf) -> io::Result<Self> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
@@ -282,7 +283,7 @@ impl NetlinkBackend {
                 continue;
             };
             self.open(std::slice::from_ref(s))?;
-            let machine = self.file(s, "")?.as_raw_fd();
+            let machine = self.file(s, Netns::Machine.as_str())?.as_raw_fd();
             let h = self.handle(s, ns)?;
             self.rt
                 .block_on(async {
@@ -313,7 +314,7 @@ impl NetlinkBackend {
                 })
                 .map_err(|err| StepError::new(s, nl_err(err)))?;
             self.forget_indexes(ns);
-            self.forget_indexes("");
+            self.forget_indexes(Netns::Machine.as_str());
         }
         Ok(())
     }

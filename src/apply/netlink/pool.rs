@@ -41,7 +41,7 @@ pub(super) struct Pool {
 impl Pool {
     /// A pool sized to what the open-file limit leaves: each namespace may take two
     /// descriptors, and the rest of the process needs some too.
-    pub fn new() -> Self {
+    pub(super) fn new() -> Self {
         Pool {
             spaces: HashMap::new(),
             cap: (netns::spare_descriptors() / 4).clamp(4, MOST),
@@ -49,25 +49,25 @@ impl Pool {
         }
     }
 
-    pub fn cap(&self) -> usize {
+    pub(super) fn cap(&self) -> usize {
         self.cap
     }
 
-    pub fn get(&self, ns: &str) -> Option<&Space> {
+    pub(super) fn get(&self, ns: &str) -> Option<&Space> {
         self.spaces.get(ns)
     }
 
-    pub fn get_mut(&mut self, ns: &str) -> Option<&mut Space> {
+    pub(super) fn get_mut(&mut self, ns: &str) -> Option<&mut Space> {
         self.spaces.get_mut(ns)
     }
 
     /// Lets go of every namespace: sockets keep a namespace alive, and teardown is next.
-    pub fn clear(&mut self) {
+    pub(super) fn clear(&mut self) {
         self.spaces.clear();
     }
 
     /// How many of the open namespaces have a socket inside.
-    pub fn sockets(&self) -> usize {
+    pub(super) fn sockets(&self) -> usize {
         self.spaces
             .values()
             .filter(|sp| sp.handle.is_some())
@@ -76,7 +76,7 @@ impl Pool {
 
     /// Makes room for the namespaces of `wanted` that are not open, closing the least
     /// recently used others; says whether it closed any. [`Self::open`] then opens them.
-    pub fn make_room(&mut self, wanted: &[(&str, bool)]) -> bool {
+    pub(super) fn make_room(&mut self, wanted: &[(&str, bool)]) -> bool {
         self.clock += 1;
         let now = self.clock;
         let mut missing: Vec<&str> = Vec::new();
@@ -106,7 +106,7 @@ impl Pool {
 
     /// Opens each namespace of `wanted` that is not open, with a socket inside where its flag
     /// asks for one; `connect` makes a handle of a socket. On failure, the namespace and why.
-    pub fn open(
+    pub(super) fn open(
         &mut self,
         wanted: &[(&str, bool)],
         connect: impl Fn(Socket) -> io::Result<Handle>,
@@ -158,7 +158,9 @@ pub(super) fn spaces_of(step: &Step) -> Vec<(&str, bool)> {
         Step::AddVxlan {
             underlay_ns, end, ..
         } => vec![(underlay_ns, true), (&end.ns, true)],
-        Step::MoveLink { ns, .. } => vec![(ns, true), ("", false)],
+        Step::MoveLink { ns, .. } => {
+            vec![(ns, true), (crate::model::Netns::Machine.as_str(), false)]
+        }
         s => vec![(s.ns(), true)],
     }
 }

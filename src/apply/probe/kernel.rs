@@ -27,7 +27,7 @@ fn nl(e: rtnetlink::Error) -> io::Error {
 
 /// Runs `f` with a netlink handle opened in this thread's namespace, on a runtime that lives
 /// on this thread only: a shared runtime's workers would be in some other namespace.
-pub fn with_netlink<F, Fut>(f: F) -> Result<String, Refusal>
+pub(super) fn with_netlink<F, Fut>(f: F) -> Result<String, Refusal>
 where
     F: FnOnce(Handle) -> Fut,
     Fut: Future<Output = Result<String, Refusal>>,
@@ -69,14 +69,14 @@ async fn base_veth(h: &Handle) -> Result<u32, Refusal> {
         .map_err(|e| Refusal::setup("creating a veth pair to build on", e))
 }
 
-pub async fn veth(h: Handle) -> Result<String, Refusal> {
+pub(super) async fn veth(h: Handle) -> Result<String, Refusal> {
     add_veth(&h)
         .await
         .map_err(|e| Refusal::feature("creating a veth pair", e))?;
     Ok("created a veth pair".into())
 }
 
-pub async fn bridge(h: Handle) -> Result<String, Refusal> {
+pub(super) async fn bridge(h: Handle) -> Result<String, Refusal> {
     h.link()
         .add(LinkBridge::new("vdbr0").build())
         .execute()
@@ -85,7 +85,7 @@ pub async fn bridge(h: Handle) -> Result<String, Refusal> {
     Ok("created a bridge".into())
 }
 
-pub async fn bridge_vlan_filtering(h: Handle) -> Result<String, Refusal> {
+pub(super) async fn bridge_vlan_filtering(h: Handle) -> Result<String, Refusal> {
     // A plain bridge first, so that a kernel without bridges at all is not reported as one
     // without VLAN filtering: both fail with EOPNOTSUPP.
     h.link()
@@ -101,7 +101,7 @@ pub async fn bridge_vlan_filtering(h: Handle) -> Result<String, Refusal> {
     Ok("created a VLAN-filtering bridge".into())
 }
 
-pub async fn vlan(h: Handle) -> Result<String, Refusal> {
+pub(super) async fn vlan(h: Handle) -> Result<String, Refusal> {
     let base = base_veth(&h).await?;
     let name = format!("{VETH}.10");
     h.link()
@@ -112,7 +112,7 @@ pub async fn vlan(h: Handle) -> Result<String, Refusal> {
     Ok("created VLAN 10 on a veth".into())
 }
 
-pub async fn macvlan(h: Handle) -> Result<String, Refusal> {
+pub(super) async fn macvlan(h: Handle) -> Result<String, Refusal> {
     let base = base_veth(&h).await?;
     h.link()
         .add(LinkMacVlan::new("vdmv0", base, MacVlanMode::Bridge).build())
@@ -122,7 +122,7 @@ pub async fn macvlan(h: Handle) -> Result<String, Refusal> {
     Ok("created a bridge-mode macvlan on a veth".into())
 }
 
-pub async fn vxlan(h: Handle) -> Result<String, Refusal> {
+pub(super) async fn vxlan(h: Handle) -> Result<String, Refusal> {
     h.link()
         .add(LinkVxlan::new("vdvx0", 42).port(4789).build())
         .execute()
@@ -131,7 +131,7 @@ pub async fn vxlan(h: Handle) -> Result<String, Refusal> {
     Ok("created VXLAN 42 (port 4789)".into())
 }
 
-pub async fn ipv6(h: Handle) -> Result<String, Refusal> {
+pub(super) async fn ipv6(h: Handle) -> Result<String, Refusal> {
     // `lo` is index 1 in every fresh namespace.
     h.link()
         .set(LinkUnspec::new_with_index(1).up().build())
@@ -151,7 +151,7 @@ pub async fn ipv6(h: Handle) -> Result<String, Refusal> {
 }
 
 /// netem or TBF as the root qdisc of `lo`: a qdisc needs a device, and `lo` always exists.
-pub async fn qdisc(h: Handle, qdisc: tc::Qdisc) -> Result<String, Refusal> {
+pub(super) async fn qdisc(h: Handle, qdisc: tc::Qdisc) -> Result<String, Refusal> {
     let what = format!("adding a {} root qdisc to lo", qdisc.kind);
     tc::add(h, 1, &qdisc)
         .await
@@ -169,7 +169,7 @@ struct IfReq {
 
 /// A TAP device, as a VM or a userspace switch would open one. It is not persistent: closing
 /// the file descriptor removes it.
-pub fn tap() -> Result<String, Refusal> {
+pub(super) fn tap() -> Result<String, Refusal> {
     use std::os::fd::AsRawFd;
     let tun = std::fs::OpenOptions::new()
         .read(true)
@@ -213,11 +213,11 @@ fn find_nft() -> Option<std::path::PathBuf> {
 }
 
 /// Why the NAT probe failed when `nft` is missing: a tool to install, not a kernel to change.
-pub const NO_NFT: &str = "install the nftables package (it provides `nft`)";
+pub(super) const NO_NFT: &str = "install the nftables package (it provides `nft`)";
 
 /// Loads [`NAT_RULESET`] with `nft -f -`. The child inherits this thread's namespace, so the
 /// table is made, and dropped, inside the throwaway namespace.
-pub fn nft_nat() -> Result<String, Refusal> {
+pub(super) fn nft_nat() -> Result<String, Refusal> {
     let Some(nft) = find_nft() else {
         return Err(Refusal {
             what: "looking for the `nft` program".into(),

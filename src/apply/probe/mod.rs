@@ -29,7 +29,7 @@ pub struct Probe {
 
 /// Why a probe failed: the step, and the error the kernel (or the system) gave.
 #[derive(Debug)]
-pub struct Refusal {
+pub(crate) struct Refusal {
     pub what: String,
     pub error: io::Error,
     /// The refused step is the feature itself, so the errno says the kernel lacks it; a
@@ -42,7 +42,7 @@ pub struct Refusal {
 }
 
 impl Refusal {
-    pub fn feature(what: &str, error: io::Error) -> Self {
+    pub(crate) fn feature(what: &str, error: io::Error) -> Self {
         Refusal {
             what: what.to_owned(),
             error,
@@ -52,7 +52,7 @@ impl Refusal {
         }
     }
 
-    pub fn setup(what: &str, error: io::Error) -> Self {
+    pub(crate) fn setup(what: &str, error: io::Error) -> Self {
         Refusal {
             decisive: false,
             ..Refusal::feature(what, error)
@@ -62,7 +62,7 @@ impl Refusal {
 
 /// Tries one feature. Safe to call from any thread: the kernel work happens on threads of
 /// its own, never in the caller's namespace.
-pub fn probe(feature: Feature) -> Probe {
+pub(crate) fn probe(feature: Feature) -> Probe {
     use kernel::with_netlink;
     let outcome = match feature {
         Feature::Privileges => privileges(),
@@ -92,7 +92,7 @@ fn modules_supported() -> bool {
 }
 
 /// Tries the features concurrently; the answers come back in the order asked.
-pub fn probe_each(features: &[Feature]) -> Vec<(Feature, Probe)> {
+pub(crate) fn probe_each(features: &[Feature]) -> Vec<(Feature, Probe)> {
     std::thread::scope(|s| {
         let handles: Vec<_> = features
             .iter()
@@ -113,7 +113,7 @@ pub fn probe_each(features: &[Feature]) -> Vec<(Feature, Probe)> {
 }
 
 /// Every feature vnet knows, as `vnet doctor` shows them.
-pub fn probe_all() -> Vec<(Feature, Probe)> {
+pub(crate) fn probe_all() -> Vec<(Feature, Probe)> {
     probe_each(&Feature::ALL)
 }
 

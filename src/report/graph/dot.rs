@@ -13,7 +13,7 @@ fn quoted(text: &str) -> String {
     format!("\"{t}\"")
 }
 
-pub fn render(p: &Picture) -> String {
+pub(crate) fn render(p: &Picture) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "graph {} {{", quoted(&p.title));
     let _ = writeln!(

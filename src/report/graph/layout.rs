@@ -8,7 +8,7 @@ use super::{Picture, Shape};
 
 /// A box's centre and size.
 #[derive(Debug, Clone, Copy)]
-pub struct Placed {
+pub(super) struct Placed {
     pub x: f64,
     pub y: f64,
     pub w: f64,
@@ -48,7 +48,7 @@ fn bfs(adj: &[Vec<usize>], root: usize) -> Vec<usize> {
 }
 
 /// Positions for every box, and the width and height they take (from 0,0).
-pub fn layout(p: &Picture, size: &[(f64, f64)]) -> (Vec<Placed>, f64, f64) {
+pub(super) fn layout(p: &Picture, size: &[(f64, f64)]) -> (Vec<Placed>, f64, f64) {
     let n = p.boxes.len();
     let mut adj = vec![Vec::new(); n];
     for l in &p.lines {

@@ -15,7 +15,7 @@ fn quoted(text: &str) -> String {
     format!("\"{}\"", escaped(text))
 }
 
-pub fn render(p: &Picture) -> String {
+pub(crate) fn render(p: &Picture) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "---\ntitle: {}\n---", p.title);
     out.push_str("flowchart TB\n");

@@ -7,17 +7,17 @@ use std::collections::{BTreeSet, HashMap};
 
 use crate::model::{Lab, LinkKind, MACHINE, NodeKind, PortMode};
 
-pub mod dot;
+pub(crate) mod dot;
 mod layout;
-pub mod mermaid;
-pub mod svg;
+pub(crate) mod mermaid;
+pub(crate) mod svg;
 
 /// More hosts than this hanging off one bridge (or one VLAN of a switch) are drawn as one
 /// box: a thousand boxes in a row are no picture.
-pub const GROUP_OVER: usize = 8;
+pub(crate) const GROUP_OVER: usize = 8;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Shape {
+pub(crate) enum Shape {
     Host,
     Router,
     Bridge,
@@ -30,7 +30,7 @@ pub enum Shape {
 }
 
 #[derive(Debug, Clone)]
-pub struct Figure {
+pub(crate) struct Figure {
     /// A name safe as an identifier in Mermaid and DOT (`n_` and the node's name).
     pub id: String,
     pub name: String,
@@ -41,7 +41,7 @@ pub struct Figure {
 
 /// One end of a line: the interface, and what it carries (addresses, or a switch port's mode).
 #[derive(Debug, Clone)]
-pub struct End {
+pub(crate) struct End {
     pub node: usize,
     pub iface: String,
     pub notes: Vec<String>,
@@ -49,14 +49,14 @@ pub struct End {
 
 impl End {
     /// The interface, then each note, one per line (where a picture has room for lines).
-    pub fn lines(&self) -> Vec<String> {
+    pub(crate) fn lines(&self) -> Vec<String> {
         std::iter::once(self.iface.clone())
             .chain(self.notes.iter().cloned())
             .collect()
     }
 
     /// `eth0 10.0.1.11/24 fd00:1::11/64`
-    pub fn label(&self) -> String {
+    pub(crate) fn label(&self) -> String {
         let mut parts = vec![self.iface.clone()];
         parts.extend(self.notes.iter().cloned());
         parts.join(" ")
@@ -64,7 +64,7 @@ impl End {
 }
 
 #[derive(Debug, Clone)]
-pub struct Line {
+pub(crate) struct Line {
     pub a: End,
     pub b: End,
     /// The VLAN the link is in, when one end is a switch's access port.
@@ -79,7 +79,7 @@ pub struct Line {
 
 impl Line {
     /// What is said on the line as a whole: both ends, the kind, the trunk, the fault.
-    pub fn label(&self) -> String {
+    pub(crate) fn label(&self) -> String {
         let mut text = format!("{} — {}", self.a.label(), self.b.label());
         if let Some(k) = &self.kind {
             text.push_str(&format!(" ({k})"));
@@ -92,7 +92,7 @@ impl Line {
 }
 
 #[derive(Debug, Clone)]
-pub struct Picture {
+pub(crate) struct Picture {
     pub title: String,
     pub boxes: Vec<Figure>,
     pub lines: Vec<Line>,
@@ -103,7 +103,7 @@ pub struct Picture {
 /// What a running lab's kernel says that the file cannot: the interfaces not up, by node
 /// index and name, with their state in words (`down`, `lowerlayerdown`, `missing`).
 #[derive(Debug, Clone, Default)]
-pub struct Live {
+pub(crate) struct Live {
     pub not_up: HashMap<(usize, String), String>,
 }
 
@@ -116,7 +116,7 @@ fn ident(name: &str) -> String {
 }
 
 /// The picture of `lab`, with `live`'s faults marked when the lab is running.
-pub fn picture(lab: &Lab, live: Option<&Live>) -> Picture {
+pub(crate) fn picture(lab: &Lab, live: Option<&Live>) -> Picture {
     let degree = |n: usize| {
         lab.links
             .iter()
@@ -446,7 +446,7 @@ fn lines(lab: &Lab, i: usize) -> Vec<String> {
 }
 
 /// A colour per VLAN, the same in every format: the n-th VLAN of the lab gets the n-th.
-pub fn vlan_colour(vlans: &[u16], vid: u16) -> &'static str {
+pub(crate) fn vlan_colour(vlans: &[u16], vid: u16) -> &'static str {
     const PALETTE: [&str; 8] = [
         "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2", "#bcbd22",
     ];
@@ -455,7 +455,7 @@ pub fn vlan_colour(vlans: &[u16], vid: u16) -> &'static str {
 }
 
 /// The colour of a link that is down.
-pub const DOWN_COLOUR: &str = "#d62728";
+pub(crate) const DOWN_COLOUR: &str = "#d62728";
 
 #[cfg(test)]
 mod tests;

@@ -91,7 +91,7 @@ fn ports(p: &Picture, at: &[Placed]) -> Ports {
     out
 }
 
-pub fn render(p: &Picture) -> String {
+pub(crate) fn render(p: &Picture) -> String {
     let mut sizes: Vec<(f64, f64)> = p.boxes.iter().map(box_size).collect();
     // Laid out twice: the first time tells which side each line leaves from, and so how wide
     // a box must be for the labels of its ports; layers do not depend on widths.

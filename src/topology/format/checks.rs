@@ -4,7 +4,7 @@ use serde_json::json;
 
 use super::*;
 
-pub const CHECK: [Field; 14] = [
+pub(crate) const CHECK: [Field; 14] = [
     field(
         "from",
         "The node the probe is sent from.",
@@ -92,7 +92,7 @@ pub const CHECK: [Field; 14] = [
 ];
 
 /// A neighbour-cache check: which MAC a node has for an address.
-pub const NEIGHBOUR: [Field; 4] = [
+pub(crate) const NEIGHBOUR: [Field; 4] = [
     field(
         "on",
         "The node whose neighbour cache (ARP table) is read.",
@@ -119,7 +119,7 @@ pub const NEIGHBOUR: [Field; 4] = [
     ),
 ];
 
-pub const STAGE: [Field; 3] = [
+pub(crate) const STAGE: [Field; 3] = [
     field(
         "name",
         "What happens in this stage, in words; reports name it.",
@@ -141,7 +141,7 @@ pub const STAGE: [Field; 3] = [
 ];
 
 /// The actions a stage may take, each one key.
-pub const ACTIONS: [Field; 6] = [
+pub(crate) const ACTIONS: [Field; 6] = [
     field(
         "arp_spoof",
         "The attacker sends forged ARP replies claiming an address, to the victim.",
@@ -180,7 +180,7 @@ pub const ACTIONS: [Field; 6] = [
     ),
 ];
 
-pub const ARP_SPOOF: [Field; 3] = [
+pub(crate) const ARP_SPOOF: [Field; 3] = [
     field("from", "The attacker.", "\"mallory\"", node_name),
     field(
         "claim",
@@ -197,14 +197,14 @@ pub const ARP_SPOOF: [Field; 3] = [
 ];
 
 /// `impair:` as an action: the interface, besides the settings of [`IMPAIR`].
-pub const IMPAIR_ACTION: [Field; 1] = [field(
+pub(crate) const IMPAIR_ACTION: [Field; 1] = [field(
     "on",
     "The interface whose sending is impaired, as NODE:IFACE (an end of a veth link).",
     "\"r1:wan\"",
     endpoint,
 )];
 
-pub const EXEC_ACTION: [Field; 2] = [
+pub(crate) const EXEC_ACTION: [Field; 2] = [
     field("on", "The node the command runs on.", "\"h1\"", node_name),
     field(
         "run",

@@ -146,7 +146,7 @@ fn machine() -> Value {
 }
 
 /// The JSON Schema of the topology format (draft-07, what editors read), as `vnet schema` prints it.
-pub fn json_schema() -> Value {
+pub(crate) fn json_schema() -> Value {
     let link_forms = json!({
         "description": "A link: `[a:if, b:if]` (a veth pair), `{endpoints: ..., mtu: ...}`, `{type: vxlan, ...}`, `{macvlan: ..., parent: ...}` or `{tap: ...}`.",
         "anyOf": [

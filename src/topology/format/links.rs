@@ -4,7 +4,7 @@ use serde_json::json;
 
 use super::*;
 
-pub const LINK: [Field; 6] = [
+pub(crate) const LINK: [Field; 6] = [
     field(
         "endpoints",
         "The two ends, `node:interface`.",
@@ -39,7 +39,7 @@ pub const LINK: [Field; 6] = [
 ];
 
 /// An impairment's settings (of both directions, or of one under the sending end's name).
-pub const IMPAIR: [Field; 8] = [
+pub(crate) const IMPAIR: [Field; 8] = [
     field(
         "delay",
         "One-way delay added to every packet sent (netem): `40ms`, `250us`, `1s`. A round trip crosses it twice.",
@@ -90,7 +90,7 @@ pub const IMPAIR: [Field; 8] = [
     ),
 ];
 
-pub const TAP: [Field; 3] = [
+pub(crate) const TAP: [Field; 3] = [
     field(
         "tap",
         "A persistent TAP device on a bridge or switch, `node:name`, for a virtual machine.",
@@ -111,7 +111,7 @@ pub const TAP: [Field; 3] = [
     ),
 ];
 
-pub const MACVLAN: [Field; 3] = [
+pub(crate) const MACVLAN: [Field; 3] = [
     field(
         "macvlan",
         "The macvlan child, `node:interface` (declared on that node).",

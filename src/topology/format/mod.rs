@@ -15,15 +15,15 @@ mod nodes;
 #[cfg(test)]
 mod tests;
 
-pub use checks::*;
-pub use json_schema::json_schema;
+pub(crate) use checks::*;
+pub(crate) use json_schema::json_schema;
 use json_schema::*;
-pub use links::*;
-pub use nodes::*;
+pub(crate) use links::*;
+pub(crate) use nodes::*;
 
 /// Where editors fetch the schema from (`# yaml-language-server: $schema=...`); also its `$id`.
 /// A placeholder until the project has a public home: the raw file on GitHub.
-pub const SCHEMA_URL: &str =
+pub(crate) const SCHEMA_URL: &str =
     "https://raw.githubusercontent.com/vnet-lab/vnet/main/schema/vnet.schema.json";
 
 /// The first line of a topology file that makes yaml-language-server (VS Code's YAML
@@ -32,12 +32,9 @@ pub fn modeline() -> String {
     format!("# yaml-language-server: $schema={SCHEMA_URL}")
 }
 
-/// Files a schema catalog (SchemaStore) would match to the schema without a modeline.
-pub const FILE_MATCH: &[&str] = &["*.vnet.yaml", "*.vnet.yml"];
-
 /// One key of an object in the topology.
 #[derive(Clone, Copy)]
-pub struct Field {
+pub(crate) struct Field {
     pub key: &'static str,
     /// What an editor shows on hover.
     pub doc: &'static str,
@@ -48,7 +45,7 @@ pub struct Field {
 }
 
 /// The keys of a list of fields, in order: the reader's lists of known keys.
-pub const fn keys<const N: usize>(fields: &[Field; N]) -> [&'static str; N] {
+pub(crate) const fn keys<const N: usize>(fields: &[Field; N]) -> [&'static str; N] {
     let mut out = [""; N];
     let mut i = 0;
     while i < N {
@@ -74,7 +71,7 @@ const fn field(
 
 // --- the objects
 
-pub const TOP: [Field; 5] = [
+pub(crate) const TOP: [Field; 5] = [
     field(
         "name",
         "The lab's name, the prefix of every namespace (`office.pc1`): lowercase letters, digits and `-`, at most 24 characters. Defaults to the file name.",
@@ -116,7 +113,8 @@ pub const TOP: [Field; 5] = [
 ];
 
 /// Every object of the format with its fields, for tests that hold the reader to them.
-pub fn objects() -> Vec<(&'static str, &'static [Field])> {
+#[cfg(test)]
+pub(crate) fn objects() -> Vec<(&'static str, &'static [Field])> {
     vec![
         ("the topology", &TOP),
         ("host", &HOST),

@@ -122,7 +122,7 @@ const INSIDE: Field = field(
 );
 
 /// Hosts and routers (and `host`, the machine).
-pub const HOST: [Field; 8] = [
+pub(crate) const HOST: [Field; 8] = [
     KIND,
     INTERFACES,
     GATEWAY,
@@ -133,7 +133,7 @@ pub const HOST: [Field; 8] = [
     EXEC_TIMEOUT,
 ];
 /// Bridges and hubs.
-pub const BRIDGE: [Field; 7] = [
+pub(crate) const BRIDGE: [Field; 7] = [
     KIND,
     STP,
     PRIORITY,
@@ -142,7 +142,7 @@ pub const BRIDGE: [Field; 7] = [
     EXEC,
     EXEC_TIMEOUT,
 ];
-pub const SWITCH: [Field; 10] = [
+pub(crate) const SWITCH: [Field; 10] = [
     KIND,
     PORTS,
     SVI,
@@ -155,9 +155,9 @@ pub const SWITCH: [Field; 10] = [
     MAC_VLANS,
 ];
 
-pub const KINDS: [&str; 5] = ["host", "router", "bridge", "hub", "switch"];
+pub(crate) const KINDS: [&str; 5] = ["host", "router", "bridge", "hub", "switch"];
 
-pub const INTERFACE: [Field; 3] = [
+pub(crate) const INTERFACE: [Field; 3] = [
     field(
         "addresses",
         "The interface's addresses in CIDR form, unique in the lab.",
@@ -178,7 +178,7 @@ pub const INTERFACE: [Field; 3] = [
     ),
 ];
 
-pub const ROUTE: [Field; 2] = [
+pub(crate) const ROUTE: [Field; 2] = [
     field(
         "to",
         "The destination prefix, or `default` (also `0.0.0.0/0`, `::/0`).",
@@ -193,7 +193,7 @@ pub const ROUTE: [Field; 2] = [
     ),
 ];
 
-pub const PORT: [Field; 4] = [
+pub(crate) const PORT: [Field; 4] = [
     field(
         "vlan",
         "An access port: untagged frames are in this VLAN.",
@@ -215,7 +215,7 @@ pub const PORT: [Field; 4] = [
     ),
 ];
 
-pub const ALLOW: [Field; 2] = [
+pub(crate) const ALLOW: [Field; 2] = [
     field(
         "mac",
         "A source MAC address allowed in.",
@@ -230,7 +230,7 @@ pub const ALLOW: [Field; 2] = [
     ),
 ];
 
-pub const NAT_FIELDS: [Field; 2] = [
+pub(crate) const NAT_FIELDS: [Field; 2] = [
     field(
         "masquerade",
         "Interfaces to masquerade out of (like `POSTROUTING -o wan -j MASQUERADE`).",
@@ -245,7 +245,7 @@ pub const NAT_FIELDS: [Field; 2] = [
     ),
 ];
 
-pub const PUBLISH: [Field; 4] = [
+pub(crate) const PUBLISH: [Field; 4] = [
     field(
         "on",
         "The interface the port is published on.",

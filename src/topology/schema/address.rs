@@ -14,7 +14,7 @@ use crate::topology::diag::Problems;
 use crate::topology::yaml::Node;
 
 /// An interface address: `10.0.1.11/24` or `fd00::1/64`; the prefix length is required.
-pub fn cidr(p: &mut Problems, node: &Node) -> Option<Sp<IpNet>> {
+pub(crate) fn cidr(p: &mut Problems, node: &Node) -> Option<Sp<IpNet>> {
     let text = string(p, node, "an address")?;
     if padded(p, &text) {
         return None;

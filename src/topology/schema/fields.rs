@@ -235,7 +235,7 @@ pub(super) fn duration(p: &mut Problems, node: &Node, what: &str) -> Option<u64>
 }
 
 /// `500ms`, `30s`, `1.5s`, `2m`, `1h` in milliseconds.
-pub fn parse_duration(text: &str) -> Option<u64> {
+pub(crate) fn parse_duration(text: &str) -> Option<u64> {
     let text = text.trim();
     let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
     let (number, unit) = text.split_at(split);

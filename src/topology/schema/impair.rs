@@ -10,7 +10,7 @@ use crate::topology::yaml::{Node, Value};
 /// An impairment as written: the link's own settings, and those of the end named by a key
 /// (`node` or `node:iface`), each with where it was written.
 #[derive(Debug)]
-pub struct RawImpair {
+pub(crate) struct RawImpair {
     pub both: Impair,
     pub ends: Vec<(Sp<String>, Impair, SourceSpan)>,
     pub at: SourceSpan,

@@ -11,8 +11,8 @@ use miette::SourceSpan;
 pub(crate) mod address;
 mod check;
 mod fields;
-pub mod impair;
-pub use fields::parse_duration;
+pub(crate) mod impair;
+pub(crate) use fields::parse_duration;
 mod link;
 mod nat;
 mod node;
@@ -24,17 +24,17 @@ use super::yaml::{Node, Value};
 use crate::model::NodeKind;
 use crate::model::name::lab_name_problem;
 use fields::{Fields, list, name_key, string};
-pub use nat::{RawNat, RawPublish};
+pub(crate) use nat::RawNat;
 
 /// A value with the place it was written.
 #[derive(Debug, Clone)]
-pub struct Sp<T> {
+pub(crate) struct Sp<T> {
     pub v: T,
     pub at: SourceSpan,
 }
 
 #[derive(Debug, Default)]
-pub struct RawLab {
+pub(crate) struct RawLab {
     pub name: Option<Sp<String>>,
     pub nodes: Vec<RawNode>,
     pub links: Vec<RawLink>,
@@ -45,7 +45,7 @@ pub struct RawLab {
 
 /// `stages:` entry: a name, actions (`do:`), then checks (`expect:`).
 #[derive(Debug)]
-pub struct RawStage {
+pub(crate) struct RawStage {
     pub name: Sp<String>,
     pub actions: Vec<RawAction>,
     pub checks: Vec<RawCheck>,
@@ -53,7 +53,7 @@ pub struct RawStage {
 }
 
 #[derive(Debug)]
-pub enum RawAction {
+pub(crate) enum RawAction {
     ArpSpoof {
         from: Sp<String>,
         claim: Sp<IpAddr>,
@@ -81,7 +81,7 @@ pub enum RawAction {
 }
 
 #[derive(Debug)]
-pub struct RawNode {
+pub(crate) struct RawNode {
     pub name: Sp<String>,
     pub kind: NodeKind,
     pub interfaces: Vec<RawIface>,
@@ -115,7 +115,7 @@ pub struct RawNode {
 }
 
 #[derive(Debug)]
-pub struct RawPort {
+pub(crate) struct RawPort {
     pub name: Sp<String>,
     pub vlan: Option<Sp<u16>>,
     pub trunk: Option<Sp<Vec<u16>>>,
@@ -125,20 +125,20 @@ pub struct RawPort {
 
 /// One IP-MAC binding of port security.
 #[derive(Debug)]
-pub struct RawAllow {
+pub(crate) struct RawAllow {
     pub mac: String,
     pub ip: Option<IpAddr>,
     pub at: SourceSpan,
 }
 
 #[derive(Debug)]
-pub struct RawSvi {
+pub(crate) struct RawSvi {
     pub vlan: Sp<u16>,
     pub addresses: Vec<Sp<IpNet>>,
 }
 
 #[derive(Debug)]
-pub struct RawIface {
+pub(crate) struct RawIface {
     pub name: Sp<String>,
     /// `eth0.10`: an 802.1Q sub-interface of `eth0` in VLAN 10.
     pub vlan: Option<(String, u16)>,
@@ -148,20 +148,20 @@ pub struct RawIface {
 }
 
 #[derive(Debug)]
-pub struct RawRoute {
+pub(crate) struct RawRoute {
     pub to: Sp<IpNet>,
     pub via: Sp<IpAddr>,
 }
 
 #[derive(Debug)]
-pub struct RawEndpoint {
+pub(crate) struct RawEndpoint {
     pub node: String,
     pub iface: String,
     pub at: SourceSpan,
 }
 
 #[derive(Debug)]
-pub struct RawLink {
+pub(crate) struct RawLink {
     pub a: RawEndpoint,
     pub b: RawEndpoint,
     pub mtu: Option<Sp<u32>>,
@@ -171,7 +171,7 @@ pub struct RawLink {
 }
 
 #[derive(Debug)]
-pub enum RawLinkKind {
+pub(crate) enum RawLinkKind {
     Veth,
     /// `a` is the macvlan child, `b` its parent interface.
     Macvlan {
@@ -185,7 +185,7 @@ pub enum RawLinkKind {
 
 /// A persistent TAP device on a bridge or switch port, for a virtual machine.
 #[derive(Debug)]
-pub struct RawTap {
+pub(crate) struct RawTap {
     pub end: RawEndpoint,
     pub owner: Option<Sp<String>>,
     pub group: Option<Sp<String>>,
@@ -193,7 +193,7 @@ pub struct RawTap {
 }
 
 #[derive(Debug)]
-pub struct RawCheck {
+pub(crate) struct RawCheck {
     pub from: Sp<String>,
     pub to: Sp<String>,
     pub reach: bool,
@@ -234,7 +234,7 @@ pub(super) const LINK_KEYS: &[&str] = &format::keys(&format::LINK);
 pub(super) const IMPAIR_KEYS: &[&str] = &format::keys(&format::IMPAIR);
 
 /// The settings an impairment takes, for messages outside the reader.
-pub fn impair_keys() -> &'static [&'static str] {
+pub(crate) fn impair_keys() -> &'static [&'static str] {
     IMPAIR_KEYS
 }
 pub(super) const TAP_KEYS: &[&str] = &format::keys(&format::TAP);
@@ -252,7 +252,7 @@ pub(super) const EXEC_ACTION_KEYS: &[&str] = &format::keys(&format::EXEC_ACTION)
 pub(super) const NEIGHBOUR_KEYS: &[&str] = &format::keys(&format::NEIGHBOUR);
 pub(super) const KINDS: &[&str] = &format::KINDS;
 
-pub fn read(p: &mut Problems, root: &Node) -> RawLab {
+pub(crate) fn read(p: &mut Problems, root: &Node) -> RawLab {
     let mut lab = RawLab::default();
     if matches!(root.value, Value::Null) {
         p.error(

@@ -9,14 +9,14 @@ use crate::topology::diag::Problems;
 use crate::topology::yaml::Node;
 
 #[derive(Debug)]
-pub struct RawNat {
+pub(crate) struct RawNat {
     pub masquerade: Vec<Sp<String>>,
     pub publish: Vec<RawPublish>,
     pub at: SourceSpan,
 }
 
 #[derive(Debug)]
-pub struct RawPublish {
+pub(crate) struct RawPublish {
     pub on: Sp<String>,
     pub proto: Sp<String>,
     pub port: Sp<u16>,

@@ -11,8 +11,8 @@ use crate::topology::diag::Problems;
 use crate::topology::yaml::{Node, Value};
 
 /// 802.1Q VLAN ids 0 and 4095 are reserved.
-pub const VID_MIN: i64 = 1;
-pub const VID_MAX: i64 = 4094;
+pub(super) const VID_MIN: i64 = 1;
+pub(super) const VID_MAX: i64 = 4094;
 
 pub(super) fn vid(p: &mut Problems, n: &Node) -> Option<Sp<u16>> {
     match number(p, n, "a VLAN id", "10")? {

@@ -9,7 +9,7 @@ use crate::apply::packet::mac_text;
 
 /// `02:00:00:00:00:01 > 02:00:00:00:00:02, ethertype IPv4 (0x0800), length 98: 10.0.0.1 >
 /// 10.0.0.2: ICMP echo request, id 7, seq 1, length 64`
-pub fn describe(frame: &[u8], wire_len: usize) -> String {
+pub(crate) fn describe(frame: &[u8], wire_len: usize) -> String {
     let (Some(dst), Some(src)) = (frame.get(0..6), frame.get(6..12)) else {
         return format!("truncated frame, length {wire_len}");
     };

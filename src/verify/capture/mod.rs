@@ -11,13 +11,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use crate::apply::netns;
 use crate::apply::packet::{self, ETH_P_ALL, PacketSocket};
 
-pub mod decode;
-pub mod pcap;
+pub(crate) mod decode;
+pub(crate) mod pcap;
 
 /// An interface to watch: `node:iface` as typed, and the namespace it is in (`""`: the
 /// machine's own).
 #[derive(Debug, Clone)]
-pub struct Tap {
+pub(crate) struct Tap {
     pub label: String,
     pub ns: String,
     pub iface: String,
@@ -25,7 +25,7 @@ pub struct Tap {
 
 /// Why an interface cannot be watched.
 #[derive(Debug)]
-pub enum OpenError {
+pub(crate) enum OpenError {
     /// The namespace has no interface of that name.
     NoInterface,
     Namespace(io::Error),
@@ -34,7 +34,7 @@ pub enum OpenError {
 
 /// A packet socket on `tap`'s interface, opened inside its namespace; it keeps reading
 /// there after the thread that opened it is gone.
-pub fn open(tap: &Tap) -> Result<PacketSocket, OpenError> {
+pub(crate) fn open(tap: &Tap) -> Result<PacketSocket, OpenError> {
     let here = || {
         let s = PacketSocket::open(Some(&tap.iface), ETH_P_ALL, true).map_err(|e| {
             if e.raw_os_error() == Some(libc::ENODEV) {
@@ -54,7 +54,7 @@ pub fn open(tap: &Tap) -> Result<PacketSocket, OpenError> {
 }
 
 /// What is written for each frame.
-pub enum Format {
+pub(crate) enum Format {
     /// A pcap file: its header first, then a record per frame.
     Pcap,
     /// One line per frame; with the interface's label when several are watched.
@@ -63,14 +63,14 @@ pub enum Format {
 
 /// When to stop, besides Ctrl-C.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Limits {
+pub(crate) struct Limits {
     pub count: Option<u64>,
     pub timeout: Option<Duration>,
 }
 
 /// Why the capture ended, and what it saw.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ended {
+pub(crate) enum Ended {
     Count,
     Timeout,
     Interrupted,
@@ -79,7 +79,7 @@ pub enum Ended {
 }
 
 #[derive(Debug, Clone, Copy)]
-pub struct Summary {
+pub(crate) struct Summary {
     pub frames: u64,
     pub ended: Ended,
 }
@@ -117,7 +117,7 @@ const HOLD: Duration = Duration::from_millis(30);
 /// Watches `sockets` (one per tap, in order) until a limit is reached, `stop` is set, or the
 /// output closes; writes every frame to `out` in stamp order. The output is flushed whenever
 /// the interfaces are quiet, so a pipe's reader sees frames as they come.
-pub fn run(
+pub(crate) fn run(
     taps: &[Tap],
     sockets: &[PacketSocket],
     format: &Format,

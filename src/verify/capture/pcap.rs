@@ -5,13 +5,13 @@ use std::io::{self, Write};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The most of one frame kept: veth carries frames up to 64 KiB when offloads merge segments.
-pub const SNAPLEN: u32 = 262_144;
+pub(crate) const SNAPLEN: u32 = 262_144;
 
 const MAGIC_MICROSECONDS: u32 = 0xa1b2_c3d4;
 const LINKTYPE_ETHERNET: u32 = 1;
 
 /// The 24-byte file header.
-pub fn header(out: &mut (impl Write + ?Sized)) -> io::Result<()> {
+pub(crate) fn header(out: &mut (impl Write + ?Sized)) -> io::Result<()> {
     let mut h = Vec::with_capacity(24);
     h.extend(MAGIC_MICROSECONDS.to_le_bytes());
     h.extend(2u16.to_le_bytes());
@@ -24,7 +24,7 @@ pub fn header(out: &mut (impl Write + ?Sized)) -> io::Result<()> {
 }
 
 /// One frame: its 16-byte record header, then the bytes kept of it.
-pub fn record(
+pub(crate) fn record(
     out: &mut (impl Write + ?Sized),
     at: SystemTime,
     data: &[u8],

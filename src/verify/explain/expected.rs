@@ -10,7 +10,7 @@ use ipnet::IpNet;
 use crate::apply::live::{Dev, PortState, Route, RouteKind, Space};
 use crate::model::{Lab, MACHINE, NodeKind};
 
-pub fn spaces(lab: &Lab) -> HashMap<String, Space> {
+pub(super) fn spaces(lab: &Lab) -> HashMap<String, Space> {
     let mut out: HashMap<String, Space> = HashMap::new();
     for (i, node) in lab.nodes.iter().enumerate() {
         let machine = node.name == MACHINE;

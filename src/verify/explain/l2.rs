@@ -10,11 +10,11 @@ use crate::apply::live::{Dev, PortState};
 use crate::model::{LinkKind, NodeKind, PortMode, svi_name};
 
 /// The nftables table of a switch's port security (`allow:`).
-pub const SECURITY_TABLE: &str = "bridge vnet";
+pub(super) const SECURITY_TABLE: &str = "bridge vnet";
 
 /// Where the address was found: the node (whose namespace holds it) and its interface.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Owner {
+pub(super) struct Owner {
     pub node: usize,
     pub iface: String,
     /// The bridges and switches crossed on the way.
@@ -23,7 +23,7 @@ pub struct Owner {
 
 /// Why no owner was found: each thing broken on the way, and the switch VLANs the frame was in.
 #[derive(Debug, Default)]
-pub struct Missed {
+pub(crate) struct Missed {
     /// (node, interface, what is wrong).
     pub breaks: Vec<(usize, String, String)>,
     pub vlans: Vec<(usize, u16)>,
@@ -38,7 +38,7 @@ struct Wire {
 }
 
 /// The owner of `addr` on the segment `node:out` sends to, for a packet from `src`.
-pub fn owner(
+pub(super) fn owner(
     w: &World,
     node: usize,
     out: &str,

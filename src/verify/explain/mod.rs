@@ -11,14 +11,14 @@ use crate::model::{Lab, Proto};
 mod expected;
 mod l2;
 mod walk;
-pub mod words;
-pub mod world;
+pub(crate) mod words;
+pub(crate) mod world;
 
-pub use world::World;
+pub(crate) use world::World;
 
 /// What travels: addresses as the node at hand sees them.
 #[derive(Debug, Clone, Copy)]
-pub struct Packet {
+pub(crate) struct Packet {
     pub src: IpAddr,
     pub dst: IpAddr,
     pub proto: Proto,
@@ -27,7 +27,7 @@ pub struct Packet {
 
 /// One router (or host) on the way.
 #[derive(Debug, Clone, Default, Serialize)]
-pub struct Hop {
+pub(crate) struct Hop {
     pub node: String,
     /// The interface it came in through (none at the start).
     #[serde(rename = "in", skip_serializing_if = "Option::is_none")]
@@ -47,7 +47,7 @@ pub struct Hop {
 
 /// Where the packet (or its reply) stops, and why.
 #[derive(Debug, Clone, Serialize)]
-pub struct Stop {
+pub(crate) struct Stop {
     pub node: String,
     /// The reply's way back, not the packet's way there.
     pub back: bool,
@@ -55,7 +55,7 @@ pub struct Stop {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct Explanation {
+pub(crate) struct Explanation {
     pub from: String,
     pub to: String,
     pub address: IpAddr,
@@ -78,7 +78,7 @@ pub struct Explanation {
 
 /// The address a node target stands for: its first of the IP version `from` speaks
 /// (IPv4 first), as `--all-pairs` probes it.
-pub fn address_of(lab: &Lab, from: usize, to: usize) -> Option<IpAddr> {
+pub(crate) fn address_of(lab: &Lab, from: usize, to: usize) -> Option<IpAddr> {
     [true, false].into_iter().find_map(|v4| {
         let speaks = lab.addresses(from).any(|a| a.addr().is_ipv4() == v4);
         lab.addresses(to)
@@ -89,7 +89,7 @@ pub fn address_of(lab: &Lab, from: usize, to: usize) -> Option<IpAddr> {
 }
 
 /// Follows a packet from `from` to `to` and its reply back.
-pub fn explain(
+pub(crate) fn explain(
     w: &World,
     from: usize,
     to_label: &str,
@@ -178,7 +178,7 @@ pub fn explain(
 const EXPLAINED: usize = 200;
 
 /// Explains, from the running lab's kernel, each row that should have reached and did not.
-pub fn failed_rows(lab: &Lab, rows: &mut [super::Row]) {
+pub(crate) fn failed_rows(lab: &Lab, rows: &mut [super::Row]) {
     use super::{Method, Status};
     let w = World::running(lab);
     let failed = rows.iter_mut().filter(|r| {

@@ -15,7 +15,7 @@ const MAX_HOPS: usize = 64;
 
 /// An address translation done on the way there, undone for the reply (conntrack).
 #[derive(Debug, Clone)]
-pub enum Nat {
+pub(super) enum Nat {
     /// The source `from` left `node` as `to`.
     Source {
         node: usize,
@@ -31,19 +31,19 @@ pub enum Nat {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dir {
+pub(super) enum Dir {
     There,
     Back,
 }
 
 /// Where the packet was delivered, and what it looked like there.
-pub struct Arrived {
+pub(super) struct Arrived {
     pub node: usize,
     pub hops: Vec<Hop>,
     pub packet: Packet,
 }
 
-pub fn walk(
+pub(super) fn walk(
     w: &World,
     start: usize,
     mut p: Packet,
@@ -225,7 +225,7 @@ fn tables_have(space: &Space, table: &str) -> bool {
 }
 
 /// The longest prefix of the main table that holds the address.
-pub fn lookup(space: &Space, dst: IpAddr) -> Option<&Route> {
+pub(super) fn lookup(space: &Space, dst: IpAddr) -> Option<&Route> {
     // Of routes of one length the kernel takes the first it holds (two interfaces on one
     // subnet: the first one's), so the first of the longest, not the last.
     space

@@ -9,7 +9,7 @@ use crate::apply::live::{Route, RouteKind, Space};
 use crate::model::{NodeKind, PortMode};
 
 /// A route as `ip route` prints it.
-pub fn route(space: &Space, r: &Route) -> String {
+pub(crate) fn route(space: &Space, r: &Route) -> String {
     let to = if r.to.prefix_len() == 0 {
         "default".to_owned()
     } else {
@@ -31,7 +31,7 @@ pub fn route(space: &Space, r: &Route) -> String {
 
 /// Why no node on the segment took the packet for `next`: the break on the way the file's
 /// lab would take (or the first one), or that nobody there has the address.
-pub fn missed(
+pub(crate) fn missed(
     w: &World,
     node: usize,
     out: &str,
@@ -144,7 +144,7 @@ fn path(hops: &[Hop]) -> String {
 }
 
 /// One line: `arrives: pc1 → r1 → srv (2 hops)` or `stops at gw: link gw:wan is down`.
-pub fn line(e: &Explanation) -> String {
+pub(crate) fn line(e: &Explanation) -> String {
     let n = e.there.len().saturating_sub(1);
     let mut text = match &e.stop {
         None => format!(
@@ -164,7 +164,7 @@ pub fn line(e: &Explanation) -> String {
 }
 
 /// Every hop, there and back, then the verdict.
-pub fn text(e: &Explanation) -> String {
+pub(crate) fn text(e: &Explanation) -> String {
     let port = e
         .port
         .map(|p| format!(" {} port {p}", e.proto.as_str()))

@@ -9,7 +9,7 @@ use super::expected;
 use crate::apply::live::{self, Space};
 use crate::model::{Lab, MACHINE};
 
-pub struct World<'a> {
+pub(crate) struct World<'a> {
     pub lab: &'a Lab,
     /// What vnet builds, by namespace: the whole answer offline, the reference when live.
     pub expected: HashMap<String, Rc<Space>>,
@@ -19,7 +19,7 @@ pub struct World<'a> {
 
 impl<'a> World<'a> {
     /// The file's world: what `up` would build.
-    pub fn planned(lab: &'a Lab) -> Self {
+    pub(crate) fn planned(lab: &'a Lab) -> Self {
         World {
             lab,
             expected: expected::spaces(lab)
@@ -32,7 +32,7 @@ impl<'a> World<'a> {
     }
 
     /// A running lab's world, read from the kernel as the walk needs it.
-    pub fn running(lab: &'a Lab) -> Self {
+    pub(crate) fn running(lab: &'a Lab) -> Self {
         World {
             live: true,
             ..World::planned(lab)
@@ -40,7 +40,7 @@ impl<'a> World<'a> {
     }
 
     /// A node's namespace, or why it cannot be read ("namespace office.pc1 is gone").
-    pub fn space(&self, node: usize) -> Result<Rc<Space>, String> {
+    pub(crate) fn space(&self, node: usize) -> Result<Rc<Space>, String> {
         let ns = self.lab.netns(node);
         if !self.live {
             return Ok(self.expected.get(&ns).cloned().unwrap_or_default());
@@ -73,7 +73,7 @@ impl<'a> World<'a> {
     }
 
     /// The table vnet's `nat:` on a node is in: the machine's is the lab's own.
-    pub fn nat_table(&self, node: usize) -> String {
+    pub(crate) fn nat_table(&self, node: usize) -> String {
         if self.lab.nodes[node].name == MACHINE {
             format!("inet vnet-{}", self.lab.name)
         } else {
@@ -82,7 +82,7 @@ impl<'a> World<'a> {
     }
 
     /// What vnet built in a node's namespace.
-    pub fn expected(&self, node: usize) -> Option<&Space> {
+    pub(crate) fn expected(&self, node: usize) -> Option<&Space> {
         self.expected.get(&self.lab.netns(node)).map(|s| &**s)
     }
 }
