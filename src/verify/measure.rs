@@ -90,15 +90,14 @@ pub(crate) fn judge(lab: &Lab, c: &Check, m: &Measure, mut row: Row) -> Row {
         expect.push(format!("rate {} {}", b.op.as_str(), impair::rate(b.value)));
         match transfer(lab, c, row.address) {
             Err(e) => return errored(row, format!("transfer could not run: {e}")),
-            Ok(bps) => {
+            Ok(Transfer {
+                bits_per_s: bps,
+                seconds,
+            }) => {
                 row.measured.rate_mbit = Some(round3(bps / 1e6));
                 row.method = super::Method::Tcp;
                 row.layer = 4;
-                words.push(format!(
-                    "{:.2} Mbit/s over {:.1} s",
-                    bps / 1e6,
-                    TRANSFER_MS as f64 / 1000.0
-                ));
+                words.push(format!("{:.2} Mbit/s over {:.1} s", bps / 1e6, seconds));
                 if !rate_holds(b, bps) {
                     fails.push("rate");
                 }
@@ -167,7 +166,7 @@ pub(crate) fn echo(ns: &str, dst: IpAddr, n: u32) -> io::Result<Vec<f64>> {
 /// A bulk TCP transfer of [`TRANSFER_MS`] from the check's source to a listener of vnet's
 /// in the namespace that owns the address; the throughput the receiver saw, in bits/s (from
 /// its first byte to the sender's end, queued bytes drained included).
-fn transfer(lab: &Lab, c: &Check, dst: IpAddr) -> io::Result<f64> {
+fn transfer(lab: &Lab, c: &Check, dst: IpAddr) -> io::Result<Transfer> {
     let owner = lab.owner(dst).ok_or_else(|| {
         io::Error::other(format!(
             "{dst} is no node's of the lab: vnet has no listener there"
@@ -185,50 +184,138 @@ fn transfer(lab: &Lab, c: &Check, dst: IpAddr) -> io::Result<f64> {
     measure_between(listener, stream, Duration::from_millis(TRANSFER_MS))
 }
 
-/// Sends for `length` on `stream`, counts at `listener`'s accepted end.
+/// What a transfer measured: the receiver's rate over the window it counted.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Transfer {
+    pub bits_per_s: f64,
+    /// The window the rate was counted over (the warm-up after the first byte left out).
+    pub seconds: f64,
+}
+
+/// How much of a transfer's start is left out of its rate: the token bucket's burst and TCP's
+/// slow start (the first connection to a peer after `up` overshoots a shaped link and loses
+/// segments; later ones start from the route's remembered ssthresh) are not the link's rate.
+const WARM_UP: Duration = Duration::from_millis(300);
+/// A slow link's window grows until it holds this much, or [`LONGEST`] is reached.
+const ENOUGH_BYTES: u64 = 32 << 10;
+/// The longest a transfer lasts, however slow the link.
+const LONGEST: Duration = Duration::from_secs(10);
+/// How often blocked reads and writes look at the clock.
+const TICK: Duration = Duration::from_millis(100);
+
+/// Sends on `stream` while `listener`'s accepted end counts what arrives: from [`WARM_UP`]
+/// after the first byte for `length` (longer on a link too slow to fill [`ENOUGH_BYTES`] in
+/// that time, up to [`LONGEST`]). The receiver then closes, and the sender stops: bytes still
+/// queued on a slow link are not waited for.
 pub(crate) fn measure_between(
     listener: TcpListener,
     mut stream: TcpStream,
     length: Duration,
-) -> io::Result<f64> {
+) -> io::Result<Transfer> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let done = AtomicBool::new(false);
     std::thread::scope(|s| {
-        let receiver = s.spawn(move || -> io::Result<f64> {
-            let (mut conn, _) = listener.accept()?;
-            conn.set_read_timeout(Some(length + Duration::from_secs(10)))?;
-            let mut buf = vec![0u8; 128 << 10];
-            let mut total = 0u64;
-            let mut first = None;
-            loop {
-                let n = conn.read(&mut buf)?;
-                if n == 0 {
-                    break;
-                }
-                first.get_or_insert_with(Instant::now);
-                total += n as u64;
-            }
-            let secs = first.map_or(0.0, |t| t.elapsed().as_secs_f64());
-            Ok(if secs > 0.0 {
-                total as f64 * 8.0 / secs
-            } else {
-                0.0
-            })
+        let receiver = s.spawn(|| {
+            let counted = receive(&listener, length);
+            done.store(true, Ordering::SeqCst);
+            counted
         });
         let chunk = vec![0x5a_u8; 64 << 10];
         let start = Instant::now();
-        stream.set_write_timeout(Some(Duration::from_secs(5)))?;
+        stream.set_write_timeout(Some(TICK))?;
         let mut sent = Ok(());
-        while start.elapsed() < length {
-            if let Err(e) = stream.write_all(&chunk) {
-                sent = Err(e);
-                break;
+        while !done.load(Ordering::SeqCst) && start.elapsed() < LONGEST + length {
+            match stream.write(&chunk) {
+                Ok(_) => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) => {}
+                Err(_) if done.load(Ordering::SeqCst) => break,
+                Err(e) => {
+                    sent = Err(e);
+                    break;
+                }
             }
         }
-        let _ = stream.shutdown(std::net::Shutdown::Write);
+        let _ = stream.shutdown(std::net::Shutdown::Both);
         let got = receiver
             .join()
             .unwrap_or_else(|_| Err(io::Error::other("the receiver panicked")));
-        sent?;
-        got
+        match (got, sent) {
+            (Ok(t), _) => Ok(t),
+            (Err(e), Ok(())) => Err(e),
+            (Err(_), Err(e)) => Err(e),
+        }
+    })
+}
+
+/// The receiving end of [`measure_between`].
+fn receive(listener: &TcpListener, length: Duration) -> io::Result<Transfer> {
+    let (mut conn, _) = listener.accept()?;
+    conn.set_read_timeout(Some(TICK))?;
+    let mut buf = vec![0u8; 128 << 10];
+    let accepted = Instant::now();
+    let mut first: Option<Instant> = None;
+    // From the first read after the warm-up: when, and the bytes counted since.
+    let mut window: Option<(Instant, u64)> = None;
+    let mut last = None;
+    loop {
+        let now = Instant::now();
+        match (first, window) {
+            (None, _) if now - accepted > LONGEST => {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("no byte arrived in {} s", LONGEST.as_secs()),
+                ));
+            }
+            (Some(f), Some((from, bytes)))
+                if now - from >= length && (bytes >= ENOUGH_BYTES || now - f >= LONGEST) =>
+            {
+                break;
+            }
+            (Some(f), None) if now - f >= LONGEST => break,
+            _ => {}
+        }
+        let n = match conn.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n as u64,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let at = Instant::now();
+        let f = *first.get_or_insert(at);
+        match &mut window {
+            Some((_, bytes)) => {
+                *bytes += n;
+                last = Some(at);
+            }
+            // The read that crosses the warm-up starts the window; its bytes came before.
+            None if at - f >= WARM_UP => window = Some((at, 0)),
+            None => {}
+        }
+    }
+    Ok(match (window, last) {
+        (Some((from, bytes)), Some(to)) if to > from => {
+            let seconds = (to - from).as_secs_f64();
+            Transfer {
+                bits_per_s: bytes as f64 * 8.0 / seconds,
+                seconds,
+            }
+        }
+        // Too little arrived after the warm-up to time it.
+        _ => Transfer {
+            bits_per_s: 0.0,
+            seconds: first.map_or(0.0, |f| f.elapsed().as_secs_f64()),
+        },
     })
 }
 
@@ -292,7 +379,8 @@ mod tests {
     fn a_transfer_over_loopback_is_counted() {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let s = TcpStream::connect(l.local_addr().unwrap()).unwrap();
-        let bps = measure_between(l, s, Duration::from_millis(100)).unwrap();
-        assert!(bps > 1e6, "{bps}");
+        let t = measure_between(l, s, Duration::from_millis(100)).unwrap();
+        assert!(t.bits_per_s > 1e6, "{t:?}");
+        assert!(t.seconds >= 0.1 && t.seconds < 1.0, "{t:?}");
     }
 }
