@@ -80,6 +80,21 @@ pub(crate) struct Record {
     /// What `vnet impair` and `vnet link` changed since `up`.
     #[serde(default, skip_serializing_if = "Runtime::is_empty")]
     pub runtime: Runtime,
+    /// The processes `exec:` left running when `up` finished: `status` says when one is gone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub processes: Vec<Process>,
+}
+
+/// A process of the lab, as `up` left it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Process {
+    pub pid: i32,
+    /// The node whose namespace it runs in, if it still ran in one of the lab's.
+    pub node: Option<String>,
+    /// Its command line, shortened.
+    pub command: String,
+    /// When it started, in clock ticks after boot (`/proc/PID/stat`): a reused PID is not it.
+    pub started: u64,
 }
 
 /// Faults made at runtime, by `node:iface`: impairments set (`None`: cleared, the file's

@@ -24,7 +24,7 @@ pub(crate) fn perform(lab: &Lab, action: &Action, log: &Path) -> io::Result<Stri
         Action::Link {
             node, iface, up, ..
         } => {
-            set_link(&lab.netns(*node), iface, *up)?;
+            set_link(lab, *node, iface, *up)?;
             Ok(format!(
                 "link {}:{iface} {}",
                 lab.nodes[*node].name,
@@ -172,9 +172,17 @@ fn in_node<T: Send>(
     netns::in_netns(&file, f)?
 }
 
-/// `ip -n NS link set IFACE up|down`.
-pub(crate) fn set_link(ns: &str, iface: &str, up: bool) -> io::Result<()> {
-    let file = netns::open(ns)?;
+/// `ip -n NS link set IFACE up|down` on a node's interface. Brought up, it gets back what
+/// the kernel dropped when it went down and does not restore: its IPv6 addresses, and the
+/// file's routes through it (gateways included), those still there left as they are.
+pub(crate) fn set_link(lab: &Lab, node: usize, iface: &str, up: bool) -> io::Result<()> {
+    let ns = lab.netns(node);
+    let (addrs, routes) = if up {
+        kept_by_file(lab, node, iface)
+    } else {
+        Default::default()
+    };
+    let file = netns::open(&ns)?;
     netns::in_netns(&file, || -> io::Result<()> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -182,16 +190,104 @@ pub(crate) fn set_link(ns: &str, iface: &str, up: bool) -> io::Result<()> {
         rt.block_on(async {
             let (conn, handle, _) = rtnetlink::new_connection()?;
             tokio::spawn(conn);
+            let failed = |e: rtnetlink::Error| io::Error::other(e.to_string());
             let msg = rtnetlink::LinkUnspec::new_with_name(iface);
             let msg = if up { msg.up() } else { msg.down() }.build();
-            handle
+            handle.link().set(msg).execute().await.map_err(failed)?;
+            if !up {
+                return Ok(());
+            }
+            use futures_util::TryStreamExt;
+            let Some(index) = handle
                 .link()
-                .set(msg)
+                .get()
+                .match_name(iface.to_owned())
                 .execute()
+                .try_next()
                 .await
-                .map_err(|e| io::Error::other(e.to_string()))
+                .map_err(failed)?
+                .map(|l| l.header.index)
+            else {
+                return Ok(());
+            };
+            for a in addrs {
+                let mut req = handle.address().add(index, a.addr(), a.prefix_len());
+                if a.addr().is_ipv6() {
+                    req.message_mut().attributes.push(
+                        rtnetlink::packet_route::address::AddressAttribute::Flags(
+                            rtnetlink::packet_route::address::AddressFlags::Nodad,
+                        ),
+                    );
+                }
+                tolerate(req.execute().await)?;
+            }
+            for (to, via) in routes {
+                let msg = match (to, via) {
+                    (ipnet::IpNet::V4(to), IpAddr::V4(via)) => {
+                        rtnetlink::RouteMessageBuilder::<Ipv4Addr>::new()
+                            .destination_prefix(to.network(), to.prefix_len())
+                            .gateway(via)
+                            .build()
+                    }
+                    (ipnet::IpNet::V6(to), IpAddr::V6(via)) => {
+                        rtnetlink::RouteMessageBuilder::<std::net::Ipv6Addr>::new()
+                            .destination_prefix(to.network(), to.prefix_len())
+                            .gateway(via)
+                            .build()
+                    }
+                    _ => continue,
+                };
+                tolerate(handle.route().add(msg).execute().await)?;
+            }
+            Ok(())
         })
     })?
+}
+
+/// A request whose work is already done (`EEXIST`), or that waits on another interface still
+/// down (`ENETUNREACH`: that one's own `up` brings the route back), is no failure.
+fn tolerate(r: Result<(), rtnetlink::Error>) -> io::Result<()> {
+    match r {
+        Ok(()) => Ok(()),
+        Err(rtnetlink::Error::NetlinkError(m))
+            if [libc::EEXIST, libc::ENETUNREACH].contains(&m.raw_code().abs()) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(io::Error::other(e.to_string())),
+    }
+}
+
+/// The file's addresses on `iface` of `node`, and the routes of every node in its namespace.
+fn kept_by_file(
+    lab: &Lab,
+    node: usize,
+    iface: &str,
+) -> (Vec<ipnet::IpNet>, Vec<(ipnet::IpNet, IpAddr)>) {
+    let ns = lab.netns(node);
+    let here: Vec<&crate::model::Node> = (0..lab.nodes.len())
+        .filter(|&i| lab.netns(i) == ns)
+        .map(|i| &lab.nodes[i])
+        .collect();
+    let addrs = here
+        .iter()
+        .flat_map(|n| &n.interfaces)
+        .filter(|f| f.name == iface)
+        .flat_map(|f| f.addresses.iter().copied())
+        .collect();
+    let mut routes = Vec::new();
+    for n in &here {
+        routes.extend(n.routes.iter().map(|r| (r.to, r.via)));
+        for g in &n.gateways {
+            let any = if g.is_ipv4() {
+                ipnet::IpNet::V4(ipnet::Ipv4Net::default())
+            } else {
+                ipnet::IpNet::V6(ipnet::Ipv6Net::default())
+            };
+            routes.push((any, *g));
+        }
+    }
+    (addrs, routes)
 }
 
 /// `tc -n NS qdisc del dev DEV root`, then the shape's qdiscs (none: the device is left with

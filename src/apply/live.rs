@@ -36,6 +36,8 @@ pub(crate) struct Dev {
     pub admin_up: bool,
     /// Has carrier (operationally up, or a device that does not say).
     pub carrier: bool,
+    /// Set up, but its carrier down (`NO-CARRIER`: the other end down or gone).
+    pub lacks_carrier: bool,
     pub master: Option<u32>,
     pub port: Option<PortState>,
 }
@@ -78,6 +80,18 @@ pub(crate) struct Space {
     pub forward_v6: Option<bool>,
     /// nftables tables (`inet vnet_nat`), when `nft` could list them.
     pub tables: Option<Vec<String>>,
+}
+
+impl Dev {
+    /// As `status` says it: `up`, `down` (set down), `no-carrier`, or the kernel's own word.
+    pub(crate) fn state_word(&self) -> &'static str {
+        match (self.admin_up, self.lacks_carrier, self.carrier) {
+            (false, _, _) => "down",
+            (true, true, _) => "no-carrier",
+            (true, false, true) => "up",
+            (true, false, false) => "dormant",
+        }
+    }
 }
 
 impl Space {
@@ -148,6 +162,7 @@ async fn here(with_tables: bool) -> io::Result<Space> {
         .map(|s| Dev {
             index: s.index,
             carrier: matches!(s.oper, State::Up | State::Unknown),
+            lacks_carrier: s.admin_up && matches!(s.oper, State::Down | State::LowerLayerDown),
             admin_up: s.admin_up,
             master: s.master,
             port: s.port.map(|p| match p {

@@ -120,6 +120,72 @@ pub(crate) fn processes_of(lab: &str) -> Vec<i32> {
     pids
 }
 
+/// The lab's processes now, each with its node (by namespace), command line and start time.
+pub(crate) fn snapshot(lab: &crate::model::Lab) -> Vec<crate::state::Process> {
+    let spaces: Vec<(u64, String)> = (0..lab.nodes.len())
+        .filter(|&i| lab.nodes[i].inside.is_none() && !lab.on_machine(i))
+        .filter_map(|i| {
+            let ino = super::netns::inode(&lab.netns(i)).ok()??;
+            Some((ino, lab.nodes[i].name.clone()))
+        })
+        .collect();
+    processes_of(&lab.name)
+        .into_iter()
+        .filter_map(|pid| {
+            let started = started_at(pid)?;
+            let ns = std::fs::metadata(format!("/proc/{pid}/ns/net"))
+                .map(|m| m.ino())
+                .ok();
+            Some(crate::state::Process {
+                pid,
+                node: spaces
+                    .iter()
+                    .find(|(ino, _)| Some(*ino) == ns)
+                    .map(|(_, n)| n.clone()),
+                command: command_line(pid),
+                started,
+            })
+        })
+        .collect()
+}
+
+/// Whether the process `up` recorded still runs (the same PID, started at the same tick).
+pub(crate) fn still_runs(p: &crate::state::Process) -> bool {
+    started_at(p.pid) == Some(p.started)
+}
+
+/// Field 22 of `/proc/PID/stat`, `None` for a process gone or a zombie (ended, not yet reaped:
+/// a lab's orphans are reaped by whichever subreaper adopted them, maybe never).
+fn started_at(pid: i32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // After the command's closing parenthesis (a command may itself hold spaces and
+    // parentheses): the state is field 3, so the start time (22) is the 20th of the rest.
+    let (_, after) = stat.rsplit_once(')')?;
+    let mut fields = after.split_whitespace();
+    if matches!(fields.next(), Some("Z" | "X")) {
+        return None;
+    }
+    fields.nth(18)?.parse().ok()
+}
+
+/// `/proc/PID/cmdline` as words, at most 60 characters.
+fn command_line(pid: i32) -> String {
+    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let words: Vec<String> = raw
+        .split(|b| *b == 0)
+        .filter(|w| !w.is_empty())
+        .map(|w| String::from_utf8_lossy(w).into_owned())
+        .collect();
+    let line = words.join(" ");
+    if line.chars().count() > 60 {
+        format!("{}…", line.chars().take(59).collect::<String>())
+    } else if line.is_empty() {
+        format!("pid {pid}")
+    } else {
+        line
+    }
+}
+
 /// The members of a cgroup and of every cgroup below it.
 fn cgroup_members(dir: &std::path::Path) -> Vec<i32> {
     let mut pids: Vec<i32> = std::fs::read_to_string(dir.join("cgroup.procs"))
@@ -198,4 +264,25 @@ fn remove_cgroup(dir: &std::path::Path) -> bool {
         let _ = std::fs::remove_dir(parent);
     }
     gone
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn this_process_is_found_again_by_its_start_time() {
+        let me = std::process::id() as i32;
+        let started = super::started_at(me).expect("own /proc/PID/stat");
+        let p = crate::state::Process {
+            pid: me,
+            node: None,
+            command: super::command_line(me),
+            started,
+        };
+        assert!(super::still_runs(&p));
+        assert!(!super::still_runs(&crate::state::Process {
+            started: started + 1,
+            ..p.clone()
+        }));
+        assert!(!p.command.is_empty());
+    }
 }

@@ -236,7 +236,7 @@ pub(super) fn link(
     let iface = end.split_once(':').map_or("", |(_, i)| i).to_owned();
     let ns = record.lab.netns(n);
     let set = |up: bool| -> Result<(), Error> {
-        crate::apply::act::set_link(&ns, &iface, up).map_err(|error| {
+        crate::apply::act::set_link(&record.lab, n, &iface, up).map_err(|error| {
             let step = crate::plan::Step::LinkUp {
                 ns: ns.clone(),
                 dev: iface.clone(),

@@ -109,6 +109,23 @@ fn nodes_table_to(lab: &Lab, shown: usize, width: Option<usize>) -> String {
     crate::terminal::fit_to(Table::new(rows), width)
 }
 
+/// Each bridge's and switch's ports and what is at their other end: the first [`SHOWN`]
+/// unless `all`.
+fn ports_listing(ports: &[crate::verify::drift::PortView], all: bool, lab: &str) -> String {
+    let shown = if all { ports.len() } else { SHOWN };
+    let mut lines = vec!["ports:".to_string()];
+    for p in ports.iter().take(shown) {
+        lines.push(format!("  {} → {} ({})", p.port, p.peer, p.state));
+    }
+    if ports.len() > shown {
+        lines.push(format!(
+            "  … and {} more ports (`vnet status {lab} --all` lists every one)",
+            ports.len() - shown
+        ));
+    }
+    lines.join("\n")
+}
+
 #[derive(Tabled, serde::Serialize)]
 struct LabRow {
     lab: String,
@@ -173,7 +190,7 @@ pub(super) fn status(lab: Option<&str>, json: bool, all: bool) -> Outcome {
             // Reading other namespaces' links takes root; without it only the record is told.
             let drift = nix::unistd::geteuid().is_root().then(|| {
                 let plan = crate::plan::plan(&r.lab, r.vlan_mode.unwrap_or_default());
-                crate::verify::drift::drift(&r.lab, &plan, &r.runtime.down)
+                crate::verify::drift::drift(&r.lab, &plan, &r.runtime.down, &r.processes)
             });
             let drifted = drift.as_ref().is_some_and(|d| !d.differences.is_empty());
             if json {
@@ -223,6 +240,9 @@ pub(super) fn status(lab: Option<&str>, json: bool, all: bool) -> Outcome {
                 }
                 for d in super::fault::differences(&r) {
                     crate::outln!("{d} (differs from the file)");
+                }
+                if let Some(d) = drift.as_ref().filter(|d| !d.ports.is_empty()) {
+                    crate::outln!("{}", ports_listing(&d.ports, all, name.as_str()));
                 }
                 match &drift {
                     None => {

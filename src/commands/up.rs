@@ -305,18 +305,16 @@ fn bring_up(
         },
     )
     .map_err(|e| io_fail("start the journal", e))?;
-    state::write_record(
-        &dir,
-        &state::Record {
-            file: file_text,
-            started: now,
-            vlan_mode: crate::plan::uses_vlans(lab).then_some(mode),
-            digest: Some(state::digest(loaded.source.as_bytes())),
-            lab: lab.clone(),
-            runtime: state::Runtime::default(),
-        },
-    )
-    .map_err(|e| io_fail("write the lab record", e))?;
+    let mut record = state::Record {
+        file: file_text,
+        started: now,
+        vlan_mode: crate::plan::uses_vlans(lab).then_some(mode),
+        digest: Some(state::digest(loaded.source.as_bytes())),
+        lab: lab.clone(),
+        runtime: state::Runtime::default(),
+        processes: Vec::new(),
+    };
+    state::write_record(&dir, &record).map_err(|e| io_fail("write the lab record", e))?;
 
     let plan = crate::plan::plan(lab, mode);
     let mut reporter = Reporter::new(progress, plan.len() as u64, &lab.name);
@@ -362,6 +360,13 @@ fn bring_up(
     });
     reporter.finish();
     drop(journal);
+    // What `exec:` left running, so that `status` can tell when one of them has gone.
+    if result.is_ok() && lab.nodes.iter().any(|n| !n.exec.is_empty()) {
+        record.processes = crate::apply::procs::snapshot(lab);
+        if let Err(e) = state::write_record(&dir, &record) {
+            crate::errln!("vnet: warning: cannot record the processes `exec:` left running: {e}");
+        }
+    }
     match result {
         Ok(()) => {
             drop(lock);

@@ -46,16 +46,24 @@ pub(crate) fn trials() -> Vec<Test> {
             let f = file.to_string_lossy().into_owned();
             let lab = crate::harness::run(&["validate", &f]);
             let _machine = machine_nat_or_links.then(crate::harness::machine_links_lock);
-            let mut args = vec!["test", f.as_str()];
+            let mut args = vec!["up", f.as_str()];
             if machine_nat {
                 args.push("--allow-machine-nat");
             }
-            let out = expect_code(&args, 0)?;
             let name = String::from_utf8_lossy(&lab.stdout)
                 .split('`')
                 .nth(1)
                 .unwrap_or_default()
                 .to_owned();
+            let _lab = Lab(name.clone());
+            expect_code(&args, 0)?;
+            // What vnet built is what `status` compares with: a healthy lab differs in nothing.
+            let status = expect_code(&["status", &name], 0)?;
+            check(text(&status).contains("health: as built"), || text(&status))?;
+            expect_code(&["down", &name], 0)?;
+            // `test` is `up`, the checks and stages, and `down`, in one.
+            args[0] = "test";
+            let out = expect_code(&args, 0)?;
             check(
                 String::from_utf8_lossy(&out.stdout).contains("all passed"),
                 || text(&out),

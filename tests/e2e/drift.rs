@@ -17,10 +17,10 @@ pub(crate) fn trials() -> Vec<Test> {
 const LAB: &str = "name: vdrift
 nodes:
   h1: {interfaces: {eth0: 10.80.0.2/24}, gateway: 10.80.0.1}
-  h2: {interfaces: {eth0: 10.80.0.3/24}, gateway: 10.80.0.1}
+  h2: {interfaces: {eth0: [10.80.0.3/24, fd80::3/64]}, gateway: [10.80.0.1, fd80::1]}
   sw: {kind: bridge}
-  r1: {kind: router, interfaces: {lan: 10.80.0.1/24, wan: 192.0.2.1/24}, nat: {masquerade: [wan]}}
-  ext: {interfaces: {eth0: 192.0.2.2/24}}
+  r1: {kind: router, interfaces: {lan: [10.80.0.1/24, fd80::1/64], wan: 192.0.2.1/24}, nat: {masquerade: [wan]}}
+  ext: {interfaces: {eth0: 192.0.2.2/24}, exec: ['sleep 1000 &']}
 links:
   - [h1:eth0, sw:p1]
   - [h2:eth0, sw:p2]
@@ -39,9 +39,28 @@ fn sh(cmd: &str) -> Result<(), String> {
     check(o.status.success(), || format!("`{cmd}`: {}", text(&o)))
 }
 
+/// Writes `value` to `path` from inside the namespace `ns` (a sysctl of its own).
+fn write_in(ns: &str, path: &str, value: &str) -> Result<(), String> {
+    let o = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            ns,
+            "sh",
+            "-c",
+            &format!("echo {value} > {path}"),
+        ])
+        .output()
+        .map_err(|e| e.to_string())?;
+    check(o.status.success(), || {
+        format!("writing {path} in {ns}: {}", text(&o))
+    })
+}
+
 /// `vnet status vdrift` exits `code` and says each of `says`.
 fn status_says(code: i32, says: &[&str]) -> Result<(), String> {
-    let o = expect_code(&["status", "vdrift"], code)?;
+    let o =
+        expect_code(&["status", "vdrift"], code).map_err(|e| format!("expecting {says:?}: {e}"))?;
     for s in says {
         check(text(&o).contains(s), || {
             format!("no `{s}` in:\n{}", text(&o))
@@ -55,7 +74,14 @@ fn status_drift() -> Result<(), String> {
     let file = file.to_string_lossy().into_owned();
     let _lab = Lab("vdrift".into());
     expect_code(&["up", &file], 0)?;
-    status_says(0, &["health: as built"])?;
+    status_says(
+        0,
+        &[
+            "health: as built",
+            "sw:p1 → h1:eth0 (forwarding)",
+            "sw:p3 → r1:lan (forwarding)",
+        ],
+    )?;
     let doc: Value =
         serde_json::from_slice(&expect_code(&["status", "vdrift", "--json"], 0)?.stdout)
             .map_err(|e| e.to_string())?;
@@ -77,6 +103,8 @@ fn status_drift() -> Result<(), String> {
         &["health: as built", "h2:eth0: down (taken down at runtime)"],
     )?;
     expect_code(&["link", "vdrift", "h2:eth0", "up"], 0)?;
+    // Up again, with what the kernel dropped on the way down: its IPv6 address, both gateways.
+    status_says(0, &["health: as built"])?;
 
     // Someone else's changes are, each in its words.
     sh("ip -n vdrift.h1 link set eth0 down")?;
@@ -89,7 +117,83 @@ fn status_drift() -> Result<(), String> {
         ],
     )?;
     sh("ip -n vdrift.h1 link set eth0 up")?;
+    // The kernel dropped h1's gateway route with the link; `ip link set up` does not bring
+    // it back (`vnet link ... up` does).
+    status_says(
+        1,
+        &[
+            "health: 1 difference",
+            "route default via 10.80.0.1 is missing in h1",
+        ],
+    )?;
+    sh("ip -n vdrift.h1 route add default via 10.80.0.1")?;
     status_says(0, &["health: as built"])?;
+    // Addresses, routes, forwarding and bridge ports, each changed and put back.
+    sh("ip -n vdrift.h2 route del default")?;
+    status_says(
+        1,
+        &[
+            "health: 1 difference",
+            "route default via 10.80.0.1 is missing in h2",
+        ],
+    )?;
+    sh("ip -n vdrift.h2 route add default via 10.80.0.1")?;
+    sh("ip -n vdrift.h2 address add 10.80.0.99/24 dev eth0")?;
+    sh("ip -n vdrift.h1 route add 198.51.100.0/24 via 10.80.0.3")?;
+    status_says(
+        1,
+        &[
+            "health: 2 differences",
+            "address 10.80.0.99/24 on h2:eth0 is not the file's",
+            "route 198.51.100.0/24 via 10.80.0.3 in h1 is not the file's",
+        ],
+    )?;
+    sh("ip -n vdrift.h2 address del 10.80.0.99/24 dev eth0")?;
+    sh("ip -n vdrift.h1 route del 198.51.100.0/24")?;
+    sh("ip -n vdrift.h1 address del 10.80.0.2/24 dev eth0")?;
+    status_says(1, &["address 10.80.0.2/24 is missing on h1:eth0"])?;
+    sh("ip -n vdrift.h1 address add 10.80.0.2/24 dev eth0")?;
+    sh("ip -n vdrift.h1 route replace default via 10.80.0.1")?;
+    write_in("vdrift.r1", "/proc/sys/net/ipv4/ip_forward", "0")?;
+    status_says(1, &["health: 1 difference", "r1 no longer forwards IPv4"])?;
+    write_in("vdrift.r1", "/proc/sys/net/ipv4/ip_forward", "1")?;
+    sh("ip -n vdrift.sw link set p2 nomaster")?;
+    status_says(
+        1,
+        &[
+            "health: 1 difference",
+            "sw:p2 is no longer a port of bridge sw",
+        ],
+    )?;
+    sh("ip -n vdrift.sw link set p2 master sw")?;
+    status_says(0, &["health: as built"])?;
+    // The process `exec:` left running, ended by someone else.
+    let doc: Value =
+        serde_json::from_slice(&expect_code(&["status", "vdrift", "--json"], 0)?.stdout)
+            .map_err(|e| e.to_string())?;
+    let procs = doc["processes"].as_array().cloned().unwrap_or_default();
+    let sleep = procs
+        .iter()
+        .find(|p| {
+            p["command"]
+                .as_str()
+                .is_some_and(|c| c.contains("sleep 1000"))
+        })
+        .ok_or_else(|| format!("no `sleep 1000` among the recorded processes: {procs:?}"))?;
+    check(sleep["node"] == "ext", || format!("{sleep}"))?;
+    let pid = sleep["pid"].as_i64().unwrap_or_default() as i32;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .map_err(|e| e.to_string())?;
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    status_says(
+        1,
+        &[&format!(
+            "process `sleep 1000` (pid {pid}) of ext's exec: has exited"
+        )],
+    )?;
     sh("ip netns exec vdrift.r1 nft delete table inet vnet_nat")?;
     status_says(1, &["table inet vnet_nat is missing in r1"])?;
     sh("ip -n vdrift.ext link del eth0")?;

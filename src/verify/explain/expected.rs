@@ -10,7 +10,7 @@ use ipnet::IpNet;
 use crate::apply::live::{Dev, PortState, Route, RouteKind, Space};
 use crate::model::{Lab, MACHINE, NodeKind};
 
-pub(super) fn spaces(lab: &Lab) -> HashMap<String, Space> {
+pub(crate) fn spaces(lab: &Lab) -> HashMap<String, Space> {
     let mut out: HashMap<String, Space> = HashMap::new();
     for (i, node) in lab.nodes.iter().enumerate() {
         let machine = node.name == MACHINE;
@@ -38,6 +38,7 @@ pub(super) fn spaces(lab: &Lab) -> HashMap<String, Space> {
                 name,
                 admin_up: true,
                 carrier: true,
+                lacks_carrier: false,
                 master: if port { master } else { None },
                 port: port.then_some(PortState::Forwarding),
             });

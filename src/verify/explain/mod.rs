@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::model::{Lab, Proto};
 
-mod expected;
+pub(crate) mod expected;
 mod l2;
 mod walk;
 pub(crate) mod words;

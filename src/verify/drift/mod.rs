@@ -1,19 +1,25 @@
 //! What differs between a running lab and what vnet built: its namespaces, the interfaces of
-//! its links and their state, and its firewall tables, read from the kernel. Changes made on
-//! purpose with `vnet link` (recorded) are said as such, not as drift.
+//! its links and their state, addresses, routes, forwarding, bridge ports, its firewall tables
+//! and the processes `exec:` left running, read from the kernel. Changes made on purpose with
+//! `vnet link` (recorded) are said as such, not as drift.
+
+mod settings;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use crate::apply::{exec, netns, ready};
+use crate::apply::live::{PortState, Space};
+use crate::apply::{exec, live, netns, procs};
 use crate::model::{Lab, Netns, NodeKind};
 use crate::plan::{Plan, Step};
 
 /// One difference, with a stable `kind` for scripts and the sentence for people.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub(crate) struct Difference {
-    /// `namespace_missing`, `link_missing`, `link_down`, `no_carrier`, `table_missing`.
+    /// `namespace_missing`, `link_missing`, `link_down`, `no_carrier`, `address_missing`,
+    /// `address_added`, `route_missing`, `route_added`, `forwarding_changed`, `port_detached`,
+    /// `port_moved`, `table_missing`, `process_exited`.
     pub kind: &'static str,
     /// The node it is about.
     pub node: String,
@@ -28,6 +34,20 @@ pub(crate) struct LiveInterface {
     /// `up`, `down` (set down), `no-carrier` (its other end down or gone), `unknown`, or
     /// `missing`.
     pub state: String,
+    /// Its addresses now (IPv6 link-local ones left out).
+    pub addresses: Vec<String>,
+}
+
+/// A port of a bridge or switch, and what is at its other end.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct PortView {
+    /// `sw:p1`.
+    pub port: String,
+    /// `pc1:eth0`, the other end of its link.
+    pub peer: String,
+    /// `forwarding`, `blocking` (spanning tree), `settling`, `disabled`, or the interface's
+    /// state when it is not up (`down`, `no-carrier`, `missing`).
+    pub state: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -36,6 +56,8 @@ pub(crate) struct Drift {
     /// Interfaces taken down with `vnet link` and still down: not drift.
     pub taken_down: Vec<String>,
     pub interfaces: Vec<LiveInterface>,
+    /// Every bridge's and switch's ports, in the file's order.
+    pub ports: Vec<PortView>,
 }
 
 /// An interface vnet makes: its node, its name, the `node:iface` at its link's other end,
@@ -125,8 +147,13 @@ fn node_label(lab: &Lab, node: usize) -> String {
 }
 
 /// Compares the running lab with what vnet built from it (`plan`); `taken_down` are the
-/// `node:iface` ends `vnet link` took down.
-pub(crate) fn drift(lab: &Lab, plan: &Plan, taken_down: &BTreeSet<String>) -> Drift {
+/// `node:iface` ends `vnet link` took down, `processes` those `exec:` left running at `up`.
+pub(crate) fn drift(
+    lab: &Lab,
+    plan: &Plan,
+    taken_down: &BTreeSet<String>,
+    processes: &[crate::state::Process],
+) -> Drift {
     let mut d = Drift::default();
     let mut gone: BTreeSet<String> = BTreeSet::new();
     for (i, n) in lab.nodes.iter().enumerate() {
@@ -149,26 +176,34 @@ pub(crate) fn drift(lab: &Lab, plan: &Plan, taken_down: &BTreeSet<String>) -> Dr
         .map(String::as_str)
         .filter(|ns| !gone.contains(*ns))
         .collect();
-    let seen: BTreeMap<String, Vec<(String, String)>> = ready::link_states(&names)
+    let spaces: BTreeMap<String, Space> = live::read_all(&names, &[])
         .into_iter()
-        .map(|(ns, links)| (ns, links.unwrap_or_default()))
+        .map(|(ns, space)| (ns, space.unwrap_or_default()))
         .collect();
     for (ns, ifaces) in &wanted {
         if gone.contains(ns) {
             continue;
         }
-        let here = seen.get(ns).cloned().unwrap_or_default();
+        let here = spaces.get(ns).cloned().unwrap_or_default();
         for w in ifaces {
             let (node, iface) = (&w.node, &w.iface);
             let end = format!("{}:{iface}", node_label(lab, *node));
-            let state = here
-                .iter()
-                .find(|(name, _)| name == iface)
-                .map_or("missing".to_string(), |(_, s)| s.clone());
+            let dev = here.dev(iface);
+            let state = dev.map_or("missing", |d| d.state_word()).to_owned();
+            let addresses = dev
+                .map(|d| {
+                    here.addrs
+                        .iter()
+                        .filter(|(i, a)| *i == d.index && !is_link_local(a.addr()))
+                        .map(|(_, a)| a.to_string())
+                        .collect()
+                })
+                .unwrap_or_default();
             d.interfaces.push(LiveInterface {
                 node: node_label(lab, *node),
                 name: iface.clone(),
                 state: state.clone(),
+                addresses,
             });
             let (kind, text) = match state.as_str() {
                 "missing" => ("link_missing", format!("interface {end} is missing")),
@@ -194,6 +229,31 @@ pub(crate) fn drift(lab: &Lab, plan: &Plan, taken_down: &BTreeSet<String>) -> Dr
             });
         }
     }
+    let want = crate::verify::explain::expected::spaces(lab);
+    for (ns, have) in &spaces {
+        let Some(owner) = (0..lab.nodes.len())
+            .find(|&i| lab.netns(i) == *ns && lab.nodes[i].inside.is_none() && !lab.on_machine(i))
+        else {
+            continue;
+        };
+        let in_it = |i: &usize| lab.netns(*i) == *ns;
+        let bridges: Vec<String> = (0..lab.nodes.len())
+            .filter(in_it)
+            .filter(|&i| lab.nodes[i].kind == NodeKind::Bridge)
+            .map(|i| lab.nodes[i].name.clone())
+            .collect();
+        let place = settings::Place {
+            node: &lab.nodes[owner].name,
+            runs_exec: (0..lab.nodes.len())
+                .filter(in_it)
+                .any(|i| !lab.nodes[i].exec.is_empty()),
+            bridges: &bridges,
+        };
+        if let Some(w) = want.get(ns) {
+            settings::compare(&place, w, have, &mut d.differences);
+        }
+    }
+    d.ports = ports(lab, &spaces, &gone);
     for (ns, tables) in expected_tables(plan) {
         if gone.contains(&ns) {
             continue;
@@ -210,5 +270,59 @@ pub(crate) fn drift(lab: &Lab, plan: &Plan, taken_down: &BTreeSet<String>) -> Dr
             });
         }
     }
+    for p in processes {
+        if !procs::still_runs(p) {
+            let node = p.node.clone().unwrap_or_else(|| "the lab".into());
+            d.differences.push(Difference {
+                kind: "process_exited",
+                text: format!(
+                    "process `{}` (pid {}) of {node}'s exec: has exited",
+                    p.command, p.pid
+                ),
+                node,
+            });
+        }
+    }
     d
+}
+
+/// Each port of each bridge and switch, with the end its link leads to and its state.
+fn ports(lab: &Lab, spaces: &BTreeMap<String, Space>, gone: &BTreeSet<String>) -> Vec<PortView> {
+    let mut out = Vec::new();
+    let end = |e: &crate::model::Endpoint| format!("{}:{}", lab.nodes[e.node].name, e.iface);
+    for (i, n) in lab.nodes.iter().enumerate() {
+        if !matches!(n.kind, NodeKind::Bridge | NodeKind::Switch) {
+            continue;
+        }
+        let ns = lab.netns(i);
+        for l in &lab.links {
+            for (e, other) in [(&l.a, &l.b), (&l.b, &l.a)] {
+                if e.node != i {
+                    continue;
+                }
+                let dev = spaces.get(&ns).and_then(|s| s.dev(&e.iface));
+                let state = match dev {
+                    _ if gone.contains(&ns) => "missing",
+                    None => "missing",
+                    Some(d) if d.state_word() != "up" => d.state_word(),
+                    Some(d) => match d.port {
+                        Some(PortState::Forwarding) | None => "forwarding",
+                        Some(PortState::Settling) => "settling",
+                        Some(PortState::Blocking) => "blocking",
+                        Some(PortState::Disabled) => "disabled",
+                    },
+                };
+                out.push(PortView {
+                    port: end(e),
+                    peer: end(other),
+                    state: state.to_owned(),
+                });
+            }
+        }
+    }
+    out
+}
+
+fn is_link_local(a: std::net::IpAddr) -> bool {
+    matches!(a, std::net::IpAddr::V6(v6) if v6.segments()[0] & 0xffc0 == 0xfe80)
 }
