@@ -142,6 +142,13 @@ expect:
         text(&status).contains("a:eth0: impaired at runtime: rate 500kbit (differs from the file)"),
         || text(&status),
     )?;
+    // A link of tens of kbit/s is measured too, over a longer window, in seconds.
+    expect_code(&["impair", "vrate", "a:eth0", "--rate", "64kbit"], 0)?;
+    let crawl = expect_code(&["verify", "vrate", "--json"], 1)?;
+    let got = measured(&json(&crawl)?["checks"], "rate_mbit").unwrap_or(0.0);
+    check((0.045..0.066).contains(&got), || {
+        format!("64 kbit/s measured as {got} Mbit/s:\n{}", text(&crawl))
+    })?;
     expect_code(&["impair", "vrate", "a:eth0", "--clear"], 0)?;
     check(!qdiscs("vrate.a", "eth0").contains("tbf"), || {
         "--clear left a TBF".into()
