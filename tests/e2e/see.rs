@@ -29,6 +29,14 @@ pub(crate) fn trials() -> Vec<Test> {
             capture_errors,
         ),
         Test::new(
+            "see::capture_pcapng_of_two_interfaces_keeps_each_frames_interface",
+            capture_pcapng,
+        ),
+        Test::new(
+            "see::with_two_labs_running_the_hint_is_the_command_typed_with_lab",
+            which_lab_hint,
+        ),
+        Test::new(
             "see::exec_without_a_command_runs_a_shell_in_the_node",
             exec_shell,
         ),
@@ -37,6 +45,13 @@ pub(crate) fn trials() -> Vec<Test> {
             graph_marks_down,
         )
         .needs(crate::harness::Feature::Program("ip", "iproute2")),
+        Test::new(
+            "see::graph_of_a_running_lab_shows_runtime_impairments_and_links_taken_down",
+            graph_runtime,
+        )
+        .needs(crate::harness::Feature::Kernel(
+            vnet::model::feature::Feature::Tbf,
+        )),
     ]
 }
 
@@ -381,6 +396,250 @@ fn capture_errors() -> Result<(), String> {
     }
     expect_code(&["down", "cerr"], 0)?;
     assert_clean("cerr")
+}
+
+/// A frame of a pcapng file: its interface id, its stamp in microseconds, its bytes.
+type NgFrame = (u32, u64, Vec<u8>);
+
+/// A pcapng file as the format lays it out: the names of its interfaces (`if_name`, in the
+/// order of their description blocks), and each frame with its interface id and its stamp in
+/// microseconds (the default resolution, which vnet writes).
+fn read_pcapng(bytes: &[u8]) -> Result<(Vec<String>, Vec<NgFrame>), String> {
+    let u32_at = |at: usize| -> Result<u32, String> {
+        bytes
+            .get(at..at + 4)
+            .map(|b| u32::from_le_bytes(b.try_into().unwrap()))
+            .ok_or_else(|| format!("the file ends inside a block at byte {at}"))
+    };
+    let (mut names, mut frames) = (Vec::new(), Vec::new());
+    let mut at = 0;
+    let mut first = true;
+    while at < bytes.len() {
+        let (kind, total) = (u32_at(at)?, u32_at(at + 4)? as usize);
+        if total < 12 || total % 4 != 0 || u32_at(at + total - 4)? as usize != total {
+            return Err(format!("a badly framed block at byte {at}"));
+        }
+        let body = &bytes[at + 8..at + total - 4];
+        match kind {
+            0x0A0D_0D0A if u32_at(at + 8)? != 0x1A2B_3C4D => {
+                return Err("not a little-endian section".into());
+            }
+            0x0A0D_0D0A => {}
+            _ if first => return Err(format!("the file starts with block type {kind:#x}")),
+            1 => {
+                if body[0..2] != [1, 0] {
+                    return Err(format!("interface {} is not Ethernet", names.len()));
+                }
+                // Options from byte 8: code, length, value padded to 4.
+                let mut o = 8;
+                let mut name = None;
+                while o + 4 <= body.len() {
+                    let code = u16::from_le_bytes([body[o], body[o + 1]]);
+                    let len = usize::from(u16::from_le_bytes([body[o + 2], body[o + 3]]));
+                    if code == 0 {
+                        break;
+                    }
+                    let value = body
+                        .get(o + 4..o + 4 + len)
+                        .ok_or("an option runs past its block")?;
+                    if code == 2 {
+                        name = Some(String::from_utf8_lossy(value).into_owned());
+                    }
+                    if code == 9 {
+                        return Err("vnet writes microseconds, the default: no if_tsresol".into());
+                    }
+                    o += 4 + len.next_multiple_of(4);
+                }
+                names.push(name.ok_or("an interface without if_name")?);
+            }
+            6 => {
+                let word = |i: usize| u32::from_le_bytes(body[i..i + 4].try_into().unwrap());
+                let (id, high, low, kept, wire) = (word(0), word(4), word(8), word(12), word(16));
+                if id as usize >= names.len() || kept > wire {
+                    return Err(format!("a bad packet block at byte {at}"));
+                }
+                let data = body
+                    .get(20..20 + kept as usize)
+                    .ok_or("a packet cut short")?;
+                frames.push((id, (u64::from(high) << 32) | u64::from(low), data.to_vec()));
+            }
+            _ => {}
+        }
+        first = false;
+        at += total;
+    }
+    Ok((names, frames))
+}
+
+/// Two interfaces into one pcapng file: each frame keeps the interface it was seen on, so
+/// a's echo requests to b are a's frames (on a:eth0) and b's frames alike, each once.
+fn capture_pcapng() -> Result<(), String> {
+    let (dir, file) = lab("cpng");
+    let _lab = Lab("cpng".into());
+    expect_code(&["up", &file, "--progress", "never"], 0)?;
+    let by_name = dir.path().join("two.pcapng");
+    let by_name_s = by_name.to_string_lossy().into_owned();
+    let (child, err) = start(&[
+        "capture",
+        "cpng",
+        "a:eth0",
+        "b:eth0",
+        "-w",
+        &by_name_s,
+        "--timeout",
+        "3s",
+    ])?;
+    expect_code(&["verify", "cpng", "--progress", "never"], 0)?;
+    let (code, _, rest) = finish(child, err, Duration::from_secs(10))?;
+    check(code == Some(0), || format!("exit {code:?}: {rest}"))?;
+    let (names, frames) = read_pcapng(&std::fs::read(&by_name).map_err(|e| e.to_string())?)?;
+    check(names == ["a:eth0", "b:eth0"], || {
+        format!("interfaces {names:?}")
+    })?;
+    let on = |id: u32| -> Vec<Frame> {
+        frames
+            .iter()
+            .filter(|f| f.0 == id)
+            .map(|f| (f.1, f.2.clone()))
+            .collect()
+    };
+    let (at_a, at_b) = (on(0), on(1));
+    // a's echo requests to b cross a:eth0 (sent) and b:eth0 (received): one copy on each.
+    let (from_a_on_a, _) = echo_requests(&at_a, [10, 70, 0, 1], [0; 16]);
+    let (from_a_on_b, _) = echo_requests(&at_b, [10, 70, 0, 1], [0; 16]);
+    check(from_a_on_a >= 1 && from_a_on_a == from_a_on_b, || {
+        format!("a's echo requests: {from_a_on_a} on a:eth0, {from_a_on_b} on b:eth0")
+    })?;
+    // Requests one way, replies the other: each interface saw both ends' source MACs.
+    let macs = |fs: &[Frame]| -> std::collections::BTreeSet<Vec<u8>> {
+        fs.iter()
+            .filter_map(|f| f.1.get(6..12).map(<[u8]>::to_vec))
+            .collect()
+    };
+    check(macs(&at_a).len() >= 2 && macs(&at_b).len() >= 2, || {
+        "each interface saw frames of both ends".into()
+    })?;
+    let stamps: Vec<u64> = frames.iter().map(|f| f.1).collect();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0);
+    check(
+        stamps.windows(2).all(|w| w[0] <= w[1])
+            && stamps.iter().all(|s| now.saturating_sub(*s) < 60_000_000),
+        || format!("stamps out of order or not of the last minute: {stamps:?}"),
+    )?;
+    // `--format pcapng` to standard output, whatever the name.
+    let mut child = vnet(&[
+        "capture",
+        "cpng",
+        "a:eth0",
+        "-w",
+        "-",
+        "--format",
+        "pcapng",
+        "--timeout",
+        "2s",
+    ])
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .map_err(|e| e.to_string())?;
+    std::thread::sleep(Duration::from_millis(300));
+    expect_code(&["verify", "cpng", "--progress", "never"], 0)?;
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(child.stdout.as_mut().ok_or("no stdout")?, &mut out)
+        .map_err(|e| e.to_string())?;
+    let status = child.wait().map_err(|e| e.to_string())?;
+    let (names, frames) = read_pcapng(&out)?;
+    check(
+        status.success() && names == ["a:eth0"] && !frames.is_empty(),
+        || {
+            format!(
+                "--format pcapng: {status:?}, {names:?}, {} frames",
+                frames.len()
+            )
+        },
+    )?;
+    if on_path("tcpdump") {
+        let t = Command::new("tcpdump")
+            .args(["-n", "-r", &by_name_s])
+            .output()
+            .map_err(|e| e.to_string())?;
+        check(t.status.success(), || format!("tcpdump -r: {}", text(&t)))?;
+    }
+    // The same interface twice, and a count of 0, are refused before anything is opened.
+    let twice = expect_code(&["capture", "cpng", "a:eth0", "a:eth0"], 2)?;
+    check(
+        String::from_utf8_lossy(&twice.stderr).contains("`a:eth0` is named twice"),
+        || text(&twice),
+    )?;
+    expect_code(&["capture", "cpng", "a:eth0", "--count", "0"], 2)?;
+    expect_code(&["down", "cpng"], 0)?;
+    assert_clean("cpng")
+}
+
+/// Two labs running and none named: the hint is the very command typed, with LAB put in.
+fn which_lab_hint() -> Result<(), String> {
+    let (_d1, one) = lab("cwone");
+    let (_d2, two) = lab("cwtwo");
+    let _labs = (Lab("cwone".into()), Lab("cwtwo".into()));
+    expect_code(&["up", &one, "--progress", "never"], 0)?;
+    expect_code(&["up", &two, "--progress", "never"], 0)?;
+    for (args, hint) in [
+        (
+            &["capture", "a:eth0", "b:eth0", "--count", "2"][..],
+            "name the lab: `vnet capture LAB a:eth0 b:eth0 --count 2`",
+        ),
+        (
+            &["exec", "a", "--", "true"][..],
+            "name the lab: `vnet exec LAB a -- true`",
+        ),
+    ] {
+        let out = expect_code(args, 2)?;
+        let said = crate::harness::flat(&String::from_utf8_lossy(&out.stderr));
+        // Other tests' labs may be running too: at least these two are.
+        check(
+            said.contains(" labs are running (") && said.contains(hint),
+            || format!("`vnet {}`: {said}", args.join(" ")),
+        )?;
+        check(!said.contains("``"), || {
+            format!("doubled backticks: {said}")
+        })?;
+    }
+    expect_code(&["down", "cwone"], 0)?;
+    expect_code(&["down", "cwtwo"], 0)?;
+    assert_clean("cwone")?;
+    assert_clean("cwtwo")
+}
+
+/// What `vnet link` and `vnet impair` changed is drawn: the link taken down as such, the
+/// impairment set at runtime at its end; with the lab put back, neither.
+fn graph_runtime() -> Result<(), String> {
+    let (_d, file) = lab("cgrt");
+    let _lab = Lab("cgrt".into());
+    expect_code(&["up", &file, "--progress", "never"], 0)?;
+    expect_code(&["link", "cgrt", "b:eth0", "down"], 0)?;
+    expect_code(&["impair", "cgrt", "a:eth0", "--rate", "500kbit"], 0)?;
+    for format in ["mermaid", "dot", "svg"] {
+        let out = expect_code(&["graph", "cgrt", "--format", format], 0)?;
+        let said = String::from_utf8_lossy(&out.stdout).into_owned();
+        check(
+            said.contains("DOWN: b:eth0 is taken down with vnet link")
+                && said.contains("sends rate 500kbit (at runtime)")
+                && said.matches("DOWN").count() == 1,
+            || format!("{format}:\n{said}"),
+        )?;
+    }
+    expect_code(&["link", "cgrt", "b:eth0", "up"], 0)?;
+    expect_code(&["impair", "cgrt", "a:eth0", "--clear"], 0)?;
+    let out = expect_code(&["graph", "cgrt"], 0)?;
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    check(!said.contains("DOWN") && !said.contains("sends"), || {
+        said.clone()
+    })?;
+    expect_code(&["down", "cgrt"], 0)?;
+    assert_clean("cgrt")
 }
 
 fn exec_shell() -> Result<(), String> {
