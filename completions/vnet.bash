@@ -287,7 +287,7 @@ _vnet() {
             return 0
             ;;
         vnet__subcmd__capture)
-            opts="-w -c -h --write --count --timeout --no-annotations --help"
+            opts="-w -c -h --write --format --count --timeout --no-annotations --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -299,6 +299,10 @@ _vnet() {
                     ;;
                 -w)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "pcap pcapng" -- "${cur}"))
                     return 0
                     ;;
                 --count)

@@ -104,12 +104,14 @@ complete -c vnet -n "__fish_vnet_using_subcommand attack; and __fish_seen_subcom
 complete -c vnet -n "__fish_vnet_using_subcommand attack; and __fish_seen_subcommand_from arp-spoof" -s h -l help -d 'Print help'
 complete -c vnet -n "__fish_vnet_using_subcommand attack; and __fish_seen_subcommand_from help" -f -a "arp-spoof" -d 'The article\'s ARP spoofing: forged, unsolicited ARP replies (and requests) from the attacker telling the victim that the claimed address is at the attacker\'s MAC'
 complete -c vnet -n "__fish_vnet_using_subcommand attack; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c vnet -n "__fish_vnet_using_subcommand link" -l every -d 'Flap: down, wait this long, up, wait, ... (`2s`, `500ms`)' -r
-complete -c vnet -n "__fish_vnet_using_subcommand link" -l times -d 'How many times to flap with --every' -r
+complete -c vnet -n "__fish_vnet_using_subcommand link" -l every -d 'Flap (with `down`): down, wait this long, up, wait, ... ending up (`2s`, `500ms`; at least 10ms); Ctrl-C stops it with the link up (exit 4)' -r
+complete -c vnet -n "__fish_vnet_using_subcommand link" -l times -d 'How many times to flap with --every (1 or more)' -r
 complete -c vnet -n "__fish_vnet_using_subcommand link" -l no-annotations -d 'No GitHub Actions annotations or step summary, even under GitHub Actions (as VNET_ANNOTATIONS=0; VNET_ANNOTATIONS=1 forces them elsewhere)'
 complete -c vnet -n "__fish_vnet_using_subcommand link" -s h -l help -d 'Print help'
-complete -c vnet -n "__fish_vnet_using_subcommand capture" -s w -l write -d 'Write a pcap file (`-` for standard output: `| wireshark -k -i -`) instead of a line per frame' -r -F
-complete -c vnet -n "__fish_vnet_using_subcommand capture" -s c -l count -d 'Stop after N frames' -r
+complete -c vnet -n "__fish_vnet_using_subcommand capture" -s w -l write -d 'Write a pcap file (`-` for standard output: `| wireshark -k -i -`) instead of a line per frame; pcapng when FILE ends in `.pcapng`' -r -F
+complete -c vnet -n "__fish_vnet_using_subcommand capture" -l format -d 'The file\'s format: pcap, or pcapng, which keeps each frame\'s interface (default: from -w\'s extension, else pcap)' -r -f -a "pcap\t''
+pcapng\t''"
+complete -c vnet -n "__fish_vnet_using_subcommand capture" -s c -l count -d 'Stop after N frames (1 or more)' -r
 complete -c vnet -n "__fish_vnet_using_subcommand capture" -l timeout -d 'Stop after this long (`500ms`, `10s`, `2m`)' -r
 complete -c vnet -n "__fish_vnet_using_subcommand capture" -l no-annotations -d 'No GitHub Actions annotations or step summary, even under GitHub Actions (as VNET_ANNOTATIONS=0; VNET_ANNOTATIONS=1 forces them elsewhere)'
 complete -c vnet -n "__fish_vnet_using_subcommand capture" -s h -l help -d 'Print help'

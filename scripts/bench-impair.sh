@@ -4,7 +4,7 @@
 #
 #   sudo scripts/bench-impair.sh
 #
-# - rate 1, 10, 100 Mbit/s (a TBF qdisc): vnet's `rate:` (its own 1.5 s TCP transfer) and
+# - rate 1, 10, 100 Mbit/s (a TBF qdisc): vnet's `rate:` (its own TCP transfer) and
 #   iperf3 (3 s, TCP), both counting TCP payload; RUNS of each, medians;
 # - delay 10, 50, 100 ms one way (netem): vnet's `rtt:` median (10 echo requests) and
 #   iputils ping's median of 20; loss 10% over 2000 probes (200 `vnet verify` of 10 echo
@@ -150,7 +150,8 @@ section=$work/section.md
   echo "Kernel $(uname -r), $(nproc) cores. Every lab in a throwaway sandbox."
   echo
   echo "**Rate** (a TBF qdisc on what \`a\` sends; medians of $RUNS runs): vnet's \`rate:\` check (its"
-  echo "own 1.5 s TCP transfer, in process) and iperf3 (3 s of TCP), both counting TCP payload, so"
+  echo "own TCP transfer, in process, counted for 1.5 s after a 300 ms warm-up) and iperf3 (3 s of"
+  echo "TCP), both counting TCP payload, so"
   echo "both fall short of the configured rate by the TCP/IP headers (~3.5% at 1500 bytes)."
   echo
   echo "| configured | vnet | iperf3 | vnet against iperf3 |"

@@ -165,10 +165,11 @@ pub enum Command {
         /// `down` or `up`
         #[arg(value_parser = ["down", "up"])]
         state: String,
-        /// Flap: down, wait this long, up, wait, ... (`2s`, `500ms`)
+        /// Flap (with `down`): down, wait this long, up, wait, ... ending up (`2s`, `500ms`;
+        /// at least 10ms); Ctrl-C stops it with the link up (exit 4)
         #[arg(long)]
         every: Option<String>,
-        /// How many times to flap with --every
+        /// How many times to flap with --every (1 or more)
         #[arg(long, default_value_t = 5, requires = "every")]
         times: u32,
     },
@@ -178,10 +179,14 @@ pub enum Command {
         #[arg(required = true, num_args = 1.., value_name = "LAB|NODE:IF")]
         target: Vec<String>,
         /// Write a pcap file (`-` for standard output: `| wireshark -k -i -`) instead of a
-        /// line per frame
+        /// line per frame; pcapng when FILE ends in `.pcapng`
         #[arg(short = 'w', long = "write", value_name = "FILE")]
         write: Option<PathBuf>,
-        /// Stop after N frames
+        /// The file's format: pcap, or pcapng, which keeps each frame's interface
+        /// (default: from -w's extension, else pcap)
+        #[arg(long, value_enum, requires = "write")]
+        format: Option<CaptureFormat>,
+        /// Stop after N frames (1 or more)
         #[arg(short = 'c', long, value_name = "N")]
         count: Option<u64>,
         /// Stop after this long (`500ms`, `10s`, `2m`)
@@ -313,6 +318,13 @@ pub enum GraphFormat {
     Mermaid,
     Dot,
     Svg,
+}
+
+/// What `vnet capture -w` writes.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum CaptureFormat {
+    Pcap,
+    Pcapng,
 }
 
 /// The schemas `vnet schema` prints: the topology's, and each `--json` output's.

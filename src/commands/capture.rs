@@ -3,11 +3,22 @@ use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::Path;
 
 use super::{Error, Outcome, exit, require_root, running, shown};
+use crate::cli::CaptureFormat;
 use crate::verify::capture::{self, Ended, Format, Limits, OpenError, Tap};
 
 /// `vnet capture [LAB] NODE:IF... [-w FILE|-] [--count N] [--timeout DUR]`.
-pub(super) fn capture(target: &[String], write: Option<&Path>, limits: Limits) -> Outcome {
-    require_root()?;
+pub(super) fn capture(
+    target: &[String],
+    write: Option<&Path>,
+    format: Option<CaptureFormat>,
+    limits: Limits,
+) -> Outcome {
+    if limits.count == Some(0) {
+        return Err(Error::Usage(
+            "--count 0 would stop before the first frame: give 1 or more, or leave --count out"
+                .into(),
+        ));
+    }
     // The lab may be left out: then every argument is a `NODE:IF`.
     let (named, specs) = match target.split_first() {
         Some((first, rest)) if !first.contains(':') => (Some(first.as_str()), rest),
@@ -18,7 +29,19 @@ pub(super) fn capture(target: &[String], write: Option<&Path>, limits: Limits) -
             "name the interfaces to watch: `vnet capture LAB NODE:IF [NODE:IF ...]`".into(),
         ));
     }
-    let (lab, record) = running::lab(named, &specs[0])?;
+    // Twice the same socket would write each of its frames twice.
+    if let Some(twice) = specs
+        .iter()
+        .enumerate()
+        .find_map(|(i, s)| specs[..i].contains(s).then_some(s))
+    {
+        return Err(Error::Usage(format!(
+            "{} is named twice: each interface is watched once",
+            shown(twice)
+        )));
+    }
+    require_root()?;
+    let (lab, record) = running::lab(named, &running::typed_with_lab("capture"))?;
     let mut taps = Vec::new();
     for spec in specs {
         let Some((node, iface)) = spec
@@ -74,6 +97,17 @@ pub(super) fn capture(target: &[String], write: Option<&Path>, limits: Limits) -
             }
         }
     }
+    let file_format = match format {
+        Some(CaptureFormat::Pcapng) => Format::Pcapng,
+        Some(CaptureFormat::Pcap) => Format::Pcap,
+        None if write
+            .and_then(Path::extension)
+            .is_some_and(|e| e == "pcapng") =>
+        {
+            Format::Pcapng
+        }
+        None => Format::Pcap,
+    };
     let (format, mut out): (Format, Box<dyn Write>) = match write {
         Some(p) if p == Path::new("-") => {
             if io::stdout().is_terminal() {
@@ -81,14 +115,14 @@ pub(super) fn capture(target: &[String], write: Option<&Path>, limits: Limits) -
                     "`-w -` writes binary pcap to standard output, which is a terminal here; pipe it (`| wireshark -k -i -`, `| tcpdump -r -`) or leave `-w` out".into(),
                 ));
             }
-            (Format::Pcap, Box::new(io::stdout().lock()))
+            (file_format, Box::new(io::stdout().lock()))
         }
         Some(p) => {
             let file = File::create(p).map_err(|error| Error::Report {
                 file: p.display().to_string(),
                 error,
             })?;
-            (Format::Pcap, Box::new(BufWriter::new(file)))
+            (file_format, Box::new(BufWriter::new(file)))
         }
         None => (
             Format::Lines {

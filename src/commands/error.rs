@@ -37,11 +37,12 @@ pub(crate) enum Error {
     StateDir { why: String },
 
     #[error("{} labs are running ({}); which one?", labs.len(), labs.join(", "))]
-    #[diagnostic(
-        code(vnet::which_lab),
-        help("name the lab: `vnet exec LAB {node} -- ...`")
-    )]
-    WhichLab { labs: Vec<String>, node: String },
+    #[diagnostic(code(vnet::which_lab), help("name the lab: `{example}`"))]
+    WhichLab {
+        labs: Vec<String>,
+        /// The command as typed, with `LAB` where the lab's name goes.
+        example: String,
+    },
 
     #[error("lab `{lab}` has no node {node}")]
     #[diagnostic(code(vnet::no_such_node), help("nodes of `{lab}`: {known}"))]

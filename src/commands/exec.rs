@@ -14,7 +14,7 @@ pub(super) fn exec(target: &[String], command: &[String]) -> Outcome {
             ));
         }
     };
-    let (lab, record) = running::lab(named, node)?;
+    let (lab, record) = running::lab(named, &running::typed_with_lab("exec"))?;
     let i = running::node(&lab, &record, node)?;
     let ns = record.lab.netns(i);
     let file = netns::open(&ns).map_err(|error| Error::OpenNamespace {

@@ -89,7 +89,7 @@ fn resolve(arg: &str) -> Result<(Lab, bool), Error> {
 fn node(lab: &Lab, name: &str) -> Result<usize, Error> {
     lab.node_index(name).ok_or_else(|| Error::NoSuchNode {
         lab: lab.name.clone(),
-        node: name.to_owned(),
+        node: super::shown(name),
         known: known(lab),
     })
 }
@@ -115,7 +115,10 @@ fn target(lab: &Lab, from: usize, to: &str) -> Result<(String, IpAddr, Option<u1
     let (name, port) = match to.rsplit_once(':') {
         Some((n, p)) => {
             let port = p.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| {
-                Error::Usage(format!("`{to}`: the port after `:` must be 1 to 65535"))
+                Error::Usage(format!(
+                    "{}: the port after `:` must be 1 to 65535",
+                    super::shown(to)
+                ))
             })?;
             (n, Some(port))
         }

@@ -75,6 +75,7 @@ fn target(
     lab: &str,
     end: &str,
 ) -> Result<(state::LabName, state::Lock, state::Record, usize), Error> {
+    let (node, iface) = split_end(end)?;
     require_root()?;
     let name = super::lab_name(lab)?;
     let lock = state::Lock::take(&name).map_err(|_| Error::Busy {
@@ -83,22 +84,24 @@ fn target(
     let record = state::read_record(&name).map_err(|_| Error::NotRunning {
         lab: name.to_string(),
     })?;
-    let Some((node, iface)) = end.split_once(':') else {
-        return Err(Error::Usage(format!(
-            "`{}` is not NODE:IFACE",
-            super::shown(end)
-        )));
-    };
     let Some(n) = record.lab.node_index(node) else {
         return Err(no_such_node(&name, &record.lab, node));
     };
     if !linked(&record.lab, n, iface) {
         return Err(Error::Usage(format!(
-            "`{node}:{}` is not an end of a veth link of lab `{name}`",
-            super::shown(iface)
+            "{} is not an end of a veth link of lab `{name}`",
+            super::shown(end)
         )));
     }
     Ok((name, lock, record, n))
+}
+
+/// `NODE:IFACE` split, or the usage error that says it is not one (before anything needs
+/// root, so a typo is told at once).
+fn split_end(end: &str) -> Result<(&str, &str), Error> {
+    end.split_once(':')
+        .filter(|(n, i)| !n.is_empty() && !i.is_empty())
+        .ok_or_else(|| Error::Usage(format!("{} is not NODE:IFACE", super::shown(end))))
 }
 
 fn no_such_node(lab_name: &state::LabName, lab: &Lab, node: &str) -> Error {
@@ -206,8 +209,70 @@ pub(super) fn impair(lab: &str, end: &str, settings: &Settings, clear: bool) -> 
     Ok(exit::OK)
 }
 
+/// The shortest gap of a flap: below it the kernel's carrier and the neighbours never see
+/// the link settle either way, and a loop of netlink calls is all it would be.
+const SHORTEST_FLAP: Duration = Duration::from_millis(10);
+
+/// What `vnet link` was asked, checked before anything needs root or touches the lab.
+fn link_request(
+    state_word: &str,
+    every: Option<&str>,
+    times: u32,
+) -> Result<(bool, Option<Duration>), Error> {
+    let up = match state_word {
+        "up" => true,
+        "down" => false,
+        other => {
+            return Err(Error::Usage(format!(
+                "{} is neither `up` nor `down`",
+                super::shown(other)
+            )));
+        }
+    };
+    let Some(every) = every else {
+        return Ok((up, None));
+    };
+    let gap = crate::model::impair::parse_time(every)
+        .map(Duration::from_nanos)
+        .map_err(|e| Error::Usage(format!("--every: {e}")))?;
+    if up {
+        return Err(Error::Usage(
+            "a flap takes the link down first and leaves it up: write `down --every ...` (`up` takes no --every)".into(),
+        ));
+    }
+    if gap < SHORTEST_FLAP {
+        return Err(Error::Usage(format!(
+            "--every {}: a flap's gap is at least {}",
+            crate::model::impair::time(gap.as_nanos() as u64),
+            crate::model::impair::time(SHORTEST_FLAP.as_nanos() as u64)
+        )));
+    }
+    if times == 0 {
+        return Err(Error::Usage(
+            "--times 0: a flap goes down and up at least once (--times 1)".into(),
+        ));
+    }
+    Ok((up, Some(gap)))
+}
+
+/// Sleeps `gap`, or less when a signal asks to stop: whether it was asked.
+fn wait_unless_interrupted(gap: Duration) -> bool {
+    use std::sync::atomic::Ordering;
+    let until = std::time::Instant::now() + gap;
+    loop {
+        if crate::apply::INTERRUPTED.load(Ordering::SeqCst) {
+            return true;
+        }
+        let left = until.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return false;
+        }
+        std::thread::sleep(left.min(Duration::from_millis(20)));
+    }
+}
+
 /// `vnet link LAB NODE:IFACE down|up [--every 2s --times N]`: with `--every`, a flap: down,
-/// wait, up, wait, N times, ending up.
+/// wait, up, wait, N times, ending up. Ctrl-C, SIGTERM or SIGHUP end a flap with the link up.
 pub(super) fn link(
     lab: &str,
     end: &str,
@@ -215,23 +280,7 @@ pub(super) fn link(
     every: Option<&str>,
     times: u32,
 ) -> Outcome {
-    let up = match state_word {
-        "up" => true,
-        "down" => false,
-        other => {
-            return Err(Error::Usage(format!(
-                "`{}` is neither `up` nor `down`",
-                super::shown(other)
-            )));
-        }
-    };
-    let every = every
-        .map(|t| {
-            crate::model::impair::parse_time(t)
-                .map(Duration::from_nanos)
-                .map_err(|e| Error::Usage(format!("--every: {e}")))
-        })
-        .transpose()?;
+    let (up, every) = link_request(state_word, every, times)?;
     let (name, _lock, mut record, n) = target(lab, end)?;
     let iface = end.split_once(':').map_or("", |(_, i)| i).to_owned();
     let ns = record.lab.netns(n);
@@ -250,31 +299,45 @@ pub(super) fn link(
             }
         })
     };
-    match every {
-        None => {
-            set(up)?;
-            crate::outln!("{end}: {state_word}");
-            if up {
-                record.runtime.down.remove(end);
-            } else {
-                record.runtime.down.insert(end.to_owned());
-            }
-        }
-        Some(gap) => {
-            for i in 1..=times.max(1) {
-                set(false)?;
-                crate::outln!("{end}: down ({i}/{times})");
-                std::thread::sleep(gap);
-                set(true)?;
-                crate::outln!("{end}: up ({i}/{times})");
-                if i < times {
-                    std::thread::sleep(gap);
-                }
-            }
+    let Some(gap) = every else {
+        set(up)?;
+        crate::outln!("{end}: {state_word}");
+        if up {
             record.runtime.down.remove(end);
+        } else {
+            record.runtime.down.insert(end.to_owned());
+        }
+        save(&name, &record)?;
+        return Ok(exit::OK);
+    };
+    // Before the first change: a signal from then on still finds the link put back up.
+    super::installed_signal_handlers();
+    let mut interrupted = false;
+    for i in 1..=times {
+        set(false)?;
+        crate::outln!("{end}: down ({i}/{times})");
+        if wait_unless_interrupted(gap) {
+            interrupted = true;
+            break;
+        }
+        set(true)?;
+        crate::outln!("{end}: up ({i}/{times})");
+        if i < times && wait_unless_interrupted(gap) {
+            interrupted = true;
+            break;
         }
     }
+    if interrupted {
+        set(true)?;
+    }
+    record.runtime.down.remove(end);
     save(&name, &record)?;
+    if interrupted {
+        crate::outln!("{end}: up (the flap was interrupted)");
+        return Err(Error::Interrupted {
+            rolled: format!("the flap of {end} stopped; the link was left up"),
+        });
+    }
     Ok(exit::OK)
 }
 
@@ -353,17 +416,92 @@ pub(super) fn remember(lab: &Lab, action: &crate::model::Action) {
     }
 }
 
+/// What the file has `end` (`node:iface`) send through its qdiscs: `None` when nothing.
+pub(super) fn file_impair(lab: &Lab, end: &str) -> Option<Impair> {
+    let (node, iface) = end.split_once(':')?;
+    let n = lab.node_index(node)?;
+    lab.links.iter().find_map(|l| {
+        let imp = l.impair.as_ref()?;
+        [(&l.a, &imp.a), (&l.b, &imp.b)]
+            .into_iter()
+            .find(|(e, _)| e.node == n && e.iface == iface)
+            .and_then(|(_, i)| i.clone())
+    })
+}
+
+/// Whether what `end` sends now, as recorded, is other than what the file has it send: an
+/// impairment set to the file's own settings, or cleared where the file has none, is not.
+pub(super) fn differs_from_file(lab: &Lab, end: &str, now: Option<&Impair>) -> bool {
+    let plain = |i: Option<Impair>| i.filter(|i| !i.is_empty());
+    plain(now.cloned()) != plain(file_impair(lab, end))
+}
+
 /// What differs from the file, in words, for `status`.
-pub(super) fn differences(record: &state::Record) -> Vec<String> {
+pub(super) fn differences(lab: &Lab, runtime: &state::Runtime) -> Vec<String> {
     let mut out = Vec::new();
-    for (end, now) in &record.runtime.impair {
-        match now {
+    for (end, now) in &runtime.impair {
+        if !differs_from_file(lab, end, now.as_ref()) {
+            continue;
+        }
+        match now.as_ref().filter(|i| !i.is_empty()) {
             Some(i) => out.push(format!("{end}: impaired at runtime: {i}")),
             None => out.push(format!("{end}: impairment cleared at runtime")),
         }
     }
-    for end in &record.runtime.down {
+    for end in &runtime.down {
         out.push(format!("{end}: down (taken down at runtime)"));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lab() -> Lab {
+        let text = b"name: st
+nodes:
+  a: {interfaces: {eth0: 10.9.0.1/24}}
+  b: {interfaces: {eth0: 10.9.0.2/24}}
+  c: {interfaces: {eth0: 10.9.1.1/24}}
+  d: {interfaces: {eth0: 10.9.1.2/24}}
+links:
+  - {endpoints: [a:eth0, b:eth0], impair: {delay: 10ms, rate: 1mbit}}
+  - [c:eth0, d:eth0]
+";
+        crate::topology::parse("st.yaml", "st", text).unwrap().lab
+    }
+
+    fn parsed(delay: &str, rate: &str) -> Impair {
+        Impair {
+            delay_ns: Some(impair::parse_time(delay).unwrap()),
+            rate_bps: Some(impair::parse_rate(rate).unwrap()),
+            ..Impair::default()
+        }
+    }
+
+    #[test]
+    fn only_what_is_not_the_files_differs_from_the_file() {
+        let lab = lab();
+        let mut rt = state::Runtime::default();
+        // The file's own settings, typed again; a clear where the file has nothing.
+        rt.impair
+            .insert("a:eth0".into(), Some(parsed("10ms", "1000kbit")));
+        rt.impair.insert("c:eth0".into(), None);
+        rt.impair.insert("d:eth0".into(), Some(Impair::default()));
+        assert_eq!(differences(&lab, &rt), Vec::<String>::new());
+        // Other settings, and the file's cleared.
+        rt.impair
+            .insert("a:eth0".into(), Some(parsed("20ms", "1mbit")));
+        rt.impair.insert("b:eth0".into(), None);
+        rt.down.insert("c:eth0".into());
+        assert_eq!(
+            differences(&lab, &rt),
+            [
+                "a:eth0: impaired at runtime: delay 20ms rate 1mbit",
+                "b:eth0: impairment cleared at runtime",
+                "c:eth0: down (taken down at runtime)",
+            ]
+        );
+    }
 }

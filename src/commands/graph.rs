@@ -53,9 +53,38 @@ fn resolve(arg: &str) -> Result<(Lab, Option<Live>), Error> {
     let record = state::read_record(&name).map_err(|_| Error::NotRunning {
         lab: name.to_string(),
     })?;
-    // Reading another namespace's links takes root; without it the file's picture is drawn.
-    let live = nix::unistd::geteuid().is_root().then(|| live(&record.lab));
-    Ok((record.lab, live))
+    // Reading another namespace's links takes root; without it what the record says
+    // changed at runtime is still drawn.
+    let root = nix::unistd::geteuid().is_root();
+    let mut live = if root {
+        live(&record.lab)
+    } else {
+        Live::default()
+    };
+    recorded(&record, &mut live, root);
+    Ok((record.lab, Some(live)))
+}
+
+/// What `vnet link` and `vnet impair` (and stages) recorded: links taken down, said so over
+/// the kernel's plain `down` (when the kernel was `read`, only where it agrees: a link put
+/// back up by hand is up), and impairments that replace the file's.
+fn recorded(record: &state::Record, live: &mut Live, read: bool) {
+    let end = |text: &str| {
+        let (node, iface) = text.split_once(':')?;
+        Some((record.lab.node_index(node)?, iface.to_owned()))
+    };
+    for down in &record.runtime.down {
+        if let Some(e) = end(down)
+            && (!read || live.not_up.contains_key(&e))
+        {
+            live.not_up.insert(e, "taken down with vnet link".into());
+        }
+    }
+    for (text, now) in &record.runtime.impair {
+        if let Some(e) = end(text) {
+            live.impaired.insert(e, now.clone());
+        }
+    }
 }
 
 /// The interfaces of the lab's links that are not up (or are gone), by node.

@@ -147,11 +147,13 @@ fn run_command(cli: Cli, reports: &ci::Reports) -> Outcome {
         Command::Capture {
             target,
             write,
+            format,
             count,
             timeout,
         } => capture::capture(
             &target,
             write.as_deref(),
+            format,
             crate::verify::capture::Limits { count, timeout },
         ),
         Command::Down {

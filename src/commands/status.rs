@@ -232,13 +232,16 @@ pub(super) fn status(lab: Option<&str>, json: bool, all: bool) -> Outcome {
                     for (e, i) in [(&l.a, &imp.a), (&l.b, &imp.b)] {
                         if let Some(i) = i {
                             let end = format!("{}:{}", r.lab.nodes[e.node].name, e.iface);
-                            if !r.runtime.impair.contains_key(&end) {
+                            let now = r.runtime.impair.get(&end);
+                            if now.is_none_or(|now| {
+                                !super::fault::differs_from_file(&r.lab, &end, now.as_ref())
+                            }) {
                                 crate::outln!("{end}: impaired (as the file says): {i}");
                             }
                         }
                     }
                 }
-                for d in super::fault::differences(&r) {
+                for d in super::fault::differences(&r.lab, &r.runtime) {
                     crate::outln!("{d} (differs from the file)");
                 }
                 if let Some(d) = drift.as_ref().filter(|d| !d.ports.is_empty()) {

@@ -284,8 +284,20 @@ fn run_stages(
         if let Some(e) = broke {
             tally.errors += 1;
             verdicts.push((i, Err(e.clone())));
+            // Its checks did not run: an empty verdict, so that every stage has the same
+            // fields and a reader need not ask whether `checks` is there.
+            let none = verify::Verdict {
+                rows: Vec::new(),
+                passed: 0,
+                failed: 0,
+                errors: 0,
+                seconds: 0.0,
+            };
             out.push(serde_json::json!({
-                "name": stage.name, "actions": done, "error": e,
+                "name": stage.name,
+                "actions": done,
+                "checks": serde_json::to_value(&none).unwrap_or_default(),
+                "error": e,
             }));
             crate::outln!(
                 "the scenario stops here: the lab is no longer the one the file describes"

@@ -37,15 +37,57 @@ pub(crate) struct Measured {
     pub attempts: Option<u32>,
 }
 
+impl Measured {
+    /// Whether the row measured something (its `got` is then the measurement, and the
+    /// round trip of the probe that found the way is not what it reports).
+    pub(crate) fn measuring(&self) -> bool {
+        self.rtt_median_ms.is_some() || self.loss_percent.is_some() || self.rate_mbit.is_some()
+    }
+}
+
+/// `(< 60ms)`, `(<= 5%)`, `(>= 9mbit)`: a bound as the file writes it.
+fn labels(m: &Measure) -> (Option<String>, Option<String>, Option<String>) {
+    (
+        m.rtt_us
+            .map(|b| format!("{} {}", b.op.as_str(), impair::time(b.value * 1000))),
+        m.loss_ppb
+            .map(|b| format!("{} {}", b.op.as_str(), impair::percent(b.value as u32))),
+        m.rate_bps
+            .map(|b| format!("{} {}", b.op.as_str(), impair::rate(b.value))),
+    )
+}
+
 /// Measures what the check bounds on one row that reached, and judges the row by the bounds.
+/// Its `got` becomes the measurement, each quantity with the bound it was held to.
 pub(crate) fn judge(lab: &Lab, c: &Check, m: &Measure, mut row: Row) -> Row {
+    let (rtt_label, loss_label, rate_label) = labels(m);
+    let said: Vec<String> = [
+        rtt_label.as_ref().map(|l| format!("rtt {l}")),
+        loss_label.as_ref().map(|l| format!("loss {l}")),
+        rate_label.as_ref().map(|l| format!("rate {l}")),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    // Said also when the check did not reach: the row still says what it was to measure.
+    let said = said.join(", ");
+    row.expect_text = if row.expect_text.is_empty() {
+        said
+    } else {
+        format!("{}, {said}", row.expect_text)
+    };
     if !(row.pass && row.expect) {
         return row;
     }
     let ns = lab.netns(c.from);
     let mut words = Vec::new();
     let mut fails = Vec::new();
-    let mut expect = Vec::new();
+    let bounded = |label: &Option<String>| {
+        label
+            .as_ref()
+            .map(|l| format!(" ({l})"))
+            .unwrap_or_default()
+    };
     if m.rtt_us.is_some() || m.loss_ppb.is_some() {
         match echo(&ns, row.address, PROBES) {
             Err(e) => return errored(row, format!("probe could not run: {e}")),
@@ -54,40 +96,35 @@ pub(crate) fn judge(lab: &Lab, c: &Check, m: &Measure, mut row: Row) -> Row {
                 let loss = f64::from(lost) * 100.0 / f64::from(PROBES);
                 row.measured.probes = Some(PROBES);
                 row.measured.loss_percent = Some(loss);
-                if let Some(b) = m.loss_ppb {
-                    let bound = b.value as f64 / 1e7;
-                    expect.push(format!(
-                        "loss {} {}",
-                        b.op.as_str(),
-                        impair::percent(b.value as u32)
-                    ));
-                    if !b.op.holds(loss, bound) {
-                        fails.push("loss");
-                    }
+                if let Some(b) = m.loss_ppb
+                    && !b.op.holds(loss, b.value as f64 / 1e7)
+                {
+                    fails.push("loss");
                 }
-                words.push(format!("{lost}/{PROBES} lost"));
-                if let Some(b) = m.rtt_us {
-                    expect.push(format!(
-                        "rtt {} {}",
-                        b.op.as_str(),
-                        impair::time(b.value * 1000)
-                    ));
-                    match median(&rtts) {
-                        Some(med) => {
-                            row.measured.rtt_median_ms = Some(round3(med));
-                            words.push(format!("median rtt {:.2} ms", med));
-                            if !b.op.holds(med, b.value as f64 / 1000.0) {
-                                fails.push("rtt");
-                            }
-                        }
-                        None => fails.push("rtt"),
-                    }
+                let median = median(&rtts);
+                if let Some(med) = median {
+                    row.measured.rtt_median_ms = Some(round3(med));
                 }
+                if let Some(b) = m.rtt_us
+                    && median.is_none_or(|med| !b.op.holds(med, b.value as f64 / 1000.0))
+                {
+                    fails.push("rtt");
+                }
+                match median {
+                    Some(med) => {
+                        words.push(format!("rtt {} ms{}", two_places(med), bounded(&rtt_label)))
+                    }
+                    None if m.rtt_us.is_some() => words.push(format!(
+                        "rtt unknown: no echo answered{}",
+                        bounded(&rtt_label)
+                    )),
+                    None => {}
+                }
+                words.push(format!("{lost}/{PROBES} lost{}", bounded(&loss_label)));
             }
         }
     }
     if let Some(b) = m.rate_bps {
-        expect.push(format!("rate {} {}", b.op.as_str(), impair::rate(b.value)));
         match transfer(lab, c, row.address) {
             Err(e) => return errored(row, format!("transfer could not run: {e}")),
             Ok(Transfer {
@@ -97,24 +134,48 @@ pub(crate) fn judge(lab: &Lab, c: &Check, m: &Measure, mut row: Row) -> Row {
                 row.measured.rate_mbit = Some(round3(bps / 1e6));
                 row.method = super::Method::Tcp;
                 row.layer = 4;
-                words.push(format!("{:.2} Mbit/s over {:.1} s", bps / 1e6, seconds));
+                words.push(format!(
+                    "{} over {seconds:.1} s{}",
+                    rate_in_words(bps),
+                    bounded(&rate_label)
+                ));
                 if !rate_holds(b, bps) {
                     fails.push("rate");
                 }
             }
         }
     }
-    let said = expect.join(", ");
-    row.expect_text = if row.expect_text.is_empty() {
-        said
-    } else {
-        format!("{}, {said}", row.expect_text)
-    };
-    row.got = format!("{}; {}", row.got, words.join(", "));
+    row.got = words.join(", ");
     if fails.is_empty() {
         row
     } else {
         row.judged(Status::Fail)
+    }
+}
+
+/// `12.10`: a measured time in milliseconds.
+fn two_places(ms: f64) -> String {
+    format!("{ms:.2}")
+}
+
+/// A measured rate in the unit that reads best, with three significant digits:
+/// `512 bit/s`, `19.8 kbit/s`, `9.61 Mbit/s`, `1.20 Gbit/s`.
+pub(crate) fn rate_in_words(bps: f64) -> String {
+    let (value, unit) = if bps >= 1e9 {
+        (bps / 1e9, "Gbit/s")
+    } else if bps >= 1e6 {
+        (bps / 1e6, "Mbit/s")
+    } else if bps >= 1e3 {
+        (bps / 1e3, "kbit/s")
+    } else {
+        return format!("{bps:.0} bit/s");
+    };
+    if value >= 99.95 {
+        format!("{value:.0} {unit}")
+    } else if value >= 9.995 {
+        format!("{value:.1} {unit}")
+    } else {
+        format!("{value:.2} {unit}")
     }
 }
 
@@ -367,6 +428,18 @@ pub(super) fn until_it_holds(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rates_read_in_the_unit_that_fits() {
+        assert_eq!(rate_in_words(20_000.0), "20.0 kbit/s");
+        assert_eq!(rate_in_words(19_840.0), "19.8 kbit/s");
+        assert_eq!(rate_in_words(512_000.0), "512 kbit/s");
+        assert_eq!(rate_in_words(999_000.0), "999 kbit/s");
+        assert_eq!(rate_in_words(9_612_000.0), "9.61 Mbit/s");
+        assert_eq!(rate_in_words(96_120_000.0), "96.1 Mbit/s");
+        assert_eq!(rate_in_words(1_204_000_000.0), "1.20 Gbit/s");
+        assert_eq!(rate_in_words(0.0), "0 bit/s");
+    }
 
     #[test]
     fn the_median_of_an_even_count_is_the_mean_of_the_middle_two() {

@@ -54,6 +54,9 @@ fn line(r: &Row) -> Line {
             (false, _) => "no reach".into(),
         },
         got: match (r.rtt_ms, r.try_no) {
+            // The measurement is the row's news; the round trip of the probe that found the
+            // way is another quantity, and would read as if it were the one measured.
+            _ if r.measured.measuring() => r.got.clone(),
             (Some(ms), Some(t)) if t > 1 => format!("{} in {ms:.2} ms (try {t})", r.got),
             (Some(ms), _) => format!("{} in {ms:.2} ms", r.got),
             (None, _) => r.got.clone(),
@@ -272,6 +275,33 @@ mod tests {
         );
         assert!(table.lines().all(|l| l.chars().count() <= 80), "{table}");
         insta::assert_snapshot!(table);
+    }
+
+    #[test]
+    fn a_measuring_row_shows_its_measurement_not_the_probes_round_trip() {
+        let mut r = row(
+            Method::Icmp,
+            "srv",
+            true,
+            "rtt 12.10 ms (< 60ms), 0/10 lost (<= 5%)",
+            Status::Pass,
+        );
+        r.expect_text = "rtt < 60ms, loss <= 5%".into();
+        r.measured.rtt_median_ms = Some(12.1);
+        r.measured.loss_percent = Some(0.0);
+        r.measured.probes = Some(10);
+        let l = line(&r);
+        assert_eq!(l.got, "rtt 12.10 ms (< 60ms), 0/10 lost (<= 5%)");
+        assert_eq!(l.expect, "reach, rtt < 60ms, loss <= 5%");
+        let mut r = row(
+            Method::Tcp,
+            "srv",
+            true,
+            "9.61 Mbit/s over 1.5 s (>= 9mbit)",
+            Status::Pass,
+        );
+        r.measured.rate_mbit = Some(9.61);
+        assert_eq!(line(&r).got, "9.61 Mbit/s over 1.5 s (>= 9mbit)");
     }
 
     #[test]

@@ -335,6 +335,65 @@ fn completions_in_the_repo_are_current() {
     }
 }
 
+/// What `vnet link` and `vnet capture` cannot do is said at once, exit 2, before root is
+/// needed or a lab is looked for (the lab named here does not exist).
+#[test]
+fn runtime_commands_refuse_what_they_cannot_do_before_touching_a_lab() {
+    let cases: [(&[&str], &str); 8] = [
+        (
+            &[
+                "link", "nolab", "a:eth0", "down", "--every", "1s", "--times", "0",
+            ],
+            "--times 0: a flap goes down and up at least once",
+        ),
+        (
+            &["link", "nolab", "a:eth0", "down", "--every", "5ms"],
+            "--every 5ms: a flap's gap is at least 10ms",
+        ),
+        (
+            &["link", "nolab", "a:eth0", "up", "--every", "1s"],
+            "a flap takes the link down first and leaves it up",
+        ),
+        (
+            &["link", "nolab", "a:eth0", "down", "--every", "soon"],
+            "--every: `soon` is not a time",
+        ),
+        (
+            &["link", "nolab", "eth0", "down"],
+            "`eth0` is not NODE:IFACE",
+        ),
+        (
+            &["impair", "nolab", "a:", "--rate", "1mbit"],
+            "`a:` is not NODE:IFACE",
+        ),
+        (
+            &["capture", "nolab", "a:eth0", "--count", "0"],
+            "--count 0 would stop before the first frame",
+        ),
+        (
+            &["capture", "nolab", "a:eth0", "b:eth0", "a:eth0"],
+            "`a:eth0` is named twice",
+        ),
+    ];
+    for (args, words) in cases {
+        let o = vnet(args);
+        let err = flat(&stderr(&o));
+        assert_eq!(o.status.code(), Some(2), "vnet {}: {err}", args.join(" "));
+        assert!(err.contains(words), "vnet {}: {err}", args.join(" "));
+        assert!(!err.contains("``"), "doubled backticks: {err}");
+        assert!(!err.contains("root"), "vnet {}: {err}", args.join(" "));
+    }
+    // A node that is not there is quoted once, as everywhere.
+    let office = repo("topologies/office-lan.yaml");
+    let o = vnet(&["explain", office.to_str().unwrap(), "zz", "pc1"]);
+    let err = flat(&stderr(&o));
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("has no node `zz`"), "{err}");
+    // pcapng's format goes with a file.
+    let o = vnet(&["capture", "nolab", "a:eth0", "--format", "pcapng"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}
+
 mod graph;
 mod man;
 mod reports;

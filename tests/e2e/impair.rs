@@ -133,10 +133,22 @@ expect:
     // At runtime: slower, then nothing at all, each seen by the checks and by `status`.
     expect_code(&["impair", "vrate", "a:eth0", "--rate", "500kbit"], 0)?;
     let slow = expect_code(&["verify", "vrate", "--json"], 1)?;
-    let got = measured(&json(&slow)?["checks"], "rate_mbit").unwrap_or(0.0);
+    let slow = json(&slow)?;
+    let got = measured(&slow["checks"], "rate_mbit").unwrap_or(0.0);
     check((0.4..0.56).contains(&got), || {
         format!("500 kbit/s measured as {got} Mbit/s")
     })?;
+    // Under 1 Mbit/s a rate reads in kbit/s, with the bound it was held to.
+    let said = rows(&slow["checks"])[0]["got"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
+    check(
+        said.contains(" kbit/s over ")
+            && said.ends_with("(>= 1.8mbit)")
+            && !said.contains("Mbit/s"),
+        || format!("the first row says {said:?}"),
+    )?;
     let status = expect_code(&["status", "vrate"], 0)?;
     check(
         text(&status).contains("a:eth0: impaired at runtime: rate 500kbit (differs from the file)"),
@@ -158,6 +170,14 @@ expect:
     let status = expect_code(&["status", "vrate"], 0)?;
     check(
         text(&status).contains("a:eth0: impairment cleared at runtime"),
+        || text(&status),
+    )?;
+    // The file's own rate again: that is no difference from the file.
+    expect_code(&["impair", "vrate", "a:eth0", "--rate", "2000kbit"], 0)?;
+    let status = expect_code(&["status", "vrate"], 0)?;
+    check(
+        text(&status).contains("a:eth0: impaired (as the file says): rate 2mbit")
+            && !text(&status).contains("differs from the file"),
         || text(&status),
     )?;
     // Nonsense at runtime is a usage error, and changes nothing.
@@ -228,6 +248,50 @@ expect:
     check(text(&out).contains("a:eth0: up (2/2)"), || text(&out))?;
     check(is_up("vflap.a", "eth0"), || "the flap ended down".into())?;
     expect_code(&["verify", "vflap"], 0)?;
+
+    // Ctrl-C, SIGTERM or SIGHUP while the link is down: the link is put back up, and the
+    // run says so and exits 4 (interrupted).
+    for signal in [
+        nix::sys::signal::SIGINT,
+        nix::sys::signal::SIGTERM,
+        nix::sys::signal::SIGHUP,
+    ] {
+        let flap = crate::harness::vnet(&[
+            "link", "vflap", "a:eth0", "down", "--every", "5s", "--times", "3",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run vnet link: {e}"))?;
+        let until = Instant::now() + Duration::from_secs(5);
+        while is_up("vflap.a", "eth0") && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        check(!is_up("vflap.a", "eth0"), || {
+            "the flap never took a:eth0 down".into()
+        })?;
+        let pid = nix::unistd::Pid::from_raw(flap.id() as i32);
+        let sent = Instant::now();
+        nix::sys::signal::kill(pid, signal).map_err(|e| e.to_string())?;
+        let out = flap
+            .wait_with_output()
+            .map_err(|e| format!("vnet link: {e}"))?;
+        check(sent.elapsed() < Duration::from_secs(2), || {
+            format!("{signal}: the flap took {:?} to stop", sent.elapsed())
+        })?;
+        check(
+            out.status.code() == Some(4)
+                && text(&out).contains("the link was left up")
+                && !text(&out).contains("up (1/3)"),
+            || format!("{signal}: {}", text(&out)),
+        )?;
+        check(is_up("vflap.a", "eth0"), || {
+            format!("{signal} left a:eth0 down")
+        })?;
+        let status = expect_code(&["status", "vflap"], 0)?;
+        check(!text(&status).contains("taken down"), || text(&status))?;
+    }
+    expect_code(&["verify", "vflap"], 0)?;
     expect_code(&["link", "vflap", "a:eth0", "sideways"], 2)?;
     expect_code(&["down", "vflap"], 0)?;
     assert_clean("vflap")
@@ -294,6 +358,18 @@ expect:
     }
     check(rows[0]["pass"] == true && rows[1]["pass"] == false, || {
         format!("`< 50ms` holds and `> 1s` does not on a veth: {doc:#}")
+    })?;
+    // Each row is its measurement, each bound labelled, and no other round trip.
+    let got = |i: usize| rows[i]["got"].as_str().unwrap_or("").to_owned();
+    check(
+        got(0).starts_with("rtt ")
+            && got(0).contains(" ms (< 50ms), 0/10 lost (<= 0%)")
+            && got(1).contains(" ms (> 1s), 0/10 lost")
+            && !got(0).contains("reply"),
+        || format!("{:?}, {:?}", got(0), got(1)),
+    )?;
+    check(rows[0]["expect_text"] == "rtt < 50ms, loss <= 0%", || {
+        format!("{:#}", rows[0])
     })?;
     assert_clean("vrtt")
 }

@@ -21,6 +21,7 @@ mod limits;
 mod machine;
 mod mess;
 mod package;
+mod pcap_files;
 mod private;
 mod reports;
 mod see;

@@ -30,6 +30,10 @@ pub(crate) fn trials() -> Vec<Test> {
             "reports::every_json_document_validates_against_its_schema",
             json_documents,
         ),
+        Test::new(
+            "reports::a_stage_whose_action_failed_has_empty_checks",
+            failed_action_stage,
+        ),
     ]
 }
 
@@ -337,4 +341,43 @@ fn json_documents() -> Result<(), String> {
     valid("doctor", &["doctor", "--json"], 0)?;
     let _ = run(&["down", "vjdoc"]);
     assert_clean("vjdoc")
+}
+
+/// A stage whose action cannot be done ends the scenario there; its checks did not run, and
+/// its `checks` say so as an empty run (every stage has the same fields, as the schema says).
+fn failed_action_stage() -> Result<(), String> {
+    let (_dir, file) = topology(
+        "name: vstagefail
+nodes:
+  a: {interfaces: {eth0: 10.66.0.1/24}}
+  b: {interfaces: {eth0: 10.66.0.2/24}}
+links:
+  - [a:eth0, b:eth0]
+expect:
+  - {from: a, to: b}
+stages:
+  - name: a command that fails
+    do: [{exec: {on: a, run: 'exit 3'}}]
+    expect: [{from: a, to: b}]
+  - name: never reached
+    expect: [{from: b, to: a}]
+",
+    );
+    let file = file.to_string_lossy().into_owned();
+    let doc = valid("verify", &["test", &file, "--json"], 4)?;
+    let stages = doc["stages"].as_array().cloned().unwrap_or_default();
+    check(stages.len() == 1, || format!("one stage ran: {doc:#}"))?;
+    let s = &stages[0];
+    check(
+        s["error"].is_string() && s["actions"][0]["error"].is_string(),
+        || format!("the action's error is told: {s:#}"),
+    )?;
+    check(
+        s["checks"]["rows"] == serde_json::json!([])
+            && s["checks"]["passed"] == 0
+            && s["checks"]["failed"] == 0
+            && s["checks"]["errors"] == 0,
+        || format!("`checks` is an empty run: {s:#}"),
+    )?;
+    assert_clean("vstagefail")
 }

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::harness::{Lab, Test, assert_clean, check, expect_code, on_path, text, topology, vnet};
+use crate::pcap_files::{Frame, echo_requests, read_pcap, read_pcapng};
 
 pub(crate) fn trials() -> Vec<Test> {
     vec![
@@ -29,6 +30,14 @@ pub(crate) fn trials() -> Vec<Test> {
             capture_errors,
         ),
         Test::new(
+            "see::capture_pcapng_of_two_interfaces_keeps_each_frames_interface",
+            capture_pcapng,
+        ),
+        Test::new(
+            "see::with_two_labs_running_the_hint_is_the_command_typed_with_lab",
+            which_lab_hint,
+        ),
+        Test::new(
             "see::exec_without_a_command_runs_a_shell_in_the_node",
             exec_shell,
         ),
@@ -37,6 +46,13 @@ pub(crate) fn trials() -> Vec<Test> {
             graph_marks_down,
         )
         .needs(crate::harness::Feature::Program("ip", "iproute2")),
+        Test::new(
+            "see::graph_of_a_running_lab_shows_runtime_impairments_and_links_taken_down",
+            graph_runtime,
+        )
+        .needs(crate::harness::Feature::Kernel(
+            vnet::model::feature::Feature::Tbf,
+        )),
     ]
 }
 
@@ -110,78 +126,6 @@ fn finish(
     let mut rest = String::new();
     let _ = std::io::Read::read_to_string(&mut err, &mut rest);
     Ok((status.code(), reader.join().unwrap_or_default(), rest))
-}
-
-/// A frame of a pcap file: its stamp in microseconds since 1970, and its bytes.
-type Frame = (u64, Vec<u8>);
-
-/// A classic pcap file, read as the format says: the link type and each frame with its stamp
-/// in microseconds.
-fn read_pcap(bytes: &[u8]) -> Result<(u32, Vec<Frame>), String> {
-    let u32_at = |at: usize| -> Result<u32, String> {
-        bytes
-            .get(at..at + 4)
-            .map(|b| u32::from_le_bytes(b.try_into().unwrap()))
-            .ok_or_else(|| format!("the file ends inside a header at byte {at}"))
-    };
-    if u32_at(0)? != 0xa1b2_c3d4 {
-        return Err(format!(
-            "not a little-endian microsecond pcap: {:02x?}",
-            &bytes[..4.min(bytes.len())]
-        ));
-    }
-    let version = (
-        u16::from_le_bytes([bytes[4], bytes[5]]),
-        u16::from_le_bytes([bytes[6], bytes[7]]),
-    );
-    if version != (2, 4) {
-        return Err(format!("pcap version {version:?}"));
-    }
-    let link = u32_at(20)?;
-    let mut frames = Vec::new();
-    let mut at = 24;
-    while at < bytes.len() {
-        let (secs, micros, kept, wire) = (
-            u32_at(at)?,
-            u32_at(at + 4)?,
-            u32_at(at + 8)?,
-            u32_at(at + 12)?,
-        );
-        if micros >= 1_000_000 || kept > wire {
-            return Err(format!("a bad record header at byte {at}"));
-        }
-        let data = bytes
-            .get(at + 16..at + 16 + kept as usize)
-            .ok_or_else(|| format!("a record cut short at byte {at}"))?;
-        frames.push((
-            u64::from(secs) * 1_000_000 + u64::from(micros),
-            data.to_vec(),
-        ));
-        at += 16 + kept as usize;
-    }
-    Ok((link, frames))
-}
-
-/// Echo requests in the frames: (IPv4 ones, IPv6 ones) whose source starts `v4`/`v6`.
-fn echo_requests(frames: &[Frame], v4: [u8; 4], v6: [u8; 16]) -> (usize, usize) {
-    let mut counts = (0, 0);
-    for (_, f) in frames {
-        let ethertype = f.get(12..14);
-        if ethertype == Some(&[0x08, 0x00]) && f.len() > 34 {
-            let ihl = usize::from(f[14] & 0x0f) * 4;
-            if f[23] == 1 && f[26..30] == v4 && f.get(14 + ihl) == Some(&8) {
-                counts.0 += 1;
-            }
-        } else if ethertype == Some(&[0x86, 0xdd])
-            && f.len() > 54
-            && f[20] == 58
-            && f[22..38] == v6
-            && f[54] == 128
-        {
-            counts.1 += 1;
-        }
-    }
-    counts
 }
 
 fn capture_pcap_counts() -> Result<(), String> {
@@ -381,6 +325,177 @@ fn capture_errors() -> Result<(), String> {
     }
     expect_code(&["down", "cerr"], 0)?;
     assert_clean("cerr")
+}
+
+/// Two interfaces into one pcapng file: each frame keeps the interface it was seen on, so
+/// a's echo requests to b are a's frames (on a:eth0) and b's frames alike, each once.
+fn capture_pcapng() -> Result<(), String> {
+    let (dir, file) = lab("cpng");
+    let _lab = Lab("cpng".into());
+    expect_code(&["up", &file, "--progress", "never"], 0)?;
+    let by_name = dir.path().join("two.pcapng");
+    let by_name_s = by_name.to_string_lossy().into_owned();
+    let (child, err) = start(&[
+        "capture",
+        "cpng",
+        "a:eth0",
+        "b:eth0",
+        "-w",
+        &by_name_s,
+        "--timeout",
+        "3s",
+    ])?;
+    expect_code(&["verify", "cpng", "--progress", "never"], 0)?;
+    let (code, _, rest) = finish(child, err, Duration::from_secs(10))?;
+    check(code == Some(0), || format!("exit {code:?}: {rest}"))?;
+    let (names, frames) = read_pcapng(&std::fs::read(&by_name).map_err(|e| e.to_string())?)?;
+    check(names == ["a:eth0", "b:eth0"], || {
+        format!("interfaces {names:?}")
+    })?;
+    let on = |id: u32| -> Vec<Frame> {
+        frames
+            .iter()
+            .filter(|f| f.0 == id)
+            .map(|f| (f.1, f.2.clone()))
+            .collect()
+    };
+    let (at_a, at_b) = (on(0), on(1));
+    // a's echo requests to b cross a:eth0 (sent) and b:eth0 (received): one copy on each.
+    let (from_a_on_a, _) = echo_requests(&at_a, [10, 70, 0, 1], [0; 16]);
+    let (from_a_on_b, _) = echo_requests(&at_b, [10, 70, 0, 1], [0; 16]);
+    check(from_a_on_a >= 1 && from_a_on_a == from_a_on_b, || {
+        format!("a's echo requests: {from_a_on_a} on a:eth0, {from_a_on_b} on b:eth0")
+    })?;
+    // Requests one way, replies the other: each interface saw both ends' source MACs.
+    let macs = |fs: &[Frame]| -> std::collections::BTreeSet<Vec<u8>> {
+        fs.iter()
+            .filter_map(|f| f.1.get(6..12).map(<[u8]>::to_vec))
+            .collect()
+    };
+    check(macs(&at_a).len() >= 2 && macs(&at_b).len() >= 2, || {
+        "each interface saw frames of both ends".into()
+    })?;
+    let stamps: Vec<u64> = frames.iter().map(|f| f.1).collect();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0);
+    check(
+        stamps.windows(2).all(|w| w[0] <= w[1])
+            && stamps.iter().all(|s| now.saturating_sub(*s) < 60_000_000),
+        || format!("stamps out of order or not of the last minute: {stamps:?}"),
+    )?;
+    // `--format pcapng` to standard output, whatever the name.
+    let mut child = vnet(&[
+        "capture",
+        "cpng",
+        "a:eth0",
+        "-w",
+        "-",
+        "--format",
+        "pcapng",
+        "--timeout",
+        "2s",
+    ])
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .map_err(|e| e.to_string())?;
+    std::thread::sleep(Duration::from_millis(300));
+    expect_code(&["verify", "cpng", "--progress", "never"], 0)?;
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(child.stdout.as_mut().ok_or("no stdout")?, &mut out)
+        .map_err(|e| e.to_string())?;
+    let status = child.wait().map_err(|e| e.to_string())?;
+    let (names, frames) = read_pcapng(&out)?;
+    check(
+        status.success() && names == ["a:eth0"] && !frames.is_empty(),
+        || {
+            format!(
+                "--format pcapng: {status:?}, {names:?}, {} frames",
+                frames.len()
+            )
+        },
+    )?;
+    if on_path("tcpdump") {
+        let t = Command::new("tcpdump")
+            .args(["-n", "-r", &by_name_s])
+            .output()
+            .map_err(|e| e.to_string())?;
+        check(t.status.success(), || format!("tcpdump -r: {}", text(&t)))?;
+    }
+    // The same interface twice, and a count of 0, are refused before anything is opened.
+    let twice = expect_code(&["capture", "cpng", "a:eth0", "a:eth0"], 2)?;
+    check(
+        String::from_utf8_lossy(&twice.stderr).contains("`a:eth0` is named twice"),
+        || text(&twice),
+    )?;
+    expect_code(&["capture", "cpng", "a:eth0", "--count", "0"], 2)?;
+    expect_code(&["down", "cpng"], 0)?;
+    assert_clean("cpng")
+}
+
+/// Two labs running and none named: the hint is the very command typed, with LAB put in.
+fn which_lab_hint() -> Result<(), String> {
+    let (_d1, one) = lab("cwone");
+    let (_d2, two) = lab("cwtwo");
+    let _labs = (Lab("cwone".into()), Lab("cwtwo".into()));
+    expect_code(&["up", &one, "--progress", "never"], 0)?;
+    expect_code(&["up", &two, "--progress", "never"], 0)?;
+    for (args, hint) in [
+        (
+            &["capture", "a:eth0", "b:eth0", "--count", "2"][..],
+            "name the lab: `vnet capture LAB a:eth0 b:eth0 --count 2`",
+        ),
+        (
+            &["exec", "a", "--", "true"][..],
+            "name the lab: `vnet exec LAB a -- true`",
+        ),
+    ] {
+        let out = expect_code(args, 2)?;
+        let said = crate::harness::flat(&String::from_utf8_lossy(&out.stderr));
+        // Other tests' labs may be running too: at least these two are.
+        check(
+            said.contains(" labs are running (") && said.contains(hint),
+            || format!("`vnet {}`: {said}", args.join(" ")),
+        )?;
+        check(!said.contains("``"), || {
+            format!("doubled backticks: {said}")
+        })?;
+    }
+    expect_code(&["down", "cwone"], 0)?;
+    expect_code(&["down", "cwtwo"], 0)?;
+    assert_clean("cwone")?;
+    assert_clean("cwtwo")
+}
+
+/// What `vnet link` and `vnet impair` changed is drawn: the link taken down as such, the
+/// impairment set at runtime at its end; with the lab put back, neither.
+fn graph_runtime() -> Result<(), String> {
+    let (_d, file) = lab("cgrt");
+    let _lab = Lab("cgrt".into());
+    expect_code(&["up", &file, "--progress", "never"], 0)?;
+    expect_code(&["link", "cgrt", "b:eth0", "down"], 0)?;
+    expect_code(&["impair", "cgrt", "a:eth0", "--rate", "500kbit"], 0)?;
+    for format in ["mermaid", "dot", "svg"] {
+        let out = expect_code(&["graph", "cgrt", "--format", format], 0)?;
+        let said = String::from_utf8_lossy(&out.stdout).into_owned();
+        check(
+            said.contains("DOWN: b:eth0 is taken down with vnet link")
+                && said.contains("sends rate 500kbit (at runtime)")
+                && said.matches("DOWN").count() == 1,
+            || format!("{format}:\n{said}"),
+        )?;
+    }
+    expect_code(&["link", "cgrt", "b:eth0", "up"], 0)?;
+    expect_code(&["impair", "cgrt", "a:eth0", "--clear"], 0)?;
+    let out = expect_code(&["graph", "cgrt"], 0)?;
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    check(!said.contains("DOWN") && !said.contains("sends"), || {
+        said.clone()
+    })?;
+    expect_code(&["down", "cgrt"], 0)?;
+    assert_clean("cgrt")
 }
 
 fn exec_shell() -> Result<(), String> {

@@ -100,11 +100,14 @@ pub(crate) struct Picture {
     pub vlans: Vec<u16>,
 }
 
-/// What a running lab's kernel says that the file cannot: the interfaces not up, by node
-/// index and name, with their state in words (`down`, `lowerlayerdown`, `missing`).
+/// What a running lab's kernel and record say that the file cannot: the interfaces not up,
+/// by node index and name, with their state in words (`down`, `lowerlayerdown`, `missing`,
+/// `taken down with vnet link`), and what `vnet impair` (or a stage) made an end send
+/// instead of the file's settings (`None`: cleared).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Live {
     pub not_up: HashMap<(usize, String), String>,
+    pub impaired: HashMap<(usize, String), Option<crate::model::impair::Impair>>,
 }
 
 fn ident(name: &str) -> String {
@@ -208,8 +211,16 @@ pub(crate) fn picture(lab: &Lab, live: Option<&Live>) -> Picture {
             lines_out.push(group_line(lab, &groups[gi], &box_of, live));
             continue;
         }
-        // What each end sends through its qdiscs (`impair:`), said at that end.
+        // What each end sends through its qdiscs (`impair:`, or what replaced it at
+        // runtime), said at that end.
         let sends = |which: usize| {
+            let e = if which == 0 { &l.a } else { &l.b };
+            if let Some(now) = live.and_then(|lv| lv.impaired.get(&(e.node, e.iface.clone()))) {
+                return now
+                    .as_ref()
+                    .filter(|i| !i.is_empty())
+                    .map(|i| format!("sends {i} (at runtime)"));
+            }
             l.impair
                 .as_ref()
                 .and_then(|i| {
@@ -268,9 +279,15 @@ pub(crate) fn picture(lab: &Lab, live: Option<&Live>) -> Picture {
     }
 }
 
-/// `gw:wan is down`, for the first end of a line that is not up.
+/// `gw:wan is down`, for the end of a line that is not up: the cause (an end down, missing
+/// or taken down) before the consequence (the other end without carrier).
 fn fault(lab: &Lab, live: &Live, ends: &[(&usize, &String)]) -> Option<String> {
-    ends.iter().find_map(|(n, i)| {
+    let state = |(n, i): &(&usize, &String)| live.not_up.get(&(**n, (*i).clone()));
+    let cause = ends
+        .iter()
+        .find(|e| state(e).is_some_and(|s| s != "no-carrier"))
+        .or_else(|| ends.iter().find(|e| state(e).is_some()));
+    cause.and_then(|(n, i)| {
         live.not_up.get(&(**n, (*i).clone())).map(|state| {
             let state = match state.as_str() {
                 "no-carrier" => "without carrier",

@@ -211,6 +211,64 @@ fn links_down_in_a_running_lab_are_marked() {
     assert!(s.contains("DOWN: r:wan is down") && s.contains(DOWN_COLOUR));
 }
 
+/// What the lab's record says changed at runtime: a link taken down with `vnet link`, an
+/// impairment set or cleared with `vnet impair`.
+#[test]
+fn runtime_faults_of_a_running_lab_are_drawn() {
+    let l = bundled("latency-and-loss.yaml");
+    let sat = l
+        .links
+        .iter()
+        .find(|k| k.b.iface == "sat")
+        .expect("the satellite link");
+    let (a, b) = (
+        (sat.a.node, sat.a.iface.clone()),
+        (sat.b.node, sat.b.iface.clone()),
+    );
+    let mut live = Live::default();
+    live.impaired.insert(
+        a.clone(),
+        Some(crate::model::impair::Impair {
+            rate_bps: Some(20_000),
+            ..Default::default()
+        }),
+    );
+    live.impaired.insert(b.clone(), None);
+    // The end taken down is named, not the other one that lost its carrier for it.
+    live.not_up.insert(a.clone(), "no-carrier".into());
+    live.not_up
+        .insert(b.clone(), "taken down with vnet link".into());
+    let p = picture(&l, Some(&live));
+    let line = p
+        .lines
+        .iter()
+        .find(|k| k.b.iface == "sat")
+        .expect("the satellite line");
+    assert!(
+        line.a
+            .notes
+            .contains(&"sends rate 20kbit (at runtime)".to_string()),
+        "{:?}",
+        line.a.notes
+    );
+    assert!(
+        !line.a.notes.iter().any(|n| n.contains("250ms")),
+        "{:?}",
+        line.a.notes
+    );
+    assert!(
+        !line.b.notes.iter().any(|n| n.starts_with("sends")),
+        "{:?}",
+        line.b.notes
+    );
+    let name = &l.nodes[b.0].name;
+    assert_eq!(
+        line.down.as_deref(),
+        Some(format!("{name}:sat is taken down with vnet link").as_str())
+    );
+    assert!(mermaid::render(&p).contains("sends rate 20kbit (at runtime)"));
+}
+
 #[test]
 fn every_bundled_topology_draws_well_formed_svg() {
     let dir = format!("{}/topologies", env!("CARGO_MANIFEST_DIR"));

@@ -1,6 +1,6 @@
 //! `vnet capture`: frames on a node's interfaces as they cross them, read with packet
 //! sockets opened inside the node's namespace (no tcpdump in the lab, nor on the machine),
-//! written as a pcap file or as one line per frame. Several interfaces are watched at once
+//! written as a pcap or pcapng file or as one line per frame. Several interfaces are watched at once
 //! and their frames merged in the order the kernel stamped them.
 
 use std::collections::BinaryHeap;
@@ -13,6 +13,7 @@ use crate::apply::packet::{self, ETH_P_ALL, PacketSocket};
 
 pub(crate) mod decode;
 pub(crate) mod pcap;
+pub(crate) mod pcapng;
 
 /// An interface to watch: `node:iface` as typed, and the namespace it is in (`""`: the
 /// machine's own).
@@ -57,6 +58,8 @@ pub(crate) fn open(tap: &Tap) -> Result<PacketSocket, OpenError> {
 pub(crate) enum Format {
     /// A pcap file: its header first, then a record per frame.
     Pcap,
+    /// A pcapng file: its section, an interface per tap, then each frame on its interface.
+    Pcapng,
     /// One line per frame; with the interface's label when several are watched.
     Lines { labelled: bool },
 }
@@ -125,10 +128,15 @@ pub(crate) fn run(
     stop: &AtomicBool,
     out: &mut dyn Write,
 ) -> io::Result<Summary> {
-    if matches!(format, Format::Pcap) {
-        pcap::header(out)?;
-        out.flush()?;
+    match format {
+        Format::Pcap => pcap::header(out)?,
+        Format::Pcapng => {
+            let names: Vec<&str> = taps.iter().map(|t| t.label.as_str()).collect();
+            pcapng::header(out, &names)?;
+        }
+        Format::Lines { .. } => {}
     }
+    out.flush()?;
     let deadline = limits.timeout.map(|t| Instant::now() + t);
     let refs: Vec<&PacketSocket> = sockets.iter().collect();
     let mut held = BinaryHeap::new();
@@ -206,6 +214,7 @@ pub(crate) fn run(
 fn emit(out: &mut dyn Write, format: &Format, taps: &[Tap], h: &Held) -> io::Result<()> {
     match format {
         Format::Pcap => pcap::record(out, h.at, &h.data, h.wire_len),
+        Format::Pcapng => pcapng::packet(out, h.tap, h.at, &h.data, h.wire_len),
         Format::Lines { labelled } => {
             let label = if *labelled {
                 format!("{} ", taps[h.tap].label)
