@@ -150,7 +150,7 @@ section=$work/section.md
   echo "Kernel $(uname -r), $(nproc) cores. Every lab in a throwaway sandbox."
   echo
   echo "**Rate** (a TBF qdisc on what \`a\` sends; medians of $RUNS runs): vnet's \`rate:\` check (its"
-  echo "own TCP transfer, in process, counted for 1.5 s after a 300 ms warm-up) and iperf3 (3 s of"
+  echo "own TCP transfer, in process, counted for 1.5 s from its first byte) and iperf3 (3 s of"
   echo "TCP), both counting TCP payload, so"
   echo "both fall short of the configured rate by the TCP/IP headers (~3.5% at 1500 bytes)."
   echo

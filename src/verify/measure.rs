@@ -249,14 +249,10 @@ fn transfer(lab: &Lab, c: &Check, dst: IpAddr) -> io::Result<Transfer> {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Transfer {
     pub bits_per_s: f64,
-    /// The window the rate was counted over (the warm-up after the first byte left out).
+    /// The window the rate was counted over, from the first byte.
     pub seconds: f64,
 }
 
-/// How much of a transfer's start is left out of its rate: the token bucket's burst and TCP's
-/// slow start (the first connection to a peer after `up` overshoots a shaped link and loses
-/// segments; later ones start from the route's remembered ssthresh) are not the link's rate.
-const WARM_UP: Duration = Duration::from_millis(300);
 /// A slow link's window grows until it holds this much, or [`LONGEST`] is reached.
 const ENOUGH_BYTES: u64 = 32 << 10;
 /// The longest a transfer lasts, however slow the link.
@@ -264,10 +260,14 @@ const LONGEST: Duration = Duration::from_secs(10);
 /// How often blocked reads and writes look at the clock.
 const TICK: Duration = Duration::from_millis(100);
 
-/// Sends on `stream` while `listener`'s accepted end counts what arrives: from [`WARM_UP`]
-/// after the first byte for `length` (longer on a link too slow to fill [`ENOUGH_BYTES`] in
-/// that time, up to [`LONGEST`]). The receiver then closes, and the sender stops: bytes still
-/// queued on a slow link are not waited for.
+/// Sends on `stream` while `listener`'s accepted end counts what arrives: from the first byte
+/// for `length` (longer on a link too slow to fill [`ENOUGH_BYTES`] in that time, up to
+/// [`LONGEST`]). The receiver then closes, and the sender stops: bytes still queued on a slow
+/// link are not waited for.
+///
+/// The window starts at the first byte, slow start and all: a window begun later would count
+/// as just arrived the bytes a receiver held back behind a lost segment (slow start overshoots
+/// a shaped link's queue) and releases when the segment is sent again, over the link's rate.
 pub(crate) fn measure_between(
     listener: TcpListener,
     mut stream: TcpStream,
@@ -319,7 +319,7 @@ fn receive(listener: &TcpListener, length: Duration) -> io::Result<Transfer> {
     let mut buf = vec![0u8; 128 << 10];
     let accepted = Instant::now();
     let mut first: Option<Instant> = None;
-    // From the first read after the warm-up: when, and the bytes counted since.
+    // From the first read: when, and the bytes counted since.
     let mut window: Option<(Instant, u64)> = None;
     let mut last = None;
     loop {
@@ -353,15 +353,14 @@ fn receive(listener: &TcpListener, length: Duration) -> io::Result<Transfer> {
             Err(e) => return Err(e),
         };
         let at = Instant::now();
-        let f = *first.get_or_insert(at);
+        first.get_or_insert(at);
         match &mut window {
             Some((_, bytes)) => {
                 *bytes += n;
                 last = Some(at);
             }
-            // The read that crosses the warm-up starts the window; its bytes came before.
-            None if at - f >= WARM_UP => window = Some((at, 0)),
-            None => {}
+            // The first read starts the window; its bytes came before it.
+            None => window = Some((at, 0)),
         }
     }
     Ok(match (window, last) {
@@ -372,7 +371,7 @@ fn receive(listener: &TcpListener, length: Duration) -> io::Result<Transfer> {
                 seconds,
             }
         }
-        // Too little arrived after the warm-up to time it.
+        // Too little arrived to time it.
         _ => Transfer {
             bits_per_s: 0.0,
             seconds: first.map_or(0.0, |f| f.elapsed().as_secs_f64()),
