@@ -299,19 +299,19 @@ pub(super) fn arp_spoof(
             .ok_or_else(|| no_such_node(&name, &record.lab, n))
     };
     let (from, to) = (node(attacker)?, node(victim)?);
-    for (i, role) in [(from, "the attacker"), (to, "the victim")] {
-        if record.lab.on_machine(i) {
-            return Err(Error::Usage(format!(
-                "{role} `{}` is the machine itself: vnet attacks only from and to the lab's own namespaces",
-                record.lab.nodes[i].name
-            )));
-        }
-    }
-    let done = crate::apply::act::arp_spoof(&record.lab, from, claim, to, usize::from(rounds))
-        .map_err(|error| Error::Attack {
-            what: format!("ARP spoofing from {attacker} to {victim}"),
-            error,
+    let spoof =
+        crate::model::attack::arp_spoof(&record.lab, from, claim.into(), to).map_err(|r| {
+            Error::Usage(match r.help {
+                Some(help) => format!("{}: {}; {help}", r.message, r.label),
+                None => format!("{}: {}", r.message, r.label),
+            })
         })?;
+    let done =
+        crate::apply::act::arp_spoof(&record.lab, from, claim, to, &spoof, usize::from(rounds))
+            .map_err(|error| Error::Attack {
+                what: format!("ARP spoofing from {attacker} to {victim}"),
+                error,
+            })?;
     crate::outln!("{done}");
     Ok(exit::OK)
 }

@@ -6,6 +6,7 @@ use super::diag::Problems;
 use super::resolve::resolve_node;
 use super::schema::address::padded;
 use super::schema::{RawAction, RawCheck, RawLab, Sp};
+use crate::model::attack::Part;
 use crate::model::{Action, Check, Lab, Proto, Stage, Target};
 
 /// `to:` as written: a node or an address, maybe with a port (`web:80`, `10.0.0.1:80`,
@@ -103,17 +104,17 @@ fn action(p: &mut Problems, lab: &Lab, a: &RawAction) -> Option<Action> {
             to,
             at,
         } => {
+            let (from_at, to_at) = (from.at, to.at);
             let from = resolve_node(p, lab, &from.v, from.at);
             let to = resolve_node(p, lab, &to.v, to.at);
             let (from, to) = (from?, to?);
-            if !claim.v.is_ipv4() {
-                p.error(
-                    "action",
-                    "ARP spoofing claims an IPv4 address",
-                    claim.at,
-                    "ARP is IPv4's",
-                    None,
-                );
+            if let Err(r) = crate::model::attack::arp_spoof(lab, from, claim.v, to) {
+                let at = match r.part {
+                    Part::Attacker => from_at,
+                    Part::Claim => claim.at,
+                    Part::Victim => to_at,
+                };
+                p.error("action", r.message, at, r.label, r.help);
                 return None;
             }
             Some(Action::ArpSpoof {
