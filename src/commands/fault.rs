@@ -63,8 +63,11 @@ impl Settings {
                 "say what to impair (--delay, --jitter, --loss, --duplicate, --reorder, --corrupt, --rate), or --clear".into(),
             ));
         }
-        if (i.jitter.is_some() || i.reorder.is_some()) && i.delay_ns.is_none() {
-            return Err(Error::Usage("--jitter and --reorder need --delay".into()));
+        // The file's rule, so that a lab cannot be impaired by hand in a way its file refuses.
+        if let Some((why, _)) = i.problem() {
+            return Err(Error::Usage(format!(
+                "{why}; give --delay too, like `--delay 10ms`"
+            )));
         }
         Ok(i)
     }
