@@ -209,6 +209,19 @@ pub(super) fn impair(lab: &str, end: &str, settings: &Settings, clear: bool) -> 
     Ok(exit::OK)
 }
 
+/// `--every`: a wait, written as the file's durations are (`500ms`, `2s`, `2m`; not tc's
+/// times, which stop at a minute), and more than nothing.
+fn flap_every(text: &str) -> Result<Duration, Error> {
+    match crate::topology::schema::parse_duration(text) {
+        Some(0) => Err(Error::Usage("--every must be more than 0".into())),
+        Some(ms) => Ok(Duration::from_millis(ms)),
+        None => Err(Error::Usage(format!(
+            "--every: `{}` is not a duration (500ms, 2s, 2m, 1h)",
+            super::shown(text)
+        ))),
+    }
+}
+
 /// `vnet link LAB NODE:IFACE down|up [--every 2s --times N]`: with `--every`, a flap: down,
 /// wait, up, wait, N times, ending up.
 pub(super) fn link(
@@ -228,13 +241,7 @@ pub(super) fn link(
             )));
         }
     };
-    let every = every
-        .map(|t| {
-            crate::model::impair::parse_time(t)
-                .map(Duration::from_nanos)
-                .map_err(|e| Error::Usage(format!("--every: {e}")))
-        })
-        .transpose()?;
+    let every = every.map(flap_every).transpose()?;
     let (name, _lock, mut record, n) = target(lab, end)?;
     let iface = end.split_once(':').map_or("", |(_, i)| i).to_owned();
     let ns = record.lab.netns(n);
@@ -369,4 +376,45 @@ pub(super) fn differences(record: &state::Record) -> Vec<String> {
         out.push(format!("{end}: down (taken down at runtime)"));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(f: impl FnOnce(&mut Settings)) -> Result<Impair, String> {
+        let mut s = Settings::default();
+        f(&mut s);
+        s.impair().map_err(|e| e.to_string())
+    }
+
+    /// `vnet impair` reads its values as the file does, and refuses what the file refuses.
+    #[test]
+    fn the_command_line_takes_the_files_values_and_rules() {
+        let i = settings(|s| {
+            s.rate = Some("10 mbit".into());
+            s.jitter = Some("5 ms 25 %".into());
+            s.delay = Some("40 ms".into());
+        })
+        .unwrap();
+        assert_eq!(i.rate_bps, Some(10_000_000));
+        assert_eq!(i.jitter.map(|j| j.ns), Some(5_000_000));
+        let e = settings(|s| {
+            s.delay = Some("0ms".into());
+            s.reorder = Some("25%".into());
+        })
+        .unwrap_err();
+        assert!(e.contains("`reorder` needs a `delay`"), "{e}");
+        let e = settings(|s| s.jitter = Some("5ms".into())).unwrap_err();
+        assert!(e.contains("`jitter` varies a `delay`"), "{e}");
+    }
+
+    /// `--every` waits as long as the file's durations say, minutes too, but never nothing.
+    #[test]
+    fn a_flap_waits_a_duration() {
+        assert_eq!(flap_every("2m").ok(), Some(Duration::from_secs(120)));
+        assert_eq!(flap_every("500ms").ok(), Some(Duration::from_millis(500)));
+        assert!(flap_every("0s").is_err());
+        assert!(flap_every("40").is_err());
+    }
 }

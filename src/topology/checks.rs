@@ -263,7 +263,7 @@ fn neighbour_check(p: &mut Problems, lab: &Lab, rc: &RawCheck, is: &Sp<String>) 
         unseen_by: Vec::new(),
         neighbour_is: Some(node),
         measure: None,
-        within_ms: None,
+        within_ms: rc.within,
         at: rc.at.into(),
     })
 }
@@ -371,7 +371,7 @@ fn check(p: &mut Problems, lab: &Lab, rc: &RawCheck) -> Option<Check> {
             );
             return None;
         }
-        (Proto::Tcp, None) if rc.rate.is_some() => {}
+        (Proto::Tcp, None) if rc.rate_at.is_some() => {}
         (Proto::Tcp | Proto::Udp, None) => {
             // `fd00:b::2:80` is an IPv6 address, not an address and a port.
             let help = match (to, rc.to.v.rsplit_once(':')) {

@@ -241,6 +241,57 @@ mod tests {
         ));
     }
 
+    /// `10 mbit` is `10mbit` wherever a rate, time or percentage is written: a link's and a
+    /// stage's `impair:`, and the bounds of a check.
+    #[test]
+    fn a_unit_apart_from_its_number_reads_alike_everywhere() {
+        let lab = parse(
+            "lab.yaml",
+            "lab",
+            b"nodes:\n  a: {interfaces: {eth0: 10.0.0.1/24}}\n  b: {interfaces: {eth0: 10.0.0.2/24}}\nlinks:\n  - {endpoints: [a:eth0, b:eth0], impair: {delay: 10 ms, jitter: 5 ms 25 %, loss: 1 % 25 %, rate: 10 mbit}}\nexpect:\n  - {from: a, to: b, proto: tcp, rate: '>= 9 mbit'}\n  - {from: a, to: b, rtt: '< 60 ms', loss: '< 5 %'}\nstages:\n  - name: s\n    do: [{impair: {on: a:eth0, delay: 1 ms, jitter: 1 ms, rate: 10 mbit}}]\n",
+        )
+        .unwrap()
+        .lab;
+        let link = lab.links[0].impair.as_ref().unwrap().a.clone().unwrap();
+        assert_eq!(link.rate_bps, Some(10_000_000));
+        assert_eq!(link.delay_ns, Some(10_000_000));
+        assert_eq!(
+            link.jitter.map(|j| (j.ns, j.correlation_ppb)),
+            Some((5_000_000, 250_000_000))
+        );
+        assert_eq!(
+            link.loss.map(|c| (c.ppb, c.correlation_ppb)),
+            Some((10_000_000, 250_000_000))
+        );
+        let bound = lab.checks[0].measure.as_ref().and_then(|m| m.rate_bps);
+        assert_eq!(bound.map(|b| b.value), Some(9_000_000));
+        let m = lab.checks[1].measure.as_ref().unwrap();
+        assert_eq!(m.rtt_us.map(|b| b.value), Some(60_000));
+        assert_eq!(m.loss_ppb.map(|b| b.value), Some(50_000_000));
+        let crate::model::Action::Impair {
+            impair: Some(i), ..
+        } = &lab.stages[0].actions[0]
+        else {
+            panic!("an impair action");
+        };
+        assert_eq!(i.rate_bps, Some(10_000_000));
+    }
+
+    /// A neighbour check takes `within:` like any other: the cache is read again until it
+    /// holds (a stage's ARP spoofing may take a moment to land).
+    #[test]
+    fn a_neighbour_check_waits_within() {
+        let lab = parse(
+            "lab.yaml",
+            "lab",
+            b"nodes:\n  a: {interfaces: {eth0: 10.0.0.1/24}}\n  b: {interfaces: {eth0: 10.0.0.2/24}}\nlinks: [[a:eth0, b:eth0]]\nexpect:\n  - {on: a, neighbour: 10.0.0.2, is: b, within: 5s}\n",
+        )
+        .unwrap()
+        .lab;
+        assert_eq!(lab.checks[0].neighbour_is, Some(1));
+        assert_eq!(lab.checks[0].within_ms, Some(5000));
+    }
+
     #[test]
     fn billion_laughs_is_refused_quickly() {
         let mut doc = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
