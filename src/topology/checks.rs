@@ -221,56 +221,9 @@ fn action(p: &mut Problems, lab: &Lab, a: &RawAction) -> Option<Action> {
     }
 }
 
-/// `{on: victim, neighbour: 10.0.1.1, is: gw}`.
-fn neighbour_check(p: &mut Problems, lab: &Lab, rc: &RawCheck, is: &Sp<String>) -> Option<Check> {
-    let on = resolve_node(p, lab, &rc.from.v, rc.from.at);
-    let node = resolve_node(p, lab, &is.v, is.at);
-    let addr = match rc.to.v.parse::<IpAddr>() {
-        Ok(a) => Some(a),
-        Err(_) => {
-            p.error(
-                "neighbour",
-                format!("`{}` is not an address", rc.to.v),
-                rc.to.at,
-                "a neighbour entry is for an address",
-                Some("write the address whose entry is read, such as `neighbour: 10.0.1.1`".into()),
-            );
-            None
-        }
-    };
-    let (on, node, addr) = (on?, node?, addr?);
-    if lab.on_machine(on) {
-        p.error(
-            "neighbour",
-            "vnet reads the neighbour caches of the lab's nodes, not the machine's",
-            rc.from.at,
-            "`host` is the machine itself",
-            None,
-        );
-        return None;
-    }
-    Some(Check {
-        from: on,
-        to: Target::Addr(addr),
-        reach: rc.reach,
-        layer: 2,
-        proto: Proto::Icmp,
-        port: None,
-        seen_as: None,
-        listen: false,
-        via: Vec::new(),
-        seen_by: Vec::new(),
-        unseen_by: Vec::new(),
-        neighbour_is: Some(node),
-        measure: None,
-        within_ms: rc.within,
-        at: rc.at.into(),
-    })
-}
-
 fn check(p: &mut Problems, lab: &Lab, rc: &RawCheck) -> Option<Check> {
     if let Some(is) = &rc.neighbour_is {
-        return neighbour_check(p, lab, rc, is);
+        return super::neighbour::check(p, lab, rc, is);
     }
     let seen_by: Vec<Option<usize>> = rc
         .seen_by

@@ -13,6 +13,7 @@ pub(crate) mod input;
 pub(crate) mod links;
 pub(crate) mod mtu;
 pub mod needs;
+pub(crate) mod neighbour;
 pub(crate) mod resolve;
 pub(crate) mod routes;
 pub(crate) mod schema;

@@ -107,13 +107,13 @@ pub(crate) const NEIGHBOUR: [Field; 5] = [
     ),
     field(
         "is",
-        "The node (or MAC) the address must resolve to.",
+        "The node whose MAC (of its interface facing the address) the entry must hold.",
         "\"gw\"",
         string,
     ),
     field(
         "is_not",
-        "The node (or MAC) it must not resolve to.",
+        "The node whose MAC the entry must not hold.",
         "\"mallory\"",
         string,
     ),
