@@ -278,6 +278,27 @@ mod tests {
         assert_eq!(i.rate_bps, Some(10_000_000));
     }
 
+    /// A direction's `distribution:` shapes the link's jitter, and the link's an end's own:
+    /// what each direction ends up with is judged, not each part alone.
+    #[test]
+    fn a_distribution_shapes_the_jitter_its_direction_ends_up_with() {
+        use crate::model::impair::Distribution::{Normal, Uniform};
+        let lab = parse(
+            "lab.yaml",
+            "lab",
+            b"nodes:\n  a: {interfaces: {eth0: 10.0.0.1/24}}\n  b: {interfaces: {eth0: 10.0.0.2/24}}\n  c: {interfaces: {eth0: 10.0.1.1/24}}\n  d: {interfaces: {eth0: 10.0.1.2/24}}\nlinks:\n  - {endpoints: [a:eth0, b:eth0], impair: {delay: 10ms, jitter: 5ms, a: {distribution: normal}}}\n  - {endpoints: [c:eth0, d:eth0], impair: {delay: 10ms, distribution: normal, c: {jitter: 5ms}}}\n",
+        )
+        .unwrap()
+        .lab;
+        let dist = |l: usize, end: usize| {
+            let i = lab.links[l].impair.as_ref().unwrap();
+            let i = if end == 0 { &i.a } else { &i.b };
+            i.as_ref().and_then(|i| i.jitter).map(|j| j.distribution)
+        };
+        assert_eq!((dist(0, 0), dist(0, 1)), (Some(Normal), Some(Uniform)));
+        assert_eq!((dist(1, 0), dist(1, 1)), (Some(Normal), None));
+    }
+
     /// A neighbour check takes `within:` like any other: the cache is read again until it
     /// holds (a stage's ARP spoofing may take a moment to land).
     #[test]

@@ -51,18 +51,23 @@ pub(super) fn read_impair(p: &mut Problems, n: &Node) -> Option<RawImpair> {
         delay_refused: false,
     };
     let mut distribution = None;
+    let mut jitter_refused = false;
+    // Each end's `distribution:`, and whether its `jitter:` was refused, for after the loop:
+    // a direction's distribution may shape the link's jitter, and the link's an end's.
+    let mut pending: Vec<(Option<Sp<Distribution>>, bool)> = Vec::new();
     for (k, v) in entries {
         let key = k.scalar_text().unwrap_or_default();
         if IMPAIR_KEYS.contains(&key.as_str()) {
-            out.delay_refused |=
-                !setting(p, &key, v, &mut out.both, &mut distribution) && key == "delay";
+            let ok = setting(p, &key, v, &mut out.both, &mut distribution);
+            out.delay_refused |= !ok && key == "delay";
+            jitter_refused |= !ok && key == "jitter";
             continue;
         }
         // Not a setting: the end that sends, with settings of its own.
         if matches!(v.value, Value::Map(_)) && !key.is_empty() {
             let mut mine = Impair::default();
             let mut dist = None;
-            let mut delay_refused = false;
+            let (mut delay_refused, mut my_jitter_refused) = (false, false);
             if let Value::Map(inner) = &v.value {
                 if inner.is_empty() {
                     sets_nothing(
@@ -74,14 +79,15 @@ pub(super) fn read_impair(p: &mut Problems, n: &Node) -> Option<RawImpair> {
                 for (ik, iv) in inner {
                     let ikey = ik.scalar_text().unwrap_or_default();
                     if IMPAIR_KEYS.contains(&ikey.as_str()) {
-                        delay_refused |=
-                            !setting(p, &ikey, iv, &mut mine, &mut dist) && ikey == "delay";
+                        let ok = setting(p, &ikey, iv, &mut mine, &mut dist);
+                        delay_refused |= !ok && ikey == "delay";
+                        my_jitter_refused |= !ok && ikey == "jitter";
                     } else {
                         unknown(p, &ikey, ik.span, "an impairment of one direction");
                     }
                 }
             }
-            finish_jitter(p, &mut mine, dist);
+            pending.push((dist, my_jitter_refused));
             out.ends.push(RawEnd {
                 key: Sp { v: key, at: k.span },
                 settings: mine,
@@ -92,7 +98,28 @@ pub(super) fn read_impair(p: &mut Problems, n: &Node) -> Option<RawImpair> {
         }
         unknown(p, &key, k.span, "an impairment");
     }
-    finish_jitter(p, &mut out.both, distribution);
+    // The link's distribution shapes its jitter, or failing one every end's that says none.
+    let ends_jitter = out.ends.iter().any(|e| e.settings.jitter.is_some());
+    match distribution {
+        Some(d) if out.both.jitter.is_none() && ends_jitter => {
+            for (e, (own, _)) in out.ends.iter_mut().zip(&pending) {
+                if let (Some(j), None) = (&mut e.settings.jitter, own) {
+                    j.distribution = d.v;
+                }
+            }
+        }
+        d => finish_jitter(p, &mut out.both, d, jitter_refused),
+    }
+    for (e, (d, refused)) in out.ends.iter_mut().zip(pending) {
+        if e.settings.jitter.is_none()
+            && let (Some(d), Some(mut link)) = (&d, out.both.jitter)
+        {
+            link.distribution = d.v;
+            e.settings.jitter = Some(link);
+            continue;
+        }
+        finish_jitter(p, &mut e.settings, d, refused || jitter_refused);
+    }
     Some(out)
 }
 
@@ -124,21 +151,27 @@ fn unknown(p: &mut Problems, key: &str, at: SourceSpan, what: &str) {
     );
 }
 
-/// `distribution:` goes with the jitter of the same settings.
-fn finish_jitter(p: &mut Problems, imp: &mut Impair, distribution: Option<Sp<Distribution>>) {
-    if let Some(d) = distribution {
-        match &mut imp.jitter {
-            Some(j) => j.distribution = d.v,
-            None => p.error(
-                "impair",
-                "`distribution` shapes the jitter, and there is none",
-                d.at,
-                "no `jitter:` here",
-                Some(
-                    "add `jitter:`, like `{delay: 40ms, jitter: 5ms, distribution: normal}`".into(),
-                ),
-            ),
-        }
+/// `distribution:` goes with the jitter of the same settings; with none (and none refused:
+/// that one was reported), it is refused.
+fn finish_jitter(
+    p: &mut Problems,
+    imp: &mut Impair,
+    distribution: Option<Sp<Distribution>>,
+    jitter_refused: bool,
+) {
+    let Some(d) = distribution else {
+        return;
+    };
+    match &mut imp.jitter {
+        Some(j) => j.distribution = d.v,
+        None if jitter_refused => {}
+        None => p.error(
+            "impair",
+            "`distribution` shapes the jitter, and there is none",
+            d.at,
+            "no `jitter:` here",
+            Some("add `jitter:`, like `{delay: 40ms, jitter: 5ms, distribution: normal}`".into()),
+        ),
     }
 }
 
@@ -251,7 +284,7 @@ pub(super) fn read_impair_action(p: &mut Problems, n: &Node) -> Option<(Sp<Strin
     let mut settings = Impair::default();
     let mut dist = None;
     // A setting written, valid or not: a refused one is not also "nothing set".
-    let (mut written, mut delay_refused) = (false, false);
+    let (mut written, mut delay_refused, mut jitter_refused) = (false, false, false);
     for (k, v) in entries {
         let key = k.scalar_text().unwrap_or_default();
         if key == "on" {
@@ -260,12 +293,14 @@ pub(super) fn read_impair_action(p: &mut Problems, n: &Node) -> Option<(Sp<Strin
         }
         written = true;
         if IMPAIR_KEYS.contains(&key.as_str()) {
-            delay_refused |= !setting(p, &key, v, &mut settings, &mut dist) && key == "delay";
+            let ok = setting(p, &key, v, &mut settings, &mut dist);
+            delay_refused |= !ok && key == "delay";
+            jitter_refused |= !ok && key == "jitter";
         } else {
             unknown(p, &key, k.span, "a stage's `impair:` (besides `on:`)");
         }
     }
-    finish_jitter(p, &mut settings, dist);
+    finish_jitter(p, &mut settings, dist, jitter_refused);
     let Some(on) = on else {
         p.error(
             "missing_key",
