@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::packet::{self, ETH_P_ARP, PacketSocket};
 use super::{exec, netns, procs};
+use crate::model::attack::Spoof;
 use crate::model::{Action, Lab};
 
 /// Does the action; says in words what was done.
@@ -16,10 +17,12 @@ pub(crate) fn perform(lab: &Lab, action: &Action, log: &Path) -> io::Result<Stri
         Action::ArpSpoof {
             from, claim, to, ..
         } => {
+            let spoof = crate::model::attack::arp_spoof(lab, *from, *claim, *to)
+                .map_err(|r| io::Error::other(r.message))?;
             let IpAddr::V4(claim) = claim else {
                 return Err(io::Error::other("ARP spoofing claims an IPv4 address"));
             };
-            arp_spoof(lab, *from, *claim, *to, ROUNDS)
+            arp_spoof(lab, *from, *claim, *to, &spoof, ROUNDS)
         }
         Action::Link {
             node, iface, up, ..
@@ -86,61 +89,28 @@ pub(crate) fn perform(lab: &Lab, action: &Action, log: &Path) -> io::Result<Stri
 const ROUNDS: usize = 4;
 const ROUND_GAP: Duration = Duration::from_millis(400);
 
-/// The node's interface (and its IPv4 address) on the subnet of `addr`, or failing that its
-/// first linked interface.
-fn facing(lab: &Lab, node: usize, addr: Option<Ipv4Addr>) -> Option<(String, Option<Ipv4Addr>)> {
-    let n = &lab.nodes[node];
-    let on_subnet = n.interfaces.iter().find_map(|i| {
-        i.addresses.iter().find_map(|a| match (a.addr(), addr) {
-            (IpAddr::V4(mine), Some(theirs)) if a.contains(&IpAddr::V4(theirs)) => {
-                Some((i.name.clone(), Some(mine)))
-            }
-            _ => None,
-        })
-    });
-    on_subnet.or_else(|| {
-        lab.links.iter().find_map(|l| {
-            [&l.a, &l.b].into_iter().find(|e| e.node == node).map(|e| {
-                let v4 = n
-                    .interfaces
-                    .iter()
-                    .find(|i| i.name == e.iface)
-                    .and_then(|i| {
-                        i.addresses.iter().find_map(|a| match a.addr() {
-                            IpAddr::V4(v) => Some(v),
-                            IpAddr::V6(_) => None,
-                        })
-                    });
-                (e.iface.clone(), v4)
-            })
-        })
-    })
-}
-
-/// The article's ARP spoofing: `from` tells `to`, unasked, that `claim` is at `from`'s MAC.
-/// Forged replies update an entry the victim has; forged requests for the victim's own
-/// address make it create one (a host learns the sender of a request addressed to it).
+/// The article's ARP spoofing: `from` tells `to`, unasked, that `claim` is at `from`'s MAC,
+/// through the interfaces [`crate::model::attack::arp_spoof`] found. Forged replies update an
+/// entry the victim has; forged requests for the victim's own address make it create one (a
+/// host learns the sender of a request addressed to it).
 pub(crate) fn arp_spoof(
     lab: &Lab,
     from: usize,
     claim: Ipv4Addr,
     to: usize,
+    spoof: &Spoof,
     rounds: usize,
 ) -> io::Result<String> {
-    let (victim_if, victim_ip) = facing(lab, to, Some(claim))
-        .ok_or_else(|| io::Error::other("the victim has no interface"))?;
-    let victim_ip = victim_ip.ok_or_else(|| {
-        io::Error::other(format!(
-            "{} has no IPv4 address on {victim_if} to send the lie to",
-            lab.nodes[to].name
-        ))
-    })?;
-    let (attacker_if, _) = facing(lab, from, Some(victim_ip))
-        .ok_or_else(|| io::Error::other("the attacker has no interface"))?;
-    let victim_mac = in_node(lab, to, || packet::mac_of(&victim_if))?;
+    let Spoof {
+        victim_if,
+        victim_ip,
+        attacker_if,
+    } = spoof;
+    let victim_ip = *victim_ip;
+    let victim_mac = in_node(lab, to, || packet::mac_of(victim_if))?;
     let sent = in_node(lab, from, || -> io::Result<[u8; 6]> {
-        let mine = packet::mac_of(&attacker_if)?;
-        let s = PacketSocket::open(Some(&attacker_if), ETH_P_ARP, false)?;
+        let mine = packet::mac_of(attacker_if)?;
+        let s = PacketSocket::open(Some(attacker_if), ETH_P_ARP, false)?;
         for round in 0..rounds {
             if round > 0 {
                 std::thread::sleep(ROUND_GAP);

@@ -63,8 +63,11 @@ impl Settings {
                 "say what to impair (--delay, --jitter, --loss, --duplicate, --reorder, --corrupt, --rate), or --clear".into(),
             ));
         }
-        if (i.jitter.is_some() || i.reorder.is_some()) && i.delay_ns.is_none() {
-            return Err(Error::Usage("--jitter and --reorder need --delay".into()));
+        // The file's rule, so that a lab cannot be impaired by hand in a way its file refuses.
+        if let Some((why, _)) = i.problem() {
+            return Err(Error::Usage(format!(
+                "{why}; give --delay too, like `--delay 10ms`"
+            )));
         }
         Ok(i)
     }
@@ -232,9 +235,7 @@ fn link_request(
     let Some(every) = every else {
         return Ok((up, None));
     };
-    let gap = crate::model::impair::parse_time(every)
-        .map(Duration::from_nanos)
-        .map_err(|e| Error::Usage(format!("--every: {e}")))?;
+    let gap = flap_every(every)?;
     if up {
         return Err(Error::Usage(
             "a flap takes the link down first and leaves it up: write `down --every ...` (`up` takes no --every)".into(),
@@ -268,6 +269,19 @@ fn wait_unless_interrupted(gap: Duration) -> bool {
             return false;
         }
         std::thread::sleep(left.min(Duration::from_millis(20)));
+    }
+}
+
+/// `--every`: a wait, written as the file's durations are (`500ms`, `2s`, `2m`; not tc's
+/// times, which stop at a minute), and more than nothing.
+fn flap_every(text: &str) -> Result<Duration, Error> {
+    match crate::topology::schema::parse_duration(text) {
+        Some(0) => Err(Error::Usage("--every must be more than 0".into())),
+        Some(ms) => Ok(Duration::from_millis(ms)),
+        None => Err(Error::Usage(format!(
+            "--every: {} is not a duration (500ms, 2s, 2m, 1h)",
+            super::shown(text)
+        ))),
     }
 }
 
@@ -362,19 +376,19 @@ pub(super) fn arp_spoof(
             .ok_or_else(|| no_such_node(&name, &record.lab, n))
     };
     let (from, to) = (node(attacker)?, node(victim)?);
-    for (i, role) in [(from, "the attacker"), (to, "the victim")] {
-        if record.lab.on_machine(i) {
-            return Err(Error::Usage(format!(
-                "{role} `{}` is the machine itself: vnet attacks only from and to the lab's own namespaces",
-                record.lab.nodes[i].name
-            )));
-        }
-    }
-    let done = crate::apply::act::arp_spoof(&record.lab, from, claim, to, usize::from(rounds))
-        .map_err(|error| Error::Attack {
-            what: format!("ARP spoofing from {attacker} to {victim}"),
-            error,
+    let spoof =
+        crate::model::attack::arp_spoof(&record.lab, from, claim.into(), to).map_err(|r| {
+            Error::Usage(match r.help {
+                Some(help) => format!("{}: {}; {help}", r.message, r.label),
+                None => format!("{}: {}", r.message, r.label),
+            })
         })?;
+    let done =
+        crate::apply::act::arp_spoof(&record.lab, from, claim, to, &spoof, usize::from(rounds))
+            .map_err(|error| Error::Attack {
+                what: format!("ARP spoofing from {attacker} to {victim}"),
+                error,
+            })?;
     crate::outln!("{done}");
     Ok(exit::OK)
 }
@@ -503,5 +517,41 @@ links:
                 "c:eth0: down (taken down at runtime)",
             ]
         );
+    }
+
+    fn settings(f: impl FnOnce(&mut Settings)) -> Result<Impair, String> {
+        let mut s = Settings::default();
+        f(&mut s);
+        s.impair().map_err(|e| e.to_string())
+    }
+
+    /// `vnet impair` reads its values as the file does, and refuses what the file refuses.
+    #[test]
+    fn the_command_line_takes_the_files_values_and_rules() {
+        let i = settings(|s| {
+            s.rate = Some("10 mbit".into());
+            s.jitter = Some("5 ms 25 %".into());
+            s.delay = Some("40 ms".into());
+        })
+        .unwrap();
+        assert_eq!(i.rate_bps, Some(10_000_000));
+        assert_eq!(i.jitter.map(|j| j.ns), Some(5_000_000));
+        let e = settings(|s| {
+            s.delay = Some("0ms".into());
+            s.reorder = Some("25%".into());
+        })
+        .unwrap_err();
+        assert!(e.contains("`reorder` needs a `delay`"), "{e}");
+        let e = settings(|s| s.jitter = Some("5ms".into())).unwrap_err();
+        assert!(e.contains("`jitter` varies a `delay`"), "{e}");
+    }
+
+    /// `--every` waits as long as the file's durations say, minutes too, but never nothing.
+    #[test]
+    fn a_flap_waits_a_duration() {
+        assert_eq!(flap_every("2m").ok(), Some(Duration::from_secs(120)));
+        assert_eq!(flap_every("500ms").ok(), Some(Duration::from_millis(500)));
+        assert!(flap_every("0s").is_err());
+        assert!(flap_every("40").is_err());
     }
 }

@@ -107,6 +107,24 @@ impl Impair {
             || self.corrupt.is_some()
     }
 
+    /// What makes these settings meaningless together, in words, with how to write them: the
+    /// one rule the file, a stage's `impair:` and `vnet impair` all apply.
+    pub(crate) fn problem(&self) -> Option<(&'static str, &'static str)> {
+        if self.reorder.is_some() && self.delay_ns.unwrap_or(0) == 0 {
+            return Some((
+                "`reorder` needs a `delay`: nothing is delayed, so nothing can overtake",
+                "netem reorders by sending some packets at once and delaying the rest: add a delay, like `delay: 10ms` with `reorder: 25%`",
+            ));
+        }
+        if self.jitter.is_some() && self.delay_ns.is_none() {
+            return Some((
+                "`jitter` varies a `delay`, and there is none",
+                "add a delay, like `delay: 40ms` with `jitter: 5ms`",
+            ));
+        }
+        None
+    }
+
     /// `other`'s settings over this one's: a direction's own settings over the link's.
     pub fn overlaid(&self, other: &Impair) -> Impair {
         Impair {
@@ -277,7 +295,10 @@ pub(crate) fn parse_percent(text: &str) -> Result<u32, String> {
     let Ok(n) = number.trim().parse::<f64>() else {
         return Err(format!("`{}` is not a percentage", short(text)));
     };
-    if !n.is_finite() || n < 0.0 {
+    if !n.is_finite() {
+        return Err(format!("`{}` is not a percentage", short(text)));
+    }
+    if n < 0.0 {
         return Err("a percentage cannot be negative".into());
     }
     if n > 100.0 {
@@ -286,12 +307,28 @@ pub(crate) fn parse_percent(text: &str) -> Result<u32, String> {
     Ok((n * 1e7).round() as u32)
 }
 
+/// The values of a setting, each a number with its unit: `5ms 25%`, also written `5 ms 25 %`
+/// (a unit apart from its number joins it, as `40 ms` and `10 mbit` are read alone).
+fn values(text: &str) -> std::vec::IntoIter<String> {
+    let mut out: Vec<String> = Vec::new();
+    for w in text.split_whitespace() {
+        let unit = w.starts_with(|c: char| c.is_alphabetic() || c == '%');
+        match out.last_mut() {
+            Some(last) if unit && last.ends_with(|c: char| c.is_ascii_digit() || c == '.') => {
+                last.push_str(w)
+            }
+            _ => out.push(w.to_owned()),
+        }
+    }
+    out.into_iter()
+}
+
 /// `1%` or `1% 25%`: a chance and its correlation.
 pub(crate) fn parse_chance(text: &str) -> Result<Chance, String> {
-    let mut words = text.split_whitespace();
-    let p = parse_percent(words.next().unwrap_or(""))?;
+    let mut words = values(text);
+    let p = parse_percent(&words.next().unwrap_or_default())?;
     let corr = match words.next() {
-        Some(w) => parse_percent(w).map_err(|e| format!("correlation: {e}"))?,
+        Some(w) => parse_percent(&w).map_err(|e| format!("correlation: {e}"))?,
         None => 0,
     };
     if words.next().is_some() {
@@ -305,10 +342,10 @@ pub(crate) fn parse_chance(text: &str) -> Result<Chance, String> {
 
 /// `5ms` or `5ms 25%`: a jitter and its correlation.
 pub(crate) fn parse_jitter(text: &str) -> Result<(u64, u32), String> {
-    let mut words = text.split_whitespace();
-    let ns = parse_time(words.next().unwrap_or(""))?;
+    let mut words = values(text);
+    let ns = parse_time(&words.next().unwrap_or_default())?;
     let corr = match words.next() {
-        Some(w) => parse_percent(w).map_err(|e| format!("correlation: {e}"))?,
+        Some(w) => parse_percent(&w).map_err(|e| format!("correlation: {e}"))?,
         None => 0,
     };
     if words.next().is_some() {
@@ -430,6 +467,26 @@ mod tests {
         );
         assert_eq!(rate(10_000_000), "10mbit");
         assert_eq!(rate(1_500_000), "1.5mbit");
+        assert_eq!(parse_rate("10 mbit"), parse_rate("10mbit"));
+    }
+
+    /// A unit may stand apart from its number in every setting, as it may in `delay: 40 ms`.
+    #[test]
+    fn a_unit_apart_from_its_number_is_the_same_value() {
+        assert_eq!(parse_jitter("5 ms 25 %"), parse_jitter("5ms 25%"));
+        assert_eq!(parse_chance("1 % 25 %"), parse_chance("1% 25%"));
+        assert_eq!(parse_chance("1 %"), parse_chance("1%"));
+        assert!(parse_chance("1% 2% 3%").is_err());
+        assert!(
+            parse_chance("nan%")
+                .unwrap_err()
+                .contains("not a percentage")
+        );
+        assert!(
+            parse_chance("inf%")
+                .unwrap_err()
+                .contains("not a percentage")
+        );
     }
 
     #[test]

@@ -82,7 +82,7 @@ fn split(text: &str, default: Cmp) -> (Cmp, &str) {
 pub(crate) fn parse_rtt(text: &str) -> Result<Bound, String> {
     let (op, v) = split(text, Cmp::Lt);
     let ns = impair::parse_time(v)?;
-    Ok(Bound {
+    possible(Bound {
         op,
         value: ns / 1000,
     })
@@ -90,10 +90,18 @@ pub(crate) fn parse_rtt(text: &str) -> Result<Bound, String> {
 
 pub(crate) fn parse_loss(text: &str) -> Result<Bound, String> {
     let (op, v) = split(text, Cmp::Le);
-    Ok(Bound {
+    possible(Bound {
         op,
         value: u64::from(impair::parse_percent(v)?),
     })
+}
+
+/// Nothing measures less than nothing: a check bound by `< 0` would fail whatever the lab did.
+fn possible(b: Bound) -> Result<Bound, String> {
+    if b.op == Cmp::Lt && b.value == 0 {
+        return Err("nothing is less than 0, so the check could never pass".into());
+    }
+    Ok(b)
 }
 
 pub(crate) fn parse_rate(text: &str) -> Result<Bound, String> {
@@ -121,6 +129,9 @@ mod tests {
         assert_eq!(parse_rate("9mbit").map(|b| b.op), Ok(Cmp::Ge));
         assert_eq!(parse_loss("<5%").map(|b| b.value), Ok(50_000_000));
         assert!(parse_loss("< 105%").is_err());
+        assert!(parse_loss("< 0%").unwrap_err().contains("never pass"));
+        assert!(parse_rtt("< 0ms").unwrap_err().contains("never pass"));
+        assert!(parse_loss("<= 0%").is_ok());
         assert!(Cmp::Ge.holds(9.5, 9.0) && !Cmp::Lt.holds(60.0, 60.0));
     }
 }

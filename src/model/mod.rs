@@ -9,10 +9,12 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
+pub(crate) mod attack;
 pub mod feature;
 pub(crate) mod impair;
 pub(crate) mod measure;
 pub(crate) mod name;
+pub(crate) mod segments;
 
 /// The node that stands for the machine itself (its own network namespace).
 pub const MACHINE: &str = "host";

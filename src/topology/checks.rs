@@ -6,6 +6,7 @@ use super::diag::Problems;
 use super::resolve::resolve_node;
 use super::schema::address::padded;
 use super::schema::{RawAction, RawCheck, RawLab, Sp};
+use crate::model::attack::Part;
 use crate::model::{Action, Check, Lab, Proto, Stage, Target};
 
 /// `to:` as written: a node or an address, maybe with a port (`web:80`, `10.0.0.1:80`,
@@ -103,17 +104,17 @@ fn action(p: &mut Problems, lab: &Lab, a: &RawAction) -> Option<Action> {
             to,
             at,
         } => {
+            let (from_at, to_at) = (from.at, to.at);
             let from = resolve_node(p, lab, &from.v, from.at);
             let to = resolve_node(p, lab, &to.v, to.at);
             let (from, to) = (from?, to?);
-            if !claim.v.is_ipv4() {
-                p.error(
-                    "action",
-                    "ARP spoofing claims an IPv4 address",
-                    claim.at,
-                    "ARP is IPv4's",
-                    None,
-                );
+            if let Err(r) = crate::model::attack::arp_spoof(lab, from, claim.v, to) {
+                let at = match r.part {
+                    Part::Attacker => from_at,
+                    Part::Claim => claim.at,
+                    Part::Victim => to_at,
+                };
+                p.error("action", r.message, at, r.label, r.help);
                 return None;
             }
             Some(Action::ArpSpoof {
@@ -220,56 +221,9 @@ fn action(p: &mut Problems, lab: &Lab, a: &RawAction) -> Option<Action> {
     }
 }
 
-/// `{on: victim, neighbour: 10.0.1.1, is: gw}`.
-fn neighbour_check(p: &mut Problems, lab: &Lab, rc: &RawCheck, is: &Sp<String>) -> Option<Check> {
-    let on = resolve_node(p, lab, &rc.from.v, rc.from.at);
-    let node = resolve_node(p, lab, &is.v, is.at);
-    let addr = match rc.to.v.parse::<IpAddr>() {
-        Ok(a) => Some(a),
-        Err(_) => {
-            p.error(
-                "neighbour",
-                format!("`{}` is not an address", rc.to.v),
-                rc.to.at,
-                "a neighbour entry is for an address",
-                Some("write the address whose entry is read, such as `neighbour: 10.0.1.1`".into()),
-            );
-            None
-        }
-    };
-    let (on, node, addr) = (on?, node?, addr?);
-    if lab.on_machine(on) {
-        p.error(
-            "neighbour",
-            "vnet reads the neighbour caches of the lab's nodes, not the machine's",
-            rc.from.at,
-            "`host` is the machine itself",
-            None,
-        );
-        return None;
-    }
-    Some(Check {
-        from: on,
-        to: Target::Addr(addr),
-        reach: rc.reach,
-        layer: 2,
-        proto: Proto::Icmp,
-        port: None,
-        seen_as: None,
-        listen: false,
-        via: Vec::new(),
-        seen_by: Vec::new(),
-        unseen_by: Vec::new(),
-        neighbour_is: Some(node),
-        measure: None,
-        within_ms: None,
-        at: rc.at.into(),
-    })
-}
-
 fn check(p: &mut Problems, lab: &Lab, rc: &RawCheck) -> Option<Check> {
     if let Some(is) = &rc.neighbour_is {
-        return neighbour_check(p, lab, rc, is);
+        return super::neighbour::check(p, lab, rc, is);
     }
     let seen_by: Vec<Option<usize>> = rc
         .seen_by
@@ -370,7 +324,7 @@ fn check(p: &mut Problems, lab: &Lab, rc: &RawCheck) -> Option<Check> {
             );
             return None;
         }
-        (Proto::Tcp, None) if rc.rate.is_some() => {}
+        (Proto::Tcp, None) if rc.rate_at.is_some() => {}
         (Proto::Tcp | Proto::Udp, None) => {
             // `fd00:b::2:80` is an IPv6 address, not an address and a port.
             let help = match (to, rc.to.v.rsplit_once(':')) {

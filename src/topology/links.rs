@@ -7,7 +7,7 @@ use miette::SourceSpan;
 
 use super::diag::Problems;
 use super::resolve::{BRIDGE_MAX_PORTS, resolve_node};
-use super::schema::impair::RawImpair;
+use super::schema::impair::{RawEnd, RawImpair};
 use super::schema::{RawEndpoint, RawLab, RawLink, RawLinkKind, RawTap};
 use crate::model::name::closest;
 use crate::model::{Endpoint, Interface, Lab, Link, LinkImpair, LinkKind, MACHINE, NodeKind, Tap};
@@ -193,7 +193,15 @@ fn impairment(
 ) -> Option<LinkImpair> {
     let label = |e: &Endpoint| format!("{}:{}", lab.nodes[e.node].name, e.iface);
     let mut mine: [Option<crate::model::impair::Impair>; 2] = [None, None];
-    for (key, settings, _) in &raw.ends {
+    let mut at_of: [Option<miette::SourceSpan>; 2] = [None, None];
+    let mut refused = [raw.delay_refused; 2];
+    for RawEnd {
+        key,
+        settings,
+        at,
+        delay_refused,
+    } in &raw.ends
+    {
         let matches = |e: &Endpoint| key.v == lab.nodes[e.node].name || key.v == label(e);
         let which = match (matches(a), matches(b)) {
             (true, false) => 0,
@@ -229,6 +237,8 @@ fn impairment(
             }
         };
         mine[which] = Some(settings.clone());
+        at_of[which] = Some(*at);
+        refused[which] |= delay_refused;
     }
     let [ma, mb] = mine;
     let effective = |m: Option<crate::model::impair::Impair>| {
@@ -240,6 +250,28 @@ fn impairment(
     };
     let (ia, ib) = (effective(ma), effective(mb));
     let mut ok = true;
+    // Judged on what each direction ends up with (`{delay: 10ms, h1: {reorder: 5%}}` is fine),
+    // at the settings that say it, and once: the link's own mistake is one for both ends.
+    let mut said = Vec::new();
+    for ((i, own), refused) in [(&ia, at_of[0]), (&ib, at_of[1])].into_iter().zip(refused) {
+        // A refused `delay: 40` is not also the delay that is missing.
+        let Some(i) = i.as_ref().filter(|_| !refused) else {
+            continue;
+        };
+        let Some(why) = i.problem() else {
+            continue;
+        };
+        let at = if raw.both.problem().is_some() {
+            raw.at
+        } else {
+            own.unwrap_or(raw.at)
+        };
+        if !said.contains(&(why, at)) {
+            crate::topology::schema::impair::meaningful(p, i, at);
+            said.push((why, at));
+        }
+        ok = false;
+    }
     for (e, i) in [(a, &ia), (b, &ib)] {
         if i.is_some() && lab.nodes[e.node].name == MACHINE {
             p.error(

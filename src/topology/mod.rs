@@ -13,6 +13,7 @@ pub(crate) mod input;
 pub(crate) mod links;
 pub(crate) mod mtu;
 pub mod needs;
+pub(crate) mod neighbour;
 pub(crate) mod resolve;
 pub(crate) mod routes;
 pub(crate) mod schema;
@@ -239,6 +240,78 @@ mod tests {
         insta::assert_snapshot!(problems(
             "nodes:\n  h1: {interfaces: {eth0.10: 10.0.10.2/24}}\n  h2: {interfaces: {eth0: 10.0.30.2/24}}\n  sw:\n    kind: switch\n    ports:\n      p1: {vlan: 20}\n      p2: {vlan: 4095}\n      t1: {trunk: [30]}\n    svi: {40: 10.0.40.1/24}\n  sw2: {kind: switch, ports: {t2: {trunk: [50]}}}\n  br: {kind: bridge, ports: {x: {allow: []}}}\nlinks:\n  - [h1:eth0, sw:p1]\n  - [sw:t1, sw2:t2]\n  - [h2:eth0, sw:p2]\n"
         ));
+    }
+
+    /// `10 mbit` is `10mbit` wherever a rate, time or percentage is written: a link's and a
+    /// stage's `impair:`, and the bounds of a check.
+    #[test]
+    fn a_unit_apart_from_its_number_reads_alike_everywhere() {
+        let lab = parse(
+            "lab.yaml",
+            "lab",
+            b"nodes:\n  a: {interfaces: {eth0: 10.0.0.1/24}}\n  b: {interfaces: {eth0: 10.0.0.2/24}}\nlinks:\n  - {endpoints: [a:eth0, b:eth0], impair: {delay: 10 ms, jitter: 5 ms 25 %, loss: 1 % 25 %, rate: 10 mbit}}\nexpect:\n  - {from: a, to: b, proto: tcp, rate: '>= 9 mbit'}\n  - {from: a, to: b, rtt: '< 60 ms', loss: '< 5 %'}\nstages:\n  - name: s\n    do: [{impair: {on: a:eth0, delay: 1 ms, jitter: 1 ms, rate: 10 mbit}}]\n",
+        )
+        .unwrap()
+        .lab;
+        let link = lab.links[0].impair.as_ref().unwrap().a.clone().unwrap();
+        assert_eq!(link.rate_bps, Some(10_000_000));
+        assert_eq!(link.delay_ns, Some(10_000_000));
+        assert_eq!(
+            link.jitter.map(|j| (j.ns, j.correlation_ppb)),
+            Some((5_000_000, 250_000_000))
+        );
+        assert_eq!(
+            link.loss.map(|c| (c.ppb, c.correlation_ppb)),
+            Some((10_000_000, 250_000_000))
+        );
+        let bound = lab.checks[0].measure.as_ref().and_then(|m| m.rate_bps);
+        assert_eq!(bound.map(|b| b.value), Some(9_000_000));
+        let m = lab.checks[1].measure.as_ref().unwrap();
+        assert_eq!(m.rtt_us.map(|b| b.value), Some(60_000));
+        assert_eq!(m.loss_ppb.map(|b| b.value), Some(50_000_000));
+        let crate::model::Action::Impair {
+            impair: Some(i), ..
+        } = &lab.stages[0].actions[0]
+        else {
+            panic!("an impair action");
+        };
+        assert_eq!(i.rate_bps, Some(10_000_000));
+    }
+
+    /// A direction's `distribution:` shapes the link's jitter, and the link's an end's own:
+    /// what each direction ends up with is judged, not each part alone.
+    #[test]
+    fn a_distribution_shapes_the_jitter_its_direction_ends_up_with() {
+        use crate::model::impair::Distribution::{Normal, Uniform};
+        let lab = parse(
+            "lab.yaml",
+            "lab",
+            b"nodes:\n  a: {interfaces: {eth0: 10.0.0.1/24}}\n  b: {interfaces: {eth0: 10.0.0.2/24}}\n  c: {interfaces: {eth0: 10.0.1.1/24}}\n  d: {interfaces: {eth0: 10.0.1.2/24}}\nlinks:\n  - {endpoints: [a:eth0, b:eth0], impair: {delay: 10ms, jitter: 5ms, a: {distribution: normal}}}\n  - {endpoints: [c:eth0, d:eth0], impair: {delay: 10ms, distribution: normal, c: {jitter: 5ms}}}\n",
+        )
+        .unwrap()
+        .lab;
+        let dist = |l: usize, end: usize| {
+            let i = lab.links[l].impair.as_ref().unwrap();
+            let i = if end == 0 { &i.a } else { &i.b };
+            i.as_ref().and_then(|i| i.jitter).map(|j| j.distribution)
+        };
+        assert_eq!((dist(0, 0), dist(0, 1)), (Some(Normal), Some(Uniform)));
+        assert_eq!((dist(1, 0), dist(1, 1)), (Some(Normal), None));
+    }
+
+    /// A neighbour check takes `within:` like any other: the cache is read again until it
+    /// holds (a stage's ARP spoofing may take a moment to land).
+    #[test]
+    fn a_neighbour_check_waits_within() {
+        let lab = parse(
+            "lab.yaml",
+            "lab",
+            b"nodes:\n  a: {interfaces: {eth0: 10.0.0.1/24}}\n  b: {interfaces: {eth0: 10.0.0.2/24}}\nlinks: [[a:eth0, b:eth0]]\nexpect:\n  - {on: a, neighbour: 10.0.0.2, is: b, within: 5s}\n",
+        )
+        .unwrap()
+        .lab;
+        assert_eq!(lab.checks[0].neighbour_is, Some(1));
+        assert_eq!(lab.checks[0].within_ms, Some(5000));
     }
 
     #[test]

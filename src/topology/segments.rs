@@ -1,6 +1,5 @@
-//! Layer-2 segments: which interfaces share a broadcast domain (the two ends of a veth pair,
-//! the ports of one bridge, one VLAN of a switch and the trunks that carry it), so that a MAC
-//! address given twice in one segment is refused. The same MAC in two segments is fine.
+//! MAC addresses are unique in their layer-2 segment ([`Segments`]): the same MAC in two
+//! segments is fine.
 
 use std::collections::HashMap;
 
@@ -8,135 +7,17 @@ use miette::SourceSpan;
 
 use super::diag::Problems;
 use super::schema::RawLab;
-use crate::model::{Endpoint, Lab, LinkKind, NodeKind, PortMode};
-
-/// Something frames reach: an interface of a host or router, or a bridge (VLAN 0) or one VLAN
-/// of a switch.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum Key {
-    Iface(usize, String),
-    Hub(usize, u16),
-}
-
-/// What one end of a link puts on the wire.
-#[derive(Default)]
-struct End {
-    untagged: Option<Key>,
-    tagged: Vec<(u16, Key)>,
-    /// A VLAN-unaware bridge: every frame, tagged or not, reaches the same bridge.
-    everything: Option<Key>,
-}
-
-fn end(lab: &Lab, e: &Endpoint) -> End {
-    let n = &lab.nodes[e.node];
-    match n.kind {
-        NodeKind::Bridge => End {
-            everything: Some(Key::Hub(e.node, 0)),
-            ..End::default()
-        },
-        NodeKind::Switch => {
-            let mode = n
-                .ports
-                .iter()
-                .find(|p| p.name == e.iface)
-                .map_or(PortMode::Access(1), |p| p.mode.clone());
-            End {
-                untagged: mode.untagged().map(|v| Key::Hub(e.node, v)),
-                tagged: mode
-                    .tagged()
-                    .into_iter()
-                    .map(|v| (v, Key::Hub(e.node, v)))
-                    .collect(),
-                everything: None,
-            }
-        }
-        NodeKind::Host | NodeKind::Router => End {
-            untagged: Some(Key::Iface(e.node, e.iface.clone())),
-            tagged: n
-                .interfaces
-                .iter()
-                .filter_map(|i| {
-                    let (parent, vid) = i.vlan.as_ref()?;
-                    (parent == &e.iface).then(|| (*vid, Key::Iface(e.node, i.name.clone())))
-                })
-                .collect(),
-            everything: None,
-        },
-    }
-}
-
-#[derive(Default)]
-struct Segments {
-    ids: HashMap<Key, usize>,
-    parent: Vec<usize>,
-}
-
-impl Segments {
-    fn id(&mut self, k: &Key) -> usize {
-        if let Some(&i) = self.ids.get(k) {
-            return i;
-        }
-        let i = self.parent.len();
-        self.parent.push(i);
-        self.ids.insert(k.clone(), i);
-        i
-    }
-
-    fn find(&mut self, mut i: usize) -> usize {
-        while self.parent[i] != i {
-            self.parent[i] = self.parent[self.parent[i]];
-            i = self.parent[i];
-        }
-        i
-    }
-
-    fn join(&mut self, a: &Key, b: &Key) {
-        let (a, b) = (self.id(a), self.id(b));
-        let (a, b) = (self.find(a), self.find(b));
-        self.parent[a] = b;
-    }
-
-    fn link(&mut self, a: &End, b: &End) {
-        for (x, y) in [(a, b), (b, a)] {
-            if let Some(hub) = &x.everything {
-                let far = y.untagged.iter().chain(y.everything.iter());
-                for k in far.chain(y.tagged.iter().map(|(_, k)| k)) {
-                    self.join(hub, k);
-                }
-            }
-        }
-        if let (Some(x), Some(y)) = (&a.untagged, &b.untagged) {
-            self.join(x, y);
-        }
-        for (vid, x) in &a.tagged {
-            if let Some((_, y)) = b.tagged.iter().find(|(v, _)| v == vid) {
-                self.join(x, y);
-            }
-        }
-    }
-}
+use crate::model::Lab;
+use crate::model::segments::Segments;
 
 pub(crate) fn macs(p: &mut Problems, raw: &RawLab, lab: &Lab) {
-    let mut segments = Segments::default();
-    for l in &lab.links {
-        match l.kind {
-            // The child's frames go out of its parent, onto the parent's segment.
-            LinkKind::Macvlan { .. } => segments.join(
-                &Key::Iface(l.a.node, l.a.iface.clone()),
-                &Key::Iface(l.b.node, l.b.iface.clone()),
-            ),
-            LinkKind::Veth | LinkKind::Vxlan { .. } => {
-                segments.link(&end(lab, &l.a), &end(lab, &l.b));
-            }
-        }
-    }
+    let mut segments = Segments::of(lab);
     let mut first: HashMap<(usize, &str), SourceSpan> = HashMap::new();
     // Raw and built nodes are in the same order.
     for (ni, rn) in raw.nodes.iter().enumerate() {
         for i in &rn.interfaces {
             let Some(mac) = &i.mac else { continue };
-            let id = segments.id(&Key::Iface(ni, i.name.v.clone()));
-            let segment = segments.find(id);
+            let segment = segments.of_iface(ni, &i.name.v);
             match first.get(&(segment, mac.v.as_str())) {
                 Some(at) => {
                     let problem = p

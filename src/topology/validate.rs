@@ -123,7 +123,7 @@ pub(crate) fn build(p: &mut Problems, raw: RawLab, lab_name: String) -> Lab {
     unused_interfaces(p, &raw);
     super::addresses::addresses(p, &raw);
     super::routes::routes(p, &raw, &lab);
-    loops(p, &raw, &lab);
+    loops(p, &lab);
     super::checks::checks(p, &raw, &mut lab);
     lab
 }
@@ -294,46 +294,93 @@ fn unused_interfaces(p: &mut Problems, raw: &RawLab) {
     }
 }
 
-/// Bridges joined in a cycle flood broadcasts forever unless spanning tree breaks the loop.
-fn loops(p: &mut Problems, raw: &RawLab, lab: &Lab) {
+/// Bridges joined in a cycle flood broadcasts forever unless spanning tree breaks the loop:
+/// every bridge of it must run STP. The error names the whole cycle, each link of it marked.
+fn loops(p: &mut Problems, lab: &Lab) {
+    let bridged = |n: usize| matches!(lab.nodes[n].kind, NodeKind::Bridge | NodeKind::Switch);
     let mut uf = UnionFind::<usize>::new(lab.nodes.len());
-    for l in &lab.links {
+    // The links kept so far, a forest: the one path between two of its bridges is the rest
+    // of the loop a new link between them closes.
+    let mut tree: Vec<Vec<(usize, usize)>> = vec![Vec::new(); lab.nodes.len()];
+    for (li, l) in lab.links.iter().enumerate() {
         let (a, b) = (l.a.node, l.b.node);
-        let bridged = |n: usize| matches!(lab.nodes[n].kind, NodeKind::Bridge | NodeKind::Switch);
         if !(bridged(a) && bridged(b)) {
             continue;
         }
-        if !uf.union(a, b) {
-            if lab.nodes[a].stp && lab.nodes[b].stp {
-                continue;
-            }
-            let (na, nb) = (&lab.nodes[a], &lab.nodes[b]);
-            let names = if a == b {
-                format!("{} `{}` to itself", na.kind.as_str(), na.name)
-            } else if na.kind == nb.kind {
-                format!(
-                    "{} `{}` and `{}`",
-                    crate::terminal::plural(2, na.kind.as_str()),
-                    na.name,
-                    nb.name
-                )
-            } else {
-                format!(
-                    "{} `{}` and {} `{}`",
-                    na.kind.as_str(),
-                    na.name,
-                    nb.kind.as_str(),
-                    nb.name
-                )
-            };
-            let _ = raw;
-            p.error(
+        if uf.union(a, b) {
+            tree[a].push((b, li));
+            tree[b].push((a, li));
+            continue;
+        }
+        let path = path_between(&tree, b, a);
+        let mut cycle: Vec<usize> = path.iter().map(|(n, _)| *n).collect();
+        cycle.push(b);
+        let without: Vec<&str> = {
+            let mut seen: Vec<usize> = cycle.clone();
+            seen.sort_unstable();
+            seen.dedup();
+            seen.iter()
+                .filter(|n| !lab.nodes[**n].stp)
+                .map(|n| lab.nodes[*n].name.as_str())
+                .collect()
+        };
+        if without.is_empty() {
+            continue;
+        }
+        let names: Vec<String> = cycle
+            .iter()
+            .map(|n| format!("`{}`", lab.nodes[*n].name))
+            .collect();
+        let mut problem = p
+            .new_problem(
                 "l2_loop",
-                format!("this link closes a layer-2 loop through {names}"),
+                format!("this link closes a layer-2 loop: {}", names.join(" → ")),
+            )
+            .label(
                 SourceSpan::from(l.at),
                 "broadcasts would circle this loop forever",
-                Some("remove one link of the loop, or set `stp: true` on the bridges in it".into()),
             );
+        for (_, link) in path.iter().skip(1) {
+            problem = problem.label(SourceSpan::from(lab.links[*link].at), "part of the loop");
+        }
+        problem = problem.help(format!(
+            "remove one link of the loop, or set `stp: true` on the bridges in it ({})",
+            without
+                .iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        p.push(problem);
+    }
+}
+
+/// The path from `from` to `to` in a forest, as (node, link that reached it) from `from`
+/// (reached by no link: `usize::MAX`) to `to`; just `from` when they are one.
+fn path_between(tree: &[Vec<(usize, usize)>], from: usize, to: usize) -> Vec<(usize, usize)> {
+    let mut came: Vec<Option<(usize, usize)>> = vec![None; tree.len()];
+    let mut queue = std::collections::VecDeque::from([from]);
+    came[from] = Some((from, usize::MAX));
+    while let Some(n) = queue.pop_front() {
+        if n == to {
+            break;
+        }
+        for &(m, link) in &tree[n] {
+            if came[m].is_none() {
+                came[m] = Some((n, link));
+                queue.push_back(m);
+            }
         }
     }
+    let mut path = Vec::new();
+    let mut n = to;
+    while let Some((prev, link)) = came[n] {
+        path.push((n, link));
+        if n == from {
+            break;
+        }
+        n = prev;
+    }
+    path.reverse();
+    path
 }

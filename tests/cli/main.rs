@@ -37,7 +37,8 @@ fn every_bundled_topology_validates() {
     assert!(n >= 3, "topologies/ has the article's labs");
 }
 
-/// Each file in tests/broken/ states the problems it must produce, in `# expect:` lines.
+/// Each file in tests/broken/ states the problems it must produce, in `# expect:` lines, and
+/// may say where (`# at: LINE:COL`) and how many errors there are in all (`# problems: N`).
 #[test]
 fn broken_topologies_exit_3_with_every_problem_named() {
     let mut n = 0;
@@ -73,6 +74,24 @@ fn broken_topologies_exit_3_with_every_problem_named() {
             );
         }
         assert!(!err.contains("panicked"), "{}", err);
+        // `# problems: N`: exactly N errors, so none is a spurious echo of another.
+        if let Some(want) = text.lines().find_map(|l| l.strip_prefix("# problems: ")) {
+            let o = vnet(&["validate", "--json", p.to_str().unwrap()]);
+            let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
+            let errors: Vec<&str> = doc["problems"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|d| d["severity"] == "error")
+                .filter_map(|d| d["message"].as_str())
+                .collect();
+            assert_eq!(
+                errors.len().to_string(),
+                want.trim(),
+                "{}: {errors:#?}",
+                p.display()
+            );
+        }
         n += 1;
     }
     assert!(n >= 50, "the corpus has {n} broken topologies");
@@ -356,7 +375,7 @@ fn runtime_commands_refuse_what_they_cannot_do_before_touching_a_lab() {
         ),
         (
             &["link", "nolab", "a:eth0", "down", "--every", "soon"],
-            "--every: `soon` is not a time",
+            "--every: `soon` is not a duration",
         ),
         (
             &["link", "nolab", "eth0", "down"],

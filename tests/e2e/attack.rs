@@ -107,6 +107,43 @@ fn arp_spoof() -> Result<(), String> {
         2,
     )?;
     check(text(&out).contains("attacker"), || text(&out))?;
+    // What the file's `arp_spoof` refuses the command refuses too, by the same check: the
+    // attacker as its own victim, a victim beyond a router, an address off the victim's subnets.
+    for (attacker, claim, victim, says) in [
+        (
+            "attacker",
+            "10.0.1.1",
+            "attacker",
+            "`attacker` would spoof itself",
+        ),
+        (
+            "server",
+            "10.0.1.1",
+            "victim",
+            "`server` is not in the broadcast domain of `victim:eth0`",
+        ),
+        (
+            "attacker",
+            "10.0.9.1",
+            "victim",
+            "10.0.9.1 is not on a subnet of `victim`",
+        ),
+    ] {
+        let out = expect_code(
+            &[
+                "attack",
+                "arp-spoof",
+                "arp-open",
+                attacker,
+                "--claim",
+                claim,
+                "--to",
+                victim,
+            ],
+            2,
+        )?;
+        check(text(&out).contains(says), || text(&out))?;
+    }
     expect_code(&["down", "arp-open"], 0)?;
     assert_clean("arp-open")
 }

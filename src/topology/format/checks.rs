@@ -75,7 +75,7 @@ pub(crate) const CHECK: [Field; 14] = [
         "loss",
         "A bound on the share of 10 echo requests that go unanswered: `< 5%` (`<=` if left out).",
         "\"< 5%\"",
-        || json!({"type": "string", "pattern": "^\\s*(<=|>=|<|>)?\\s*[0-9.]+%\\s*$"}),
+        || json!({"type": "string", "pattern": "^\\s*(<=|>=|<|>)?\\s*[0-9.]+\\s*%\\s*$"}),
     ),
     field(
         "rate",
@@ -87,12 +87,12 @@ pub(crate) const CHECK: [Field; 14] = [
         "within",
         "Retry the check until it holds, for at most this long (`30s`, `500ms`): convergence after a fault; the report says when it first held.",
         "\"30s\"",
-        exec_timeout,
+        duration,
     ),
 ];
 
 /// A neighbour-cache check: which MAC a node has for an address.
-pub(crate) const NEIGHBOUR: [Field; 4] = [
+pub(crate) const NEIGHBOUR: [Field; 5] = [
     field(
         "on",
         "The node whose neighbour cache (ARP table) is read.",
@@ -107,15 +107,21 @@ pub(crate) const NEIGHBOUR: [Field; 4] = [
     ),
     field(
         "is",
-        "The node (or MAC) the address must resolve to.",
+        "The node whose MAC (of its interface facing the address) the entry must hold.",
         "\"gw\"",
         string,
     ),
     field(
         "is_not",
-        "The node (or MAC) it must not resolve to.",
+        "The node whose MAC the entry must not hold.",
         "\"mallory\"",
         string,
+    ),
+    field(
+        "within",
+        "Read the cache again until the entry is as said, for at most this long (`5s`): a cache that changes after a fault; the report says when it first held.",
+        "\"5s\"",
+        duration,
     ),
 ];
 

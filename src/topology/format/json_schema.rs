@@ -55,15 +55,12 @@ pub(super) fn exec() -> Value {
     strings()
 }
 
-pub(super) fn exec_timeout() -> Value {
-    json!({"anyOf": [
-        {"type": "integer", "minimum": 1, "maximum": 86400},
-        {"type": "string", "pattern": "^\\s*[0-9.]+\\s*(ms|s|m|min|h)\\s*$"}
-    ]})
+pub(super) fn duration() -> Value {
+    json!({"type": "string", "pattern": "^\\s*[0-9.]+\\s*(ms|s|m|min|h)\\s*$"})
 }
 
 pub(super) fn chance() -> Value {
-    json!({"type": "string", "pattern": "^\\s*[0-9.]+%(\\s+[0-9.]+%)?\\s*$"})
+    json!({"type": "string", "pattern": "^\\s*[0-9.]+\\s*%(\\s+[0-9.]+\\s*%)?\\s*$"})
 }
 
 pub(super) fn list_of(def: &str) -> Value {
@@ -87,6 +84,12 @@ fn properties(fields: &[Field]) -> serde_json::Map<String, Value> {
         props.insert(f.key.into(), schema);
     }
     props
+}
+
+/// An impairment that sets nothing is refused, by vnet and so by the schema.
+fn non_empty(mut o: Value) -> Value {
+    o["minProperties"] = json!(1);
+    o
 }
 
 fn object(doc: &str, fields: &[Field], required: &[&str]) -> Value {
@@ -175,7 +178,8 @@ pub(crate) fn json_schema() -> Value {
                 "type": "object",
                 "description": "An impairment: settings for both directions; a key naming an end of the link (its node, or `node:interface`) holds settings for what that end sends.",
                 "properties": properties(&IMPAIR),
-                "additionalProperties": object("What one end sends: these settings over the link's.", &IMPAIR, &[]),
+                "additionalProperties": non_empty(object("What one end sends: these settings over the link's.", &IMPAIR, &[])),
+                "minProperties": 1,
             },
             "check": {"anyOf": [
                 object("A check: from a node to a node, an address or a port; what must (or must not) answer.", &CHECK, &["from", "to"]),
@@ -196,7 +200,8 @@ pub(crate) fn json_schema() -> Value {
                 "description": "Impairments of what one interface sends, replacing its own.",
                 "properties": properties(&[IMPAIR_ACTION.as_slice(), IMPAIR.as_slice()].concat()),
                 "required": ["on"],
-                "additionalProperties": false
+                "additionalProperties": false,
+                "minProperties": 2
             },
             "exec_action": object("A command run on a node.", &EXEC_ACTION, &["on", "run"]),
             "port": object("A switch port's settings.", &PORT, &[]),

@@ -50,7 +50,7 @@ pub(crate) const IMPAIR: [Field; 8] = [
         "jitter",
         "Random variation of the delay, optionally with its correlation: `5ms` or `5ms 25%`.",
         "\"5ms\"",
-        || json!({"type": "string", "pattern": "^\\s*[0-9.]+\\s*(ns|us|µs|ms|s)(\\s+[0-9.]+%)?\\s*$"}),
+        || json!({"type": "string", "pattern": "^\\s*[0-9.]+\\s*(ns|us|µs|ms|s)(\\s+[0-9.]+\\s*%)?\\s*$"}),
     ),
     field(
         "distribution",

@@ -48,9 +48,9 @@ const EXEC: Field = field(
 );
 const EXEC_TIMEOUT: Field = field(
     "exec_timeout",
-    "How long each `exec:` command may run: 500ms, 30s, 2m, 1h, or a number of seconds; default 60s.",
+    "How long each `exec:` command may run: 500ms, 30s, 2m, 1h (always with its unit); default 60s.",
     "\"2m\"",
-    exec_timeout,
+    duration,
 );
 const STP: Field = field(
     "stp",

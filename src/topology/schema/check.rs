@@ -46,6 +46,7 @@ pub(super) fn read_check(p: &mut Problems, n: &Node) -> Option<RawCheck> {
     {
         return read_neighbour(p, n, f);
     }
+    let written = f.has("from") && f.has("to");
     let from = f.get("from").and_then(|v| string(p, v, "from"));
     let to = f.get("to").and_then(|v| string(p, v, "to"));
     let reach = f.get("reach").map(|v| boolean(p, v, "reach"));
@@ -84,12 +85,16 @@ pub(super) fn read_check(p: &mut Problems, n: &Node) -> Option<RawCheck> {
     let loss = f
         .get("loss")
         .and_then(|v| bound(p, v, "loss", measure::parse_loss, "`< 5%`"));
+    let rate_at = f.get("rate").map(|v| v.span);
     let rate = f
         .get("rate")
         .and_then(|v| bound(p, v, "rate", measure::parse_rate, "`>= 9mbit`"));
     let within = f.get("within").and_then(|v| duration(p, v, "within"));
     f.finish(p, CHECK_KEYS, "an expectation");
     let (Some(from), Some(to)) = (from, to) else {
+        if written {
+            return None;
+        }
         p.error(
             "missing_key",
             "an expectation needs `from:` and `to:`",
@@ -116,6 +121,7 @@ pub(super) fn read_check(p: &mut Problems, n: &Node) -> Option<RawCheck> {
         rtt,
         loss,
         rate,
+        rate_at,
         within,
         neighbour_is: None,
         at: n.span,
@@ -129,6 +135,12 @@ fn read_neighbour(p: &mut Problems, n: &Node, mut f: Fields<'_>) -> Option<RawCh
     let addr = f.get("neighbour").and_then(|v| string(p, v, "neighbour"));
     let is = f.get("is").and_then(|v| string(p, v, "is"));
     let is_not = f.get("is_not").and_then(|v| string(p, v, "is_not"));
+    let within = f.get("within").and_then(|v| duration(p, v, "within"));
+    let written = (
+        f.has("on"),
+        f.has("neighbour"),
+        f.has("is") || f.has("is_not"),
+    );
     f.finish(p, NEIGHBOUR_KEYS, "a neighbour check");
     let (node, reach) = match (is, is_not) {
         (Some(node), None) => (node, true),
@@ -143,6 +155,7 @@ fn read_neighbour(p: &mut Problems, n: &Node, mut f: Fields<'_>) -> Option<RawCh
             );
             return None;
         }
+        (None, None) if written.2 => return None,
         (None, None) => {
             p.error(
                 "neighbour",
@@ -155,6 +168,9 @@ fn read_neighbour(p: &mut Problems, n: &Node, mut f: Fields<'_>) -> Option<RawCh
         }
     };
     let (Some(on), Some(addr)) = (on, addr) else {
+        if written.0 && written.1 {
+            return None;
+        }
         p.error(
             "missing_key",
             "a neighbour check needs `on:` (the node whose cache is read) and `neighbour:` (the address)",
@@ -178,7 +194,8 @@ fn read_neighbour(p: &mut Problems, n: &Node, mut f: Fields<'_>) -> Option<RawCh
         rtt: None,
         loss: None,
         rate: None,
-        within: None,
+        rate_at: None,
+        within,
         neighbour_is: Some(node),
         at: n.span,
     })

@@ -41,6 +41,14 @@ impl<'n> Fields<'n> {
         Some(&self.entries[i].1)
     }
 
+    /// Whether the mapping has the key, whatever its value: a key whose value was refused
+    /// is not also reported missing.
+    pub(super) fn has(&self, key: &str) -> bool {
+        self.entries
+            .iter()
+            .any(|(k, _)| matches!(&k.value, Value::Str(s) if s == key))
+    }
+
     /// Reports every key that was not read, with the closest known key as a hint.
     pub(super) fn finish(self, p: &mut Problems, known: &[&str], what: &str) {
         for ((k, _), used) in self.entries.iter().zip(self.used) {
@@ -197,11 +205,28 @@ pub(super) fn mtu(p: &mut Problems, node: &Node) -> Option<Sp<u32>> {
     }
 }
 
-/// A span of time: `30s`, `2m`, `500ms`, `1h`, or a number of seconds; in milliseconds,
-/// more than nothing and at most a day.
+/// A span of time: `30s`, `2m`, `500ms`, `1h`; in milliseconds, more than nothing and at most
+/// a day. A bare number is refused, as the impairments' times are: `30` could be seconds or
+/// milliseconds, and the file never guesses a unit.
 pub(super) fn duration(p: &mut Problems, node: &Node, what: &str) -> Option<u64> {
+    let bare = match &node.value {
+        Value::Int(_) | Value::Float(_) => node.scalar_text(),
+        Value::Str(s) if s.trim().parse::<f64>().is_ok() => Some(s.trim().to_owned()),
+        _ => None,
+    };
+    if let Some(n) = bare {
+        p.error(
+            "duration",
+            format!("`{what}` needs a unit"),
+            node.span,
+            "a bare number",
+            Some(format!(
+                "write it with its unit, like `{what}: {n}s` (or ms, m, h)"
+            )),
+        );
+        return None;
+    }
     let ms = match &node.value {
-        Value::Int(n) => u64::try_from(*n).ok().and_then(|s| s.checked_mul(1000)),
         Value::Str(s) => parse_duration(s),
         _ => None,
     };
@@ -219,6 +244,7 @@ pub(super) fn duration(p: &mut Problems, node: &Node, what: &str) -> Option<u64>
         }
         None => {
             let found = match &node.value {
+                Value::Str(s) if s.trim().starts_with('-') => "it cannot be negative".to_string(),
                 Value::Str(s) => format!("`{}` is not one", s.chars().take(40).collect::<String>()),
                 other => format!("found {}", other.kind()),
             };

@@ -12,11 +12,23 @@ use crate::topology::yaml::{Node, Value};
 #[derive(Debug)]
 pub(crate) struct RawImpair {
     pub both: Impair,
-    pub ends: Vec<(Sp<String>, Impair, SourceSpan)>,
+    pub ends: Vec<RawEnd>,
     pub at: SourceSpan,
+    /// A `delay:` was written and refused (and reported): that it is missing is not.
+    pub delay_refused: bool,
 }
 
-/// Reads a whole `impair:` mapping.
+/// The settings of one direction, under the sending end's name.
+#[derive(Debug)]
+pub(crate) struct RawEnd {
+    pub key: Sp<String>,
+    pub settings: Impair,
+    pub at: SourceSpan,
+    pub delay_refused: bool,
+}
+
+/// Reads a whole `impair:` mapping. Whether its settings mean something together is judged
+/// on each direction's, once the link's ends are known ([`meaningful`]).
 pub(super) fn read_impair(p: &mut Problems, n: &Node) -> Option<RawImpair> {
     let Value::Map(entries) = &n.value else {
         p.error(
@@ -28,48 +40,98 @@ pub(super) fn read_impair(p: &mut Problems, n: &Node) -> Option<RawImpair> {
         );
         return None;
     };
+    if entries.is_empty() {
+        sets_nothing(p, n.span, "`impair: {delay: 40ms}`, or no `impair:` at all");
+        return None;
+    }
     let mut out = RawImpair {
         both: Impair::default(),
         ends: Vec::new(),
         at: n.span,
+        delay_refused: false,
     };
-    let mut jitter_corr = None;
     let mut distribution = None;
+    let mut jitter_refused = false;
+    // Each end's `distribution:`, and whether its `jitter:` was refused, for after the loop:
+    // a direction's distribution may shape the link's jitter, and the link's an end's.
+    let mut pending: Vec<(Option<Sp<Distribution>>, bool)> = Vec::new();
     for (k, v) in entries {
         let key = k.scalar_text().unwrap_or_default();
         if IMPAIR_KEYS.contains(&key.as_str()) {
-            setting(
-                p,
-                &key,
-                v,
-                &mut out.both,
-                &mut jitter_corr,
-                &mut distribution,
-            );
+            let ok = setting(p, &key, v, &mut out.both, &mut distribution);
+            out.delay_refused |= !ok && key == "delay";
+            jitter_refused |= !ok && key == "jitter";
             continue;
         }
         // Not a setting: the end that sends, with settings of its own.
         if matches!(v.value, Value::Map(_)) && !key.is_empty() {
             let mut mine = Impair::default();
-            let (mut jc, mut dist) = (None, None);
+            let mut dist = None;
+            let (mut delay_refused, mut my_jitter_refused) = (false, false);
             if let Value::Map(inner) = &v.value {
+                if inner.is_empty() {
+                    sets_nothing(
+                        p,
+                        v.span,
+                        &format!("`{key}: {{delay: 40ms}}`, or leave `{key}` out"),
+                    );
+                }
                 for (ik, iv) in inner {
                     let ikey = ik.scalar_text().unwrap_or_default();
                     if IMPAIR_KEYS.contains(&ikey.as_str()) {
-                        setting(p, &ikey, iv, &mut mine, &mut jc, &mut dist);
+                        let ok = setting(p, &ikey, iv, &mut mine, &mut dist);
+                        delay_refused |= !ok && ikey == "delay";
+                        my_jitter_refused |= !ok && ikey == "jitter";
                     } else {
                         unknown(p, &ikey, ik.span, "an impairment of one direction");
                     }
                 }
             }
-            finish_jitter(p, &mut mine, jc, dist, v.span);
-            out.ends.push((Sp { v: key, at: k.span }, mine, v.span));
+            pending.push((dist, my_jitter_refused));
+            out.ends.push(RawEnd {
+                key: Sp { v: key, at: k.span },
+                settings: mine,
+                at: v.span,
+                delay_refused,
+            });
             continue;
         }
         unknown(p, &key, k.span, "an impairment");
     }
-    finish_jitter(p, &mut out.both, jitter_corr, distribution, n.span);
+    // The link's distribution shapes its jitter, or failing one every end's that says none.
+    let ends_jitter = out.ends.iter().any(|e| e.settings.jitter.is_some());
+    match distribution {
+        Some(d) if out.both.jitter.is_none() && ends_jitter => {
+            for (e, (own, _)) in out.ends.iter_mut().zip(&pending) {
+                if let (Some(j), None) = (&mut e.settings.jitter, own) {
+                    j.distribution = d.v;
+                }
+            }
+        }
+        d => finish_jitter(p, &mut out.both, d, jitter_refused),
+    }
+    for (e, (d, refused)) in out.ends.iter_mut().zip(pending) {
+        if e.settings.jitter.is_none()
+            && let (Some(d), Some(mut link)) = (&d, out.both.jitter)
+        {
+            link.distribution = d.v;
+            e.settings.jitter = Some(link);
+            continue;
+        }
+        finish_jitter(p, &mut e.settings, d, refused || jitter_refused);
+    }
     Some(out)
+}
+
+/// An impairment that changes nothing is refused: it was meant to say something.
+fn sets_nothing(p: &mut Problems, at: SourceSpan, like: &str) {
+    p.error(
+        "impair",
+        "this `impair` sets nothing",
+        at,
+        "no delay, jitter, loss, duplicate, reorder, corrupt or rate",
+        Some(format!("add a setting, like {like}")),
+    );
 }
 
 fn unknown(p: &mut Problems, key: &str, at: SourceSpan, what: &str) {
@@ -89,46 +151,44 @@ fn unknown(p: &mut Problems, key: &str, at: SourceSpan, what: &str) {
     );
 }
 
-/// `distribution:` and the jitter's correlation go with the jitter.
+/// `distribution:` goes with the jitter of the same settings; with none (and none refused:
+/// that one was reported), it is refused.
 fn finish_jitter(
     p: &mut Problems,
     imp: &mut Impair,
-    _corr: Option<u32>,
     distribution: Option<Sp<Distribution>>,
-    at: SourceSpan,
+    jitter_refused: bool,
 ) {
-    if let Some(d) = distribution {
-        match &mut imp.jitter {
-            Some(j) => j.distribution = d.v,
-            None => p.error(
-                "impair",
-                "`distribution` shapes the jitter, and there is none",
-                d.at,
-                "no `jitter:` here",
-                Some(
-                    "add `jitter:`, like `{delay: 40ms, jitter: 5ms, distribution: normal}`".into(),
-                ),
-            ),
-        }
-    }
-    if imp.reorder.is_some() && imp.delay_ns.unwrap_or(0) == 0 {
-        p.error(
+    let Some(d) = distribution else {
+        return;
+    };
+    match &mut imp.jitter {
+        Some(j) => j.distribution = d.v,
+        None if jitter_refused => {}
+        None => p.error(
             "impair",
-            "`reorder` needs a `delay`",
-            at,
-            "nothing is delayed, so nothing can overtake",
-            Some("netem reorders by sending some packets at once and delaying the rest: add `delay:`, like `{delay: 10ms, reorder: 25%}`".into()),
-        );
+            "`distribution` shapes the jitter, and there is none",
+            d.at,
+            "no `jitter:` here",
+            Some("add `jitter:`, like `{delay: 40ms, jitter: 5ms, distribution: normal}`".into()),
+        ),
     }
-    if imp.jitter.is_some() && imp.delay_ns.is_none() {
-        p.error(
-            "impair",
-            "`jitter` varies a `delay`, and there is none",
-            at,
-            "no `delay:` here",
-            Some("add `delay:`, like `{delay: 40ms, jitter: 5ms}`".into()),
-        );
-    }
+}
+
+/// The model's rule for settings that mean nothing together (`reorder` without `delay`),
+/// on what a direction ends up with.
+pub(crate) fn meaningful(p: &mut Problems, imp: &Impair, at: SourceSpan) -> bool {
+    let Some((message, help)) = imp.problem() else {
+        return true;
+    };
+    p.error(
+        "impair",
+        message,
+        at,
+        "in these settings",
+        Some(help.into()),
+    );
+    false
 }
 
 fn text(p: &mut Problems, v: &Node, key: &str) -> Option<Sp<String>> {
@@ -157,13 +217,12 @@ fn setting(
     key: &str,
     v: &Node,
     imp: &mut Impair,
-    jitter_corr: &mut Option<u32>,
     distribution: &mut Option<Sp<Distribution>>,
-) {
+) -> bool {
     let Some(t) = text(p, v, key) else {
-        return;
+        return false;
     };
-    let bad = |p: &mut Problems, why: String| {
+    let bad = |p: &mut Problems, why: String| -> bool {
         p.error(
             "impair",
             format!("bad `{key}`: {why}"),
@@ -177,44 +236,35 @@ fn setting(
                 _ => "a percentage from 0% to 100%, optionally with its correlation: `1%` or `1% 25%`".into(),
             }),
         );
+        false
     };
-    match key {
-        "delay" => match imp::parse_time(&t.v) {
-            Ok(ns) => imp.delay_ns = Some(ns),
-            Err(e) => bad(p, e),
-        },
-        "jitter" => match imp::parse_jitter(&t.v) {
-            Ok((ns, corr)) => {
-                *jitter_corr = Some(corr);
-                imp.jitter = Some(Jitter {
-                    ns,
-                    correlation_ppb: corr,
-                    distribution: Distribution::Uniform,
-                });
-            }
-            Err(e) => bad(p, e),
-        },
-        "distribution" => match Distribution::parse(&t.v) {
-            Ok(d) => *distribution = Some(Sp { v: d, at: t.at }),
-            Err(e) => bad(p, e),
-        },
-        "rate" => match imp::parse_rate(&t.v) {
-            Ok(bps) => imp.rate_bps = Some(bps),
-            Err(e) => bad(p, e),
-        },
-        "loss" | "duplicate" | "reorder" | "corrupt" => match imp::parse_chance(&t.v) {
-            Ok(c) => {
-                let slot = match key {
-                    "loss" => &mut imp.loss,
-                    "duplicate" => &mut imp.duplicate,
-                    "reorder" => &mut imp.reorder,
-                    _ => &mut imp.corrupt,
-                };
-                *slot = Some(c);
-            }
-            Err(e) => bad(p, e),
-        },
-        _ => {}
+    let read: Result<(), String> = match key {
+        "delay" => imp::parse_time(&t.v).map(|ns| imp.delay_ns = Some(ns)),
+        "jitter" => imp::parse_jitter(&t.v).map(|(ns, corr)| {
+            imp.jitter = Some(Jitter {
+                ns,
+                correlation_ppb: corr,
+                distribution: Distribution::Uniform,
+            })
+        }),
+        "distribution" => {
+            Distribution::parse(&t.v).map(|d| *distribution = Some(Sp { v: d, at: t.at }))
+        }
+        "rate" => imp::parse_rate(&t.v).map(|bps| imp.rate_bps = Some(bps)),
+        "loss" | "duplicate" | "reorder" | "corrupt" => imp::parse_chance(&t.v).map(|c| {
+            let slot = match key {
+                "loss" => &mut imp.loss,
+                "duplicate" => &mut imp.duplicate,
+                "reorder" => &mut imp.reorder,
+                _ => &mut imp.corrupt,
+            };
+            *slot = Some(c);
+        }),
+        _ => Ok(()),
+    };
+    match read {
+        Ok(()) => true,
+        Err(e) => bad(p, e),
     }
 }
 
@@ -232,20 +282,25 @@ pub(super) fn read_impair_action(p: &mut Problems, n: &Node) -> Option<(Sp<Strin
     };
     let mut on = None;
     let mut settings = Impair::default();
-    let (mut corr, mut dist) = (None, None);
-    let mut misspelt = false;
+    let mut dist = None;
+    // A setting written, valid or not: a refused one is not also "nothing set".
+    let (mut written, mut delay_refused, mut jitter_refused) = (false, false, false);
     for (k, v) in entries {
         let key = k.scalar_text().unwrap_or_default();
         if key == "on" {
             on = string(p, v, "on");
-        } else if IMPAIR_KEYS.contains(&key.as_str()) {
-            setting(p, &key, v, &mut settings, &mut corr, &mut dist);
+            continue;
+        }
+        written = true;
+        if IMPAIR_KEYS.contains(&key.as_str()) {
+            let ok = setting(p, &key, v, &mut settings, &mut dist);
+            delay_refused |= !ok && key == "delay";
+            jitter_refused |= !ok && key == "jitter";
         } else {
-            misspelt = true;
             unknown(p, &key, k.span, "a stage's `impair:` (besides `on:`)");
         }
     }
-    finish_jitter(p, &mut settings, corr, dist, n.span);
+    finish_jitter(p, &mut settings, dist, jitter_refused);
     let Some(on) = on else {
         p.error(
             "missing_key",
@@ -257,7 +312,7 @@ pub(super) fn read_impair_action(p: &mut Problems, n: &Node) -> Option<(Sp<Strin
         return None;
     };
     if settings.is_empty() {
-        if misspelt {
+        if written {
             return None;
         }
         p.error(
@@ -270,6 +325,10 @@ pub(super) fn read_impair_action(p: &mut Problems, n: &Node) -> Option<(Sp<Strin
                 on.v, on.v
             )),
         );
+        return None;
+    }
+    // A refused `delay:` is not also the delay that is missing.
+    if delay_refused || !meaningful(p, &settings, n.span) {
         return None;
     }
     Some((on, settings))

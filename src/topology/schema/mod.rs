@@ -217,6 +217,9 @@ pub(crate) struct RawCheck {
     pub rtt: Option<Sp<crate::model::measure::Bound>>,
     pub loss: Option<Sp<crate::model::measure::Bound>>,
     pub rate: Option<Sp<crate::model::measure::Bound>>,
+    /// Where `rate:` is written, also when its value was refused: a TCP check that measures
+    /// needs no port, whether or not its bound could be read.
+    pub rate_at: Option<SourceSpan>,
     /// `within:`, in milliseconds.
     pub within: Option<u64>,
     pub at: SourceSpan,

@@ -9,6 +9,7 @@ use crate::topology::yaml::{Node, Value};
 
 pub(super) fn read_stage(p: &mut Problems, n: &Node) -> Option<RawStage> {
     let mut f = Fields::of(p, n, "a stage")?;
+    let named = f.has("name");
     let name = f.get("name").and_then(|v| string(p, v, "name"));
     let actions = f
         .get("do")
@@ -25,6 +26,9 @@ pub(super) fn read_stage(p: &mut Problems, n: &Node) -> Option<RawStage> {
         .unwrap_or_default();
     f.finish(p, STAGE_KEYS, "a stage");
     let Some(name) = name else {
+        if named {
+            return None;
+        }
         p.error(
             "missing_key",
             "a stage needs a `name:`",
@@ -68,6 +72,7 @@ fn read_action(p: &mut Problems, n: &Node) -> Option<RawAction> {
     match what.as_str() {
         "arp_spoof" => {
             let mut f = Fields::of(p, body, "arp_spoof")?;
+            let written = ["from", "claim", "to"].iter().all(|k| f.has(k));
             let from = f.get("from").and_then(|v| string(p, v, "from"));
             let claim = f.get("claim").and_then(|v| ip(p, v, "claim"));
             let to = f.get("to").and_then(|v| string(p, v, "to"));
@@ -79,6 +84,7 @@ fn read_action(p: &mut Problems, n: &Node) -> Option<RawAction> {
                     to,
                     at: n.span,
                 }),
+                _ if written => None,
                 _ => {
                     p.error(
                         "missing_key",
@@ -121,6 +127,7 @@ fn read_action(p: &mut Problems, n: &Node) -> Option<RawAction> {
         }
         "exec" => {
             let mut f = Fields::of(p, body, "exec")?;
+            let written = f.has("on") && f.has("run");
             let on = f.get("on").and_then(|v| string(p, v, "on"));
             let run = f.get("run").and_then(|v| exec_command(p, v));
             f.finish(p, EXEC_ACTION_KEYS, "exec");
@@ -130,6 +137,7 @@ fn read_action(p: &mut Problems, n: &Node) -> Option<RawAction> {
                     run,
                     at: n.span,
                 }),
+                _ if written => None,
                 _ => {
                     p.error(
                         "missing_key",
@@ -161,12 +169,16 @@ fn read_action(p: &mut Problems, n: &Node) -> Option<RawAction> {
 
 /// `NODE:IFACE`, split, both halves pointing at the text.
 fn node_iface(p: &mut Problems, what: &str, end: Sp<String>) -> Option<(Sp<String>, Sp<String>)> {
-    let Some((node, iface)) = end.v.split_once(':') else {
+    let Some((node, iface)) = end
+        .v
+        .split_once(':')
+        .filter(|(n, i)| !n.is_empty() && !i.is_empty())
+    else {
         p.error(
             "action",
             format!("`{what}` names a node's interface as NODE:IFACE"),
             end.at,
-            "no `:` here",
+            "not NODE:IFACE",
             Some(format!("for example `{what}: r1:eth1`")),
         );
         return None;
