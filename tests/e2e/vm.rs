@@ -71,11 +71,13 @@ ip link set lo up
 ip link set eth0 up
 ip addr add {VM_IP}/24 dev eth0
 n=0
-while [ $n -lt 60 ]; do
+while [ $n -lt 40 ]; do
     if ping -c 1 -W 1 {HOST_IP} >/dev/null 2>&1; then echo "{REACHED} {HOST_IP}"; break; fi
     n=$((n + 1))
+    # An error (no route yet) returns at once: every try waits a second at least.
+    sleep 1
 done
-if [ $n -ge 60 ]; then ip addr; dmesg | tail -n 20; echo "{FAILED} {HOST_IP}"; fi
+if [ $n -ge 40 ]; then ip addr; dmesg | tail -n 20; echo "{FAILED} {HOST_IP}"; fi
 while :; do sleep 3600; done
 "#
     )
