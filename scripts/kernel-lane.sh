@@ -12,6 +12,7 @@
 #   scripts/kernel-lane.sh [--vnet PATH] [--e2e PATH] [--topologies DIR]
 #                          [--env NAME=VALUE]... [--keep] [-- E2E_ARGS...]
 #   scripts/kernel-lane.sh --selftest [--vnet PATH] [-- E2E_ARGS...]
+#   scripts/kernel-lane.sh --prepare-only
 #
 #   --vnet PATH        vnet binary (default: built with `cargo build`)
 #   --e2e PATH         e2e test executable (default: built with
@@ -21,6 +22,12 @@
 #   --selftest         use scripts/kernel-lane/selftest.sh as the e2e binary:
 #                      proves the lane itself (veth, 802.1Q, VLAN-filtering
 #                      bridge, netem, nftables, ...) without vnet's tests
+#   --prepare-only     boot nothing: fill the cache (kernel, busybox, qemu; the
+#                      e1000 NIC driver with what it depends on and the kernel,
+#                      both unpacked) and print, on stdout, lines
+#                      `export VNET_VM_{KERNEL,BUSYBOX,MODULES,QEMU}=PATH` for
+#                      the e2e test that boots a VM on a lab's TAP port:
+#                        eval "$(scripts/kernel-lane.sh --prepare-only)"
 #   --env NAME=VALUE   extra environment for the test binary (repeatable)
 #   --keep             keep the work dir (initramfs, console log) and say where
 #   -- ARGS            passed to the e2e binary after --test-threads=2 (which
@@ -44,7 +51,8 @@
 #   VNET_LANE_STRIP=0  keep debug info in the copied test binaries (default:
 #                      stripped, which makes the initramfs far smaller)
 #
-# Exit status: 0 only if the guest printed the test summary with 0 failed and
+# Exit status (with --prepare-only: 0 when every path was printed, 2 if not):
+# 0 only if the guest printed the test summary with 0 failed and
 # the test binary exited 0; 1 if tests failed or the guest hung or crashed;
 # 2 for usage or host-side setup errors. The last line on stdout is always
 #   kernel-lane: N passed, N failed, N skipped
@@ -87,6 +95,7 @@ VNET=
 E2E=
 TOPOLOGIES=
 SELFTEST=0
+PREPARE_ONLY=0
 KEEP=0
 GUEST_ENV=()
 E2E_ARGS=()
@@ -96,6 +105,7 @@ while (($#)); do
     --e2e) E2E=${2:?--e2e needs a path}; shift 2 ;;
     --topologies) TOPOLOGIES=${2:?--topologies needs a directory}; shift 2 ;;
     --selftest) SELFTEST=1; shift ;;
+    --prepare-only) PREPARE_ONLY=1; shift ;;
     --env)
         [[ ${2:-} =~ ^[A-Za-z_][A-Za-z0-9_]*=[^$'\n']*$ ]] || die "--env wants NAME=VALUE, got '${2:-}'"
         GUEST_ENV+=("$2"); shift 2 ;;
@@ -108,6 +118,10 @@ done
 for a in "${E2E_ARGS[@]}"; do
     [[ $a != *$'\n'* ]] || die "arguments for the e2e binary cannot contain newlines"
 done
+if ((PREPARE_ONLY)); then
+    ((!SELFTEST)) && [[ -z $E2E && -z $VNET && -z $TOPOLOGIES ]] && ((${#E2E_ARGS[@]} == 0)) ||
+        die "--prepare-only takes no other arguments"
+fi
 if ((SELFTEST)); then
     [[ -z $E2E ]] || die "--selftest and --e2e are exclusive"
     E2E=$LANE_DIR/selftest.sh
@@ -357,6 +371,91 @@ prepare_qemu() {
     # -L: firmware (qemu-system-data's ROMs, seabios's bios-256k.bin).
     QEMU=(env "LD_LIBRARY_PATH=$libdirs" "QEMU_MODULE_DIR=$dir/root/usr/lib/x86_64-linux-gnu/qemu"
         "$dir/root/usr/bin/qemu-system-x86_64" -L "$dir/root/usr/share/qemu" -L "$dir/root/usr/share/seabios")
+}
+
+# ------------------------------------------------ assets for a VM on a TAP
+
+# For the e2e test that boots a real VM on a lab's TAP port (tests/e2e/vm.rs):
+# that VM is this same stock kernel with a busybox initramfs the test builds,
+# and needs the driver of the NIC qemu emulates for it (e1000). Sets VM_DIR
+# (the driver and what it depends on, unpacked, named NN-NAME.ko so a sorted
+# glob is the load order: busybox's insmod reads neither .ko.xz nor
+# modules.dep) and VM_QEMU (one executable: the test cannot pass an env
+# prefix and -L options around).
+prepare_vm_assets() {
+    local dir tmp kind path name i=0 wrapper
+    dir=$CACHE/vm/$KVER
+    if [[ ! -e $dir/.complete ]]; then
+        mkdir -p "$CACHE/vm" "$WORK/empty-modprobe.d"
+        tmp=$(mktemp -d "$CACHE/vm/.prepare.XXXXXX")
+        kmod_show_depends e1000 >"$tmp/depends" || die "kernel $KVER has no e1000 module"
+        while read -r kind path _; do
+            [[ $kind == insmod ]] || continue
+            name=$(basename "$path")
+            name=$(printf '%02d-%s.ko' "$i" "${name%%.ko*}")
+            case $path in
+            *.ko.xz) xz -dc "$path" >"$tmp/$name" ;;
+            *.ko.zst) zstd -dc "$path" >"$tmp/$name" ;;
+            *.ko.gz) gzip -dc "$path" >"$tmp/$name" ;;
+            *) cp "$path" "$tmp/$name" ;;
+            esac
+            i=$((i + 1))
+        done <"$tmp/depends"
+        # "builtin e1000" leaves the directory empty: nothing to load.
+        rm -f "$tmp/depends"
+        # qemu boots an uncompressed kernel directly (PVH, an ELF note Debian's kernel
+        # carries): under TCG that saves the 20-30 s the bzImage spends unpacking itself.
+        # Without readelf to see the note, the bzImage it is.
+        if command -v readelf >/dev/null && extract_vmlinux "$VMLINUZ" "$tmp/vmlinux" &&
+            ! readelf -n "$tmp/vmlinux" 2>/dev/null | grep -E 'PHYS32_ENTRY|\(0x00000012\)' >/dev/null; then
+            rm -f "$tmp/vmlinux"
+        fi
+        touch "$tmp/.complete"
+        rm -rf "$dir"
+        publish "$tmp" "$dir"
+        prune_cache "$CACHE/vm" "$dir"
+    fi
+    VM_DIR=$dir
+    VM_KERNEL=$VMLINUZ
+    [[ -f $dir/vmlinux ]] && VM_KERNEL=$dir/vmlinux
+    if ((${#QEMU[@]} == 1)); then
+        VM_QEMU=$(command -v "${QEMU[0]}")
+    else
+        # Rewritten every run (QEMU may have moved), renamed into place whole.
+        wrapper=$CACHE/vm-qemu-system-x86_64
+        tmp=$(mktemp "$CACHE/.vm-qemu.XXXXXX")
+        printf '#!/bin/bash\n# Written by scripts/kernel-lane.sh --prepare-only: the private qemu.\nexec %s"$@"\n' \
+            "$(printf '%q ' "${QEMU[@]}")" >"$tmp"
+        chmod 0755 "$tmp"
+        mv -f "$tmp" "$wrapper"
+        VM_QEMU=$wrapper
+    fi
+}
+
+# extract_vmlinux BZIMAGE OUT: the uncompressed kernel inside a bzImage (as the
+# kernel's scripts/extract-vmlinux finds it: the first offset where a known
+# compressor's magic starts a stream that unpacks to an ELF file).
+extract_vmlinux() {
+    local pair magic tool off
+    for pair in '\xfd7zXZ\x00:xz' '\x28\xb5\x2f\xfd:zstd' '\x1f\x8b\x08:gzip'; do
+        magic=${pair%%:*} tool=${pair#*:}
+        command -v "$tool" >/dev/null || continue
+        while read -r off; do
+            # The stream is followed by the rest of the image: the tool complains.
+            tail -c +$((off + 1)) "$1" | "$tool" -dcq >"$2" 2>/dev/null || true
+            [[ -s $2 ]] && is_elf "$2" && return 0
+        done < <(grep -obUaP "$magic" "$1" 2>/dev/null | cut -d: -f1 | head -n 3 || true)
+    done
+    rm -f "$2"
+    return 1
+}
+
+# Prints the assets as shell lines for eval.
+print_vm_assets() {
+    printf 'export VNET_VM_KERNEL=%q\n' "$VM_KERNEL"
+    printf 'export VNET_VM_BUSYBOX=%q\n' "$BUSYBOX"
+    printf 'export VNET_VM_MODULES=%q\n' "$VM_DIR"
+    printf 'export VNET_VM_QEMU=%q\n' "$VM_QEMU"
 }
 
 # ------------------------------------------------------ cargo (if needed)
@@ -635,8 +734,24 @@ verdict() {
 
 # ------------------------------------------------------------------- main
 
+prepare_only() {
+    mkdir -p "$CACHE"
+    find "$CACHE" -mindepth 2 -maxdepth 2 -name '.*.??????' -type d -mmin +120 -exec rm -rf {} +
+    ensure_host_tools
+    ensure_apt_lists
+    prepare_qemu
+    prepare_kernel
+    prepare_busybox
+    prepare_vm_assets
+    print_vm_assets
+}
+
 main() {
     local t0 t_prep
+    if ((PREPARE_ONLY)); then
+        prepare_only
+        return
+    fi
     t0=$(date +%s)
     if [[ -z $VNET || -z $E2E ]] && ((!SELFTEST)); then build_with_cargo; fi
     [[ -f $E2E ]] || die "e2e executable not found: $E2E"

@@ -4,12 +4,15 @@
 #
 #   sudo scripts/test.sh                       # everything
 #   VNET_SKIP_KERNEL_LANE=1 sudo scripts/test.sh   # without the stock-kernel lane (qemu)
+#                                                  # and without the VM on a TAP port
 #
 # Lanes:
 #   checks  cargo fmt, clippy -D warnings, no dbg!/todo!/unimplemented! in src/
 #   unit    unit tests and command-line tests (no root needed)
 #   host    end-to-end tests on this machine's kernel, as root, inside a throwaway
-#           network + mount namespace (the test binary isolates itself)
+#           network + mount namespace (the test binary isolates itself); vm::* boots a
+#           real VM (qemu, the stock kernel, busybox) on a lab's TAP port, with the
+#           kernel lane's assets (scripts/kernel-lane.sh --prepare-only)
 #   soak    every bundled lab tested VNET_SOAK_RUNS times (default 5): the same verdict each
 #           time (scripts/soak-verdicts.sh; 200 runs by hand)
 #   kernel  the same end-to-end tests under Debian's stock kernel in qemu
@@ -77,6 +80,17 @@ fi
 
 cargo build --quiet --all-targets
 run_lane unit cargo test --quiet --lib --test cli --test architecture
+# The VM on a TAP port (e2e vm::*) boots the kernel lane's kernel with its busybox and qemu:
+# fill that cache first and hand the test the paths (VNET_VM_*). Paths already in the
+# environment are used as they are; without any, the test is skipped and says why.
+if [ "${VNET_SKIP_KERNEL_LANE:-0}" != 1 ] && [ -z "${VNET_VM_KERNEL:-}" ]; then
+  echo "== the VM test's assets: scripts/kernel-lane.sh --prepare-only"
+  if vm_env=$(scripts/kernel-lane.sh --prepare-only); then
+    eval "$vm_env"
+  else
+    echo "could not prepare the VM test's assets: vm::* will be skipped" >&2
+  fi
+fi
 run_lane host cargo test --quiet --test e2e
 # The same verdict every run: a few runs of every bundled lab here (the full soak is 200).
 run_lane soak env VNET_BIN="$PWD/target/debug/vnet" scripts/soak-verdicts.sh "${VNET_SOAK_RUNS:-5}"

@@ -16,6 +16,8 @@ pub(crate) enum Feature {
     Program(&'static str, &'static str),
     /// A kernel feature as `vnet doctor` probes it (netem, TBF, ...).
     Kernel(vnet::model::feature::Feature),
+    /// A file or directory named by an environment variable, and what it is.
+    Asset(&'static str, &'static str),
 }
 
 impl Feature {
@@ -30,6 +32,18 @@ impl Feature {
                 .into_iter()
                 .next()
                 .map(|(f, p)| format!("this kernel has no {f:?}: {}", p.detail)),
+            Feature::Asset(var, what) => match std::env::var_os(var).filter(|v| !v.is_empty()) {
+                None => Some(format!(
+                    "{var} ({what}) is not set: `eval \"$(scripts/kernel-lane.sh --prepare-only)\"` \
+                     sets it, and scripts/test.sh does"
+                )),
+                Some(path) => (!Path::new(&path).exists()).then(|| {
+                    format!(
+                        "{var} names {}, which does not exist",
+                        Path::new(&path).display()
+                    )
+                }),
+            },
         }
     }
 }

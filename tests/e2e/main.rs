@@ -27,6 +27,7 @@ mod reports;
 mod see;
 mod verdicts;
 mod vlan;
+mod vm;
 
 fn main() {
     let args = Arguments::from_args();
@@ -54,6 +55,7 @@ fn main() {
     trials.extend(package::trials());
     trials.extend(see::trials());
     trials.extend(explain::trials());
+    trials.extend(vm::trials());
     let kernel_lane = std::env::var_os("VNET_KERNEL_LANE").is_some();
     // Not skipped there (that lane must skip nothing): not that lane's tests at all.
     trials.retain(|t| match t.host_lane_only.filter(|_| kernel_lane) {
