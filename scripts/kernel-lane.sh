@@ -604,7 +604,7 @@ build_initramfs() {
     done
     # iproute2 and nft: vnet may shell out to them, and they are what you want
     # when debugging in the guest.
-    for m in /usr/sbin/ip /usr/sbin/tc /usr/sbin/bridge /usr/sbin/nft /usr/bin/ss; do
+    for m in /usr/sbin/ip /usr/sbin/tc /usr/sbin/bridge /usr/sbin/nft /usr/bin/ss /usr/bin/ping; do
         if [[ -e $m ]]; then copy_host_bin "$m"; else log "note: host has no $m, not in the guest"; fi
     done
     # Data files they read: route tables names, netem delay distributions,

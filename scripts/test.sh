@@ -27,7 +27,9 @@ fi
 # Packages the suite needs. nftables: the `nft` binary for NAT rulesets; libxml2-utils:
 # `xmllint`, which validates the JUnit reports against tests/junit/junit.xsd.
 need=()
-for pkg in nftables iproute2 libxml2-utils; do
+# iputils-ping: `ping`, which the stock-kernel lane's e2e against_ping::* measures vnet's
+# rtt: and loss: against (copied into the lane's guest).
+for pkg in nftables iproute2 libxml2-utils iputils-ping; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 # bc sums the lanes' counts; the verdict soak reads vnet's JSON with python3.

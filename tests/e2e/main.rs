@@ -6,6 +6,7 @@
 
 use libtest_mimic::{Arguments, Trial};
 
+mod against_ping;
 mod attack;
 mod ci_examples;
 mod core;
@@ -55,6 +56,7 @@ fn main() {
     trials.extend(package::trials());
     trials.extend(see::trials());
     trials.extend(explain::trials());
+    trials.extend(against_ping::trials());
     trials.extend(vm::trials());
     let kernel_lane = std::env::var_os("VNET_KERNEL_LANE").is_some();
     // Not skipped there (that lane must skip nothing): not that lane's tests at all.
