@@ -734,14 +734,20 @@ verdict() {
 
 # ------------------------------------------------------------------- main
 
-prepare_only() {
+# The cache: qemu, the kernel and busybox, downloaded and unpacked where missing.
+prepare_cache() {
     mkdir -p "$CACHE"
+    # Temp dirs of runs that were killed mid-download or mid-extraction.
     find "$CACHE" -mindepth 2 -maxdepth 2 -name '.*.??????' -type d -mmin +120 -exec rm -rf {} +
     ensure_host_tools
     ensure_apt_lists
     prepare_qemu
     prepare_kernel
     prepare_busybox
+}
+
+prepare_only() {
+    prepare_cache
     prepare_vm_assets
     print_vm_assets
 }
@@ -759,14 +765,7 @@ main() {
     if [[ -z $TOPOLOGIES && -d $REPO_ROOT/topologies ]]; then TOPOLOGIES=$REPO_ROOT/topologies; fi
     [[ -z $TOPOLOGIES || -d $TOPOLOGIES ]] || die "topologies dir not found: $TOPOLOGIES"
 
-    mkdir -p "$CACHE"
-    # Temp dirs of runs that were killed mid-download or mid-extraction.
-    find "$CACHE" -mindepth 2 -maxdepth 2 -name '.*.??????' -type d -mmin +120 -exec rm -rf {} +
-    ensure_host_tools
-    ensure_apt_lists
-    prepare_qemu
-    prepare_kernel
-    prepare_busybox
+    prepare_cache
     build_initramfs
     t_prep=$(date +%s)
     boot

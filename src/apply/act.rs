@@ -181,33 +181,10 @@ pub(crate) fn set_link(lab: &Lab, node: usize, iface: &str, up: bool) -> io::Res
                 return Ok(());
             };
             for a in addrs {
-                let mut req = handle.address().add(index, a.addr(), a.prefix_len());
-                if a.addr().is_ipv6() {
-                    req.message_mut().attributes.push(
-                        rtnetlink::packet_route::address::AddressAttribute::Flags(
-                            rtnetlink::packet_route::address::AddressFlags::Nodad,
-                        ),
-                    );
-                }
-                tolerate(req.execute().await)?;
+                tolerate(super::netlink::add_address(&handle, index, a).await)?;
             }
             for (to, via) in routes {
-                let msg = match (to, via) {
-                    (ipnet::IpNet::V4(to), IpAddr::V4(via)) => {
-                        rtnetlink::RouteMessageBuilder::<Ipv4Addr>::new()
-                            .destination_prefix(to.network(), to.prefix_len())
-                            .gateway(via)
-                            .build()
-                    }
-                    (ipnet::IpNet::V6(to), IpAddr::V6(via)) => {
-                        rtnetlink::RouteMessageBuilder::<std::net::Ipv6Addr>::new()
-                            .destination_prefix(to.network(), to.prefix_len())
-                            .gateway(via)
-                            .build()
-                    }
-                    _ => continue,
-                };
-                tolerate(handle.route().add(msg).execute().await)?;
+                tolerate(super::netlink::add_route(&handle, to, via).await)?;
             }
             Ok(())
         })

@@ -19,6 +19,8 @@ mod inside;
 mod pool;
 mod request;
 
+pub(crate) use request::{add_address, add_route};
+
 use super::{Backend, Fact, StepError, exec, netns};
 use crate::model::Netns;
 use crate::plan::{StageKind, Step};

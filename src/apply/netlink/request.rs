@@ -318,33 +318,44 @@ impl Request {
                     .execute()
                     .await
             }
-            Request::Address(h, idx, net) => {
-                let mut req = h.address().add(idx, net.addr(), net.prefix_len());
-                if net.addr().is_ipv6() {
-                    req.message_mut()
-                        .attributes
-                        .push(AddressAttribute::Flags(AddressFlags::Nodad));
-                }
-                req.execute().await
-            }
-            Request::Route(h, to, via) => match (to, via) {
-                (ipnet::IpNet::V4(to), IpAddr::V4(via)) => {
-                    let msg = RouteMessageBuilder::<std::net::Ipv4Addr>::new()
-                        .destination_prefix(to.network(), to.prefix_len())
-                        .gateway(via)
-                        .build();
-                    h.route().add(msg).execute().await
-                }
-                (ipnet::IpNet::V6(to), IpAddr::V6(via)) => {
-                    let msg = RouteMessageBuilder::<std::net::Ipv6Addr>::new()
-                        .destination_prefix(to.network(), to.prefix_len())
-                        .gateway(via)
-                        .build();
-                    h.route().add(msg).execute().await
-                }
-                _ => Err(rtnetlink::Error::RequestFailed),
-            },
+            Request::Address(h, idx, net) => add_address(&h, idx, net).await,
+            Request::Route(h, to, via) => add_route(&h, to, via).await,
             Request::Tc(..) => Err(rtnetlink::Error::RequestFailed),
         }
     }
+}
+
+/// `ip addr add NET dev IDX` (IPv6 without duplicate address detection, as vnet sets it).
+pub(crate) async fn add_address(
+    h: &Handle,
+    idx: u32,
+    net: ipnet::IpNet,
+) -> Result<(), rtnetlink::Error> {
+    let mut req = h.address().add(idx, net.addr(), net.prefix_len());
+    if net.addr().is_ipv6() {
+        req.message_mut()
+            .attributes
+            .push(AddressAttribute::Flags(AddressFlags::Nodad));
+    }
+    req.execute().await
+}
+
+/// `ip route add TO via VIA`; the kernel picks the interface.
+pub(crate) async fn add_route(
+    h: &Handle,
+    to: ipnet::IpNet,
+    via: IpAddr,
+) -> Result<(), rtnetlink::Error> {
+    let msg = match (to, via) {
+        (ipnet::IpNet::V4(to), IpAddr::V4(via)) => RouteMessageBuilder::<std::net::Ipv4Addr>::new()
+            .destination_prefix(to.network(), to.prefix_len())
+            .gateway(via)
+            .build(),
+        (ipnet::IpNet::V6(to), IpAddr::V6(via)) => RouteMessageBuilder::<std::net::Ipv6Addr>::new()
+            .destination_prefix(to.network(), to.prefix_len())
+            .gateway(via)
+            .build(),
+        _ => return Err(rtnetlink::Error::RequestFailed),
+    };
+    h.route().add(msg).execute().await
 }
