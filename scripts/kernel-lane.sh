@@ -42,6 +42,11 @@
 #                      qemu 7.2 with -cpu host aborts: "failed to set MSR 0x10a")
 #   VNET_LANE_MEM      guest memory in MiB (default 2048)
 #   VNET_LANE_SMP      guest CPUs (default 2)
+#   VNET_LANE_CMDLINE  the guest kernel's command line after console= and
+#                      panic= (default: warnings and worse on the console, so
+#                      a kernel report comes with its stack trace, and a soft
+#                      lockup panics the guest at once instead of spinning
+#                      until the timeout)
 #   VNET_LANE_QEMU     qemu-system-x86_64 to use (default: the one on PATH,
 #                      else a private copy unpacked from Debian's .debs into
 #                      the cache; see prepare_qemu for why not apt-get install)
@@ -67,6 +72,7 @@ CACHE=${VNET_LANE_CACHE:-/var/cache/vnet-kernel-lane}
 TIMEOUT=${VNET_LANE_TIMEOUT:-40m}
 MEM=${VNET_LANE_MEM:-2048}
 SMP=${VNET_LANE_SMP:-2}
+CMDLINE=${VNET_LANE_CMDLINE:-loglevel=5 softlockup_panic=1 softlockup_all_cpu_backtrace=1}
 
 # sed script: drop CRs (serial line ends are CR LF) and terminal escapes
 # (colours, SeaBIOS's reset/clear-screen) from console output.
@@ -673,7 +679,7 @@ boot() {
         "${QEMU[@]}" -accel "$accel" -cpu "$cpu" -m "$MEM" -smp "$SMP" \
         -nographic -no-reboot -nic none \
         -kernel "$VMLINUZ" -initrd "$WORK/initrd.gz" \
-        -append "console=ttyS0 panic=-1 quiet" \
+        -append "console=ttyS0 panic=-1 $CMDLINE" \
         </dev/null >"$CONSOLE_LOG" 2>&1 &
     QEMU_PID=$!
     # Stream the console while it runs (tail exits when qemu does). SeaBIOS
@@ -713,6 +719,9 @@ verdict() {
         rc=1
     elif grep -q "$SETUP_MARKER" "$clean"; then
         log "FAILED: guest setup: $(sed -n "/$SETUP_MARKER: /{s/.*$SETUP_MARKER: //;p;q}" "$clean")"
+        rc=1
+    elif grep -q 'BUG: soft lockup' "$clean"; then
+        log "FAILED: the guest kernel locked up (a soft lockup, its stack traces above); last test to finish: $(grep -E '^test .* \.\.\. ' "$clean" | tail -n1)"
         rc=1
     elif [[ -z $status ]]; then
         log "FAILED: the guest stopped without the $DONE_MARKER line (crash or panic? qemu exit $QEMU_RC)"
