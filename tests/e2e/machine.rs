@@ -211,16 +211,11 @@ fn machine_link() -> Result<(), String> {
 }
 
 fn machine_name_taken() -> Result<(), String> {
-    let (_d1, f1) = topology(
-        &MACHINE_LAB
-            .replace("NAME", "mach-b")
-            .replace("IFACE", "vnetmb"),
-    );
-    let (_d2, f2) = topology(
-        &MACHINE_LAB
-            .replace("NAME", "mach-c")
-            .replace("IFACE", "vnetmb"),
-    );
+    // Not mach-a's subnet: both tests run at once in the same machine namespace, where two
+    // interfaces on one subnet would each route the other's answers away.
+    let lab = MACHINE_LAB.replace("10.77.0.", "10.78.0.");
+    let (_d1, f1) = topology(&lab.replace("NAME", "mach-b").replace("IFACE", "vnetmb"));
+    let (_d2, f2) = topology(&lab.replace("NAME", "mach-c").replace("IFACE", "vnetmb"));
     let _lab = Lab("mach-b".into());
     expect_code(&["up", f1.to_str().unwrap_or_default()], 0)?;
     let out = expect_code(&["up", f2.to_str().unwrap_or_default()], 4)?;
