@@ -6,7 +6,7 @@ use std::fs::File;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsRawFd;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use socket2::{Domain, Protocol, Socket, Type};
 
@@ -158,6 +158,9 @@ fn from_source(
         // A raw socket sees every ICMP packet of its namespace; in an all-pairs run that is
         // hundreds arriving at once. The default buffer (~200 KiB) would drop answers.
         let _ = set_rcvbuf_force(&s, 8 << 20);
+        // The kernel stamps each answer as it arrives (as ping times them): a round trip
+        // timed when this thread wakes up would add the wake-up to it.
+        let _ = stamp_arrivals(&s);
         Ok(s)
     };
     let s4 = if v4 {
@@ -173,7 +176,7 @@ fn from_source(
     let mut out: HashMap<usize, Outcome> = HashMap::new();
     // Probe k of this source uses ident base+k; the payload carries the run's token too, and
     // each try its own sequence number, so an answer is timed from the try it answers.
-    let mut pending: HashMap<u16, (usize, IpAddr, Vec<Instant>)> = HashMap::new();
+    let mut pending: HashMap<u16, (usize, IpAddr, Vec<Sent>)> = HashMap::new();
     for (k, (i, dst)) in targets.iter().enumerate() {
         let sock = if dst.is_ipv4() { &s4 } else { &s6 };
         match sock {
@@ -207,10 +210,11 @@ fn from_source(
             };
             let Some(sock) = sock else { continue };
             let packet = echo_request(dst.is_ipv4(), ident, seq, token);
+            let sent = Sent::now();
             match sock.send_to(&packet, &SocketAddr::new(dst, 0).into()) {
                 Ok(_) => {
                     if let Some(p) = pending.get_mut(&ident) {
-                        p.2.push(Instant::now());
+                        p.2.push(sent);
                     }
                 }
                 Err(e) => {
@@ -242,7 +246,7 @@ fn from_source(
             }
             for (sock, v4) in [(s4.as_ref(), true), (s6.as_ref(), false)] {
                 let Some(sock) = sock else { continue };
-                while let Some((from, reply)) = receive(sock, v4) {
+                while let Some((from, reply, arrived)) = receive_stamped(sock) {
                     let Some(parsed) = parse(&reply, v4, token) else {
                         continue;
                     };
@@ -261,7 +265,7 @@ fn from_source(
                             out.insert(
                                 i,
                                 Outcome::Reply {
-                                    rtt: at.elapsed(),
+                                    rtt: at.round_trip(arrived),
                                     try_no: u8::try_from(answered + 1).unwrap_or(u8::MAX),
                                 },
                             );
@@ -350,16 +354,107 @@ fn set_rcvbuf_force(s: &Socket, bytes: libc::c_int) -> io::Result<()> {
 }
 
 pub(super) fn receive(sock: &Socket, v4: bool) -> Option<(IpAddr, Vec<u8>)> {
-    let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 1500];
-    let (n, addr) = sock.recv_from(&mut buf).ok()?;
-    // SAFETY: recv_from initialised the first `n` bytes.
-    let bytes: Vec<u8> = buf[..n]
-        .iter()
-        .map(|b| unsafe { b.assume_init() })
-        .collect();
-    let from = addr.as_socket()?.ip();
     let _ = v4;
-    Some((from, bytes))
+    receive_stamped(sock).map(|(from, bytes, _)| (from, bytes))
+}
+
+/// When a try was sent: the monotonic clock for the fallback, the wall clock to compare with
+/// the kernel's arrival stamp (which is on the wall clock).
+#[derive(Debug, Clone, Copy)]
+struct Sent {
+    at: Instant,
+    wall: SystemTime,
+}
+
+impl Sent {
+    fn now() -> Sent {
+        Sent {
+            wall: SystemTime::now(),
+            at: Instant::now(),
+        }
+    }
+
+    /// From the send to the kernel's arrival stamp; without a stamp (or with one the wall
+    /// clock's steps made impossible), to now.
+    fn round_trip(&self, arrived: Option<SystemTime>) -> Duration {
+        let elapsed = self.at.elapsed();
+        arrived
+            .and_then(|a| a.duration_since(self.wall).ok())
+            .filter(|rtt| *rtt <= elapsed)
+            .unwrap_or(elapsed)
+    }
+}
+
+/// SO_TIMESTAMPNS: every datagram comes with the time the kernel received it.
+fn stamp_arrivals(s: &Socket) -> io::Result<()> {
+    let on: libc::c_int = 1;
+    // SAFETY: setsockopt with a pointer to a live c_int and its exact size.
+    let r = unsafe {
+        libc::setsockopt(
+            s.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_TIMESTAMPNS,
+            (&on as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// One datagram, who sent it, and when the kernel received it (if the socket stamps them).
+fn receive_stamped(sock: &Socket) -> Option<(IpAddr, Vec<u8>, Option<SystemTime>)> {
+    let mut buf = [0u8; 1500];
+    // SAFETY: all-zero is a valid sockaddr_storage.
+    let mut name: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    // u64 elements: the control buffer must be aligned for cmsghdr.
+    let mut control = [0u64; 16];
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // SAFETY: all-zero is a valid msghdr; the pointers set below outlive the call.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_name = (&mut name as *mut libc::sockaddr_storage).cast();
+    msg.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = std::mem::size_of_val(&control) as _;
+    // SAFETY: msg points at live buffers of the sizes it states.
+    let n = unsafe { libc::recvmsg(sock.as_raw_fd(), &mut msg, libc::MSG_DONTWAIT) };
+    let n = usize::try_from(n).ok()?;
+    let from = match i32::from(name.ss_family) {
+        libc::AF_INET => {
+            // SAFETY: the family says the kernel wrote a sockaddr_in.
+            let a: libc::sockaddr_in = unsafe { std::ptr::read((&raw const name).cast()) };
+            IpAddr::from(u32::from_be(a.sin_addr.s_addr).to_be_bytes())
+        }
+        libc::AF_INET6 => {
+            // SAFETY: the family says the kernel wrote a sockaddr_in6.
+            let a: libc::sockaddr_in6 = unsafe { std::ptr::read((&raw const name).cast()) };
+            IpAddr::from(a.sin6_addr.s6_addr)
+        }
+        _ => return None,
+    };
+    let mut arrived = None;
+    // SAFETY: CMSG_* walk the control buffer the kernel filled, within msg_controllen.
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(&msg);
+        while !c.is_null() {
+            if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_TIMESTAMPNS {
+                let ts: libc::timespec = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast());
+                arrived = Some(
+                    SystemTime::UNIX_EPOCH + Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32),
+                );
+            }
+            c = libc::CMSG_NXTHDR(&msg, c);
+        }
+    }
+    Some((from, buf[..n.min(buf.len())].to_vec(), arrived))
 }
 
 pub(super) fn echo_request(v4: bool, ident: u16, seq: u16, token: u64) -> Vec<u8> {
@@ -502,6 +597,20 @@ mod tests {
         let p = parse(&outer, true, 5).unwrap();
         assert_eq!(p.ident, 9);
         assert!(matches!(p.kind, Kind::Error("network unreachable")));
+    }
+
+    #[test]
+    fn a_round_trip_is_timed_to_the_kernels_stamp_when_it_is_plausible() {
+        let sent = Sent::now();
+        std::thread::sleep(Duration::from_millis(20));
+        let stamped = sent.wall + Duration::from_millis(5);
+        assert_eq!(sent.round_trip(Some(stamped)), Duration::from_millis(5));
+        // A stamp before the send (the wall clock stepped back) or after now: the clock's.
+        let before = sent.round_trip(Some(sent.wall - Duration::from_secs(1)));
+        assert!(before >= Duration::from_millis(20), "{before:?}");
+        let after = sent.round_trip(Some(sent.wall + Duration::from_secs(60)));
+        assert!(after < Duration::from_secs(60), "{after:?}");
+        assert!(sent.round_trip(None) >= Duration::from_millis(20));
     }
 
     #[test]
