@@ -63,7 +63,7 @@ complete -c vnet -n "__fish_vnet_using_subcommand up" -l vlan-mode -d '802.1Q sw
 native\t''
 emulated\t''"
 complete -c vnet -n "__fish_vnet_using_subcommand up" -l allow-machine-nat -d 'Let `nat:` on `host` add the lab\'s table to the machine\'s nftables ruleset and turn on its IPv4 forwarding (both undone by `down`)'
-complete -c vnet -n "__fish_vnet_using_subcommand up" -l allow-machine-routes -d 'Let `routes:` on `host` take over the machine\'s default route (a default route, or a prefix shorter than /8 or /16; gone when `down` removes the lab\'s links)'
+complete -c vnet -n "__fish_vnet_using_subcommand up" -l allow-machine-routes -d 'Let `routes:` on `host` take over the machine\'s default route (a default route, or a prefix shorter than /8 or /16; gone when `down` removes the lab\'s links), and `host:` take an address on a subnet the machine is already on'
 complete -c vnet -n "__fish_vnet_using_subcommand up" -l json -d 'Print what was made, and how long each stage took, as JSON'
 complete -c vnet -n "__fish_vnet_using_subcommand up" -l no-annotations -d 'No GitHub Actions annotations or step summary, even under GitHub Actions (as VNET_ANNOTATIONS=0; VNET_ANNOTATIONS=1 forces them elsewhere)'
 complete -c vnet -n "__fish_vnet_using_subcommand up" -s h -l help -d 'Print help'
@@ -146,7 +146,7 @@ complete -c vnet -n "__fish_vnet_using_subcommand test" -l all-pairs
 complete -c vnet -n "__fish_vnet_using_subcommand test" -l json
 complete -c vnet -n "__fish_vnet_using_subcommand test" -l full -d 'Every row (and the all-pairs matrix) however large the lab'
 complete -c vnet -n "__fish_vnet_using_subcommand test" -l allow-machine-nat -d 'Let `nat:` on `host` change the machine\'s ruleset and forwarding (as for `up`)'
-complete -c vnet -n "__fish_vnet_using_subcommand test" -l allow-machine-routes -d 'Let `routes:` on `host` take over the machine\'s default route (as for `up`)'
+complete -c vnet -n "__fish_vnet_using_subcommand test" -l allow-machine-routes -d 'Let `routes:` on `host` take over the machine\'s default route, and `host:` take an address on a subnet the machine is already on (as for `up`)'
 complete -c vnet -n "__fish_vnet_using_subcommand test" -l no-annotations -d 'No GitHub Actions annotations or step summary, even under GitHub Actions (as VNET_ANNOTATIONS=0; VNET_ANNOTATIONS=1 forces them elsewhere)'
 complete -c vnet -n "__fish_vnet_using_subcommand test" -s h -l help -d 'Print help'
 complete -c vnet -n "__fish_vnet_using_subcommand doctor" -l json -d 'Print the report as JSON'

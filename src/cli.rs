@@ -68,7 +68,8 @@ pub enum Command {
         #[arg(long)]
         allow_machine_nat: bool,
         /// Let `routes:` on `host` take over the machine's default route (a default route, or
-        /// a prefix shorter than /8 or /16; gone when `down` removes the lab's links)
+        /// a prefix shorter than /8 or /16; gone when `down` removes the lab's links), and
+        /// `host:` take an address on a subnet the machine is already on
         #[arg(long)]
         allow_machine_routes: bool,
         /// Print what was made, and how long each stage took, as JSON
@@ -257,7 +258,8 @@ pub enum Command {
         /// Let `nat:` on `host` change the machine's ruleset and forwarding (as for `up`)
         #[arg(long)]
         allow_machine_nat: bool,
-        /// Let `routes:` on `host` take over the machine's default route (as for `up`)
+        /// Let `routes:` on `host` take over the machine's default route, and `host:` take an
+        /// address on a subnet the machine is already on (as for `up`)
         #[arg(long)]
         allow_machine_routes: bool,
         /// Also write the verdict as a JUnit XML report to FILE (one test case per check)

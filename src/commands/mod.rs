@@ -20,6 +20,7 @@ mod fault;
 mod generate;
 mod graph;
 pub(crate) mod json;
+mod machine_subnets;
 pub(crate) mod progress;
 mod running;
 mod status;

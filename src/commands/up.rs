@@ -37,7 +37,7 @@ pub(super) fn up(
     kernel_can_build(&loaded, file, mode)?;
     machine_changes_allowed(&loaded, file, allowed)?;
     clock.lap("read, checked", 0);
-    let built = bring_up(&loaded, file, progress, mode)?;
+    let built = bring_up(&loaded, file, progress, mode, allowed)?;
     if json {
         crate::jsonln!(built_document(&loaded.lab, file, mode, &built));
     }
@@ -102,7 +102,7 @@ pub(super) fn test(
     kernel_can_build(&loaded, file, mode)?;
     machine_changes_allowed(&loaded, file, allowed)?;
     clock.lap("read, checked", 0);
-    bring_up(&loaded, file, progress, mode)?;
+    bring_up(&loaded, file, progress, mode, allowed)?;
     clock.lap("up", 0);
     // From here on the lab exists: whatever happens, it is torn down before we return.
     let verdict = if apply::INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
@@ -242,6 +242,7 @@ fn bring_up(
     file: &Path,
     progress: Progress,
     mode: VlanMode,
+    allowed: Allowed,
 ) -> Result<Built, Error> {
     let lab = &loaded.lab;
     let started = Instant::now();
@@ -272,6 +273,13 @@ fn bring_up(
                     });
                 }
             }
+        }
+        // Here, with the lab's lock held and the lab not running: another `up` of the same
+        // lab is told it runs, not that its own addresses collide.
+        if !allowed.routes {
+            let held = super::machine_subnets::machine_addresses().map_err(Error::Netlink)?;
+            let clashes = super::machine_subnets::problems(loaded, file, &held);
+            refuse_if_any(file, Refusal::ChangesMachine, clashes)?;
         }
     }
     let dir = state::lab_dir(&name);

@@ -92,6 +92,8 @@ fn interrupted(stage: &str, signal: nix::sys::signal::Signal) -> Result<(), Stri
         "up",
         file.to_str().unwrap_or_default(),
         "--allow-machine-nat",
+        // Other crash and fault labs, running beside this one, put 10.0.0.9/24 on the machine.
+        "--allow-machine-routes",
         "--progress",
         "never",
     ])

@@ -76,10 +76,17 @@ fn every_step_of_up() -> Result<(), String> {
     let (_d, file) = topology(&lab(name, iface, sleep));
     let f = file.to_str().unwrap_or_default();
     for n in 0.. {
-        let out = vnet(&["up", f, "--allow-machine-nat", "--progress", "never"])
-            .env("VNET_KILL_AFTER_STEPS", n.to_string())
-            .output()
-            .map_err(|e| e.to_string())?;
+        let out = vnet(&[
+            "up",
+            f,
+            "--allow-machine-nat",
+            "--allow-machine-routes",
+            "--progress",
+            "never",
+        ])
+        .env("VNET_KILL_AFTER_STEPS", n.to_string())
+        .output()
+        .map_err(|e| e.to_string())?;
         if out.status.success() {
             // Past the last step: the lab came up whole.
             check(n > 100, || {
@@ -102,7 +109,17 @@ fn every_step_of_down() -> Result<(), String> {
     let (_d, file) = topology(&lab(name, iface, sleep));
     let f = file.to_str().unwrap_or_default();
     for n in 0.. {
-        expect_code(&["up", f, "--allow-machine-nat", "--progress", "never"], 0)?;
+        expect_code(
+            &[
+                "up",
+                f,
+                "--allow-machine-nat",
+                "--allow-machine-routes",
+                "--progress",
+                "never",
+            ],
+            0,
+        )?;
         let out = vnet(&["down", name])
             .env("VNET_KILL_AFTER_UNDO", n.to_string())
             .output()

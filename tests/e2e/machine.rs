@@ -15,6 +15,10 @@ pub(crate) fn trials() -> Vec<Test> {
             "machine::an_existing_machine_interface_is_refused_and_untouched",
             machine_name_taken,
         ),
+        Test::new(
+            "machine::a_subnet_the_machine_is_on_is_refused_unless_allowed",
+            machine_subnet_taken,
+        ),
         Test::new("machine::tap_device_answers_a_vm_with_arp_and_ping", tap_io),
         Test::new(
             "machine::nat_on_the_machine_only_when_allowed_and_undone_by_the_last_lab",
@@ -231,6 +235,85 @@ fn machine_name_taken() -> Result<(), String> {
         "down left the machine's interface".into()
     })?;
     assert_clean("mach-b")
+}
+
+/// The machine is already on the lab's subnet (its own interface, or another lab's link): the
+/// lab would make it route that subnet two ways, so `up` refuses, at the address, and makes
+/// nothing; `--allow-machine-routes` lets it through.
+fn machine_subnet_taken() -> Result<(), String> {
+    let m = crate::private::Machine::new()?;
+    let lab = |name: &str, iface: &str| {
+        topology(
+            &MACHINE_LAB
+                .replace("NAME", name)
+                .replace("IFACE", iface)
+                .replace("10.77.0.", "10.76.0."),
+        )
+    };
+    let (_da, a) = lab("subnet-a", "vnetsa");
+    let (_db, b) = lab("subnet-b", "vnetsb");
+    let (a, b) = (
+        a.to_str().unwrap_or_default(),
+        b.to_str().unwrap_or_default(),
+    );
+    // The machine's own interface on 10.76.0.0/16, a subnet that holds the lab's /24.
+    m.sh("ip link add mine0 type veth peer name mine1 && ip addr add 10.76.9.9/16 dev mine0")?;
+    let refused = m.run(&["up", a], 4)?;
+    let said = unwrapped(&refused);
+    check(
+        said.contains(
+            "10.76.0.0/24 overlaps the machine's 10.76.0.0/16 (`10.76.9.9/16` on its `mine0`)",
+        ) && said.contains("`host:vnetsa` takes 10.76.0.1/24")
+            && said.contains("--allow-machine-routes"),
+        || said.clone(),
+    )?;
+    check(
+        m.namespaces().is_empty() && !m.interfaces().contains(&"vnetsa".to_owned()),
+        || {
+            format!(
+                "a refused up made {:?} {:?}",
+                m.namespaces(),
+                m.interfaces()
+            )
+        },
+    )?;
+    m.sh("ip link del mine0")?;
+
+    // Another lab's link on the subnet counts the same: the second lab is refused, the first
+    // still works.
+    m.run(&["up", a], 0)?;
+    let refused = m.run(&["up", b], 4)?;
+    check(
+        unwrapped(&refused)
+            .contains("the machine is already on 10.76.0.0/24 (`10.76.0.1/24` on its `vnetsa`)"),
+        || text(&refused),
+    )?;
+    check(!m.interfaces().contains(&"vnetsb".to_owned()), || {
+        "the refused lab made its link".into()
+    })?;
+    m.run(&["verify", "subnet-a"], 0)?;
+    // Allowed: built (and, with two routes to one subnet on the machine, its own problem).
+    m.run(
+        &["up", b, "--allow-machine-routes", "--progress", "never"],
+        0,
+    )?;
+    check(m.interfaces().contains(&"vnetsb".to_owned()), || {
+        format!("allowed, yet {:?}", m.interfaces())
+    })?;
+    m.run(&["down", "subnet-b"], 0)?;
+    m.run(&["down", "subnet-a"], 0)?;
+    check(m.namespaces().is_empty(), || {
+        format!("{:?}", m.namespaces())
+    })
+}
+
+/// What a command said, with the diagnostic's line wrapping and box drawing taken out.
+fn unwrapped(out: &std::process::Output) -> String {
+    text(out)
+        .split_whitespace()
+        .filter(|w| !matches!(*w, "│" | "·"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 const TAP_LAB: &str = "

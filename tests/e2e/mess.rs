@@ -82,6 +82,8 @@ fn eight_in_parallel() -> Result<(), String> {
                 &SMALL
                     .replace("NAME", &name)
                     .replace("IFACE", &format!("vnetpar{i}"))
+                    // A subnet each: two labs on one machine subnet are refused.
+                    .replace("10.9.0.", &format!("10.9.{i}."))
                     .replace("sleep 303", "sleep 304"),
             );
             (name, d, f)

@@ -1,0 +1,149 @@
+//! A lab's addresses on the machine (`host:`) must not share a subnet with an address the
+//! machine already has: the machine would then have two connected routes for it, send its own
+//! traffic for that subnet one way or the other, and (Linux answers ARP for any of its
+//! addresses on any interface) claim the lab's address on the real network too.
+
+use std::path::Path;
+
+use ipnet::IpNet;
+
+use crate::model::{Interface, MACHINE};
+use crate::topology::diag::Problems;
+use crate::topology::{Loaded, Problem};
+
+/// An address already on the machine: the interface that holds it, and the address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Held {
+    pub dev: String,
+    pub net: IpNet,
+}
+
+/// The machine's own addresses that a lab's could collide with: not loopback, not link-local
+/// (every interface has its own fe80::/64, and those never collide).
+pub(super) fn machine_addresses() -> std::io::Result<Vec<Held>> {
+    let space = crate::apply::live::read_machine(false)?;
+    Ok(space
+        .addrs
+        .iter()
+        .filter(|(_, net)| !ignored(net))
+        .map(|(i, net)| Held {
+            dev: space.name_of(*i),
+            net: *net,
+        })
+        .collect())
+}
+
+fn ignored(net: &IpNet) -> bool {
+    match net {
+        IpNet::V4(n) => n.addr().is_loopback() || n.addr().is_link_local(),
+        IpNet::V6(n) => n.addr().is_loopback() || (n.addr().segments()[0] & 0xffc0) == 0xfe80,
+    }
+}
+
+/// Whether two subnets share an address: one holds the other.
+fn overlap(a: &IpNet, b: &IpNet) -> bool {
+    let (a, b) = (a.trunc(), b.trunc());
+    a.contains(&b) || b.contains(&a)
+}
+
+/// Each address of the lab's `host:` whose subnet overlaps one the machine has, at its line.
+pub(super) fn problems(loaded: &Loaded, file: &Path, held: &[Held]) -> Vec<Problem> {
+    let lab = &loaded.lab;
+    let Some(machine) = lab.node_index(MACHINE) else {
+        return Vec::new();
+    };
+    let src = miette::NamedSource::new(file.display().to_string(), loaded.source.clone());
+    let mut problems = Problems::new(src);
+    for iface in &lab.nodes[machine].interfaces {
+        for net in iface.addresses.iter().filter(|n| !ignored(n)) {
+            for h in held.iter().filter(|h| overlap(net, &h.net)) {
+                problems.push(problem(&problems, iface, net, h));
+            }
+        }
+    }
+    problems.list
+}
+
+fn problem(problems: &Problems, iface: &Interface, net: &IpNet, held: &Held) -> Problem {
+    let what = if net.trunc() == held.net.trunc() {
+        format!("the machine is already on {}", held.net.trunc())
+    } else {
+        format!(
+            "{} overlaps the machine's {}",
+            net.trunc(),
+            held.net.trunc()
+        )
+    };
+    problems
+        .new_problem(
+            "machine_subnet",
+            format!("{what} (`{}` on its `{}`)", held.net, held.dev),
+        )
+        .label(iface.at, format!("`host:{}` takes {net}", iface.name))
+        .help(format!(
+            "the machine would route {} two ways and answer for {} on `{}` too: give the lab a subnet the machine does not use, or add `--allow-machine-routes` if that is what you want",
+            net.trunc(),
+            net.addr(),
+            held.dev
+        ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn net(s: &str) -> IpNet {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn subnets_overlap_when_one_holds_the_other() {
+        assert!(overlap(&net("10.9.0.9/24"), &net("10.9.0.1/24")));
+        assert!(overlap(&net("10.9.5.1/24"), &net("10.9.0.2/16")));
+        assert!(overlap(&net("10.0.0.1/8"), &net("10.9.0.2/24")));
+        assert!(!overlap(&net("10.9.1.1/24"), &net("10.9.0.1/24")));
+        assert!(!overlap(&net("10.9.0.1/24"), &net("fd00::1/64")));
+        assert!(overlap(&net("fd00:1::1/64"), &net("fd00:1::2/64")));
+    }
+
+    #[test]
+    fn loopback_and_link_local_never_count() {
+        assert!(ignored(&net("127.0.0.1/8")));
+        assert!(ignored(&net("169.254.1.1/16")));
+        assert!(ignored(&net("fe80::1/64")));
+        assert!(ignored(&net("::1/128")));
+        assert!(!ignored(&net("10.0.0.1/24")));
+        assert!(!ignored(&net("fd00::1/64")));
+    }
+
+    #[test]
+    fn a_host_address_on_a_subnet_the_machine_has_is_refused_at_its_line() {
+        let yaml = "name: ov\nnodes:\n  host: {interfaces: {vz0: 10.9.0.9/24}}\n  a: {interfaces: {eth0: 10.9.0.1/24}}\nlinks:\n  - [host:vz0, a:eth0]\n";
+        let loaded = crate::topology::parse("ov.yaml", "ov", yaml.as_bytes()).expect("valid");
+        let held = [
+            Held {
+                dev: "eth0".into(),
+                net: net("10.9.0.200/24"),
+            },
+            Held {
+                dev: "eth1".into(),
+                net: net("192.168.1.5/24"),
+            },
+        ];
+        let p = problems(&loaded, Path::new("ov.yaml"), &held);
+        assert_eq!(p.len(), 1, "{p:?}");
+        let shown = crate::topology::diag::render_plain(&p[0]);
+        assert!(
+            shown.contains("the machine is already on 10.9.0.0/24 (`10.9.0.200/24` on its `eth0`)"),
+            "{shown}"
+        );
+        assert!(shown.contains("`host:vz0` takes 10.9.0.9/24"), "{shown}");
+        assert!(shown.contains("--allow-machine-routes"), "{shown}");
+        // Another subnet: nothing to say.
+        let other = [Held {
+            dev: "eth0".into(),
+            net: net("10.9.1.200/24"),
+        }];
+        assert!(problems(&loaded, Path::new("ov.yaml"), &other).is_empty());
+    }
+}
