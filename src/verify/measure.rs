@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::icmp::{self, Outcome};
 use super::{Row, Status};
 use crate::apply::netns;
-use crate::model::measure::{Bound, Measure, PROBES, TRANSFER_MS};
+use crate::model::measure::{Bound, Cmp, Measure, PROBES, TRANSFER_MS};
 use crate::model::{Check, Lab, impair};
 
 /// What a measuring check measured, as its row reports it.
@@ -26,9 +26,13 @@ pub(crate) struct Measured {
     /// How many echo requests were sent for `rtt_median_ms` and `loss_percent`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub probes: Option<u32>,
-    /// The TCP transfer's throughput, in Mbit/s.
+    /// The TCP transfer's throughput, in Mbit/s (of the fastest, when a lower bound took
+    /// several).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rate_mbit: Option<f64>,
+    /// How many transfers `rate_mbit` was the best of.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transfers: Option<u32>,
     /// With `within:`: seconds from the first try until the check held (absent: it never did).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub held_after_s: Option<f64>,
@@ -125,17 +129,26 @@ pub(crate) fn judge(lab: &Lab, c: &Check, m: &Measure, mut row: Row) -> Row {
         }
     }
     if let Some(b) = m.rate_bps {
-        match transfer(lab, c, row.address) {
+        match best_transfer(b, || transfer(lab, c, row.address)) {
             Err(e) => return errored(row, format!("transfer could not run: {e}")),
-            Ok(Transfer {
-                bits_per_s: bps,
-                seconds,
-            }) => {
+            Ok((
+                Transfer {
+                    bits_per_s: bps,
+                    seconds,
+                },
+                tries,
+            )) => {
                 row.measured.rate_mbit = Some(round3(bps / 1e6));
+                row.measured.transfers = Some(tries);
                 row.method = super::Method::Tcp;
                 row.layer = 4;
+                let best = if tries > 1 {
+                    format!(", the best of {tries} transfers")
+                } else {
+                    String::new()
+                };
                 words.push(format!(
-                    "{} over {seconds:.1} s{}",
+                    "{} over {seconds:.1} s{best}{}",
                     rate_in_words(bps),
                     bounded(&rate_label)
                 ));
@@ -181,6 +194,34 @@ pub(crate) fn rate_in_words(bps: f64) -> String {
 
 fn rate_holds(b: Bound, bps: f64) -> bool {
     b.op.holds(bps, b.value as f64)
+}
+
+/// How many transfers a lower bound on a rate gets before it fails.
+const RATE_TRIES: u32 = 3;
+
+/// The transfer a rate bound is judged by, and how many were made. A lower bound (`>=`,
+/// `>`) says the link can carry that much, which one transfer proves: one that falls short
+/// may have been starved of CPU by the rest of the machine, not held back by the link, so it
+/// is tried again, up to [`RATE_TRIES`] in all, and the fastest counts. An upper bound says
+/// the link never carries more: one transfer over it is the answer, and one under it is
+/// taken as it is.
+fn best_transfer(
+    b: Bound,
+    mut once: impl FnMut() -> io::Result<Transfer>,
+) -> io::Result<(Transfer, u32)> {
+    let lower = matches!(b.op, Cmp::Ge | Cmp::Gt);
+    let mut best = once()?;
+    let mut tries = 1;
+    while lower && tries < RATE_TRIES && !rate_holds(b, best.bits_per_s) {
+        tries += 1;
+        match once() {
+            Ok(t) if t.bits_per_s > best.bits_per_s => best = t,
+            Ok(_) => {}
+            // The first transfer ran: a later one that cannot is not the link's answer.
+            Err(_) => break,
+        }
+    }
+    Ok((best, tries))
 }
 
 fn round3(x: f64) -> f64 {
@@ -427,6 +468,51 @@ pub(super) fn until_it_holds(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn at(mbit: f64) -> io::Result<Transfer> {
+        Ok(Transfer {
+            bits_per_s: mbit * 1e6,
+            seconds: 1.5,
+        })
+    }
+
+    fn bound(op: Cmp, mbit: u64) -> Bound {
+        Bound {
+            op,
+            value: mbit * 1_000_000,
+        }
+    }
+
+    #[test]
+    fn a_lower_bound_short_of_its_rate_is_tried_again_and_the_fastest_counts() {
+        let mut got = vec![at(7.0), at(9.6), at(8.1)].into_iter();
+        let (t, tries) = best_transfer(bound(Cmp::Ge, 9), || got.next().unwrap()).unwrap();
+        assert_eq!((t.bits_per_s, tries), (9.6e6, 2));
+        // Short every time: three transfers, the best of them reported, still short.
+        let mut got = vec![at(7.0), at(8.5), at(8.1), at(99.0)].into_iter();
+        let (t, tries) = best_transfer(bound(Cmp::Ge, 9), || got.next().unwrap()).unwrap();
+        assert_eq!((t.bits_per_s, tries), (8.5e6, 3));
+        // Held at once: one transfer.
+        let mut got = vec![at(9.6), at(1.0)].into_iter();
+        let (_, tries) = best_transfer(bound(Cmp::Gt, 9), || got.next().unwrap()).unwrap();
+        assert_eq!(tries, 1);
+    }
+
+    #[test]
+    fn an_upper_bound_is_judged_by_one_transfer() {
+        let mut got = vec![at(11.5), at(9.6)].into_iter();
+        let (t, tries) = best_transfer(bound(Cmp::Lt, 11), || got.next().unwrap()).unwrap();
+        assert_eq!((t.bits_per_s, tries), (11.5e6, 1));
+    }
+
+    #[test]
+    fn a_first_transfer_that_cannot_run_is_the_error_a_later_one_is_not() {
+        let mut got = vec![Err(io::Error::other("refused"))].into_iter();
+        assert!(best_transfer(bound(Cmp::Ge, 9), || got.next().unwrap()).is_err());
+        let mut got = vec![at(7.0), Err(io::Error::other("refused"))].into_iter();
+        let (t, tries) = best_transfer(bound(Cmp::Ge, 9), || got.next().unwrap()).unwrap();
+        assert_eq!((t.bits_per_s, tries), (7.0e6, 2));
+    }
 
     #[test]
     fn rates_read_in_the_unit_that_fits() {
