@@ -324,6 +324,13 @@ impl Lock {
         Self::at(root().join(".machine.lock"), None)
     }
 
+    /// The lock a lab with links to the machine holds from checking the machine's subnets
+    /// until its own addresses are there, so that two such labs never both find a subnet
+    /// free. Not the NAT lock: `up` takes that one inside.
+    pub(crate) fn machine_addresses() -> Result<Lock, LockError> {
+        Self::at(root().join(".machine-addresses.lock"), None)
+    }
+
     fn at(path: PathBuf, lab: Option<LabName>) -> Result<Lock, LockError> {
         std::fs::create_dir_all(root()).map_err(LockError::Io)?;
         loop {

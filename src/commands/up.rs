@@ -164,8 +164,46 @@ fn machine_changes_allowed(
     let mut problems = machine_nat_problems(loaded, file, allowed.nat);
     if !allowed.routes {
         problems.extend(loaded.machine_routes.iter().cloned());
+        problems.extend(machine_subnet_problems(loaded, file)?);
     }
     refuse_if_any(file, Refusal::ChangesMachine, problems)
+}
+
+/// `host:`'s addresses against the machine's, as the kernel has them now.
+fn machine_subnet_problems(
+    loaded: &crate::topology::Loaded,
+    file: &Path,
+) -> Result<Vec<Problem>, Error> {
+    if loaded.lab.node_index(crate::model::MACHINE).is_none() {
+        return Ok(Vec::new());
+    }
+    let held = super::machine_subnets::machine_addresses().map_err(Error::Netlink)?;
+    Ok(super::machine_subnets::problems(loaded, file, &held))
+}
+
+/// [`state::Lock::machine_addresses`], waited for: another `up` holds it while it builds.
+fn machine_addresses_lock() -> Result<state::Lock, Error> {
+    let deadline = Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        match state::Lock::machine_addresses() {
+            Ok(lock) => return Ok(lock),
+            Err(state::LockError::Busy) if Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) => {
+                return Err(Error::State {
+                    what: "wait for another vnet's links to the machine",
+                    dir: state::root().display().to_string(),
+                    error: match e {
+                        state::LockError::Io(e) => e,
+                        state::LockError::Busy => std::io::Error::other(
+                            "another vnet has been making links to the machine for 120 s",
+                        ),
+                    },
+                });
+            }
+        }
+    }
 }
 
 /// NAT on `host` changes the machine's own firewall and forwarding: only when asked for with
@@ -274,14 +312,21 @@ fn bring_up(
                 }
             }
         }
-        // Here, with the lab's lock held and the lab not running: another `up` of the same
-        // lab is told it runs, not that its own addresses collide.
-        if !allowed.routes {
-            let held = super::machine_subnets::machine_addresses().map_err(Error::Netlink)?;
-            let clashes = super::machine_subnets::problems(loaded, file, &held);
-            refuse_if_any(file, Refusal::ChangesMachine, clashes)?;
-        }
     }
+    // Checked again with the lock held until the lab's own addresses are on the machine: two
+    // labs brought up at once must not both find a subnet free.
+    let _machine_addresses = match lab.node_index(crate::model::MACHINE) {
+        Some(_) if !allowed.routes => {
+            let lock = machine_addresses_lock()?;
+            refuse_if_any(
+                file,
+                Refusal::ChangesMachine,
+                machine_subnet_problems(loaded, file)?,
+            )?;
+            Some(lock)
+        }
+        _ => None,
+    };
     let dir = state::lab_dir(&name);
     if let Some(state::Proof::None(why)) = state::proof(&name) {
         return Err(Error::StaleState {

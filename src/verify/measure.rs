@@ -115,9 +115,11 @@ pub(crate) fn judge(lab: &Lab, c: &Check, m: &Measure, mut row: Row) -> Row {
                     fails.push("rtt");
                 }
                 match median {
-                    Some(med) => {
-                        words.push(format!("rtt {} ms{}", two_places(med), bounded(&rtt_label)))
-                    }
+                    Some(med) => words.push(format!(
+                        "rtt {} ms{}",
+                        ms_against(med, m.rtt_us),
+                        bounded(&rtt_label)
+                    )),
                     None if m.rtt_us.is_some() => words.push(format!(
                         "rtt unknown: no echo answered{}",
                         bounded(&rtt_label)
@@ -149,7 +151,7 @@ pub(crate) fn judge(lab: &Lab, c: &Check, m: &Measure, mut row: Row) -> Row {
                 };
                 words.push(format!(
                     "{} over {seconds:.1} s{best}{}",
-                    rate_in_words(bps),
+                    rate_against(bps, b),
                     bounded(&rate_label)
                 ));
                 if !rate_holds(b, bps) {
@@ -166,30 +168,50 @@ pub(crate) fn judge(lab: &Lab, c: &Check, m: &Measure, mut row: Row) -> Row {
     }
 }
 
-/// `12.10`: a measured time in milliseconds.
-fn two_places(ms: f64) -> String {
-    format!("{ms:.2}")
+/// `12.10`: a measured time in milliseconds, with more places where two would make it read
+/// as on the other side of its bound (`19.997` against `< 20ms`, not `20.00`).
+fn ms_against(ms: f64, bound: Option<Bound>) -> String {
+    let judged = |shown: f64| bound.map(|b| b.op.holds(shown, b.value as f64 / 1000.0));
+    (2..=5)
+        .map(|places| format!("{ms:.places$}"))
+        .find(|s| s.parse().ok().map(judged) == Some(judged(ms)))
+        .unwrap_or_else(|| format!("{ms}"))
 }
 
-/// A measured rate in the unit that reads best, with three significant digits:
-/// `512 bit/s`, `19.8 kbit/s`, `9.61 Mbit/s`, `1.20 Gbit/s`.
-pub(crate) fn rate_in_words(bps: f64) -> String {
-    let (value, unit) = if bps >= 1e9 {
-        (bps / 1e9, "Gbit/s")
+/// A measured rate in the unit that reads best, with three significant digits (`512 bit/s`,
+/// `19.8 kbit/s`, `9.61 Mbit/s`, `1.20 Gbit/s`), and more places where three would make it
+/// read as on the other side of its bound (`9.569 Mbit/s` against `>= 9.57mbit`, not `9.57`).
+fn rate_against(bps: f64, b: Bound) -> String {
+    let holds = rate_holds(b, bps);
+    (0..=4)
+        .map(|more| rate_with_places(bps, more))
+        .find(|(_, shown)| rate_holds(b, *shown) == holds)
+        .map_or_else(|| format!("{bps:.0} bit/s"), |(words, _)| words)
+}
+
+/// The words, and the rate they say (in bit/s), with `more` places than three digits take.
+fn rate_with_places(bps: f64, more: usize) -> (String, f64) {
+    let (scale, unit) = if bps >= 1e9 {
+        (1e9, "Gbit/s")
     } else if bps >= 1e6 {
-        (bps / 1e6, "Mbit/s")
+        (1e6, "Mbit/s")
     } else if bps >= 1e3 {
-        (bps / 1e3, "kbit/s")
+        (1e3, "kbit/s")
     } else {
-        return format!("{bps:.0} bit/s");
+        (1.0, "bit/s")
     };
-    if value >= 99.95 {
-        format!("{value:.0} {unit}")
-    } else if value >= 9.995 {
-        format!("{value:.1} {unit}")
-    } else {
-        format!("{value:.2} {unit}")
-    }
+    let value = bps / scale;
+    let places = more
+        + if scale == 1.0 || value >= 99.95 {
+            0
+        } else if value >= 9.995 {
+            1
+        } else {
+            2
+        };
+    let text = format!("{value:.places$}");
+    let shown = text.parse::<f64>().unwrap_or(value) * scale;
+    (format!("{text} {unit}"), shown)
 }
 
 fn rate_holds(b: Bound, bps: f64) -> bool {
@@ -469,6 +491,10 @@ pub(super) fn until_it_holds(
 mod tests {
     use super::*;
 
+    fn rate_in_words(bps: f64) -> String {
+        rate_with_places(bps, 0).0
+    }
+
     fn at(mbit: f64) -> io::Result<Transfer> {
         Ok(Transfer {
             bits_per_s: mbit * 1e6,
@@ -524,6 +550,25 @@ mod tests {
         assert_eq!(rate_in_words(96_120_000.0), "96.1 Mbit/s");
         assert_eq!(rate_in_words(1_204_000_000.0), "1.20 Gbit/s");
         assert_eq!(rate_in_words(0.0), "0 bit/s");
+    }
+
+    #[test]
+    fn a_measurement_never_reads_as_on_the_other_side_of_its_bound() {
+        let ge = |mbit_x100: u64| Bound {
+            op: Cmp::Ge,
+            value: mbit_x100 * 10_000,
+        };
+        assert_eq!(rate_against(9_569_000.0, ge(957)), "9.569 Mbit/s");
+        assert_eq!(rate_against(9_612_000.0, ge(900)), "9.61 Mbit/s");
+        assert_eq!(rate_against(9_570_000.0, ge(957)), "9.57 Mbit/s");
+        let lt_ms = |ms: u64| Bound {
+            op: Cmp::Lt,
+            value: ms * 1000,
+        };
+        assert_eq!(ms_against(19.997, Some(lt_ms(20))), "19.997");
+        assert_eq!(ms_against(12.104, Some(lt_ms(20))), "12.10");
+        assert_eq!(ms_against(20.001, Some(lt_ms(20))), "20.00");
+        assert_eq!(ms_against(12.104, None), "12.10");
     }
 
     #[test]

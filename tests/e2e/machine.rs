@@ -304,6 +304,48 @@ fn machine_subnet_taken() -> Result<(), String> {
     m.run(&["down", "subnet-a"], 0)?;
     check(m.namespaces().is_empty(), || {
         format!("{:?}", m.namespaces())
+    })?;
+
+    // Both brought up at once: one wins, the other finds the subnet taken.
+    let started: Vec<std::process::Child> = [a, b]
+        .iter()
+        .map(|f| {
+            m.vnet(&["up", f, "--progress", "never"])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .map_err(|e| e.to_string())
+        })
+        .collect::<Result<_, _>>()?;
+    let mut codes: Vec<Option<i32>> = started
+        .into_iter()
+        .map(|mut c| c.wait().map(|s| s.code()).map_err(|e| e.to_string()))
+        .collect::<Result<_, _>>()?;
+    codes.sort();
+    let _ = m.run(&["down", "--all"], 0);
+    check(codes == vec![Some(0), Some(4)], || {
+        format!("two ups at once on one subnet exited {codes:?}")
+    })?;
+
+    // With a route that takes over the machine's default route as well: both in one refusal.
+    let both = MACHINE_LAB
+        .replace("NAME", "subnet-c")
+        .replace("IFACE", "vnetsc")
+        .replace("10.77.0.", "10.76.0.")
+        .replace(
+            "{interfaces: {vnetsc: 10.76.0.1/24}}",
+            "{interfaces: {vnetsc: 10.76.0.1/24}, routes: [{to: default, via: 10.76.0.2}]}",
+        );
+    let (_dc, c) = topology(&both);
+    m.sh("ip link add mine0 type veth peer name mine1 && ip addr add 10.76.0.200/24 dev mine0")?;
+    let refused = m.run(&["up", c.to_str().unwrap_or_default()], 4)?;
+    let said = unwrapped(&refused);
+    check(
+        said.contains("vnet::machine_subnet") && said.contains("vnet::machine_route"),
+        || said.clone(),
+    )?;
+    check(m.namespaces().is_empty(), || {
+        format!("{:?}", m.namespaces())
     })
 }
 

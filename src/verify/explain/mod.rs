@@ -181,9 +181,13 @@ const EXPLAINED: usize = 200;
 pub(crate) fn failed_rows(lab: &Lab, rows: &mut [super::Row]) {
     use super::{Method, Status};
     let w = World::running(lab);
+    // A measurement that got answers failed on its numbers, not on the way: the path
+    // "arrives", which is no news.
     let failed = rows.iter_mut().filter(|r| {
         r.expect
             && r.verdict == Status::Fail
+            && r.measured.rtt_median_ms.is_none()
+            && r.measured.rate_mbit.is_none()
             && matches!(
                 r.method,
                 Method::Icmp | Method::Trace | Method::Tcp | Method::Udp
