@@ -52,6 +52,16 @@ fn checked(file: &Path) -> Result<Checked, Error> {
     }
     let mut warnings = super::missing_features(&loaded, file, false, true);
     warnings.extend(loaded.machine_routes.iter().map(|w| w.clone().warning()));
+    // The machine's addresses need no root to read; a machine that cannot say has nothing
+    // to warn about here (`up` reads them again, and refuses if it cannot).
+    let subnets = match lab.node_index(crate::model::MACHINE) {
+        Some(_) => super::machine_subnets::machine_addresses()
+            .map(|held| super::machine_subnets::problems(&loaded, file, &held))
+            .unwrap_or_default(),
+        None => Vec::new(),
+    };
+    let clashes = !subnets.is_empty();
+    warnings.extend(subnets.into_iter().map(|w| w.warning()));
     let mut notes = Vec::new();
     if crate::plan::machine_nat(&lab).is_some() {
         notes.push(
@@ -61,6 +71,11 @@ fn checked(file: &Path) -> Result<Checked, Error> {
     if !loaded.machine_routes.is_empty() {
         notes.push(
             "`routes:` on `host` take over the machine's default route: `vnet up` and `vnet test` need `--allow-machine-routes`",
+        );
+    }
+    if clashes {
+        notes.push(
+            "`host:` takes a subnet this machine is already on: `vnet up` and `vnet test` need `--allow-machine-routes`",
         );
     }
     Ok((lab, loaded.warnings, warnings, notes))

@@ -277,6 +277,13 @@ fn machine_subnet_taken() -> Result<(), String> {
             )
         },
     )?;
+    // `validate` says so too, as a warning: the file is valid.
+    let warned = unwrapped(&m.run(&["validate", a], 0)?);
+    check(
+        warned.contains("⚠ 10.76.0.0/24 overlaps the machine's 10.76.0.0/16")
+            && warned.contains("need `--allow-machine-routes`"),
+        || warned.clone(),
+    )?;
     m.sh("ip link del mine0")?;
 
     // Another lab's link on the subnet counts the same: the second lab is refused, the first
