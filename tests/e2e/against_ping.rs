@@ -142,7 +142,9 @@ fn delay_and_loss() -> Result<(), String> {
     let vnet = lost / sent * 100.0;
     let ping = ping_loss("vloss.a", 2000, "0.005")?;
     eprintln!("against ping: loss 10%: vnet {vnet:.2}% of {sent} probes, ping {ping:.2}% of 2000");
-    check(sent >= 2000.0, || {
+    // A row measures nothing when its reaching probe's three tries were all lost (0.1% at
+    // 10% loss; in one run of five some row of the 200 does): most must have measured.
+    check(sent >= 1900.0, || {
         format!("{sent} probes in {} rows", got.len())
     })?;
     for (who, p) in [("vnet", vnet), ("ping", ping)] {
