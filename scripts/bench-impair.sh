@@ -37,7 +37,10 @@ if [ "${#need[@]}" -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 cargo build --release --quiet
-VNET=$PWD/${CARGO_TARGET_DIR:-target}/release/vnet
+# CARGO_TARGET_DIR may be relative (to here) or absolute.
+target=${CARGO_TARGET_DIR:-target}
+[[ $target = /* ]] || target=$PWD/$target
+VNET=$target/release/vnet
 work=$(mktemp -d /var/tmp/vnet-bench-impair.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 log=$work/log
