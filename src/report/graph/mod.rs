@@ -414,6 +414,17 @@ fn lines(lab: &Lab, i: usize) -> Vec<String> {
         Shape::Machine => "the machine".to_string(),
         _ => n.kind_name().to_string(),
     }];
+    // A bridge in another node's namespace (`in:`, as docker0 is in the Docker host), and
+    // the address it has there.
+    if let Some(host) = n.inside.filter(|h| *h != i) {
+        out.push(format!("in {}", lab.nodes[host].name));
+    }
+    if let Some(own) = n.interfaces.iter().find(|f| f.name == n.name) {
+        let addrs: Vec<String> = own.addresses.iter().map(|a| a.to_string()).collect();
+        if !addrs.is_empty() {
+            out.push(addrs.join(" "));
+        }
+    }
     if let Some(nat) = &n.nat {
         if !nat.masquerade.is_empty() {
             out.push(format!("NAT: masquerade out {}", nat.masquerade.join(", ")));

@@ -93,6 +93,14 @@ fn mermaid_of_a_small_lab() {
     }
 }
 
+/// A bridge inside another node (docker0 in the Docker host) says where it is, and its address.
+#[test]
+fn a_bridge_in_a_host_says_so_with_its_address() {
+    let m = mermaid::render(&picture(&bundled("docker-single-host.yaml"), None));
+    let want = r#"    n_docker0[["<b>docker0</b><br/>bridge<br/>in dockerhost<br/>172.17.0.1/16"]]:::bridge"#;
+    assert!(m.lines().any(|l| l == want), "no line {want:?} in\n{m}");
+}
+
 /// Every node is defined once, and every link joins defined nodes.
 #[test]
 fn mermaid_defines_every_node_once_and_links_only_those() {
