@@ -609,8 +609,9 @@ build_initramfs() {
         ln -s ../bin/kmod "$ROOT/usr/sbin/$m"
     done
     # iproute2 and nft: vnet may shell out to them, and they are what you want
-    # when debugging in the guest.
-    for m in /usr/sbin/ip /usr/sbin/tc /usr/sbin/bridge /usr/sbin/nft /usr/bin/ss /usr/bin/ping; do
+    # when debugging in the guest; ping and iperf3 are what e2e against_ping::*
+    # measures vnet against.
+    for m in /usr/sbin/ip /usr/sbin/tc /usr/sbin/bridge /usr/sbin/nft /usr/bin/ss /usr/bin/ping /usr/bin/iperf3; do
         if [[ -e $m ]]; then copy_host_bin "$m"; else log "note: host has no $m, not in the guest"; fi
     done
     # Data files they read: route tables names, netem delay distributions,

@@ -28,8 +28,9 @@ fi
 # `xmllint`, which validates the JUnit reports against tests/junit/junit.xsd.
 need=()
 # iputils-ping: `ping`, which the stock-kernel lane's e2e against_ping::* measures vnet's
-# rtt: and loss: against (copied into the lane's guest).
-for pkg in nftables iproute2 libxml2-utils iputils-ping; do
+# rtt: and loss: against (copied into the lane's guest); iperf3, which e2e
+# against_ping::tbf_rate_* measures vnet's rate: against, in both lanes.
+for pkg in nftables iproute2 libxml2-utils iputils-ping iperf3; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 # bc sums the lanes' counts; the verdict soak reads vnet's JSON with python3.
