@@ -331,6 +331,31 @@ impl Lock {
         Self::at(root().join(".machine-addresses.lock"), None)
     }
 
+    /// `take` tried again while another vnet holds the lock, for up to `within`; then an
+    /// error that names the lock (`whose`).
+    pub(crate) fn waited(
+        take: fn() -> Result<Lock, LockError>,
+        within: std::time::Duration,
+        whose: &str,
+    ) -> io::Result<Lock> {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            match take() {
+                Ok(lock) => return Ok(lock),
+                Err(LockError::Io(e)) => return Err(e),
+                Err(LockError::Busy) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Err(LockError::Busy) => {
+                    return Err(io::Error::other(format!(
+                        "another vnet has held {whose} for {} s",
+                        within.as_secs()
+                    )));
+                }
+            }
+        }
+    }
+
     fn at(path: PathBuf, lab: Option<LabName>) -> Result<Lock, LockError> {
         std::fs::create_dir_all(root()).map_err(LockError::Io)?;
         loop {

@@ -8,12 +8,12 @@
 
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::{exec, netns};
 use crate::model::Netns;
 use crate::plan::step::machine_table;
-use crate::state::{Lock, LockError};
+use crate::state::Lock;
 
 const FORWARDING: &str = "/proc/sys/net/ipv4/ip_forward";
 const PREFIX: &str = "vnet-";
@@ -176,21 +176,11 @@ struct MachineLock;
 
 impl MachineLock {
     fn take() -> io::Result<Lock> {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            match Lock::machine() {
-                Ok(lock) => return Ok(lock),
-                Err(LockError::Io(e)) => return Err(e),
-                Err(LockError::Busy) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(10));
-                }
-                Err(LockError::Busy) => {
-                    return Err(io::Error::other(
-                        "another vnet has held the machine's NAT lock for 30 s",
-                    ));
-                }
-            }
-        }
+        Lock::waited(
+            Lock::machine,
+            Duration::from_secs(30),
+            "the machine's NAT lock",
+        )
     }
 }
 

@@ -18,9 +18,18 @@ pub(super) struct Held {
     pub net: IpNet,
 }
 
+/// [`problems`] against the machine's addresses as its kernel has them now; the machine is
+/// read only for a lab that has `host:`.
+pub(super) fn clashes(loaded: &Loaded, file: &Path) -> std::io::Result<Vec<Problem>> {
+    if loaded.lab.node_index(MACHINE).is_none() {
+        return Ok(Vec::new());
+    }
+    Ok(problems(loaded, file, &machine_addresses()?))
+}
+
 /// The machine's own addresses that a lab's could collide with: not loopback, not link-local
 /// (every interface has its own fe80::/64, and those never collide).
-pub(super) fn machine_addresses() -> std::io::Result<Vec<Held>> {
+fn machine_addresses() -> std::io::Result<Vec<Held>> {
     let space = crate::apply::live::read_machine(false)?;
     Ok(space
         .addrs

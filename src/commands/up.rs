@@ -174,36 +174,21 @@ fn machine_subnet_problems(
     loaded: &crate::topology::Loaded,
     file: &Path,
 ) -> Result<Vec<Problem>, Error> {
-    if loaded.lab.node_index(crate::model::MACHINE).is_none() {
-        return Ok(Vec::new());
-    }
-    let held = super::machine_subnets::machine_addresses().map_err(Error::Netlink)?;
-    Ok(super::machine_subnets::problems(loaded, file, &held))
+    super::machine_subnets::clashes(loaded, file).map_err(Error::Netlink)
 }
 
 /// [`state::Lock::machine_addresses`], waited for: another `up` holds it while it builds.
 fn machine_addresses_lock() -> Result<state::Lock, Error> {
-    let deadline = Instant::now() + std::time::Duration::from_secs(120);
-    loop {
-        match state::Lock::machine_addresses() {
-            Ok(lock) => return Ok(lock),
-            Err(state::LockError::Busy) if Instant::now() < deadline => {
-                std::thread::sleep(std::time::Duration::from_millis(20));
-            }
-            Err(e) => {
-                return Err(Error::State {
-                    what: "wait for another vnet's links to the machine",
-                    dir: state::root().display().to_string(),
-                    error: match e {
-                        state::LockError::Io(e) => e,
-                        state::LockError::Busy => std::io::Error::other(
-                            "another vnet has been making links to the machine for 120 s",
-                        ),
-                    },
-                });
-            }
-        }
-    }
+    state::Lock::waited(
+        state::Lock::machine_addresses,
+        std::time::Duration::from_secs(120),
+        "the lock of the machine's addresses",
+    )
+    .map_err(|error| Error::State {
+        what: "wait for another vnet's links to the machine",
+        dir: state::root().display().to_string(),
+        error,
+    })
 }
 
 /// NAT on `host` changes the machine's own firewall and forwarding: only when asked for with

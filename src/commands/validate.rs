@@ -54,12 +54,7 @@ fn checked(file: &Path) -> Result<Checked, Error> {
     warnings.extend(loaded.machine_routes.iter().map(|w| w.clone().warning()));
     // The machine's addresses need no root to read; a machine that cannot say has nothing
     // to warn about here (`up` reads them again, and refuses if it cannot).
-    let subnets = match lab.node_index(crate::model::MACHINE) {
-        Some(_) => super::machine_subnets::machine_addresses()
-            .map(|held| super::machine_subnets::problems(&loaded, file, &held))
-            .unwrap_or_default(),
-        None => Vec::new(),
-    };
+    let subnets = super::machine_subnets::clashes(&loaded, file).unwrap_or_default();
     let clashes = !subnets.is_empty();
     warnings.extend(subnets.into_iter().map(|w| w.warning()));
     let mut notes = Vec::new();

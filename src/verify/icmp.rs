@@ -246,7 +246,7 @@ fn from_source(
             }
             for (sock, v4) in [(s4.as_ref(), true), (s6.as_ref(), false)] {
                 let Some(sock) = sock else { continue };
-                while let Some((from, reply, arrived)) = receive_stamped(sock) {
+                while let Some((from, reply, arrived)) = receive(sock) {
                     let Some(parsed) = parse(&reply, v4, token) else {
                         continue;
                     };
@@ -353,11 +353,6 @@ fn set_rcvbuf_force(s: &Socket, bytes: libc::c_int) -> io::Result<()> {
     }
 }
 
-pub(super) fn receive(sock: &Socket, v4: bool) -> Option<(IpAddr, Vec<u8>)> {
-    let _ = v4;
-    receive_stamped(sock).map(|(from, bytes, _)| (from, bytes))
-}
-
 /// When a try was sent: the monotonic clock for the fallback, the wall clock to compare with
 /// the kernel's arrival stamp (which is on the wall clock).
 #[derive(Debug, Clone, Copy)]
@@ -406,7 +401,7 @@ fn stamp_arrivals(s: &Socket) -> io::Result<()> {
 }
 
 /// One datagram, who sent it, and when the kernel received it (if the socket stamps them).
-fn receive_stamped(sock: &Socket) -> Option<(IpAddr, Vec<u8>, Option<SystemTime>)> {
+pub(super) fn receive(sock: &Socket) -> Option<(IpAddr, Vec<u8>, Option<SystemTime>)> {
     let mut buf = [0u8; 1500];
     // SAFETY: all-zero is a valid sockaddr_storage.
     let mut name: libc::sockaddr_storage = unsafe { std::mem::zeroed() };

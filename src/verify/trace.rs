@@ -99,7 +99,7 @@ fn trace(ns: &str, dst: IpAddr, timing: &Timing) -> Path {
                 if unsafe { libc::poll(fds.as_mut_ptr(), 1, ms) } <= 0 {
                     continue;
                 }
-                while let Some((from, packet)) = icmp::receive(&sock, v4) {
+                while let Some((from, packet, _)) = icmp::receive(&sock) {
                     match icmp::parse(&packet, v4, token) {
                         Some(p)
                             if p.ident == ident && matches!(p.kind, Kind::Echo) && from == dst =>
