@@ -58,9 +58,17 @@ fn iperf3(lab: &str, seconds: u32) -> Result<f64, String> {
         .ok_or_else(|| format!("no rate in iperf3's output:\n{}", text(&o)))
 }
 
+/// Rounds of the comparison at each rate before the two are called apart.
+const RATE_ROUNDS: u32 = 3;
+
 /// vnet's `rate:` and iperf3 on the same TBF link, 1, 10 and 100 Mbit/s. The numbers go to
 /// stderr (BENCHMARKS.md quotes them); the test holds each to 70% of the rate and the two to
 /// 15% of each other, looser than the benchmark's target (90%, 5%), for an emulated CPU.
+///
+/// One transfer of either tool can be starved of CPU by the tests beside it (the CI lane once
+/// saw vnet at 7.4 and iperf3 at 9.6 Mbit/s on 10, one round): a pair that misses is measured
+/// again, up to [`RATE_ROUNDS`] rounds, and fails only if no round agrees. A tool that counts
+/// wrongly misses in every round.
 fn rate_against_iperf3() -> Result<(), String> {
     let yaml = lab("vrate", 0).replace(
         "expect:\n",
@@ -81,28 +89,50 @@ fn rate_against_iperf3() -> Result<(), String> {
             ],
             0,
         )?;
-        let got = rows(&expect_code(&["verify", "vrate", "--json"], 0)?)?;
-        let vnet = got
-            .first()
-            .and_then(|r| r["rate_mbit"].as_f64())
-            .ok_or_else(|| format!("no rate_mbit in {got:?}"))?;
-        let other = iperf3("vrate", 3)?;
-        eprintln!(
-            "against iperf3: rate {mbit} Mbit/s: vnet {vnet:.3} Mbit/s, iperf3 {other:.3} Mbit/s, \
-             apart {:+.1}%",
-            (vnet - other) / other * 100.0
-        );
-        for (who, m) in [("vnet", vnet), ("iperf3", other)] {
-            check(m >= 0.7 * mbit, || {
-                format!("{mbit} Mbit/s measured by {who} as {m} Mbit/s")
-            })?;
+        let mut misses = Vec::new();
+        while let Some(why) = {
+            let (vnet, other) = rate_pair(mbit)?;
+            rate_miss(mbit, vnet, other)
+        } {
+            misses.push(why);
+            if misses.len() as u32 == RATE_ROUNDS {
+                return Err(format!(
+                    "{mbit} Mbit/s, no round of {RATE_ROUNDS} agreed: {}",
+                    misses.join("; ")
+                ));
+            }
         }
-        check((vnet - other).abs() <= 0.15 * other, || {
-            format!("{mbit} Mbit/s: vnet {vnet}, iperf3 {other}")
-        })?;
     }
     expect_code(&["down", "vrate"], 0)?;
     assert_clean("vrate")
+}
+
+/// One round at `mbit`: vnet's `rate:` row, then iperf3 for 3 s, in Mbit/s.
+fn rate_pair(mbit: f64) -> Result<(f64, f64), String> {
+    let got = rows(&expect_code(&["verify", "vrate", "--json"], 0)?)?;
+    let vnet = got
+        .first()
+        .and_then(|r| r["rate_mbit"].as_f64())
+        .ok_or_else(|| format!("no rate_mbit in {got:?}"))?;
+    let other = iperf3("vrate", 3)?;
+    eprintln!(
+        "against iperf3: rate {mbit} Mbit/s: vnet {vnet:.3} Mbit/s, iperf3 {other:.3} Mbit/s, \
+         apart {:+.1}%",
+        (vnet - other) / other * 100.0
+    );
+    Ok((vnet, other))
+}
+
+/// Why a round at `mbit` does not hold: a tool under 70% of the rate, or the two more than
+/// 15% apart.
+fn rate_miss(mbit: f64, vnet: f64, other: f64) -> Option<String> {
+    for (who, m) in [("vnet", vnet), ("iperf3", other)] {
+        if m < 0.7 * mbit {
+            return Some(format!("{who} measured {m:.3}"));
+        }
+    }
+    ((vnet - other).abs() > 0.15 * other)
+        .then(|| format!("vnet {vnet:.3} and iperf3 {other:.3} apart"))
 }
 
 /// Two hosts; `checks` checks from `a` to `b`, each bounding rtt and loss loosely enough to
