@@ -10,8 +10,11 @@ use std::process::{Command, Stdio};
 use futures_util::TryStreamExt;
 use ipnet::IpNet;
 use rtnetlink::RouteMessageBuilder;
+use rtnetlink::packet_route::AddressFamily;
 use rtnetlink::packet_route::address::AddressAttribute;
-use rtnetlink::packet_route::link::{BridgePortState, State};
+use rtnetlink::packet_route::link::{
+    AfSpecBridge, BridgePortState, BridgeVlanInfoFlags, LinkAttribute, LinkExtentMask, State,
+};
 use rtnetlink::packet_route::neighbour::{NeighbourAddress, NeighbourAttribute, NeighbourMessage};
 use rtnetlink::packet_route::route::{
     RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteType,
@@ -40,6 +43,19 @@ pub(crate) struct Dev {
     pub lacks_carrier: bool,
     pub master: Option<u32>,
     pub port: Option<PortState>,
+    /// Its entries in a VLAN-filtering bridge's table (`bridge vlan show`): none on a port of
+    /// a plain bridge, or when it is no port.
+    pub vlans: Vec<PortVlan>,
+}
+
+/// One VLAN of a port in a VLAN-filtering bridge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PortVlan {
+    pub vid: u16,
+    /// Untagged frames arriving on the port join this VLAN.
+    pub pvid: bool,
+    /// Frames of this VLAN leave the port untagged.
+    pub untagged: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,7 +172,7 @@ pub(crate) fn read_machine(with_tables: bool) -> io::Result<Space> {
 
 /// The calling thread's namespace.
 async fn here(with_tables: bool) -> io::Result<Space> {
-    let devs = ready::links_here()
+    let mut devs: Vec<Dev> = ready::links_here()
         .await?
         .into_iter()
         .map(|s| Dev {
@@ -172,11 +188,19 @@ async fn here(with_tables: bool) -> io::Result<Space> {
                 _ => PortState::Disabled,
             }),
             name: s.name,
+            vlans: Vec::new(),
         })
         .collect();
     let (conn, handle, _) = rtnetlink::new_connection()?;
     tokio::spawn(conn);
     let other = |e: rtnetlink::Error| io::Error::other(e.to_string());
+    if devs.iter().any(|d| d.master.is_some()) {
+        for (index, vlans) in port_vlans(&handle).await.map_err(other)? {
+            if let Some(d) = devs.iter_mut().find(|d| d.index == index) {
+                d.vlans = vlans;
+            }
+        }
+    }
     let mut addrs = Vec::new();
     let msgs: Vec<_> = handle
         .address()
@@ -237,6 +261,43 @@ async fn here(with_tables: bool) -> io::Result<Space> {
         forward_v6: on(1),
         tables: if with_tables { tables() } else { None },
     })
+}
+
+/// Each bridge port's VLAN table, by interface index (`bridge vlan show`): the kernel answers
+/// a bridge-family link dump asked for it with each port's entries.
+async fn port_vlans(
+    handle: &rtnetlink::Handle,
+) -> Result<Vec<(u32, Vec<PortVlan>)>, rtnetlink::Error> {
+    let links: Vec<_> = handle
+        .link()
+        .get()
+        .set_filter_mask(AddressFamily::Bridge, vec![LinkExtentMask::Brvlan])
+        .execute()
+        .try_collect()
+        .await?;
+    Ok(links
+        .into_iter()
+        .map(|l| {
+            let vlans = l
+                .attributes
+                .iter()
+                .filter_map(|a| match a {
+                    LinkAttribute::AfSpecBridge(spec) => Some(spec),
+                    _ => None,
+                })
+                .flatten()
+                .filter_map(|a| match a {
+                    AfSpecBridge::VlanInfo(v) => Some(PortVlan {
+                        vid: v.vid,
+                        pvid: v.flags.contains(BridgeVlanInfoFlags::Pvid),
+                        untagged: v.flags.contains(BridgeVlanInfoFlags::Untagged),
+                    }),
+                    _ => None,
+                })
+                .collect();
+            (l.header.index, vlans)
+        })
+        .collect())
 }
 
 fn neighbour(n: &NeighbourMessage) -> Option<Neighbour> {

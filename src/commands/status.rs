@@ -115,7 +115,11 @@ fn ports_listing(ports: &[crate::verify::drift::PortView], all: bool, lab: &str)
     let shown = if all { ports.len() } else { SHOWN };
     let mut lines = vec!["ports:".to_string()];
     for p in ports.iter().take(shown) {
-        lines.push(format!("  {} → {} ({})", p.port, p.peer, p.state));
+        let state = match &p.vlans {
+            Some(v) => format!("{}, {v}", p.state),
+            None => p.state.clone(),
+        };
+        lines.push(format!("  {} → {} ({state})", p.port, p.peer));
     }
     if ports.len() > shown {
         lines.push(format!(

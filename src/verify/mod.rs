@@ -10,6 +10,7 @@ pub(crate) mod drift;
 pub(crate) mod explain;
 pub(crate) mod icmp;
 pub(crate) mod measure;
+mod membership;
 pub(crate) mod neighbour;
 pub(crate) mod observe;
 pub(crate) mod report;

@@ -8,10 +8,16 @@ use serde_json::Value;
 use crate::harness::{Lab, Test, assert_clean, check, expect_code, text, topology};
 
 pub(crate) fn trials() -> Vec<Test> {
-    vec![Test::new(
-        "drift::status_names_each_difference_from_what_was_built",
-        status_drift,
-    )]
+    vec![
+        Test::new(
+            "drift::status_names_each_difference_from_what_was_built",
+            status_drift,
+        ),
+        Test::new(
+            "drift::a_switch_port_out_of_its_vlan_is_named_by_status_explain_and_verify",
+            switch_vlans,
+        ),
+    ]
 }
 
 const LAB: &str = "name: vdrift
@@ -222,4 +228,138 @@ fn status_drift() -> Result<(), String> {
     check(doc["health"] == "drifted", || format!("{doc:#}"))?;
     expect_code(&["down", "vdrift"], 0)?;
     assert_clean("vdrift")
+}
+
+const VLANS: &str = "name: vdvlan
+nodes:
+  h1: {interfaces: {eth0: 10.81.10.1/24}}
+  h2: {interfaces: {eth0: 10.81.10.2/24}}
+  h3: {interfaces: {eth0: 10.81.20.3/24}}
+  h4: {interfaces: {eth0: 10.81.20.4/24}}
+  sw: {kind: switch, ports: {p1: {vlan: 10}, p2: {vlan: 10}, p3: {vlan: 20}, t: {trunk: [10, 20]}}}
+  sw2: {kind: switch, ports: {t: {trunk: [10, 20]}, p4: {vlan: 20}}}
+links:
+  - [h1:eth0, sw:p1]
+  - [h2:eth0, sw:p2]
+  - [h3:eth0, sw:p3]
+  - [sw:t, sw2:t]
+  - [h4:eth0, sw2:p4]
+expect:
+  - {from: h1, to: h2}
+  - {from: h3, to: h4}
+";
+
+/// `vnet status vdvlan` exits `code` and says each of `says`.
+fn vlan_status_says(code: i32, says: &[&str]) -> Result<(), String> {
+    let o =
+        expect_code(&["status", "vdvlan"], code).map_err(|e| format!("expecting {says:?}: {e}"))?;
+    for s in says {
+        check(text(&o).contains(s), || {
+            format!("no `{s}` in:\n{}", text(&o))
+        })?;
+    }
+    Ok(())
+}
+
+/// `vnet explain vdvlan FROM TO` fails, saying `says`; `verify` says it under the failed check.
+fn vlan_explained(from: &str, to: &str, says: &str) -> Result<(), String> {
+    let o = expect_code(&["explain", "vdvlan", from, to], 1)?;
+    check(text(&o).contains(says), || {
+        format!("explain {from} {to}: no `{says}` in:\n{}", text(&o))
+    })?;
+    let o = expect_code(&["verify", "vdvlan"], 1)?;
+    check(
+        String::from_utf8_lossy(&o.stdout).contains(&format!("why {from} → {to}")),
+        || format!("verify does not explain {from} → {to}:\n{}", text(&o)),
+    )
+}
+
+/// A switch port moved to another VLAN, and a VLAN taken off a trunk, by hand: `status` says
+/// each as `vlans_changed`, `explain` and `verify` name the port, and putting it back is as
+/// built. The kernel decides the build: natively the VLAN-filtering bridge's table is changed
+/// with `bridge vlan`, emulated the port changes bridges.
+fn switch_vlans() -> Result<(), String> {
+    let (_d, file) = topology(VLANS);
+    let file = file.to_string_lossy().into_owned();
+    let _lab = Lab("vdvlan".into());
+    expect_code(&["up", &file], 0)?;
+    let native = Command::new("ip")
+        .args(["-n", "vdvlan.sw", "link", "show", "sw"])
+        .output()
+        .map_err(|e| e.to_string())?
+        .status
+        .success();
+    vlan_status_says(
+        0,
+        &[
+            "health: as built",
+            "sw:p1 → h1:eth0 (forwarding, VLAN 10)",
+            "sw:t → sw2:t (forwarding, VLANs 10, 20 tagged)",
+        ],
+    )?;
+    let (move_p1, back_p1, cut_20, back_20) = if native {
+        (
+            &[
+                "bridge -n vdvlan.sw vlan del dev p1 vid 10",
+                "bridge -n vdvlan.sw vlan add dev p1 vid 20 pvid untagged",
+            ][..],
+            &[
+                "bridge -n vdvlan.sw vlan del dev p1 vid 20",
+                "bridge -n vdvlan.sw vlan add dev p1 vid 10 pvid untagged",
+            ][..],
+            &["bridge -n vdvlan.sw vlan del dev t vid 20"][..],
+            &["bridge -n vdvlan.sw vlan add dev t vid 20"][..],
+        )
+    } else {
+        (
+            &["ip -n vdvlan.sw link set p1 master vlan20"][..],
+            &["ip -n vdvlan.sw link set p1 master vlan10"][..],
+            &["ip -n vdvlan.sw link set t.20 nomaster"][..],
+            &["ip -n vdvlan.sw link set t.20 master vlan20"][..],
+        )
+    };
+    for c in move_p1 {
+        sh(c)?;
+    }
+    vlan_status_says(
+        1,
+        &[
+            "health: 1 difference",
+            "switch port sw:p1 carries VLAN 20 untagged, not VLAN 10 untagged as built",
+            "sw:p1 → h1:eth0 (forwarding, VLAN 20)",
+        ],
+    )?;
+    vlan_explained(
+        "h1",
+        "h2",
+        "sw:p1 carries VLAN 20 untagged, not VLAN 10 untagged as built: the frame is in VLAN 20",
+    )?;
+    for c in back_p1 {
+        sh(c)?;
+    }
+    vlan_status_says(0, &["health: as built"])?;
+    for c in cut_20 {
+        sh(c)?;
+    }
+    let o = expect_code(&["status", "vdvlan", "--json"], 1)?;
+    let doc: Value = serde_json::from_slice(&o.stdout).map_err(|e| e.to_string())?;
+    let differences = doc["live"]["differences"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    check(
+        differences.len() == 1
+            && differences[0]["kind"] == "vlans_changed"
+            && differences[0]["text"]
+                == "switch port sw:t carries VLAN 10 tagged, not VLANs 10, 20 tagged as built",
+        || format!("{doc:#}"),
+    )?;
+    vlan_explained("h3", "h4", "sw:t no longer carries VLAN 20")?;
+    for c in back_20 {
+        sh(c)?;
+    }
+    vlan_status_says(0, &["health: as built"])?;
+    expect_code(&["verify", "vdvlan"], 0)?;
+    expect_code(&["down", "vdvlan"], 0)?;
+    assert_clean("vdvlan")
 }

@@ -13,13 +13,14 @@ use crate::apply::live::{PortState, Space};
 use crate::apply::{exec, live, netns, procs};
 use crate::model::{Lab, Netns, NodeKind};
 use crate::plan::{Plan, Step};
+use crate::verify::membership;
 
 /// One difference, with a stable `kind` for scripts and the sentence for people.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub(crate) struct Difference {
     /// `namespace_missing`, `link_missing`, `link_down`, `no_carrier`, `address_missing`,
     /// `address_added`, `route_missing`, `route_added`, `forwarding_changed`, `port_detached`,
-    /// `port_moved`, `table_missing`, `process_exited`.
+    /// `port_moved`, `vlans_changed`, `table_missing`, `process_exited`.
     pub kind: &'static str,
     /// The node it is about.
     pub node: String,
@@ -48,6 +49,9 @@ pub(crate) struct PortView {
     /// `forwarding`, `blocking` (spanning tree), `settling`, `disabled`, or the interface's
     /// state when it is not up (`down`, `no-carrier`, `missing`).
     pub state: String,
+    /// A switch port's VLANs as the kernel has them (`VLAN 10`, `VLANs 10, 20 tagged`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vlans: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -254,6 +258,7 @@ pub(crate) fn drift(
         }
     }
     d.ports = ports(lab, &spaces, &gone);
+    switch_vlans(lab, &spaces, &gone, &mut d.differences);
     for (ns, tables) in expected_tables(plan) {
         if gone.contains(&ns) {
             continue;
@@ -312,15 +317,61 @@ fn ports(lab: &Lab, spaces: &BTreeMap<String, Space>, gone: &BTreeSet<String>) -
                         Some(PortState::Disabled) => "disabled",
                     },
                 };
+                let vlans = (n.kind == NodeKind::Switch)
+                    .then(|| spaces.get(&ns))
+                    .flatten()
+                    .and_then(|s| membership::live(s, &e.iface))
+                    .map(|m| membership::brief(&m));
                 out.push(PortView {
                     port: end(e),
                     peer: end(other),
                     state: state.to_owned(),
+                    vlans,
                 });
             }
         }
     }
     out
+}
+
+/// Each switch port whose VLANs differ from the file's: moved to another VLAN, a VLAN added
+/// to or taken from a trunk, or out of every VLAN. A port that is gone is said as such.
+fn switch_vlans(
+    lab: &Lab,
+    spaces: &BTreeMap<String, Space>,
+    gone: &BTreeSet<String>,
+    out: &mut Vec<Difference>,
+) {
+    for (i, n) in lab.nodes.iter().enumerate() {
+        if n.kind != NodeKind::Switch {
+            continue;
+        }
+        let ns = lab.netns(i);
+        if gone.contains(&ns) {
+            continue;
+        }
+        let Some(space) = spaces.get(&ns) else {
+            continue;
+        };
+        for port in &n.ports {
+            let Some(now) = membership::live(space, &port.name) else {
+                continue;
+            };
+            if !membership::same(&now, &port.mode) {
+                out.push(Difference {
+                    kind: "vlans_changed",
+                    node: n.name.clone(),
+                    text: format!(
+                        "switch port {}:{} carries {}, not {} as built",
+                        n.name,
+                        port.name,
+                        membership::describe(&now),
+                        membership::describe(&port.mode)
+                    ),
+                });
+            }
+        }
+    }
 }
 
 fn is_link_local(a: std::net::IpAddr) -> bool {

@@ -209,6 +209,7 @@ mod tests {
             lacks_carrier: false,
             master,
             port: None,
+            vlans: Vec::new(),
         }
     }
 

@@ -41,6 +41,7 @@ pub(crate) fn spaces(lab: &Lab) -> HashMap<String, Space> {
                 lacks_carrier: false,
                 master: if port { master } else { None },
                 port: port.then_some(PortState::Forwarding),
+                vlans: Vec::new(),
             });
         }
         let forward = node.kind == NodeKind::Router

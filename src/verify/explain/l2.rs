@@ -8,6 +8,7 @@ use std::net::IpAddr;
 use super::world::World;
 use crate::apply::live::{Dev, PortState};
 use crate::model::{LinkKind, NodeKind, PortMode, svi_name};
+use crate::verify::membership;
 
 /// The nftables table of a switch's port security (`allow:`).
 pub(super) const SECURITY_TABLE: &str = "bridge vnet";
@@ -287,15 +288,38 @@ impl<'a> Search<'_, 'a> {
                     Some(v) => mode.tagged().contains(&v).then_some(v),
                 };
                 match vid {
-                    Some(v) => self.switch(node, v, Some(iface), through),
-                    None => self.missed.breaks.push((
-                        node,
-                        iface.to_owned(),
-                        match tag {
-                            Some(v) => format!("{name} does not carry VLAN {v}"),
-                            None => format!("{name} takes no untagged frames"),
-                        },
-                    )),
+                    Some(v) => {
+                        // Not a stop by itself: said if nothing in the VLAN has the address.
+                        let built = self.w.built_mode(node, iface);
+                        if !membership::same(&mode, &built) {
+                            self.missed.breaks.push((
+                                node,
+                                iface.to_owned(),
+                                format!(
+                                    "{name} carries {}, not {} as built: the frame is in VLAN {v}",
+                                    membership::describe(&mode),
+                                    membership::describe(&built)
+                                ),
+                            ));
+                        }
+                        self.switch(node, v, Some(iface), through)
+                    }
+                    None => {
+                        let carries = membership::describe(&mode);
+                        let drift = self.w.vlans_drift(node, iface);
+                        self.missed.breaks.push((
+                            node,
+                            iface.to_owned(),
+                            match tag {
+                                Some(v) => format!(
+                                    "{name} does not carry VLAN {v}, the frame's (it carries {carries}{drift})"
+                                ),
+                                None => format!(
+                                    "{name} takes no untagged frames (it carries {carries}{drift})"
+                                ),
+                            },
+                        ))
+                    }
                 }
             }
             NodeKind::Host | NodeKind::Router => {
@@ -368,11 +392,7 @@ impl<'a> Search<'_, 'a> {
     }
 
     fn mode(&self, node: usize, port: &str) -> PortMode {
-        self.lab().nodes[node]
-            .ports
-            .iter()
-            .find(|p| p.name == port)
-            .map_or(PortMode::Access(1), |p| p.mode.clone())
+        self.w.port_mode(node, port)
     }
 
     /// The ports of a bridge or switch: the ends of links on it, and its TAP devices.
@@ -419,6 +439,19 @@ impl<'a> Search<'_, 'a> {
             }
             let mode = self.mode(s, &p);
             if !mode.vlans().contains(&vid) {
+                // A port the file has in the VLAN, that the kernel took out of it.
+                if self.w.built_mode(s, &p).vlans().contains(&vid) {
+                    self.missed.breaks.push((
+                        s,
+                        p.clone(),
+                        format!(
+                            "{}:{p} no longer carries VLAN {vid} (it carries {}{})",
+                            self.lab().nodes[s].name,
+                            membership::describe(&mode),
+                            self.w.vlans_drift(s, &p)
+                        ),
+                    ));
+                }
                 continue;
             }
             let tag = (mode.untagged() != Some(vid)).then_some(vid);

@@ -6,7 +6,7 @@ use super::l2::Missed;
 use super::world::World;
 use super::{Explanation, Hop, Packet};
 use crate::apply::live::{Route, RouteKind, Space};
-use crate::model::{NodeKind, PortMode};
+use crate::model::{NodeKind, svi_name};
 
 /// A route as `ip route` prints it.
 pub(crate) fn route(space: &Space, r: &Route) -> String {
@@ -83,14 +83,23 @@ pub(crate) fn missed(
         let theirs = vlan_of(w, o, next);
         let mine: Vec<u16> = m.vlans.iter().map(|(_, v)| *v).collect();
         match theirs {
-            Some((iface, sw, v)) if !mine.is_empty() && !mine.contains(&v) => {
+            Some(t) if !mine.is_empty() && !mine.contains(&t.vid) => {
+                // A port the kernel has in other VLANs than the file is the likely cause.
+                let theirs_port = t.port.clone().map(|p| (t.switch, p));
+                let drift = [switch_port(w, node, out), theirs_port]
+                    .into_iter()
+                    .flatten()
+                    .map(|(sw, port)| w.vlans_drift(sw, &port))
+                    .collect::<String>();
                 text = format!(
-                    "{name} and {} are in different VLANs: {name}:{out}'s frames are in VLAN {} of {}, {}:{iface} is in VLAN {v} of {}",
+                    "{name} and {} are in different VLANs: {name}:{out}'s frames are in VLAN {} of {}, {}:{} is in VLAN {} of {}{drift}",
                     lab.nodes[o].name,
                     mine[0],
                     lab.nodes[m.vlans[0].0].name,
                     lab.nodes[o].name,
-                    lab.nodes[sw].name
+                    t.iface,
+                    t.vid,
+                    lab.nodes[t.switch].name
                 );
             }
             _ => text.push_str(&format!(
@@ -102,10 +111,46 @@ pub(crate) fn missed(
     text
 }
 
-/// The interface of `node` holding `addr`, and the switch and VLAN of the port it is plugged in.
-fn vlan_of(w: &World, node: usize, addr: IpAddr) -> Option<(String, usize, u16)> {
-    let lab = w.lab;
-    let f = lab.nodes[node]
+/// The switch and its port at the other end of `node:iface`'s link, if a switch is there.
+fn switch_port(w: &World, node: usize, iface: &str) -> Option<(usize, String)> {
+    w.lab.links.iter().find_map(|l| {
+        let peer = if l.a.node == node && l.a.iface == iface {
+            &l.b
+        } else if l.b.node == node && l.b.iface == iface {
+            &l.a
+        } else {
+            return None;
+        };
+        (w.lab.nodes[peer.node].kind == NodeKind::Switch).then(|| (peer.node, peer.iface.clone()))
+    })
+}
+
+/// Where an address's interface meets a switch: the interface, the switch and its port (none
+/// for the switch's own SVI), and the VLAN its frames are in there.
+struct InVlan {
+    iface: String,
+    switch: usize,
+    port: Option<String>,
+    vid: u16,
+}
+
+/// The interface of `node` holding `addr`, and the switch port it is plugged in and its VLAN
+/// (or the switch's own SVI and its VLAN).
+fn vlan_of(w: &World, node: usize, addr: IpAddr) -> Option<InVlan> {
+    let n = &w.lab.nodes[node];
+    if let Some(svi) = n
+        .svis
+        .iter()
+        .find(|s| s.addresses.iter().any(|a| a.addr() == addr))
+    {
+        return Some(InVlan {
+            iface: svi_name(svi.vlan),
+            switch: node,
+            port: None,
+            vid: svi.vlan,
+        });
+    }
+    let f = n
         .interfaces
         .iter()
         .find(|f| f.addresses.iter().any(|a| a.addr() == addr))?;
@@ -113,26 +158,13 @@ fn vlan_of(w: &World, node: usize, addr: IpAddr) -> Option<(String, usize, u16)>
         Some((p, v)) => (p.clone(), Some(*v)),
         None => (f.name.clone(), None),
     };
-    lab.links.iter().find_map(|l| {
-        let (me, peer) = if l.a.node == node && l.a.iface == wire {
-            (&l.a, &l.b)
-        } else if l.b.node == node && l.b.iface == wire {
-            (&l.b, &l.a)
-        } else {
-            return None;
-        };
-        let _ = me;
-        let sw = &lab.nodes[peer.node];
-        if sw.kind != NodeKind::Switch {
-            return None;
-        }
-        let mode = sw
-            .ports
-            .iter()
-            .find(|p| p.name == peer.iface)
-            .map_or(PortMode::Access(1), |p| p.mode.clone());
-        let v = tag.or(mode.untagged())?;
-        Some((f.name.clone(), peer.node, v))
+    let (switch, port) = switch_port(w, node, &wire)?;
+    let vid = tag.or(w.port_mode(switch, &port).untagged())?;
+    Some(InVlan {
+        iface: f.name.clone(),
+        switch,
+        port: Some(port),
+        vid,
     })
 }
 

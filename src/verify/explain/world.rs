@@ -7,7 +7,8 @@ use std::rc::Rc;
 
 use super::expected;
 use crate::apply::live::{self, Space};
-use crate::model::{Lab, MACHINE};
+use crate::model::{Lab, MACHINE, PortMode};
+use crate::verify::membership;
 
 pub(crate) struct World<'a> {
     pub lab: &'a Lab,
@@ -84,5 +85,42 @@ impl<'a> World<'a> {
     /// What vnet built in a node's namespace.
     pub(crate) fn expected(&self, node: usize) -> Option<&Space> {
         self.expected.get(&self.lab.netns(node)).map(|s| &**s)
+    }
+
+    /// A switch port's VLANs as the file has them (an unknown port is in VLAN 1, as a
+    /// switch's default).
+    pub(crate) fn built_mode(&self, node: usize, port: &str) -> PortMode {
+        self.lab.nodes[node]
+            .ports
+            .iter()
+            .find(|p| p.name == port)
+            .map_or(PortMode::Access(1), |p| p.mode.clone())
+    }
+
+    /// A switch port's VLANs: the kernel's when the lab runs and the port is there, else the
+    /// file's.
+    pub(crate) fn port_mode(&self, node: usize, port: &str) -> PortMode {
+        let built = self.built_mode(node, port);
+        if !self.live {
+            return built;
+        }
+        self.space(node)
+            .ok()
+            .and_then(|s| membership::live(&s, port))
+            .unwrap_or(built)
+    }
+
+    /// `; sw:p1 was built to carry VLAN 10 untagged`, when the kernel's VLANs of the port are
+    /// not the file's; empty otherwise.
+    pub(crate) fn vlans_drift(&self, node: usize, port: &str) -> String {
+        let (now, built) = (self.port_mode(node, port), self.built_mode(node, port));
+        if membership::same(&now, &built) {
+            return String::new();
+        }
+        format!(
+            "; {}:{port} was built to carry {}",
+            self.lab.nodes[node].name,
+            membership::describe(&built)
+        )
     }
 }
