@@ -46,6 +46,8 @@ pub(crate) struct Dev {
     /// Its entries in a VLAN-filtering bridge's table (`bridge vlan show`): none on a port of
     /// a plain bridge, or when it is no port.
     pub vlans: Vec<PortVlan>,
+    /// Its MAC (`02:42:...`), as the kernel has it.
+    pub mac: Option<String>,
 }
 
 /// One VLAN of a port in a VLAN-filtering bridge.
@@ -84,6 +86,18 @@ pub(crate) struct Neighbour {
     pub mac: Option<String>,
 }
 
+/// An entry of a bridge's forwarding table (`bridge fdb show ... master`): frames for `mac`
+/// leave by the port `port`. The bridge's own (local) entries are left out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Forwarding {
+    pub port: u32,
+    pub mac: String,
+    /// The VLAN of a VLAN-filtering bridge's entry.
+    pub vlan: Option<u16>,
+    /// Added by hand (`static`), not learned from a frame.
+    pub fixed: bool,
+}
+
 /// One namespace.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Space {
@@ -92,6 +106,8 @@ pub(crate) struct Space {
     pub addrs: Vec<(u32, IpNet)>,
     pub routes: Vec<Route>,
     pub neighbours: Vec<Neighbour>,
+    /// Every bridge's forwarding table here.
+    pub fdb: Vec<Forwarding>,
     pub forward_v4: Option<bool>,
     pub forward_v6: Option<bool>,
     /// nftables tables (`inet vnet_nat`), when `nft` could list them.
@@ -187,6 +203,7 @@ async fn here(with_tables: bool) -> io::Result<Space> {
                 BridgePortState::Blocking => PortState::Blocking,
                 _ => PortState::Disabled,
             }),
+            mac: s.mac.as_deref().map(super::packet::mac_text),
             name: s.name,
             vlans: Vec::new(),
         })
@@ -194,12 +211,24 @@ async fn here(with_tables: bool) -> io::Result<Space> {
     let (conn, handle, _) = rtnetlink::new_connection()?;
     tokio::spawn(conn);
     let other = |e: rtnetlink::Error| io::Error::other(e.to_string());
+    let mut fdb = Vec::new();
     if devs.iter().any(|d| d.master.is_some()) {
         for (index, vlans) in port_vlans(&handle).await.map_err(other)? {
             if let Some(d) = devs.iter_mut().find(|d| d.index == index) {
                 d.vlans = vlans;
             }
         }
+        fdb = handle
+            .neighbours()
+            .get()
+            .set_address_family(AddressFamily::Bridge)
+            .execute()
+            .try_collect::<Vec<_>>()
+            .await
+            .map_err(other)?
+            .iter()
+            .filter_map(forwarding)
+            .collect();
     }
     let mut addrs = Vec::new();
     let msgs: Vec<_> = handle
@@ -257,6 +286,7 @@ async fn here(with_tables: bool) -> io::Result<Space> {
         addrs,
         routes,
         neighbours,
+        fdb,
         forward_v4: on(0),
         forward_v6: on(1),
         tables: if with_tables { tables() } else { None },
@@ -298,6 +328,30 @@ async fn port_vlans(
             (l.header.index, vlans)
         })
         .collect())
+}
+
+/// A learned or static entry of a bridge's table; `None` for the bridge's own (permanent)
+/// addresses and a device's own list (`self`).
+fn forwarding(n: &NeighbourMessage) -> Option<Forwarding> {
+    use rtnetlink::packet_route::neighbour::{NeighbourFlags, NeighbourState};
+    if n.header.flags.contains(NeighbourFlags::Own) || n.header.state == NeighbourState::Permanent {
+        return None;
+    }
+    let mut mac = None;
+    let mut vlan = None;
+    for a in &n.attributes {
+        match a {
+            NeighbourAttribute::LinkLayerAddress(m) => mac = Some(super::packet::mac_text(m)),
+            NeighbourAttribute::Vlan(v) => vlan = Some(*v),
+            _ => {}
+        }
+    }
+    Some(Forwarding {
+        port: n.header.ifindex,
+        mac: mac?,
+        vlan,
+        fixed: n.header.state == NeighbourState::Noarp,
+    })
 }
 
 fn neighbour(n: &NeighbourMessage) -> Option<Neighbour> {

@@ -119,6 +119,8 @@ pub(crate) struct Seen {
     /// The bridge it is a port of, by index.
     pub master: Option<u32>,
     pub port: Option<BridgePortState>,
+    /// Its hardware address.
+    pub mac: Option<Vec<u8>>,
 }
 
 /// Every link of the calling thread's namespace: its name, operational state, and its state
@@ -146,12 +148,14 @@ pub(crate) async fn links_here() -> io::Result<Vec<Seen>> {
                 oper: State::Unknown,
                 master: None,
                 port: None,
+                mac: None,
             };
             for a in l.attributes {
                 match a {
                     LinkAttribute::IfName(n) => seen.name = n,
                     LinkAttribute::OperState(s) => seen.oper = s,
                     LinkAttribute::Controller(m) => seen.master = Some(m),
+                    LinkAttribute::Address(a) => seen.mac = Some(a),
                     LinkAttribute::LinkInfo(infos) => {
                         for i in infos {
                             if let LinkInfo::PortData(InfoPortData::BridgePort(attrs)) = i {

@@ -106,6 +106,7 @@ mod tests {
             master,
             port: None,
             vlans,
+            mac: None,
         }
     }
 

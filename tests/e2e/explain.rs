@@ -30,7 +30,7 @@ pub(crate) fn trials() -> Vec<Test> {
     ]
 }
 
-/// pc1 and pc2 on a bridge, behind r1; r2 masquerades toward srv, which has no gateway (so
+/// pc1 and pc2 on a bridge, behind r1 (whose MAC on the bridge is the file's); r2 masquerades toward srv, which has no gateway (so
 /// only the translation brings replies back).
 fn lab(name: &str) -> String {
     format!(
@@ -39,7 +39,10 @@ nodes:
   pc1: {{interfaces: {{eth0: 10.0.1.11/24}}, gateway: 10.0.1.1}}
   pc2: {{interfaces: {{eth0: 10.0.1.12/24}}, gateway: 10.0.1.1}}
   sw: {{kind: bridge}}
-  r1: {{kind: router, interfaces: {{lan: 10.0.1.1/24, core: 10.0.9.1/30}}, gateway: 10.0.9.2}}
+  r1:
+    kind: router
+    interfaces: {{lan: {{addresses: [10.0.1.1/24], mac: \"02:00:00:00:01:01\"}}, core: 10.0.9.1/30}}
+    gateway: 10.0.9.2
   r2:
     kind: router
     interfaces: {{core: 10.0.9.2/30, wan: 203.0.113.1/24}}
@@ -251,6 +254,27 @@ const BREAKS: &[Break] = &[
         from: "pc1",
         to: "srv",
         says: &["link srv:eth0 is down"],
+    },
+    Break {
+        what: "the bridge's forwarding table sending the gateway's MAC the wrong way",
+        commands: &[&[
+            "bridge",
+            "-n",
+            "LAB.sw",
+            "fdb",
+            "replace",
+            "02:00:00:00:01:01",
+            "dev",
+            "p2",
+            "master",
+            "static",
+            "sticky",
+        ]],
+        from: "pc1",
+        to: "srv",
+        says: &[
+            "sw sends frames for 02:00:00:00:01:01 (r1:lan) out of sw:p2 only (a static entry of its forwarding table)",
+        ],
     },
     Break {
         what: "a host's interface down, seen from its neighbour",

@@ -210,6 +210,7 @@ mod tests {
             master,
             port: None,
             vlans: Vec::new(),
+            mac: None,
         }
     }
 

@@ -42,6 +42,7 @@ pub(crate) fn spaces(lab: &Lab) -> HashMap<String, Space> {
                 master: if port { master } else { None },
                 port: port.then_some(PortState::Forwarding),
                 vlans: Vec::new(),
+                mac: None,
             });
         }
         let forward = node.kind == NodeKind::Router

@@ -28,6 +28,9 @@ pub(crate) struct Missed {
     /// (node, interface, what is wrong).
     pub breaks: Vec<(usize, String, String)>,
     pub vlans: Vec<(usize, u16)>,
+    /// Where a bridge's forwarding table sent the frame out of one port only: the reason,
+    /// when that was the wrong way and nothing on the way broke.
+    pub steered: Vec<(usize, String, String)>,
 }
 
 /// A frame leaving `node` through `iface`, tagged or not, having crossed `through`.
@@ -67,6 +70,7 @@ pub(super) fn owner(
         addr,
         src,
         mac: mac_of(w, node, out),
+        target: target(w, addr),
         peers,
         parents,
         queue: Vec::new(),
@@ -94,9 +98,26 @@ fn mac_of(w: &World, node: usize, iface: &str) -> Option<String> {
     })
 }
 
+/// The MAC of the interface that has `addr` in the running lab, and its `node:iface`: what a
+/// bridge's forwarding table is looked up by. Unknown offline (the kernel chooses MACs).
+fn target(w: &World, addr: IpAddr) -> Option<(String, String)> {
+    if !w.live {
+        return None;
+    }
+    let node = w.lab.owner(addr)?;
+    let space = w.space(node).ok()?;
+    let dev = space.holder(addr)?;
+    Some((
+        dev.mac.clone()?,
+        format!("{}:{}", w.lab.nodes[node].name, dev.name),
+    ))
+}
+
 struct Search<'w, 'a> {
     w: &'w World<'a>,
     addr: IpAddr,
+    /// The destination's MAC and `node:iface`, when known.
+    target: Option<(String, String)>,
     /// The packet's source, and the MAC its frames carry: what port security checks.
     src: IpAddr,
     mac: Option<String>,
@@ -414,11 +435,75 @@ impl<'a> Search<'_, 'a> {
             let host = self.lab().nodes[b].inside.unwrap_or(b);
             self.candidate(host, &own, &through);
         }
-        for p in self.ports(b) {
-            if Some(p.as_str()) != from && self.open(b, &p, tag) {
+        let ports: Vec<(String, Option<u16>)> =
+            self.ports(b).into_iter().map(|p| (p, tag)).collect();
+        let only = match self.steer(b, from.map(|f| (f, tag)), &ports, None) {
+            Some(None) => return,
+            Some(Some(p)) => Some(p),
+            None => None,
+        };
+        for (p, _) in ports {
+            if Some(p.as_str()) != from
+                && only.as_ref().is_none_or(|o| *o == p)
+                && self.open(b, &p, tag)
+            {
                 self.push(b, p, tag, through.clone());
             }
         }
+    }
+
+    /// Where `b`'s forwarding table sends a frame for the destination's MAC, when it has it:
+    /// out of that one port only (`Some(Some(port))`), or nowhere (`Some(None)`: back where
+    /// it came from, or into a port spanning tree blocks; the reason is recorded). `None`
+    /// when the table does not have the MAC: the frame is flooded. `ports` are the ports in
+    /// the frame's VLAN with their tags, `vid` the VLAN of a VLAN-filtering table's entries.
+    fn steer(
+        &mut self,
+        b: usize,
+        from: Option<(&str, Option<u16>)>,
+        ports: &[(String, Option<u16>)],
+        vid: Option<u16>,
+    ) -> Option<Option<String>> {
+        let (mac, label) = self.target.clone()?;
+        let space = self.w.space(b).ok()?;
+        let ingress = from.map(|(p, t)| (p.to_owned(), t));
+        let (entry, port, dev) = space
+            .fdb
+            .iter()
+            .filter(|e| e.mac.eq_ignore_ascii_case(&mac) && (e.vlan.is_none() || e.vlan == vid))
+            .find_map(|e| {
+                ports.iter().chain(ingress.iter()).find_map(|(p, t)| {
+                    let d = self.dev(b, p, *t).ok()?;
+                    (d.index == e.port).then(|| (e.clone(), p.clone(), d))
+                })
+            })?;
+        let name = &self.lab().nodes[b].name;
+        let how = if entry.fixed {
+            "a static entry of its forwarding table"
+        } else {
+            "its forwarding table learned it"
+        };
+        let stop = if from.is_some_and(|(f, _)| f == port) {
+            Some(format!(
+                "{name} has {mac} ({label}) on {name}:{port}, where the frame came in, so it drops the frame ({how})"
+            ))
+        } else if dev.port == Some(PortState::Blocking) {
+            Some(format!(
+                "{name} has {mac} ({label}) on {name}:{port}, which spanning tree blocks ({how})"
+            ))
+        } else {
+            None
+        };
+        if let Some(why) = stop {
+            self.missed.breaks.push((b, port, why));
+            return Some(None);
+        }
+        self.missed.steered.push((
+            b,
+            port.clone(),
+            format!("{name} sends frames for {mac} ({label}) out of {name}:{port} only ({how})"),
+        ));
+        Some(Some(port))
     }
 
     /// Whether a bridge port forwards frames out (spanning tree may block it).
@@ -433,6 +518,7 @@ impl<'a> Search<'_, 'a> {
         if from.is_some() {
             self.candidate(s, &svi_name(vid), &through);
         }
+        let mut ports = Vec::new();
         for p in self.ports(s) {
             if Some(p.as_str()) == from {
                 continue;
@@ -455,7 +541,15 @@ impl<'a> Search<'_, 'a> {
                 continue;
             }
             let tag = (mode.untagged() != Some(vid)).then_some(vid);
-            if self.open(s, &p, tag) {
+            ports.push((p, tag));
+        }
+        let only = match self.steer(s, from.map(|f| (f, Some(vid))), &ports, Some(vid)) {
+            Some(None) => return,
+            Some(Some(p)) => Some(p),
+            None => None,
+        };
+        for (p, tag) in ports {
+            if only.as_ref().is_none_or(|o| *o == p) && self.open(s, &p, tag) {
                 self.push(s, p, tag, through.clone());
             }
         }

@@ -53,12 +53,17 @@ pub(crate) fn missed(
             }
             Err(_) => Vec::new(),
         };
-        let chosen = m
-            .breaks
-            .iter()
-            .find(|(n, _, _)| on_path.contains(n))
-            .unwrap_or(&m.breaks[0]);
-        return chosen.2.clone();
+        let chosen = m.breaks.iter().find(|(n, _, _)| on_path.contains(n));
+        // A bridge that sent the frame the wrong way is the news when nothing on the way broke.
+        if let Some(steered) = m.steered.first()
+            && chosen.is_none()
+        {
+            return steered.2.clone();
+        }
+        return chosen.unwrap_or(&m.breaks[0]).2.clone();
+    }
+    if let Some(steered) = m.steered.first() {
+        return format!("{}; no node that way has {next}", steered.2);
     }
     let role = match route.via {
         Some(_) if route.to.prefix_len() == 0 => format!("{name}'s gateway"),
