@@ -121,6 +121,8 @@ pub(crate) struct Seen {
     pub port: Option<BridgePortState>,
     /// Its hardware address.
     pub mac: Option<Vec<u8>>,
+    /// A bridge that filters by VLAN (`vlan_filtering 1`).
+    pub vlan_filtering: bool,
 }
 
 /// Every link of the calling thread's namespace: its name, operational state, and its state
@@ -128,9 +130,15 @@ pub(crate) struct Seen {
 pub(crate) async fn links_here() -> io::Result<Vec<Seen>> {
     let (conn, handle, _) = rtnetlink::new_connection()?;
     tokio::spawn(conn);
+    // Counters are not read: leaving them out halves the kernel's work for a bridge's
+    // thousand ports.
     let links: Vec<_> = handle
         .link()
         .get()
+        .set_filter_mask(
+            rtnetlink::packet_route::AddressFamily::Unspec,
+            vec![rtnetlink::packet_route::link::LinkExtentMask::SkipStats],
+        )
         .execute()
         .try_collect()
         .await
@@ -149,6 +157,7 @@ pub(crate) async fn links_here() -> io::Result<Vec<Seen>> {
                 master: None,
                 port: None,
                 mac: None,
+                vlan_filtering: false,
             };
             for a in l.attributes {
                 match a {
@@ -158,13 +167,28 @@ pub(crate) async fn links_here() -> io::Result<Vec<Seen>> {
                     LinkAttribute::Address(a) => seen.mac = Some(a),
                     LinkAttribute::LinkInfo(infos) => {
                         for i in infos {
-                            if let LinkInfo::PortData(InfoPortData::BridgePort(attrs)) = i {
-                                seen.port = attrs.iter().find_map(|a| match a {
-                                    rtnetlink::packet_route::link::InfoBridgePort::State(s) => {
-                                        Some(*s)
-                                    }
-                                    _ => None,
-                                });
+                            match i {
+                                LinkInfo::PortData(InfoPortData::BridgePort(attrs)) => {
+                                    seen.port = attrs.iter().find_map(|a| match a {
+                                        rtnetlink::packet_route::link::InfoBridgePort::State(
+                                            s,
+                                        ) => Some(*s),
+                                        _ => None,
+                                    });
+                                }
+                                LinkInfo::Data(rtnetlink::packet_route::link::InfoData::Bridge(
+                                    attrs,
+                                )) => {
+                                    seen.vlan_filtering = attrs.iter().any(|a| {
+                                        matches!(
+                                            a,
+                                            rtnetlink::packet_route::link::InfoBridge::VlanFiltering(
+                                                true
+                                            )
+                                        )
+                                    });
+                                }
+                                _ => {}
                             }
                         }
                     }

@@ -1,7 +1,7 @@
 //! Links across the lab: endpoints that resolve, interfaces used once, and the special links
 //! (macvlan children, VXLAN overlays, TAP devices) with their own rules.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use miette::SourceSpan;
 
@@ -12,9 +12,20 @@ use super::schema::{RawEndpoint, RawLab, RawLink, RawLinkKind, RawTap};
 use crate::model::name::closest;
 use crate::model::{Endpoint, Interface, Lab, Link, LinkImpair, LinkKind, MACHINE, NodeKind, Tap};
 
+/// The interfaces each bridge and switch has before its links add their ports.
+fn bridge_ports(lab: &Lab) -> HashSet<(usize, String)> {
+    lab.nodes
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| matches!(n.kind, NodeKind::Bridge | NodeKind::Switch))
+        .flat_map(|(i, n)| n.interfaces.iter().map(move |f| (i, f.name.clone())))
+        .collect()
+}
+
 pub(super) fn resolve_endpoint(
     p: &mut Problems,
     lab: &mut Lab,
+    ports: &mut HashSet<(usize, String)>,
     e: &RawEndpoint,
 ) -> Option<Endpoint> {
     let node = resolve_node(p, lab, &e.node, e.at)?;
@@ -33,8 +44,9 @@ pub(super) fn resolve_endpoint(
             );
             return None;
         }
-        // A bridge's ports are created by the links that end on it.
-        if !n.interfaces.iter().any(|i| i.name == e.iface) {
+        // A bridge's ports are created by the links that end on it (`ports` holds those it
+        // has: a bridge may have thousands).
+        if ports.insert((node, e.iface.clone())) {
             n.interfaces.push(Interface::plain(&e.iface, e.at.into()));
         }
     } else if let Some(parent) = n
@@ -82,9 +94,10 @@ pub(super) fn resolve_endpoint(
 
 pub(crate) fn links(p: &mut Problems, raw: &RawLab, lab: &mut Lab) {
     let mut used: HashMap<(usize, String), SourceSpan> = HashMap::new();
+    let mut ports = bridge_ports(lab);
     for rl in &raw.links {
-        let a = resolve_endpoint(p, lab, &rl.a);
-        let b = resolve_endpoint(p, lab, &rl.b);
+        let a = resolve_endpoint(p, lab, &mut ports, &rl.a);
+        let b = resolve_endpoint(p, lab, &mut ports, &rl.b);
         let kind = link_kind(p, lab, rl);
         let (Some(a), Some(b), Some(kind)) = (a, b, kind) else {
             continue;
@@ -144,7 +157,7 @@ pub(crate) fn links(p: &mut Problems, raw: &RawLab, lab: &mut Lab) {
         });
     }
     for t in &raw.taps {
-        taps(p, lab, t, &mut used);
+        taps(p, lab, t, &mut used, &mut ports);
     }
     // A macvlan's parent must exist: some other link makes it.
     for l in &lab.links {
@@ -449,6 +462,7 @@ fn taps(
     lab: &mut Lab,
     t: &RawTap,
     used: &mut HashMap<(usize, String), SourceSpan>,
+    ports: &mut HashSet<(usize, String)>,
 ) {
     let Some(node) = resolve_node(p, lab, &t.end.node, t.end.at) else {
         return;
@@ -467,7 +481,7 @@ fn taps(
         );
         return;
     }
-    let Some(e) = resolve_endpoint(p, lab, &t.end) else {
+    let Some(e) = resolve_endpoint(p, lab, ports, &t.end) else {
         return;
     };
     let key = (e.node, e.iface.clone());

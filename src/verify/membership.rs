@@ -107,6 +107,7 @@ mod tests {
             port: None,
             vlans,
             mac: None,
+            vlan_filtering: false,
         }
     }
 

@@ -211,6 +211,7 @@ mod tests {
             port: None,
             vlans: Vec::new(),
             mac: None,
+            vlan_filtering: false,
         }
     }
 

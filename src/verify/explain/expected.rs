@@ -12,9 +12,12 @@ use crate::model::{Lab, MACHINE, NodeKind};
 
 pub(crate) fn spaces(lab: &Lab) -> HashMap<String, Space> {
     let mut out: HashMap<String, Space> = HashMap::new();
+    // Each namespace's devices by name, as they are added (a bridge may have thousands).
+    let mut index: HashMap<String, HashMap<String, u32>> = HashMap::new();
     for (i, node) in lab.nodes.iter().enumerate() {
         let machine = node.name == MACHINE;
         let ns = lab.netns(i);
+        let by_name = index.entry(ns.clone()).or_default();
         let space = out.entry(ns).or_default();
         let bridge_like = matches!(node.kind, NodeKind::Bridge | NodeKind::Switch);
         let mut names: Vec<String> = node.interfaces.iter().map(|f| f.name.clone()).collect();
@@ -28,10 +31,11 @@ pub(crate) fn spaces(lab: &Lab) -> HashMap<String, Space> {
         }
         let master = bridge_like.then(|| space.devs.len() as u32 + 1);
         for name in names {
-            if space.dev(&name).is_some() {
+            if by_name.contains_key(&name) {
                 continue;
             }
             let index = space.devs.len() as u32 + 1;
+            by_name.insert(name.clone(), index);
             let port = bridge_like && name != node.name && !name.starts_with("vlan");
             space.devs.push(Dev {
                 index,
@@ -43,6 +47,7 @@ pub(crate) fn spaces(lab: &Lab) -> HashMap<String, Space> {
                 port: port.then_some(PortState::Forwarding),
                 vlans: Vec::new(),
                 mac: None,
+                vlan_filtering: false,
             });
         }
         let forward = node.kind == NodeKind::Router
@@ -68,7 +73,7 @@ pub(crate) fn spaces(lab: &Lab) -> HashMap<String, Space> {
         }
         space.tables = (!machine || !tables.is_empty()).then_some(tables);
         for f in &node.interfaces {
-            let Some(index) = space.dev(&f.name).map(|d| d.index) else {
+            let Some(&index) = by_name.get(&f.name) else {
                 continue;
             };
             for a in &f.addresses {

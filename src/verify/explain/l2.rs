@@ -262,12 +262,15 @@ impl<'a> Search<'_, 'a> {
     /// The device of `node:iface` carrying frames of `tag` (an emulated trunk carries each
     /// VLAN on its own `iface.VID`), or what is wrong with it.
     fn dev(&self, node: usize, iface: &str, tag: Option<u16>) -> Result<Dev, String> {
-        let space = self.w.space(node)?;
-        let tagged = tag.map(|v| format!("{iface}.{v}"));
-        tagged
-            .and_then(|t| space.dev(&t).cloned())
-            .or_else(|| space.dev(iface).cloned())
-            .ok_or_else(|| format!("interface {}:{iface} is gone", self.lab().nodes[node].name))
+        let tagged = match tag {
+            Some(v) => self.w.dev(node, &format!("{iface}.{v}"))?,
+            None => None,
+        };
+        match tagged {
+            Some(d) => Some(d),
+            None => self.w.dev(node, iface)?,
+        }
+        .ok_or_else(|| format!("interface {}:{iface} is gone", self.lab().nodes[node].name))
     }
 
     fn arrive(
@@ -465,18 +468,12 @@ impl<'a> Search<'_, 'a> {
         vid: Option<u16>,
     ) -> Option<Option<String>> {
         let (mac, label) = self.target.clone()?;
-        let space = self.w.space(b).ok()?;
+        let entry = self.w.forwarding(b, vid, &mac)?;
         let ingress = from.map(|(p, t)| (p.to_owned(), t));
-        let (entry, port, dev) = space
-            .fdb
-            .iter()
-            .filter(|e| e.mac.eq_ignore_ascii_case(&mac) && (e.vlan.is_none() || e.vlan == vid))
-            .find_map(|e| {
-                ports.iter().chain(ingress.iter()).find_map(|(p, t)| {
-                    let d = self.dev(b, p, *t).ok()?;
-                    (d.index == e.port).then(|| (e.clone(), p.clone(), d))
-                })
-            })?;
+        let (port, dev) = ports.iter().chain(ingress.iter()).find_map(|(p, t)| {
+            let d = self.dev(b, p, *t).ok()?;
+            (d.index == entry.port).then(|| (p.clone(), d))
+        })?;
         let name = &self.lab().nodes[b].name;
         let how = if entry.fixed {
             "a static entry of its forwarding table"

@@ -6,9 +6,12 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use super::expected;
-use crate::apply::live::{self, Space};
-use crate::model::{Lab, MACHINE, PortMode};
+use crate::apply::live::{self, Dev, Forwarding, Space};
+use crate::model::{Lab, MACHINE, PortMode, svi_name};
 use crate::verify::membership;
+
+/// A forwarding-table lookup: the namespace, the bridge, the MAC and the VLAN.
+type EntryKey = (String, String, String, Option<u16>);
 
 pub(crate) struct World<'a> {
     pub lab: &'a Lab,
@@ -16,6 +19,11 @@ pub(crate) struct World<'a> {
     pub expected: HashMap<String, Rc<Space>>,
     pub live: bool,
     seen: RefCell<HashMap<String, Result<Rc<Space>, String>>>,
+    /// Each namespace's devices by name, built when first asked (a bridge may have thousands
+    /// of ports, each looked up).
+    names: RefCell<HashMap<String, Rc<HashMap<String, usize>>>>,
+    /// Forwarding-table entries asked for: by namespace, bridge, MAC and VLAN.
+    entries: RefCell<HashMap<EntryKey, Option<Forwarding>>>,
 }
 
 impl<'a> World<'a> {
@@ -29,6 +37,8 @@ impl<'a> World<'a> {
                 .collect(),
             live: false,
             seen: RefCell::new(HashMap::new()),
+            names: RefCell::new(HashMap::new()),
+            entries: RefCell::new(HashMap::new()),
         }
     }
 
@@ -71,6 +81,28 @@ impl<'a> World<'a> {
         };
         self.seen.borrow_mut().insert(ns, got.clone());
         got
+    }
+
+    /// The device `name` in a node's namespace (`None` if there is none), or why the
+    /// namespace cannot be read.
+    pub(crate) fn dev(&self, node: usize, name: &str) -> Result<Option<Dev>, String> {
+        let space = self.space(node)?;
+        let names = self
+            .names
+            .borrow_mut()
+            .entry(self.lab.netns(node))
+            .or_insert_with(|| {
+                Rc::new(
+                    space
+                        .devs
+                        .iter()
+                        .enumerate()
+                        .map(|(i, d)| (d.name.clone(), i))
+                        .collect(),
+                )
+            })
+            .clone();
+        Ok(names.get(name).map(|&i| space.devs[i].clone()))
     }
 
     /// The table vnet's `nat:` on a node is in: the machine's is the lab's own.
@@ -122,5 +154,36 @@ impl<'a> World<'a> {
             self.lab.nodes[node].name,
             membership::describe(&built)
         )
+    }
+
+    /// The entry for `mac` in the forwarding table of bridge or switch `node` (in VLAN `vid`
+    /// of a switch), asked of the kernel once; none offline, where the kernel has learned
+    /// nothing.
+    pub(crate) fn forwarding(
+        &self,
+        node: usize,
+        vid: Option<u16>,
+        mac: &str,
+    ) -> Option<Forwarding> {
+        if !self.live {
+            return None;
+        }
+        let space = self.space(node).ok()?;
+        let name = &self.lab.nodes[node].name;
+        // A switch is one VLAN-filtering bridge named after it (native), or a bridge per VLAN.
+        let (bridge, vlan) = match vid {
+            Some(v) if !space.dev(name).is_some_and(|d| d.vlan_filtering) => (svi_name(v), None),
+            v => (name.clone(), v),
+        };
+        let index = space.dev(&bridge)?.index;
+        let key = (self.lab.netns(node), bridge, mac.to_owned(), vlan);
+        if let Some(e) = self.entries.borrow().get(&key) {
+            return e.clone();
+        }
+        let got = live::forwarding_entry(&key.0, index, mac, vlan)
+            .ok()
+            .flatten();
+        self.entries.borrow_mut().insert(key, got.clone());
+        got
     }
 }
