@@ -98,6 +98,9 @@ pub(crate) struct Forwarding {
     pub vlan: Option<u16>,
     /// Added by hand (`static`), not learned from a frame.
     pub fixed: bool,
+    /// `sticky`: a frame from the MAC on another port does not move it (any other entry
+    /// follows the MAC to where its frames come from).
+    pub sticky: bool,
 }
 
 /// One namespace.
@@ -410,6 +413,7 @@ fn forwarding(n: &NeighbourMessage) -> Option<Forwarding> {
         mac: mac?,
         vlan,
         fixed: n.header.state == NeighbourState::Noarp,
+        sticky: n.header.flags.contains(NeighbourFlags::Sticky),
     })
 }
 

@@ -274,8 +274,8 @@ fn vlan_explained(from: &str, to: &str, says: &str) -> Result<(), String> {
     )
 }
 
-/// A switch port moved to another VLAN, and a VLAN taken off a trunk, by hand: `status` says
-/// each as `vlans_changed`, `explain` and `verify` name the port, and putting it back is as
+/// A switch port moved to another VLAN, a VLAN taken off a trunk and (emulated) a trunk's
+/// VLAN veth set down, by hand: `status` says each (`vlans_changed`, `link_down`), `explain` and `verify` name the port, and putting it back is as
 /// built. The kernel decides the build: natively the VLAN-filtering bridge's table is changed
 /// with `bridge vlan`, emulated the port changes bridges.
 fn switch_vlans() -> Result<(), String> {
@@ -359,6 +359,21 @@ fn switch_vlans() -> Result<(), String> {
         sh(c)?;
     }
     vlan_status_says(0, &["health: as built"])?;
+    if !native {
+        // Emulated, each VLAN of a trunk rides a veth pair of its own: one of them set down.
+        sh("ip -n vdvlan.sw link set t.20 down")?;
+        vlan_status_says(
+            1,
+            &[
+                "health: 2 differences",
+                "link sw:t.20 is down",
+                "link sw2:t.20 has no carrier",
+            ],
+        )?;
+        vlan_explained("h3", "h4", "link sw:t.20 is down")?;
+        sh("ip -n vdvlan.sw link set t.20 up")?;
+        vlan_status_says(0, &["health: as built"])?;
+    }
     expect_code(&["verify", "vdvlan"], 0)?;
     expect_code(&["down", "vdvlan"], 0)?;
     assert_clean("vdvlan")

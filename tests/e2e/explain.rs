@@ -273,7 +273,7 @@ const BREAKS: &[Break] = &[
         from: "pc1",
         to: "srv",
         says: &[
-            "sw sends frames for 02:00:00:00:01:01 (r1:lan) out of sw:p2 only (a static entry of its forwarding table)",
+            "sw sends frames for 02:00:00:00:01:01 (r1:lan) out of sw:p2 only (a sticky entry of its forwarding table)",
         ],
     },
     Break {

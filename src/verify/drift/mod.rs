@@ -109,6 +109,42 @@ fn expected_interfaces(lab: &Lab) -> BTreeMap<String, Vec<Wanted>> {
     out
 }
 
+/// An emulated trunk's per-VLAN veth pairs (`t1.20`), which the plan makes beside each trunk
+/// link: interfaces of their own, up or down on their own.
+fn vlan_links(lab: &Lab, plan: &Plan, out: &mut BTreeMap<String, Vec<Wanted>>) {
+    let ends: Vec<(&crate::model::Endpoint, &crate::model::Endpoint)> = lab
+        .links
+        .iter()
+        .flat_map(|l| [(&l.a, &l.b), (&l.b, &l.a)])
+        .collect();
+    for s in plan.steps() {
+        let Step::AddVeth { a, b, .. } = s else {
+            continue;
+        };
+        for (this, that) in [(a, b), (b, a)] {
+            let Some((base, _)) = this.dev.rsplit_once('.') else {
+                continue;
+            };
+            let Some((e, other)) = ends
+                .iter()
+                .find(|(e, _)| e.iface == base && lab.netns(e.node) == this.ns)
+            else {
+                continue;
+            };
+            let far = that.dev.rsplit_once('.').map_or("", |(_, v)| v);
+            out.entry(this.ns.clone()).or_default().push(Wanted {
+                node: e.node,
+                iface: this.dev.clone(),
+                peer: Some(format!(
+                    "{}:{}.{far}",
+                    lab.nodes[other.node].name, other.iface
+                )),
+                may_lack_carrier: false,
+            });
+        }
+    }
+}
+
 /// The nftables tables the plan made, by namespace (the machine's under "").
 fn expected_tables(plan: &Plan) -> BTreeMap<String, BTreeSet<String>> {
     let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
@@ -174,7 +210,8 @@ pub(crate) fn drift(
             });
         }
     }
-    let wanted = expected_interfaces(lab);
+    let mut wanted = expected_interfaces(lab);
+    vlan_links(lab, plan, &mut wanted);
     let names: Vec<&str> = wanted
         .keys()
         .map(String::as_str)

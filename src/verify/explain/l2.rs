@@ -28,9 +28,11 @@ pub(crate) struct Missed {
     /// (node, interface, what is wrong).
     pub breaks: Vec<(usize, String, String)>,
     pub vlans: Vec<(usize, u16)>,
-    /// Where a bridge's forwarding table sent the frame out of one port only: the reason,
-    /// when that was the wrong way and nothing on the way broke.
-    pub steered: Vec<(usize, String, String)>,
+    /// Where a bridge's forwarding table sent the frame out of one port only: how many
+    /// bridges the frame had crossed there, the bridge, the port, and the reason, said when
+    /// nothing on the way broke (the deepest is the one that sent it the wrong way: those
+    /// before it led toward the destination).
+    pub steered: Vec<(usize, usize, String, String)>,
 }
 
 /// A frame leaving `node` through `iface`, tagged or not, having crossed `through`.
@@ -41,13 +43,15 @@ struct Wire {
     through: Vec<usize>,
 }
 
-/// The owner of `addr` on the segment `node:out` sends to, for a packet from `src`.
+/// The owner of `addr` on the segment `node:out` sends to, for a packet from `src`; `reply`
+/// when it answers a packet that came the other way.
 pub(super) fn owner(
     w: &World,
     node: usize,
     out: &str,
     addr: IpAddr,
     src: IpAddr,
+    reply: bool,
 ) -> Result<Owner, Missed> {
     let mut peers = HashMap::new();
     let mut parents = HashSet::new();
@@ -71,6 +75,7 @@ pub(super) fn owner(
         src,
         mac: mac_of(w, node, out),
         target: target(w, addr),
+        pinned_only: reply || !knows(w, node, out, addr),
         peers,
         parents,
         queue: Vec::new(),
@@ -113,11 +118,31 @@ fn target(w: &World, addr: IpAddr) -> Option<(String, String)> {
     ))
 }
 
+/// Whether `node`'s neighbour cache has `addr` on `out` in a state it sends to without asking
+/// first (`ip neigh`: REACHABLE, STALE, DELAY, PROBE, PERMANENT, NOARP).
+fn knows(w: &World, node: usize, out: &str, addr: IpAddr) -> bool {
+    let Ok(space) = w.space(node) else {
+        return false;
+    };
+    space.neighbours.iter().any(|n| {
+        n.ip == addr
+            && space.dev_at(n.dev).is_some_and(|d| d.name == out)
+            && matches!(
+                n.state.as_str(),
+                "reachable" | "stale" | "delay" | "probe" | "permanent" | "noarp"
+            )
+    })
+}
+
 struct Search<'w, 'a> {
     w: &'w World<'a>,
     addr: IpAddr,
     /// The destination's MAC and `node:iface`, when known.
     target: Option<(String, String)>,
+    /// Only sticky forwarding entries steer the frame. Any other entry follows the MAC: when
+    /// the sender must first ask for it (ARP, NDP), the answer teaches every bridge on the way
+    /// where it is, and a reply's destination has just sent the packet it answers.
+    pinned_only: bool,
     /// The packet's source, and the MAC its frames carry: what port security checks.
     src: IpAddr,
     mac: Option<String>,
@@ -232,21 +257,24 @@ impl<'a> Search<'_, 'a> {
             _ if gone.is_some() => Some((pn, pif.clone(), gone.unwrap_or_default())),
             (Err(e), _) => Some((wire.node, wire.iface.clone(), e.clone())),
             (_, Err(e)) => Some((pn, pif.clone(), e.clone())),
+            // An emulated trunk's VLAN rides a veth of its own (`t1.20`): that is the one named.
             (Ok(a), _) if !a.admin_up => Some((
                 wire.node,
                 wire.iface.clone(),
-                format!("link {} is down", name(wire.node, &wire.iface)),
+                format!("link {} is down", name(wire.node, &a.name)),
             )),
-            (_, Ok(b)) if !b.admin_up => {
-                Some((pn, pif.clone(), format!("link {} is down", name(pn, &pif))))
-            }
+            (_, Ok(b)) if !b.admin_up => Some((
+                pn,
+                pif.clone(),
+                format!("link {} is down", name(pn, &b.name)),
+            )),
             (Ok(a), Ok(b)) if !a.carrier || !b.carrier => Some((
                 wire.node,
                 wire.iface.clone(),
                 format!(
                     "link {} – {} has no carrier",
-                    name(wire.node, &wire.iface),
-                    name(pn, &pif)
+                    name(wire.node, &a.name),
+                    name(pn, &b.name)
                 ),
             )),
             _ => None,
@@ -440,7 +468,7 @@ impl<'a> Search<'_, 'a> {
         }
         let ports: Vec<(String, Option<u16>)> =
             self.ports(b).into_iter().map(|p| (p, tag)).collect();
-        let only = match self.steer(b, from.map(|f| (f, tag)), &ports, None) {
+        let only = match self.steer(b, from.map(|f| (f, tag)), &ports, None, through.len()) {
             Some(None) => return,
             Some(Some(p)) => Some(p),
             None => None,
@@ -466,19 +494,23 @@ impl<'a> Search<'_, 'a> {
         from: Option<(&str, Option<u16>)>,
         ports: &[(String, Option<u16>)],
         vid: Option<u16>,
+        depth: usize,
     ) -> Option<Option<String>> {
         let (mac, label) = self.target.clone()?;
-        let entry = self.w.forwarding(b, vid, &mac)?;
+        let entry = self
+            .w
+            .forwarding(b, vid, &mac)
+            .filter(|e| e.sticky || !self.pinned_only)?;
         let ingress = from.map(|(p, t)| (p.to_owned(), t));
         let (port, dev) = ports.iter().chain(ingress.iter()).find_map(|(p, t)| {
             let d = self.dev(b, p, *t).ok()?;
             (d.index == entry.port).then(|| (p.clone(), d))
         })?;
         let name = &self.lab().nodes[b].name;
-        let how = if entry.fixed {
-            "a static entry of its forwarding table"
-        } else {
-            "its forwarding table learned it"
+        let how = match (entry.sticky, entry.fixed) {
+            (true, _) => "a sticky entry of its forwarding table",
+            (false, true) => "a static entry of its forwarding table",
+            (false, false) => "its forwarding table learned it",
         };
         let stop = if from.is_some_and(|(f, _)| f == port) {
             Some(format!(
@@ -496,6 +528,7 @@ impl<'a> Search<'_, 'a> {
             return Some(None);
         }
         self.missed.steered.push((
+            depth,
             b,
             port.clone(),
             format!("{name} sends frames for {mac} ({label}) out of {name}:{port} only ({how})"),
@@ -540,7 +573,13 @@ impl<'a> Search<'_, 'a> {
             let tag = (mode.untagged() != Some(vid)).then_some(vid);
             ports.push((p, tag));
         }
-        let only = match self.steer(s, from.map(|f| (f, Some(vid))), &ports, Some(vid)) {
+        let only = match self.steer(
+            s,
+            from.map(|f| (f, Some(vid))),
+            &ports,
+            Some(vid),
+            through.len(),
+        ) {
             Some(None) => return,
             Some(Some(p)) => Some(p),
             None => None,

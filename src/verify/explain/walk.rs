@@ -182,7 +182,7 @@ pub(super) fn walk(
         let next = route.via.unwrap_or(p.dst);
         hop.out = Some(out.clone());
         hop.via = route.via;
-        match l2::owner(w, node, &out, next, p.src) {
+        match l2::owner(w, node, &out, next, p.src, dir == Dir::Back) {
             Ok(o) => {
                 hop.through = o
                     .through

@@ -45,7 +45,7 @@ pub(crate) fn missed(
     if !m.breaks.is_empty() {
         // The way the file's own lab reaches the address says which break is on the path.
         let planned = World::planned(lab);
-        let on_path: Vec<usize> = match super::l2::owner(&planned, node, out, next, p.src) {
+        let on_path: Vec<usize> = match super::l2::owner(&planned, node, out, next, p.src, false) {
             Ok(o) => {
                 let mut v = vec![node, o.node];
                 v.extend(o.through);
@@ -55,15 +55,15 @@ pub(crate) fn missed(
         };
         let chosen = m.breaks.iter().find(|(n, _, _)| on_path.contains(n));
         // A bridge that sent the frame the wrong way is the news when nothing on the way broke.
-        if let Some(steered) = m.steered.first()
+        if let Some(steered) = deepest(m)
             && chosen.is_none()
         {
-            return steered.2.clone();
+            return steered.to_owned();
         }
         return chosen.unwrap_or(&m.breaks[0]).2.clone();
     }
-    if let Some(steered) = m.steered.first() {
-        return format!("{}; no node that way has {next}", steered.2);
+    if let Some(steered) = deepest(m) {
+        return format!("{steered}; no node that way has {next}");
     }
     let role = match route.via {
         Some(_) if route.to.prefix_len() == 0 => format!("{name}'s gateway"),
@@ -114,6 +114,15 @@ pub(crate) fn missed(
         }
     }
     text
+}
+
+/// The forwarding entry that sent the frame the wrong way: the deepest on its way (each one
+/// before it led on toward the destination).
+fn deepest(m: &Missed) -> Option<&str> {
+    m.steered
+        .iter()
+        .max_by_key(|(depth, ..)| *depth)
+        .map(|(.., why)| why.as_str())
 }
 
 /// The switch and its port at the other end of `node:iface`'s link, if a switch is there.
