@@ -45,6 +45,20 @@ pub(crate) fn live(space: &Space, port: &str) -> Option<PortMode> {
     })
 }
 
+/// An emulated trunk's VLAN veths (`t1.10`) that are ports of another bridge than their VLAN's
+/// (`vlan20`), joining the two: (device, its VLAN, the bridge it is in).
+pub(crate) fn joined(space: &Space, port: &str) -> Vec<(String, u16, String)> {
+    space
+        .devs
+        .iter()
+        .filter_map(|d| {
+            let vid: u16 = d.name.strip_prefix(port)?.strip_prefix('.')?.parse().ok()?;
+            let bridge = space.name_of(d.master?);
+            (bridge != svi_name(vid)).then(|| (d.name.clone(), vid, bridge))
+        })
+        .collect()
+}
+
 /// The VLAN an emulated switch's per-VLAN bridge stands for: `vlan10` → 10.
 fn emulated_vid(bridge: &str) -> Option<u16> {
     let vid: u16 = bridge.strip_prefix("vlan")?.parse().ok()?;
@@ -148,6 +162,10 @@ mod tests {
             Some("no VLAN".into())
         );
         assert_eq!(live(&space, "p9"), None);
+        assert_eq!(
+            joined(&space, "p2"),
+            [("p2.30".to_string(), 30, "vlan20".to_string())]
+        );
     }
 
     #[test]

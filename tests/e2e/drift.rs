@@ -373,6 +373,14 @@ fn switch_vlans() -> Result<(), String> {
         vlan_explained("h3", "h4", "link sw:t.20 is down")?;
         sh("ip -n vdvlan.sw link set t.20 up")?;
         vlan_status_says(0, &["health: as built"])?;
+        // A trunk's VLAN veth in another VLAN's bridge joins the two VLANs.
+        sh("ip -n vdvlan.sw link set t.10 master vlan20")?;
+        vlan_status_says(
+            1,
+            &["sw:t.10, trunk t's VLAN 10, is a port of bridge vlan20, not vlan10"],
+        )?;
+        sh("ip -n vdvlan.sw link set t.10 master vlan10")?;
+        vlan_status_says(0, &["health: as built"])?;
     }
     expect_code(&["verify", "vdvlan"], 0)?;
     expect_code(&["down", "vdvlan"], 0)?;

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::apply::live::{PortState, Space};
 use crate::apply::{exec, live, netns, procs};
-use crate::model::{Lab, Netns, NodeKind};
+use crate::model::{Lab, Netns, NodeKind, svi_name};
 use crate::plan::{Plan, Step};
 use crate::verify::membership;
 
@@ -394,6 +394,19 @@ fn switch_vlans(
             let Some(now) = membership::live(space, &port.name) else {
                 continue;
             };
+            for (dev, vid, bridge) in membership::joined(space, &port.name) {
+                out.push(Difference {
+                    kind: "vlans_changed",
+                    node: n.name.clone(),
+                    text: format!(
+                        "{}:{dev}, trunk {}'s VLAN {vid}, is a port of bridge {bridge}, not {}: VLAN {vid}'s frames on {} go into {bridge}",
+                        n.name,
+                        port.name,
+                        svi_name(vid),
+                        port.name
+                    ),
+                });
+            }
             if !membership::same(&now, &port.mode) {
                 out.push(Difference {
                     kind: "vlans_changed",
