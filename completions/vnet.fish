@@ -118,7 +118,7 @@ complete -c vnet -n "__fish_vnet_using_subcommand capture" -s h -l help -d 'Prin
 complete -c vnet -n "__fish_vnet_using_subcommand explain" -l proto -d 'TCP or UDP (default: ICMP echo; TCP when a port is given)' -r -f -a "icmp\t''
 tcp\t''
 udp\t''"
-complete -c vnet -n "__fish_vnet_using_subcommand explain" -l port -d 'The TCP or UDP port' -r
+complete -c vnet -n "__fish_vnet_using_subcommand explain" -l port -d 'The TCP or UDP port (1-65535)' -r
 complete -c vnet -n "__fish_vnet_using_subcommand explain" -l json -d 'Print the explanation as JSON'
 complete -c vnet -n "__fish_vnet_using_subcommand explain" -l no-annotations -d 'No GitHub Actions annotations or step summary, even under GitHub Actions (as VNET_ANNOTATIONS=0; VNET_ANNOTATIONS=1 forces them elsewhere)'
 complete -c vnet -n "__fish_vnet_using_subcommand explain" -s h -l help -d 'Print help'

@@ -206,8 +206,8 @@ pub enum Command {
         /// TCP or UDP (default: ICMP echo; TCP when a port is given)
         #[arg(long, value_enum)]
         proto: Option<ProtoArg>,
-        /// The TCP or UDP port
-        #[arg(long, value_name = "N")]
+        /// The TCP or UDP port (1-65535)
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
         port: Option<u16>,
         /// Print the explanation as JSON
         #[arg(long)]
