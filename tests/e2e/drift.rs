@@ -65,8 +65,12 @@ fn write_in(ns: &str, path: &str, value: &str) -> Result<(), String> {
 
 /// `vnet status vdrift` exits `code` and says each of `says`.
 fn status_says(code: i32, says: &[&str]) -> Result<(), String> {
-    let o =
-        expect_code(&["status", "vdrift"], code).map_err(|e| format!("expecting {says:?}: {e}"))?;
+    status_of_says("vdrift", code, says)
+}
+
+/// `vnet status LAB` exits `code` and says each of `says`.
+fn status_of_says(lab: &str, code: i32, says: &[&str]) -> Result<(), String> {
+    let o = expect_code(&["status", lab], code).map_err(|e| format!("expecting {says:?}: {e}"))?;
     for s in says {
         check(text(&o).contains(s), || {
             format!("no `{s}` in:\n{}", text(&o))
@@ -251,14 +255,7 @@ expect:
 
 /// `vnet status vdvlan` exits `code` and says each of `says`.
 fn vlan_status_says(code: i32, says: &[&str]) -> Result<(), String> {
-    let o =
-        expect_code(&["status", "vdvlan"], code).map_err(|e| format!("expecting {says:?}: {e}"))?;
-    for s in says {
-        check(text(&o).contains(s), || {
-            format!("no `{s}` in:\n{}", text(&o))
-        })?;
-    }
-    Ok(())
+    status_of_says("vdvlan", code, says)
 }
 
 /// `vnet explain vdvlan FROM TO` fails, saying `says`; `verify` says it under the failed check.
